@@ -1,0 +1,184 @@
+//! Distributions of simulated durations. Transcendental maths goes through the pure-Rust
+//! `libm` crate, never the platform's, so a seed gives the same nanoseconds everywhere.
+
+use rand::RngCore;
+
+use crate::rng::unit_f64;
+use crate::time::SimDuration;
+
+/// A distribution of durations.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Dist {
+    Constant(SimDuration),
+    /// Uniform on [lo, hi].
+    Uniform { lo: SimDuration, hi: SimDuration },
+    Exponential { mean: SimDuration },
+    /// exp(N(ln median, sigma^2)).
+    LogNormal { median: SimDuration, sigma: f64 },
+    /// Pareto type I: scale / U^(1/shape); heavy-tailed for small shapes.
+    Pareto { scale: SimDuration, shape: f64 },
+    /// With probability `p` add a draw of `extra` to a draw of `base`: latency spikes.
+    Spike { base: Box<Dist>, p: f64, extra: Box<Dist> },
+}
+
+/// A distribution whose parameters make no sense.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DistError {
+    #[error("uniform bounds are reversed: lo {lo} is above hi {hi}")]
+    Reversed { lo: SimDuration, hi: SimDuration },
+    #[error("{what} must be finite and positive, found {value}")]
+    NotPositive { what: &'static str, value: f64 },
+    #[error("spike probability must be between 0 and 1, found {0}")]
+    Probability(f64),
+}
+
+/// Durations are capped so that a heavy tail cannot overflow the clock.
+const CAP_NS: f64 = 1.0e18;
+
+impl Dist {
+    pub fn validate(&self) -> Result<(), DistError> {
+        match self {
+            Dist::Constant(_) | Dist::Exponential { .. } => Ok(()),
+            Dist::Uniform { lo, hi } if lo > hi => Err(DistError::Reversed { lo: *lo, hi: *hi }),
+            Dist::Uniform { .. } => Ok(()),
+            Dist::LogNormal { sigma, .. } if !(sigma.is_finite() && *sigma >= 0.0) => {
+                Err(DistError::NotPositive { what: "sigma", value: *sigma })
+            }
+            Dist::LogNormal { .. } => Ok(()),
+            Dist::Pareto { shape, .. } if !(shape.is_finite() && *shape > 0.0) => {
+                Err(DistError::NotPositive { what: "shape", value: *shape })
+            }
+            Dist::Pareto { .. } => Ok(()),
+            Dist::Spike { p, .. } if !(0.0..=1.0).contains(p) => Err(DistError::Probability(*p)),
+            Dist::Spike { base, extra, .. } => {
+                base.validate()?;
+                extra.validate()
+            }
+        }
+    }
+
+    /// Draws one duration.
+    #[inline]
+    pub fn sample(&self, rng: &mut impl RngCore) -> SimDuration {
+        match self {
+            Dist::Constant(d) => *d,
+            Dist::Uniform { lo, hi } => {
+                let span = hi.as_nanos() - lo.as_nanos();
+                if span == 0 {
+                    return *lo;
+                }
+                let r = ((u128::from(rng.next_u64()) * (u128::from(span) + 1)) >> 64) as u64;
+                SimDuration::from_nanos(lo.as_nanos() + r)
+            }
+            Dist::Exponential { mean } => {
+                let u = 1.0 - unit_f64(rng);
+                to_duration(-libm::log(u) * mean.as_nanos() as f64)
+            }
+            Dist::LogNormal { median, sigma } => {
+                let z = standard_normal(rng);
+                to_duration(median.as_nanos() as f64 * libm::exp(sigma * z))
+            }
+            Dist::Pareto { scale, shape } => {
+                let u = 1.0 - unit_f64(rng);
+                to_duration(scale.as_nanos() as f64 * libm::pow(u, -1.0 / shape))
+            }
+            Dist::Spike { base, p, extra } => {
+                let d = base.sample(rng);
+                if unit_f64(rng) < *p {
+                    d.saturating_add(extra.sample(rng))
+                } else {
+                    d
+                }
+            }
+        }
+    }
+
+    /// The mean, for reports and sanity checks (infinite for Pareto with shape <= 1).
+    pub fn mean_nanos(&self) -> f64 {
+        match self {
+            Dist::Constant(d) => d.as_nanos() as f64,
+            Dist::Uniform { lo, hi } => (lo.as_nanos() as f64 + hi.as_nanos() as f64) / 2.0,
+            Dist::Exponential { mean } => mean.as_nanos() as f64,
+            Dist::LogNormal { median, sigma } => {
+                median.as_nanos() as f64 * libm::exp(sigma * sigma / 2.0)
+            }
+            Dist::Pareto { scale, shape } if *shape > 1.0 => {
+                scale.as_nanos() as f64 * shape / (shape - 1.0)
+            }
+            Dist::Pareto { .. } => f64::INFINITY,
+            Dist::Spike { base, p, extra } => base.mean_nanos() + p * extra.mean_nanos(),
+        }
+    }
+}
+
+#[inline]
+fn to_duration(ns: f64) -> SimDuration {
+    // `as` saturates and maps NaN to 0; the explicit cap keeps sums far from overflow.
+    SimDuration::from_nanos(ns.clamp(0.0, CAP_NS).round() as u64)
+}
+
+/// Box-Muller with libm: one normal per call, no cached second value, so each draw consumes a
+/// fixed number of words and streams stay aligned.
+#[inline]
+fn standard_normal(rng: &mut impl RngCore) -> f64 {
+    let u1 = 1.0 - unit_f64(rng);
+    let u2 = unit_f64(rng);
+    libm::sqrt(-2.0 * libm::log(u1)) * libm::cos(2.0 * std::f64::consts::PI * u2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{Fate, Seed};
+
+    fn median_of(d: &Dist) -> u64 {
+        let mut f = Fate::new(Seed(9), &[1]);
+        let mut v: Vec<u64> = (0..20_001).map(|_| d.sample(&mut f).as_nanos()).collect();
+        v.sort_unstable();
+        v[10_000]
+    }
+
+    #[test]
+    fn lognormal_median_is_its_parameter() {
+        let d = Dist::LogNormal { median: SimDuration::from_millis(20), sigma: 0.6 };
+        let m = median_of(&d) as f64 / 1e6;
+        assert!((19.0..21.0).contains(&m), "{m}");
+    }
+
+    #[test]
+    fn exponential_median_is_mean_ln2() {
+        let d = Dist::Exponential { mean: SimDuration::from_secs(1) };
+        let m = median_of(&d) as f64 / 1e9;
+        assert!((0.67..0.72).contains(&m), "{m}");
+    }
+
+    #[test]
+    fn uniform_stays_in_bounds_and_pareto_above_scale() {
+        let mut f = Fate::new(Seed(1), &[]);
+        let u = Dist::Uniform { lo: SimDuration::from_nanos(10), hi: SimDuration::from_nanos(12) };
+        let p = Dist::Pareto { scale: SimDuration::from_millis(5), shape: 1.5 };
+        for _ in 0..10_000 {
+            let x = u.sample(&mut f).as_nanos();
+            assert!((10..=12).contains(&x));
+            assert!(p.sample(&mut f) >= SimDuration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn draws_are_pinned_bit_for_bit() {
+        // A change in these values means a change in every recorded trace.
+        let d = Dist::LogNormal { median: SimDuration::from_millis(20), sigma: 0.6 };
+        let mut f = Fate::new(Seed(42), &[7]);
+        let v: Vec<u64> = (0..3).map(|_| d.sample(&mut f).as_nanos()).collect();
+        assert_eq!(v, PINNED.to_vec());
+    }
+    const PINNED: [u64; 3] = [22_846_707, 32_795_990, 14_202_676];
+
+    #[test]
+    fn bad_parameters_are_rejected() {
+        let r = Dist::Uniform { lo: SimDuration::from_secs(2), hi: SimDuration::from_secs(1) };
+        assert!(r.validate().is_err());
+        assert!(Dist::Pareto { scale: SimDuration::from_secs(1), shape: 0.0 }.validate().is_err());
+        assert!(Dist::LogNormal { median: SimDuration::from_secs(1), sigma: f64::NAN }.validate().is_err());
+    }
+}

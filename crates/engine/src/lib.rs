@@ -1,0 +1,22 @@
+//! A deterministic discrete-event engine.
+//!
+//! This crate knows nothing of payments. It provides:
+//! - [`SimTime`] and [`SimDuration`]: an instant and a span of simulated time, in nanoseconds;
+//! - [`Scheduler`]: an event queue ordered by (time, insertion order), with run limits;
+//! - [`Seed`], [`stream`] and [`Fate`]: every random number of a run derived from one seed;
+//! - [`Dist`]: latency distributions that give the same bits on every platform.
+//!
+//! # Ordering guarantees
+//! Events come out in time order; events scheduled for the same instant come out in the
+//! order they were scheduled (first in, first out). Scheduling an event before the current
+//! time is an error ([`EngineError::InPast`]), never a silent clamp.
+
+mod dist;
+mod queue;
+mod rng;
+mod time;
+
+pub use dist::{Dist, DistError};
+pub use queue::{EngineError, Limits, Scheduler};
+pub use rng::{stream, Fate, Prob, ProbError, Seed, StreamRng};
+pub use time::{parse_duration, DurationParseError, SimDuration, SimTime};

@@ -1,0 +1,198 @@
+use std::fmt;
+
+/// An instant of simulated time: nanoseconds since the start of the run.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimTime(u64);
+
+/// A span of simulated time, in nanoseconds.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimDuration(u64);
+
+const NS_PER_US: u64 = 1_000;
+const NS_PER_MS: u64 = 1_000_000;
+const NS_PER_S: u64 = 1_000_000_000;
+
+impl SimTime {
+    pub const ZERO: SimTime = SimTime(0);
+    pub const MAX: SimTime = SimTime(u64::MAX);
+
+    pub const fn from_nanos(ns: u64) -> Self {
+        SimTime(ns)
+    }
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+    /// Adds a span, saturating at [`SimTime::MAX`] so that "never" stays representable.
+    pub const fn saturating_add(self, d: SimDuration) -> SimTime {
+        SimTime(self.0.saturating_add(d.0))
+    }
+    /// The span from `earlier` to `self`, or zero when `earlier` is later.
+    pub const fn saturating_since(self, earlier: SimTime) -> SimDuration {
+        SimDuration(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl SimDuration {
+    pub const ZERO: SimDuration = SimDuration(0);
+    pub const MAX: SimDuration = SimDuration(u64::MAX);
+
+    pub const fn from_nanos(ns: u64) -> Self {
+        SimDuration(ns)
+    }
+    pub const fn from_micros(us: u64) -> Self {
+        SimDuration(us.saturating_mul(NS_PER_US))
+    }
+    pub const fn from_millis(ms: u64) -> Self {
+        SimDuration(ms.saturating_mul(NS_PER_MS))
+    }
+    pub const fn from_secs(s: u64) -> Self {
+        SimDuration(s.saturating_mul(NS_PER_S))
+    }
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+    /// Seconds as a float, for reports only: simulation state never holds it.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / NS_PER_S as f64
+    }
+    pub fn as_millis_f64(self) -> f64 {
+        self.0 as f64 / NS_PER_MS as f64
+    }
+    pub const fn saturating_add(self, o: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_add(o.0))
+    }
+    pub const fn saturating_mul(self, k: u64) -> SimDuration {
+        SimDuration(self.0.saturating_mul(k))
+    }
+    pub const fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for SimDuration {
+    /// The shortest exact form in the largest unit that divides it: "250ms", "60s", "1500us".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.0;
+        for (unit, size) in [
+            ("d", 86_400 * NS_PER_S),
+            ("h", 3_600 * NS_PER_S),
+            ("m", 60 * NS_PER_S),
+            ("s", NS_PER_S),
+            ("ms", NS_PER_MS),
+            ("us", NS_PER_US),
+        ] {
+            if ns != 0 && ns % size == 0 {
+                return write!(f, "{}{}", ns / size, unit);
+            }
+        }
+        if ns == 0 {
+            return write!(f, "0s");
+        }
+        write!(f, "{ns}ns")
+    }
+}
+
+impl fmt::Display for SimTime {
+    /// Seconds with nanosecond precision: "12.000250000s".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:09}s", self.0 / NS_PER_S, self.0 % NS_PER_S)
+    }
+}
+
+/// Why a duration written for people could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationParseError {
+    #[error("expected a duration such as \"250ms\", \"1.5s\" or \"24h\", found {0:?}")]
+    Malformed(String),
+    #[error("unknown unit {unit:?} in {text:?}: expected one of ns, us, ms, s, m, h, d")]
+    UnknownUnit { text: String, unit: String },
+    #[error("duration {0:?} is too long")]
+    Overflow(String),
+    #[error("duration {0:?} is finer than a nanosecond")]
+    TooPrecise(String),
+}
+
+/// Parses a duration written for people: a non-negative decimal number and a unit
+/// (`ns`, `us`, `ms`, `s`, `m`, `h`, `d`), such as `"250ms"`, `"1.5s"`, `"24h"`.
+/// Integer arithmetic only, so the same text gives the same nanoseconds everywhere.
+pub fn parse_duration(text: &str) -> Result<SimDuration, DurationParseError> {
+    let s = text.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter(|&i| i > 0)
+        .ok_or_else(|| DurationParseError::Malformed(text.to_string()))?;
+    let (num, unit) = s.split_at(split);
+    let unit = unit.trim();
+    let scale: u64 = match unit {
+        "ns" => 1,
+        "us" | "µs" => NS_PER_US,
+        "ms" => NS_PER_MS,
+        "s" => NS_PER_S,
+        "m" | "min" => 60 * NS_PER_S,
+        "h" => 3_600 * NS_PER_S,
+        "d" => 86_400 * NS_PER_S,
+        _ => {
+            return Err(DurationParseError::UnknownUnit {
+                text: text.to_string(),
+                unit: unit.to_string(),
+            })
+        }
+    };
+    let (int_part, frac_part) = match num.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (num, ""),
+    };
+    if int_part.is_empty() && frac_part.is_empty() || frac_part.contains('.') {
+        return Err(DurationParseError::Malformed(text.to_string()));
+    }
+    let overflow = || DurationParseError::Overflow(text.to_string());
+    let int: u64 = if int_part.is_empty() {
+        0
+    } else {
+        int_part.parse().map_err(|_| overflow())?
+    };
+    let mut total = int.checked_mul(scale).ok_or_else(overflow)?;
+    let mut place = scale;
+    for c in frac_part.chars() {
+        if place % 10 != 0 {
+            return Err(DurationParseError::TooPrecise(text.to_string()));
+        }
+        place /= 10;
+        let digit = u64::from(c as u8 - b'0');
+        total = total
+            .checked_add(digit * place)
+            .ok_or_else(overflow)?;
+    }
+    Ok(SimDuration(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_durations_for_people() {
+        assert_eq!(parse_duration("250ms"), Ok(SimDuration::from_millis(250)));
+        assert_eq!(parse_duration("60s"), Ok(SimDuration::from_secs(60)));
+        assert_eq!(parse_duration("1.5s"), Ok(SimDuration::from_millis(1500)));
+        assert_eq!(parse_duration("24h"), Ok(SimDuration::from_secs(86_400)));
+        assert_eq!(parse_duration("0ms"), Ok(SimDuration::ZERO));
+        assert_eq!(parse_duration(" 7 us"), Ok(SimDuration::from_micros(7)));
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_duration() {
+        assert!(matches!(parse_duration("250"), Err(DurationParseError::Malformed(_))));
+        assert!(matches!(parse_duration("-5s"), Err(DurationParseError::Malformed(_))));
+        assert!(matches!(parse_duration("5 parsecs"), Err(DurationParseError::UnknownUnit { .. })));
+        assert!(matches!(parse_duration("1.0000000001s"), Err(DurationParseError::TooPrecise(_))));
+        assert!(matches!(parse_duration("99999999999999999999d"), Err(DurationParseError::Overflow(_))));
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for text in ["250ms", "90s", "1d", "1500us", "7ns", "3m", "2d"] {
+            assert_eq!(parse_duration(text).unwrap().to_string(), text);
+        }
+    }
+}
