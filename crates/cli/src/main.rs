@@ -1,1 +1,221 @@
-fn main(){}
+//! The payfault command line.
+
+mod scenario_file;
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use payfault_domain::run::Summary;
+use payfault_domain::trace::TraceEvent;
+use payfault_domain::{Builtin, PolicyKind, Scenario};
+
+/// payfault: a deterministic simulator of a card-payment network that checks whether a retry
+/// policy can ever charge a customer twice.
+///
+/// Exit codes: 0 every property held, 1 a property was violated, 2 bad input or usage.
+#[derive(Parser)]
+#[command(name = "payfault", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one seed of a scenario and print its metrics and any violated property.
+    Run(RunArgs),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The scenario file (RON).
+    scenario: PathBuf,
+    /// The seed from which every random draw of the run is derived.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Replace the scenario's retry policy by another built-in, keeping its timeout, attempts,
+    /// deadline and backoff.
+    #[arg(long, value_parser = parse_policy)]
+    policy: Option<PolicyKind>,
+    /// Write every event of the run to this file as JSON Lines.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// How to print the summary.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+fn parse_policy(s: &str) -> Result<PolicyKind, String> {
+    PolicyKind::from_cli_name(s).ok_or_else(|| {
+        let names: Vec<&str> = PolicyKind::ALL.iter().map(|k| k.cli_name()).collect();
+        format!("unknown policy {s:?}: expected one of {}", names.join(", "))
+    })
+}
+
+/// Failures of the command, each with its exit code.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Load(#[from] scenario_file::LoadError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("the run stopped: {0}")]
+    Sim(#[from] payfault_domain::SimError),
+}
+
+impl CliError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Load(_) | CliError::Usage(_) | CliError::Sim(_) => 2,
+            CliError::Write { .. } => 2,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Run(args) => cmd_run(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn load_with_policy(path: &Path, policy: Option<PolicyKind>) -> Result<Scenario, CliError> {
+    let sc = scenario_file::load(path)?;
+    Ok(match policy {
+        Some(k) => sc.with_policy(k),
+        None => sc,
+    })
+}
+
+fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
+    let sc = load_with_policy(&args.scenario, args.policy)?;
+    let policy = Builtin::new(sc.policy.clone());
+    let summary = match &args.trace {
+        None => payfault_domain::run(&sc, args.seed)?,
+        Some(path) => {
+            let file = File::create(path).map_err(|source| CliError::Write { path: path.clone(), source })?;
+            let mut w = JsonLines { out: BufWriter::with_capacity(1 << 16, file), error: None };
+            let summary = payfault_domain::run_with(&sc, args.seed, &policy, &mut w)?;
+            w.finish().map_err(|source| CliError::Write { path: path.clone(), source })?;
+            summary
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let written = match args.format {
+        Format::Json => serde_json::to_writer_pretty(&mut out, &summary).map_err(std::io::Error::from).and_then(|_| writeln!(out)),
+        Format::Text => write!(out, "{}", render_text(&summary, &args.scenario)),
+    };
+    written.map_err(|source| CliError::Write { path: "stdout".into(), source })?;
+    Ok(if summary.all_held() { 0 } else { 1 })
+}
+
+/// Streams trace records to disk as they happen; the run is never held in memory.
+struct JsonLines<W: Write> {
+    out: W,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write> payfault_domain::trace::Tracer for JsonLines<W> {
+    fn record(&mut self, event: TraceEvent) {
+        if self.error.is_some() {
+            return;
+        }
+        let r = serde_json::to_writer(&mut self.out, &event).map_err(std::io::Error::from).and_then(|_| self.out.write_all(b"\n"));
+        if let Err(e) = r {
+            self.error = Some(e);
+        }
+    }
+}
+
+impl<W: Write> JsonLines<W> {
+    fn finish(mut self) -> std::io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.out.flush()
+    }
+}
+
+fn render_text(s: &Summary, path: &Path) -> String {
+    use std::fmt::Write as _;
+    let m = &s.metrics;
+    let mut o = String::new();
+    let _ = writeln!(o, "scenario {}  seed {}  policy {}", s.scenario, s.seed, s.policy);
+    let _ = writeln!(o);
+    let _ = writeln!(o, "properties");
+    for p in &s.properties {
+        let _ = writeln!(o, "  {:<22} {}", p.property.name(), if p.held { "held" } else { "VIOLATED" });
+    }
+    let _ = writeln!(o);
+    let rows: Vec<(&str, String)> = vec![
+        ("intents", m.intents.to_string()),
+        ("approved / declined / failed", format!("{} / {} / {}", m.approved, m.declined, m.failed)),
+        ("duplicate debits (permanent)", format!("{}  ({:.1} per million)", m.duplicate_permanent, m.duplicates_per_million_permanent)),
+        ("duplicate debits (transient)", format!("{}  ({:.1} per million)", m.duplicate_transient, m.duplicates_per_million_transient)),
+        ("charged but told failed", m.charged_but_told_failed.to_string()),
+        ("told approved, not charged", m.told_approved_not_charged.to_string()),
+        ("customer-visible failure rate", format!("{:.4}%", m.customer_visible_failure_rate * 100.0)),
+        (
+            "completion latency p50/p95/p99/max",
+            format!("{:.1} / {:.1} / {:.1} / {:.1} ms", m.completion_latency.p50_ms, m.completion_latency.p95_ms, m.completion_latency.p99_ms, m.completion_latency.max_ms),
+        ),
+        ("attempts per intent", format!("{:.3}", m.attempts_per_intent)),
+        ("messages per intent", format!("{:.3}", m.messages_per_intent)),
+        ("inquiries", m.inquiries.to_string()),
+        ("reversals sent / posted / lost", format!("{} / {} / {}", m.reversals_sent, m.reversals_posted, m.reversals_lost)),
+        ("late approvals", m.late_approvals.to_string()),
+        ("dropped / duplicated / partitioned", format!("{} / {} / {}", m.dropped, m.duplicated, m.partitioned)),
+        ("overload drops", m.overload_drops.to_string()),
+        ("crashes", m.crashes.to_string()),
+        (
+            "peak queue acquirer/switch/bank/terminal",
+            format!("{} / {} / {} / {}", m.peak_queue.acquirer, m.peak_queue.switch, m.peak_queue.bank, m.peak_queue.terminal),
+        ),
+        ("events", m.events.to_string()),
+        ("simulated time", format!("{:.3} s", m.sim_time_s)),
+    ];
+    let _ = writeln!(o, "metrics");
+    for (k, v) in rows {
+        let _ = writeln!(o, "  {k:<40} {v}");
+    }
+    if s.violation_count > 0 {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "violations ({} in all, {} shown)", s.violation_count, s.violations.len().min(5));
+        for v in s.violations.iter().take(5) {
+            let intent = v.intent.map_or("-".to_string(), |i| i.to_string());
+            let _ = writeln!(o, "  {} ({}) intent {} at {:.6} s: {}", v.rule, v.property, intent, v.t_ns as f64 / 1e9, v.detail);
+            for c in v.chain.iter().take(30) {
+                let msg = c.msg.map_or(String::new(), |m| format!(" msg {m}"));
+                let _ = writeln!(o, "      event {:>8} {:>12.6} s{}  {}", c.event, c.t_ns as f64 / 1e9, msg, c.what);
+            }
+        }
+        let _ = writeln!(o);
+        let _ = writeln!(o, "replay: payfault run {} --seed {}", path.display(), s.seed);
+    }
+    o
+}

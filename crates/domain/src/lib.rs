@@ -1,1 +1,18 @@
+//! The payment network of payfault: scenario, nodes, messages, retry policies, oracle and
+//! metrics. This crate does no I/O: it reads no file and writes nowhere; traces go to a
+//! [`trace::Tracer`] that the caller supplies.
 
+pub mod config;
+pub mod metrics;
+pub mod oracle;
+pub mod policy;
+mod ring;
+pub mod run;
+pub mod sim;
+pub mod trace;
+
+pub use config::{PolicyKind, Property, Scenario};
+pub use oracle::{Answer, Rule, Violation};
+pub use policy::{Action, Builtin, Failure, FailureCtx, KeyMode, RetryPolicy};
+pub use run::{run, run_with, Summary};
+pub use sim::{Outcome, Sim, SimError};

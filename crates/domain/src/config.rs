@@ -1,0 +1,787 @@
+//! The scenario: everything a run needs besides its seed.
+//!
+//! Scenarios are read from RON by the binary. The types here validate themselves while they are
+//! deserialised (`try_from` a raw form, or a checked leaf type), so that a parser which tracks
+//! positions reports each bad value at its own line and column. A [`Scenario`] that exists is a
+//! valid one.
+
+use std::fmt;
+
+use payfault_engine::{parse_duration, Dist, Prob, SimDuration};
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
+
+/// A duration written for people: "250ms", "60s", "24h".
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration(pub SimDuration);
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text).map(Duration).map_err(de::Error::custom)
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+/// A duration that must be longer than zero (a timeout, a retention window).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Positive(pub Duration);
+
+impl Positive {
+    pub fn get(self) -> SimDuration {
+        self.0 .0
+    }
+}
+
+impl<'de> Deserialize<'de> for Positive {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Duration::deserialize(d)?;
+        if v.0.is_zero() {
+            return Err(de::Error::custom("expected a duration longer than zero, found 0"));
+        }
+        Ok(Positive(v))
+    }
+}
+
+/// A probability in [0, 1].
+#[derive(Copy, Clone, Debug, PartialEq, Default)]
+pub struct Probability {
+    pub value: f64,
+    pub prob: Prob,
+}
+
+impl Probability {
+    pub fn new(value: f64) -> Result<Self, payfault_engine::ProbError> {
+        Ok(Probability { value, prob: Prob::new(value)? })
+    }
+    pub const ZERO: Probability = Probability { value: 0.0, prob: Prob::NEVER };
+}
+
+impl<'de> Deserialize<'de> for Probability {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        Probability::new(v).map_err(de::Error::custom)
+    }
+}
+
+impl Serialize for Probability {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.value)
+    }
+}
+
+/// A count that must be at least one.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct AtLeastOne(pub u32);
+
+impl<'de> Deserialize<'de> for AtLeastOne {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = u32::deserialize(d)?;
+        if v == 0 {
+            return Err(de::Error::custom("expected at least 1, found 0"));
+        }
+        Ok(AtLeastOne(v))
+    }
+}
+
+/// A latency or processing-time distribution, as written in a scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawLatency", into = "RawLatency")]
+pub struct Latency(pub Dist);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawLatency {
+    Constant(Duration),
+    Uniform { lo: Duration, hi: Duration },
+    Exponential { mean: Duration },
+    LogNormal { median: Duration, sigma: f64 },
+    Pareto { scale: Duration, shape: f64 },
+    /// With probability `p`, add a draw of `extra` to a draw of `base`.
+    Spike { base: Box<RawLatency>, p: f64, extra: Box<RawLatency> },
+}
+
+impl RawLatency {
+    fn to_dist(&self) -> Dist {
+        match self {
+            RawLatency::Constant(d) => Dist::Constant(d.0),
+            RawLatency::Uniform { lo, hi } => Dist::Uniform { lo: lo.0, hi: hi.0 },
+            RawLatency::Exponential { mean } => Dist::Exponential { mean: mean.0 },
+            RawLatency::LogNormal { median, sigma } => Dist::LogNormal { median: median.0, sigma: *sigma },
+            RawLatency::Pareto { scale, shape } => Dist::Pareto { scale: scale.0, shape: *shape },
+            RawLatency::Spike { base, p, extra } => Dist::Spike {
+                base: Box::new(base.to_dist()),
+                p: *p,
+                extra: Box::new(extra.to_dist()),
+            },
+        }
+    }
+    fn from_dist(d: &Dist) -> RawLatency {
+        match d {
+            Dist::Constant(d) => RawLatency::Constant(Duration(*d)),
+            Dist::Uniform { lo, hi } => RawLatency::Uniform { lo: Duration(*lo), hi: Duration(*hi) },
+            Dist::Exponential { mean } => RawLatency::Exponential { mean: Duration(*mean) },
+            Dist::LogNormal { median, sigma } => RawLatency::LogNormal { median: Duration(*median), sigma: *sigma },
+            Dist::Pareto { scale, shape } => RawLatency::Pareto { scale: Duration(*scale), shape: *shape },
+            Dist::Spike { base, p, extra } => RawLatency::Spike {
+                base: Box::new(RawLatency::from_dist(base)),
+                p: *p,
+                extra: Box::new(RawLatency::from_dist(extra)),
+            },
+        }
+    }
+}
+
+impl TryFrom<RawLatency> for Latency {
+    type Error = String;
+    fn try_from(raw: RawLatency) -> Result<Self, String> {
+        let d = raw.to_dist();
+        d.validate().map_err(|e| e.to_string())?;
+        Ok(Latency(d))
+    }
+}
+
+impl From<Latency> for RawLatency {
+    fn from(l: Latency) -> RawLatency {
+        RawLatency::from_dist(&l.0)
+    }
+}
+
+impl Latency {
+    pub fn constant(d: SimDuration) -> Latency {
+        Latency(Dist::Constant(d))
+    }
+}
+
+/// A network link: both directions share these settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkConfig {
+    pub latency: Latency,
+    /// Probability that a message is lost.
+    #[serde(default)]
+    pub drop: Probability,
+    /// Probability that a message is delivered twice (the copy with its own latency).
+    #[serde(default)]
+    pub duplicate: Probability,
+}
+
+/// The links of the network. With a switch, `acquirer_switch` and `switch_bank` replace
+/// `acquirer_bank`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Links {
+    pub terminal_acquirer: LinkConfig,
+    #[serde(default)]
+    pub acquirer_bank: Option<LinkConfig>,
+    #[serde(default)]
+    pub acquirer_switch: Option<LinkConfig>,
+    #[serde(default)]
+    pub switch_bank: Option<LinkConfig>,
+}
+
+/// Names a link in a fault.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum LinkName {
+    TerminalAcquirer,
+    AcquirerBank,
+    AcquirerSwitch,
+    SwitchBank,
+}
+
+/// A server node: `servers` messages in service at once, at most `queue` waiting; a message
+/// that finds the queue full is dropped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub processing: Latency,
+    pub servers: AtLeastOne,
+    pub queue: u32,
+}
+
+/// The bank's idempotency table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdempotencyConfig {
+    /// How long a key is remembered after its first result.
+    pub retention: Positive,
+    /// Whether the table survives a bank crash.
+    pub durable: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankConfig {
+    pub processing: Latency,
+    pub servers: AtLeastOne,
+    pub queue: u32,
+    /// Time from committing a debit to sending its reply: a crash inside it loses the reply.
+    #[serde(default = "zero_latency")]
+    pub reply_delay: Latency,
+    /// Share of replies to committed debits that carry an error code ("defective success").
+    #[serde(default)]
+    pub erroneous_replies: Probability,
+    /// Deduplicate purchases by idempotency key; `None` posts every purchase it sees.
+    #[serde(default)]
+    pub idempotency: Option<IdempotencyConfig>,
+    /// Deduplicate by the merchant's order reference within this window (a second debit for an
+    /// order already paid is answered 94 and not posted).
+    #[serde(default)]
+    pub order_dedup: Option<Positive>,
+    /// Number of cardholder accounts.
+    #[serde(default = "default_accounts")]
+    pub accounts: AtLeastOne,
+    /// Opening balance of each account, in minor units.
+    #[serde(default = "default_balance")]
+    pub opening_balance: u64,
+}
+
+fn zero_latency() -> Latency {
+    Latency::constant(SimDuration::ZERO)
+}
+fn default_accounts() -> AtLeastOne {
+    AtLeastOne(10_000)
+}
+fn default_balance() -> u64 {
+    1_000_000_000_000
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalConfig {
+    /// Whether the pending transaction and the reversal queue survive a terminal crash.
+    #[serde(default = "yes")]
+    pub durable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for TerminalConfig {
+    fn default() -> Self {
+        TerminalConfig { durable: true }
+    }
+}
+
+/// Purchase amounts in minor units, uniform on [min, max].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, try_from = "RawAmount")]
+pub struct Amount {
+    pub min: u64,
+    pub max: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAmount {
+    min: u64,
+    max: u64,
+}
+
+impl TryFrom<RawAmount> for Amount {
+    type Error = String;
+    fn try_from(r: RawAmount) -> Result<Self, String> {
+        if r.min == 0 || r.min > r.max {
+            return Err(format!("expected 0 < min <= max for an amount, found min {} and max {}", r.min, r.max));
+        }
+        Ok(Amount { min: r.min, max: r.max })
+    }
+}
+
+/// A customer who saw a failure paying again, as a new transaction for the same purchase.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayAgain {
+    pub probability: Probability,
+    pub delay: Latency,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, try_from = "RawWorkload")]
+pub struct Workload {
+    /// Time between two purchases at one terminal.
+    pub inter_arrival: Latency,
+    pub amount: Amount,
+    /// Stop issuing after this many purchases in all.
+    pub purchases: Option<u64>,
+    /// Stop issuing at this simulated time.
+    pub duration: Option<Duration>,
+    pub pay_again: Option<PayAgain>,
+    /// Probability that the cashier enters a purchase twice.
+    pub double_submit: Probability,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    inter_arrival: Latency,
+    amount: Amount,
+    #[serde(default)]
+    purchases: Option<u64>,
+    #[serde(default)]
+    duration: Option<Duration>,
+    #[serde(default)]
+    pay_again: Option<PayAgain>,
+    #[serde(default)]
+    double_submit: Probability,
+}
+
+impl TryFrom<RawWorkload> for Workload {
+    type Error = String;
+    fn try_from(r: RawWorkload) -> Result<Self, String> {
+        if r.purchases.is_none() && r.duration.is_none() {
+            return Err("a workload needs `purchases` or `duration` (or both) so that it ends".into());
+        }
+        if r.purchases == Some(0) {
+            return Err("expected at least 1 purchase, found 0".into());
+        }
+        if r.inter_arrival.0.mean_nanos() < 1.0 {
+            return Err("inter_arrival must have a mean above zero".into());
+        }
+        Ok(Workload {
+            inter_arrival: r.inter_arrival,
+            amount: r.amount,
+            purchases: r.purchases,
+            duration: r.duration,
+            pay_again: r.pay_again,
+            double_submit: r.double_submit,
+        })
+    }
+}
+
+/// Which built-in retry policy.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum PolicyKind {
+    /// Give up at the first timeout.
+    None,
+    /// A fresh transaction (new STAN and key) each attempt.
+    Naive,
+    /// Repeat with the same key; the bank deduplicates.
+    Idempotent,
+    /// Reverse the timed-out attempt (store and forward until acknowledged), then retry.
+    ReversalThenRetry,
+    /// Ask the bank for the attempt's status before charging again.
+    InquireThenRetry,
+}
+
+impl PolicyKind {
+    pub const ALL: [PolicyKind; 5] = [
+        PolicyKind::None,
+        PolicyKind::Naive,
+        PolicyKind::Idempotent,
+        PolicyKind::ReversalThenRetry,
+        PolicyKind::InquireThenRetry,
+    ];
+
+    /// The short name used on the command line.
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            PolicyKind::None => "none",
+            PolicyKind::Naive => "naive",
+            PolicyKind::Idempotent => "idempotent",
+            PolicyKind::ReversalThenRetry => "reversal",
+            PolicyKind::InquireThenRetry => "inquiry",
+        }
+    }
+
+    pub fn from_cli_name(name: &str) -> Option<PolicyKind> {
+        PolicyKind::ALL.into_iter().find(|k| k.cli_name() == name)
+    }
+}
+
+impl fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.cli_name())
+    }
+}
+
+/// Backoff between attempts (AWS "Exponential Backoff And Jitter").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Backoff {
+    Fixed(Duration),
+    /// min(cap, base * 2^n)
+    Exponential { base: Duration, cap: Duration },
+    /// U(0, min(cap, base * 2^n))
+    FullJitter { base: Duration, cap: Duration },
+    /// v/2 + U(0, v/2) with v = min(cap, base * 2^n)
+    EqualJitter { base: Duration, cap: Duration },
+    /// min(cap, U(base, 3 * previous))
+    Decorrelated { base: Duration, cap: Duration },
+}
+
+/// A token bucket limiting retries (gRPC retry throttling): each first attempt earns `ratio`
+/// tokens, up to `tokens`; each retry spends one; no token, no retry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    pub tokens: AtLeastOne,
+    pub ratio: Probability,
+}
+
+/// How reversals are repeated.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReversalConfig {
+    /// Wait this long for the acknowledgement before repeating.
+    pub timeout: Positive,
+    /// Give up after this many sends; `None` repeats until acknowledged (store and forward).
+    #[serde(default)]
+    pub max_sends: Option<AtLeastOne>,
+}
+
+impl Default for ReversalConfig {
+    fn default() -> Self {
+        ReversalConfig {
+            timeout: Positive(Duration(SimDuration::from_secs(30))),
+            max_sends: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    pub kind: PolicyKind,
+    /// Wait this long for a reply before the attempt counts as failed.
+    pub timeout: Positive,
+    /// Attempts per transaction, the first included.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: AtLeastOne,
+    /// No attempt starts later than this after the transaction began.
+    #[serde(default = "default_deadline")]
+    pub deadline: Positive,
+    #[serde(default = "no_backoff")]
+    pub backoff: Backoff,
+    /// Send another attempt if no reply came after this long (hedged requests).
+    #[serde(default)]
+    pub hedge_after: Option<Positive>,
+    #[serde(default)]
+    pub budget: Option<Budget>,
+    /// Reverse an approval that arrives after the terminal gave up on it.
+    #[serde(default)]
+    pub reverse_late_approvals: bool,
+    #[serde(default)]
+    pub reversal: ReversalConfig,
+}
+
+fn default_attempts() -> AtLeastOne {
+    AtLeastOne(3)
+}
+fn default_deadline() -> Positive {
+    Positive(Duration(SimDuration::from_secs(60)))
+}
+fn no_backoff() -> Backoff {
+    Backoff::Fixed(Duration(SimDuration::ZERO))
+}
+
+/// Which node a fault strikes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum NodeName {
+    Terminal(u32),
+    /// Every terminal (for random crashes: each with its own process).
+    AllTerminals,
+    Acquirer,
+    Switch,
+    Bank,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Direction {
+    /// Both ways.
+    Both,
+    /// Towards the bank only.
+    Request,
+    /// Towards the terminal only.
+    Response,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, try_from = "RawPartition")]
+pub struct Partition {
+    pub link: LinkName,
+    pub from: Duration,
+    pub until: Duration,
+    pub direction: Direction,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPartition {
+    link: LinkName,
+    from: Duration,
+    until: Duration,
+    #[serde(default = "both")]
+    direction: Direction,
+}
+
+fn both() -> Direction {
+    Direction::Both
+}
+
+impl TryFrom<RawPartition> for Partition {
+    type Error = String;
+    fn try_from(r: RawPartition) -> Result<Self, String> {
+        if r.until <= r.from {
+            return Err(format!(
+                "a partition must end after it starts, found from {} until {}",
+                r.from.0, r.until.0
+            ));
+        }
+        Ok(Partition { link: r.link, from: r.from, until: r.until, direction: r.direction })
+    }
+}
+
+/// A crash at a stated time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledCrash {
+    pub node: NodeName,
+    pub at: Duration,
+    pub down_for: Positive,
+}
+
+/// Crashes at a rate: exponential times between failures, each down for a drawn duration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomCrashes {
+    pub node: NodeName,
+    pub mean_interval: Positive,
+    pub down_for: Latency,
+}
+
+/// The bank crashes right after committing its `nth` debit (counting from 1), before the reply
+/// leaves: the window in which a volatile idempotency table loses a committed key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrashAfterCommit {
+    pub nth: AtLeastOne,
+    pub down_for: Positive,
+}
+
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Faults {
+    #[serde(default)]
+    pub partitions: Vec<Partition>,
+    #[serde(default)]
+    pub crashes: Vec<ScheduledCrash>,
+    #[serde(default)]
+    pub random_crashes: Vec<RandomCrashes>,
+    #[serde(default)]
+    pub crash_after_commit: Vec<CrashAfterCommit>,
+    /// Random faults (drops, duplicates, random crashes) stop at this time; by default when
+    /// the workload stops issuing.
+    #[serde(default)]
+    pub until: Option<Duration>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunLimits {
+    #[serde(default = "default_max_time")]
+    pub max_time: Positive,
+    #[serde(default = "default_max_events")]
+    pub max_events: u64,
+}
+
+fn default_max_time() -> Positive {
+    Positive(Duration(SimDuration::from_secs(30 * 86_400)))
+}
+fn default_max_events() -> u64 {
+    1 << 40
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits { max_time: default_max_time(), max_events: default_max_events() }
+    }
+}
+
+/// A property of the oracle, by name.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Property {
+    NoDuplicateDebit,
+    Agreement,
+    Conservation,
+    Liveness,
+}
+
+impl Property {
+    pub const ALL: [Property; 4] =
+        [Property::NoDuplicateDebit, Property::Agreement, Property::Conservation, Property::Liveness];
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::NoDuplicateDebit => "no-duplicate-debit",
+            Property::Agreement => "agreement",
+            Property::Conservation => "conservation",
+            Property::Liveness => "liveness",
+        }
+    }
+}
+
+impl fmt::Display for Property {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a scenario expects of its runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Expect {
+    /// Every property holds on every seed.
+    Hold,
+    /// These properties are violated on at least one seed (a known-bad setup that the checker
+    /// must keep catching); the others hold on every seed.
+    Violated(Vec<Property>),
+}
+
+impl Default for Expect {
+    fn default() -> Self {
+        Expect::Hold
+    }
+}
+
+/// A validated scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, try_from = "RawScenario")]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub terminals: AtLeastOne,
+    pub workload: Workload,
+    pub links: Links,
+    pub switch: Option<ServerConfig>,
+    pub acquirer: ServerConfig,
+    pub bank: BankConfig,
+    pub terminal: TerminalConfig,
+    pub policy: PolicyConfig,
+    pub faults: Faults,
+    /// Once faults stop, every purchase must reach a final answer within this bound.
+    pub liveness_bound: Positive,
+    pub limits: RunLimits,
+    pub expect: Expect,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(rename = "Scenario")]
+struct RawScenario {
+    name: String,
+    #[serde(default)]
+    description: String,
+    terminals: AtLeastOne,
+    workload: Workload,
+    links: Links,
+    #[serde(default)]
+    switch: Option<ServerConfig>,
+    acquirer: ServerConfig,
+    bank: BankConfig,
+    #[serde(default)]
+    terminal: TerminalConfig,
+    policy: PolicyConfig,
+    #[serde(default)]
+    faults: Faults,
+    #[serde(default = "default_liveness")]
+    liveness_bound: Positive,
+    #[serde(default)]
+    limits: RunLimits,
+    #[serde(default)]
+    expect: Expect,
+}
+
+fn default_liveness() -> Positive {
+    Positive(Duration(SimDuration::from_secs(600)))
+}
+
+impl TryFrom<RawScenario> for Scenario {
+    type Error = String;
+    fn try_from(r: RawScenario) -> Result<Self, String> {
+        let s = Scenario {
+            name: r.name,
+            description: r.description,
+            terminals: r.terminals,
+            workload: r.workload,
+            links: r.links,
+            switch: r.switch,
+            acquirer: r.acquirer,
+            bank: r.bank,
+            terminal: r.terminal,
+            policy: r.policy,
+            faults: r.faults,
+            liveness_bound: r.liveness_bound,
+            limits: r.limits,
+            expect: r.expect,
+        };
+        s.check()?;
+        Ok(s)
+    }
+}
+
+impl Scenario {
+    /// Checks what no single field can: that the parts agree with each other.
+    pub fn check(&self) -> Result<(), String> {
+        let l = &self.links;
+        match &self.switch {
+            Some(_) => {
+                if l.acquirer_switch.is_none() || l.switch_bank.is_none() {
+                    return Err("a scenario with a switch needs links `acquirer_switch` and `switch_bank`".into());
+                }
+                if l.acquirer_bank.is_some() {
+                    return Err("with a switch, replace `acquirer_bank` by `acquirer_switch` and `switch_bank`".into());
+                }
+            }
+            None => {
+                if l.acquirer_bank.is_none() {
+                    return Err("a scenario without a switch needs the link `acquirer_bank`".into());
+                }
+                if l.acquirer_switch.is_some() || l.switch_bank.is_some() {
+                    return Err("links `acquirer_switch` and `switch_bank` need a `switch`".into());
+                }
+            }
+        }
+        let node_ok = |n: NodeName| -> Result<(), String> {
+            match n {
+                NodeName::Terminal(i) if i >= self.terminals.0 => Err(format!(
+                    "Terminal({i}) does not exist: terminals are numbered 0 to {}",
+                    self.terminals.0 - 1
+                )),
+                NodeName::Switch if self.switch.is_none() => Err("a fault names the Switch, but the scenario has none".into()),
+                _ => Ok(()),
+            }
+        };
+        for c in &self.faults.crashes {
+            node_ok(c.node)?;
+        }
+        for c in &self.faults.random_crashes {
+            node_ok(c.node)?;
+        }
+        for p in &self.faults.partitions {
+            let present = match p.link {
+                LinkName::TerminalAcquirer => true,
+                LinkName::AcquirerBank => l.acquirer_bank.is_some(),
+                LinkName::AcquirerSwitch => l.acquirer_switch.is_some(),
+                LinkName::SwitchBank => l.switch_bank.is_some(),
+            };
+            if !present {
+                return Err(format!("a partition names the link {:?}, which this scenario does not have", p.link));
+            }
+        }
+        if self.policy.kind == PolicyKind::Idempotent && self.bank.idempotency.is_none() {
+            // Allowed on purpose: it shows that keys without a bank that honours them do nothing.
+        }
+        Ok(())
+    }
+
+    /// The scenario with another built-in policy kind, all other policy settings kept.
+    pub fn with_policy(mut self, kind: PolicyKind) -> Scenario {
+        self.policy.kind = kind;
+        self
+    }
+}

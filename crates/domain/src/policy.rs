@@ -1,0 +1,238 @@
+//! Retry policies: what a terminal does when an attempt's outcome is unknown.
+//!
+//! A policy is consulted at decision points only; the simulator carries out what it decides.
+//! The built-ins ([`Builtin`]) are configured from a scenario; implement [`RetryPolicy`] to
+//! check a policy of your own.
+
+use payfault_engine::{Fate, SimDuration};
+
+use crate::config::{Backoff, PolicyConfig, PolicyKind};
+
+/// Whether a retry reuses the transaction's idempotency key and STAN (a repeat, 0201) or
+/// starts a fresh transaction with new ones.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum KeyMode {
+    Same,
+    Fresh,
+}
+
+/// Why the policy is being asked.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// No reply within the attempt's timeout.
+    Timeout,
+    /// A reply with an error code (system malfunction, issuer inoperative...): the outcome is
+    /// unknown, the debit may have been committed.
+    ErrorReply(u8),
+    /// A status inquiry answered that the bank has no (unreversed) debit for the attempt; the
+    /// bank has voided the attempt's key, so a late copy will not be posted.
+    NotFound,
+    /// A status inquiry got no answer in time.
+    InquiryTimeout,
+}
+
+/// What the terminal knows when it asks.
+#[derive(Copy, Clone, Debug)]
+pub struct FailureCtx {
+    pub failure: Failure,
+    /// Purchase attempts sent so far for this transaction (at least one).
+    pub attempts: u32,
+    /// Status inquiries sent so far for this transaction.
+    pub inquiries: u32,
+    /// Time since the transaction began.
+    pub elapsed: SimDuration,
+    /// The backoff chosen before the previous retry (zero before the first).
+    pub previous_backoff: SimDuration,
+}
+
+/// What the terminal does next.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send another purchase attempt after a pause, with the policy's [`KeyMode`].
+    Retry { after: SimDuration },
+    /// Queue a reversal of every attempt that may have been posted, then retry with a fresh
+    /// transaction once the reversals are acknowledged.
+    ReverseThenRetry { after: SimDuration },
+    /// Ask the bank for the status of the last attempt.
+    Inquire { after: SimDuration },
+    /// Tell the customer the payment failed.
+    GiveUp,
+    /// Queue reversals of every attempt that may have been posted, and tell the customer the
+    /// payment failed.
+    ReverseAndGiveUp,
+}
+
+/// A retry policy. Implementations must be deterministic: randomness comes only from the
+/// `fate` handed in, which is derived from the transaction's identity.
+pub trait RetryPolicy {
+    fn name(&self) -> &str;
+    /// How long to wait for a reply to a purchase attempt or an inquiry.
+    fn timeout(&self) -> SimDuration;
+    fn key_mode(&self) -> KeyMode;
+    /// Send a parallel attempt when no reply came after this long.
+    fn hedge_after(&self) -> Option<SimDuration> {
+        None
+    }
+    /// Reverse an approval that arrives after the terminal stopped waiting for it.
+    fn reverse_late_approvals(&self) -> bool {
+        false
+    }
+    /// Wait this long for a reversal's acknowledgement before repeating it.
+    fn reversal_timeout(&self) -> SimDuration {
+        SimDuration::from_secs(30)
+    }
+    /// Sends of one reversal before it is abandoned; `None`: until acknowledged.
+    fn reversal_max_sends(&self) -> Option<u32> {
+        None
+    }
+    /// Retry budget: (bucket size, tokens earned per first attempt, in thousandths).
+    fn budget(&self) -> Option<(u32, u32)> {
+        None
+    }
+    /// Decides what to do after a failure whose outcome is unknown.
+    fn on_failure(&self, ctx: &FailureCtx, fate: &mut Fate) -> Action;
+    /// The backoff the policy last chose, so that decorrelated jitter can build on it. The
+    /// simulator passes back whatever `on_failure` returned in `previous_backoff`.
+    fn describe(&self) -> String {
+        self.name().to_string()
+    }
+}
+
+/// The built-in policies, configured from a scenario.
+#[derive(Clone, Debug)]
+pub struct Builtin {
+    cfg: PolicyConfig,
+}
+
+impl Builtin {
+    pub fn new(cfg: PolicyConfig) -> Self {
+        Builtin { cfg }
+    }
+    pub fn config(&self) -> &PolicyConfig {
+        &self.cfg
+    }
+
+    fn may_retry(&self, ctx: &FailureCtx, after: SimDuration) -> bool {
+        ctx.attempts < self.cfg.max_attempts.0
+            && ctx.elapsed.saturating_add(after) < self.cfg.deadline.get()
+    }
+}
+
+/// The pause before retry number `n` (1 for the first retry).
+pub fn backoff(b: &Backoff, n: u32, previous: SimDuration, fate: &mut Fate) -> SimDuration {
+    let exp = |base: SimDuration, cap: SimDuration| -> u64 {
+        let shift = n.saturating_sub(1).min(62);
+        base.as_nanos().saturating_mul(1u64 << shift).min(cap.as_nanos())
+    };
+    let uniform = |fate: &mut Fate, lo: u64, hi: u64| -> u64 {
+        if hi <= lo {
+            return lo;
+        }
+        lo + ((u128::from(fate.next_u64()) * u128::from(hi - lo + 1)) >> 64) as u64
+    };
+    let ns = match b {
+        Backoff::Fixed(d) => d.0.as_nanos(),
+        Backoff::Exponential { base, cap } => exp(base.0, cap.0),
+        Backoff::FullJitter { base, cap } => uniform(fate, 0, exp(base.0, cap.0)),
+        Backoff::EqualJitter { base, cap } => {
+            let v = exp(base.0, cap.0);
+            v / 2 + uniform(fate, 0, v - v / 2)
+        }
+        Backoff::Decorrelated { base, cap } => {
+            let prev = previous.as_nanos().max(base.0.as_nanos());
+            uniform(fate, base.0.as_nanos(), prev.saturating_mul(3)).min(cap.0.as_nanos())
+        }
+    };
+    SimDuration::from_nanos(ns)
+}
+
+impl RetryPolicy for Builtin {
+    fn name(&self) -> &str {
+        self.cfg.kind.cli_name()
+    }
+    fn timeout(&self) -> SimDuration {
+        self.cfg.timeout.get()
+    }
+    fn key_mode(&self) -> KeyMode {
+        match self.cfg.kind {
+            PolicyKind::Idempotent => KeyMode::Same,
+            _ => KeyMode::Fresh,
+        }
+    }
+    fn hedge_after(&self) -> Option<SimDuration> {
+        self.cfg.hedge_after.map(|p| p.get())
+    }
+    fn reverse_late_approvals(&self) -> bool {
+        self.cfg.reverse_late_approvals
+    }
+    fn reversal_timeout(&self) -> SimDuration {
+        self.cfg.reversal.timeout.get()
+    }
+    fn reversal_max_sends(&self) -> Option<u32> {
+        self.cfg.reversal.max_sends.map(|n| n.0)
+    }
+    fn budget(&self) -> Option<(u32, u32)> {
+        self.cfg
+            .budget
+            .as_ref()
+            .map(|b| (b.tokens.0, (b.ratio.value * 1000.0).round() as u32))
+    }
+
+    fn on_failure(&self, ctx: &FailureCtx, fate: &mut Fate) -> Action {
+        let after = backoff(&self.cfg.backoff, ctx.attempts, ctx.previous_backoff, fate);
+        let retry = self.may_retry(ctx, after);
+        match self.cfg.kind {
+            PolicyKind::None => Action::GiveUp,
+            PolicyKind::Naive | PolicyKind::Idempotent if retry => Action::Retry { after },
+            PolicyKind::Naive | PolicyKind::Idempotent => Action::GiveUp,
+            PolicyKind::ReversalThenRetry if retry => Action::ReverseThenRetry { after },
+            PolicyKind::ReversalThenRetry => Action::ReverseAndGiveUp,
+            PolicyKind::InquireThenRetry => match ctx.failure {
+                // The bank voided the attempt: a fresh one cannot double the debit.
+                Failure::NotFound if retry => Action::Retry { after },
+                Failure::NotFound => Action::GiveUp,
+                // Keep asking until the bank answers: giving up without an answer could
+                // leave the customer charged but told failed.
+                Failure::InquiryTimeout | Failure::Timeout | Failure::ErrorReply(_) => {
+                    Action::Inquire { after }
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Duration;
+    use payfault_engine::Seed;
+
+    fn d(ms: u64) -> Duration {
+        Duration(SimDuration::from_millis(ms))
+    }
+
+    #[test]
+    fn exponential_backoff_doubles_up_to_its_cap() {
+        let b = Backoff::Exponential { base: d(100), cap: d(1000) };
+        let mut f = Fate::new(Seed(0), &[]);
+        let got: Vec<u64> = (1..=6)
+            .map(|n| backoff(&b, n, SimDuration::ZERO, &mut f).as_nanos() / 1_000_000)
+            .collect();
+        assert_eq!(got, vec![100, 200, 400, 800, 1000, 1000]);
+    }
+
+    #[test]
+    fn jitter_stays_within_its_bounds() {
+        let mut f = Fate::new(Seed(1), &[]);
+        for n in 1..8 {
+            let v = (100u64 << (n - 1)).min(1000) * 1_000_000;
+            let full = backoff(&Backoff::FullJitter { base: d(100), cap: d(1000) }, n, SimDuration::ZERO, &mut f);
+            assert!(full.as_nanos() <= v);
+            let eq = backoff(&Backoff::EqualJitter { base: d(100), cap: d(1000) }, n, SimDuration::ZERO, &mut f);
+            assert!(eq.as_nanos() >= v / 2 && eq.as_nanos() <= v);
+            let prev = SimDuration::from_millis(300);
+            let dec = backoff(&Backoff::Decorrelated { base: d(100), cap: d(1000) }, n, prev, &mut f);
+            assert!(dec >= SimDuration::from_millis(100) && dec <= SimDuration::from_millis(900));
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Dense tables indexed by increasing ids, holding only the ids still live: memory follows
+//! what is in flight, not the length of the run.
+
+use std::collections::VecDeque;
+
+#[derive(Debug)]
+pub struct Ring<T> {
+    base: u64,
+    slots: VecDeque<Option<T>>,
+    len: usize,
+}
+
+impl<T> Default for Ring<T> {
+    fn default() -> Self {
+        Ring { base: 0, slots: VecDeque::new(), len: 0 }
+    }
+}
+
+impl<T> Ring<T> {
+    /// Inserts the value for `id`, which must be at or after every id inserted before.
+    pub fn insert(&mut self, id: u64, value: T) {
+        if self.slots.is_empty() {
+            self.base = id;
+        }
+        assert!(id >= self.base, "ids are inserted in increasing order");
+        let idx = (id - self.base) as usize;
+        while self.slots.len() <= idx {
+            self.slots.push_back(None);
+        }
+        assert!(self.slots[idx].is_none(), "id {id} inserted twice");
+        self.slots[idx] = Some(value);
+        self.len += 1;
+    }
+
+    #[inline]
+    pub fn get(&self, id: u64) -> Option<&T> {
+        let idx = id.checked_sub(self.base)? as usize;
+        self.slots.get(idx)?.as_ref()
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut T> {
+        let idx = id.checked_sub(self.base)? as usize;
+        self.slots.get_mut(idx)?.as_mut()
+    }
+
+    pub fn remove(&mut self, id: u64) -> Option<T> {
+        let idx = id.checked_sub(self.base)? as usize;
+        let v = self.slots.get_mut(idx)?.take();
+        if v.is_some() {
+            self.len -= 1;
+        }
+        while matches!(self.slots.front(), Some(None)) {
+            self.slots.pop_front();
+            self.base += 1;
+        }
+        v
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Live entries in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
+        let base = self.base;
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, v)| v.as_ref().map(|v| (base + i as u64, v)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_only_live_ids() {
+        let mut r = Ring::default();
+        for i in 10..20u64 {
+            r.insert(i, i * 2);
+        }
+        assert_eq!(r.get(12), Some(&24));
+        assert_eq!(r.remove(10), Some(20));
+        assert_eq!(r.remove(12), Some(24));
+        assert_eq!(r.get(10), None);
+        assert_eq!(r.len(), 8);
+        assert_eq!(r.slots.len(), 9, "the front is released, the hole at 12 stays");
+        assert_eq!(r.iter().map(|(k, _)| k).collect::<Vec<_>>(), vec![11, 13, 14, 15, 16, 17, 18, 19]);
+    }
+}

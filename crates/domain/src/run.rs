@@ -1,0 +1,83 @@
+//! Running a scenario under a seed: the simulation, then, when a property broke, a replay of
+//! the same seed that collects the chain of events behind each violation.
+
+use serde::Serialize;
+
+use crate::config::{Property, Scenario};
+use crate::metrics::Metrics;
+use crate::oracle::Violation;
+use crate::policy::{Builtin, RetryPolicy};
+use crate::sim::{Sim, SimError};
+use crate::trace::{ChainCollector, NoTrace, Tracer};
+
+/// Chains are collected for at most this many violations, of this many steps each.
+const CHAINS: usize = 10;
+const CHAIN_STEPS: usize = 200;
+
+/// What one run shows a user.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub policy: String,
+    /// Each property and whether it held.
+    pub properties: Vec<PropertyResult>,
+    pub metrics: Metrics,
+    pub violation_count: u64,
+    pub violations: Vec<Violation>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PropertyResult {
+    pub property: Property,
+    pub held: bool,
+}
+
+impl Summary {
+    pub fn all_held(&self) -> bool {
+        self.violation_count == 0
+    }
+    pub fn violated(&self) -> Vec<Property> {
+        self.properties.iter().filter(|p| !p.held).map(|p| p.property).collect()
+    }
+}
+
+/// Runs the scenario's own built-in policy.
+pub fn run(sc: &Scenario, seed: u64) -> Result<Summary, SimError> {
+    run_with(sc, seed, &Builtin::new(sc.policy.clone()), &mut NoTrace)
+}
+
+/// Runs any policy, handing every trace record to `tracer`.
+pub fn run_with<P: RetryPolicy + ?Sized, T: Tracer>(
+    sc: &Scenario,
+    seed: u64,
+    policy: &P,
+    tracer: &mut T,
+) -> Result<Summary, SimError> {
+    let out = Sim::new(sc, seed, policy, tracer).run()?;
+    let mut violations = out.violations;
+    let wanted: Vec<u64> = violations.iter().filter_map(|v| v.intent).take(CHAINS).collect();
+    if !wanted.is_empty() {
+        // Same scenario, seed and policy: the same run, this time keeping these intents' events.
+        let mut chains = ChainCollector::new(wanted, CHAIN_STEPS);
+        Sim::new(sc, seed, policy, &mut chains).run()?;
+        for v in &mut violations {
+            if let Some(i) = v.intent {
+                v.chain = chains.chain(i);
+            }
+        }
+    }
+    let properties = Property::ALL
+        .iter()
+        .map(|&p| PropertyResult { property: p, held: !violations.iter().any(|v| v.property == p) })
+        .collect();
+    Ok(Summary {
+        scenario: sc.name.clone(),
+        seed,
+        policy: policy.describe(),
+        properties,
+        metrics: out.metrics,
+        violation_count: out.violation_count,
+        violations,
+    })
+}

@@ -1,0 +1,1552 @@
+//! The payment network as a discrete-event system.
+//!
+//! One [`Sim`] owns all state of a run. Events are a closed enum; messages live in a slab and
+//! events refer to them by index; per-intent bookkeeping lives in rings indexed by intent id,
+//! released as soon as an intent can no longer change.
+
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::cmp::Reverse;
+
+use payfault_engine::{stream, Dist, EngineError, Fate, Limits, Scheduler, Seed, SimDuration, SimTime, StreamRng};
+
+use crate::config::{Direction, LinkConfig, LinkName, NodeName, Scenario};
+use crate::metrics::{Counters, Metrics, PeakQueues};
+use crate::oracle::{Answer, Oracle, Violation};
+use crate::policy::{Action, Failure, FailureCtx, KeyMode, RetryPolicy};
+use crate::ring::Ring;
+use crate::trace::{MsgRef, NodeLabel, TraceEvent, Tracer};
+
+/// Response codes (ISO 8583 field 39).
+pub mod rc {
+    pub const APPROVED: u8 = 0;
+    /// Invalid transaction: the key was reversed or voided before this request was posted.
+    pub const VOIDED: u8 = 12;
+    /// Unable to locate the original (status inquiry).
+    pub const NOT_FOUND: u8 = 25;
+    pub const INSUFFICIENT_FUNDS: u8 = 51;
+    /// Duplicate transmission: the order is already paid.
+    pub const DUPLICATE: u8 = 94;
+    pub const MALFUNCTION: u8 = 96;
+
+    pub fn text(code: u8) -> &'static str {
+        match code {
+            APPROVED => "00",
+            VOIDED => "12",
+            NOT_FOUND => "25",
+            INSUFFICIENT_FUNDS => "51",
+            DUPLICATE => "94",
+            MALFUNCTION => "96",
+            _ => "??",
+        }
+    }
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    Purchase,
+    PurchaseResp,
+    Reversal,
+    ReversalResp,
+    Inquiry,
+    InquiryResp,
+}
+
+impl Kind {
+    fn is_request(self) -> bool {
+        matches!(self, Kind::Purchase | Kind::Reversal | Kind::Inquiry)
+    }
+    fn response(self) -> Kind {
+        match self {
+            Kind::Purchase => Kind::PurchaseResp,
+            Kind::Reversal => Kind::ReversalResp,
+            Kind::Inquiry => Kind::InquiryResp,
+            k => k,
+        }
+    }
+    fn mti(self, repeat: bool) -> &'static str {
+        match (self, repeat) {
+            (Kind::Purchase, false) => "0200",
+            (Kind::Purchase, true) => "0201",
+            (Kind::PurchaseResp, _) => "0210",
+            (Kind::Reversal, false) => "0400",
+            (Kind::Reversal, true) => "0401",
+            (Kind::ReversalResp, _) => "0410",
+            (Kind::Inquiry, _) => "0600",
+            (Kind::InquiryResp, _) => "0610",
+        }
+    }
+}
+
+/// Node numbers: terminals are 0..n, then the acquirer, the switch and the bank.
+type Node = u32;
+
+#[derive(Clone, Debug)]
+struct Msg {
+    id: u64,
+    kind: Kind,
+    repeat: bool,
+    intent: u64,
+    txn: u8,
+    attempt: u16,
+    dupgen: u8,
+    terminal: u32,
+    stan: u32,
+    key: u64,
+    amount: u64,
+    account: u32,
+    rc: u8,
+    from: Node,
+    to: Node,
+    /// The epoch of the node holding the message in service, to drop it if that node crashed.
+    epoch: u32,
+}
+
+#[derive(Copy, Clone, Debug)]
+enum Ev {
+    Arrival,
+    Deliver(u32),
+    Service(u32),
+    BankReply(u32),
+    MainTimer { term: u32, gen: u32 },
+    SafTimer { term: u32, gen: u32 },
+    PayAgain(u64),
+    Crash(u32),
+    Recover(Node),
+}
+
+/// The idempotency key of attempt `attempt` of transaction `txn` of `intent`.
+fn make_key(intent: u64, txn: u8, attempt: u16) -> u64 {
+    (intent << 24) | (u64::from(txn) << 16) | u64::from(attempt)
+}
+
+fn key_range(intent: u64) -> std::ops::Range<u64> {
+    (intent << 24)..((intent + 1) << 24)
+}
+
+#[derive(Clone, Debug)]
+struct Job {
+    intent: u64,
+    txn: u8,
+    amount: u64,
+    account: u32,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Next {
+    Purchase,
+    Inquiry,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Phase {
+    Waiting,
+    Inquiring,
+    Backoff(Next),
+    /// Ready to send, held back until the reversal queue is empty.
+    Blocked(Next),
+}
+
+#[derive(Clone, Debug)]
+struct Txn {
+    job: Job,
+    started: SimTime,
+    attempts: u16,
+    inquiries: u16,
+    key: u64,
+    stan: u32,
+    outstanding: Vec<u64>,
+    phase: Phase,
+    prev_backoff: SimDuration,
+    hedge_at: Option<SimTime>,
+    timeout_at: SimTime,
+    fresh_next: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Rev {
+    intent: u64,
+    txn: u8,
+    key: u64,
+    stan: u32,
+    amount: u64,
+    account: u32,
+    sends: u16,
+}
+
+#[derive(Debug, Default)]
+struct Terminal {
+    down: u32,
+    main_gen: u32,
+    saf_gen: u32,
+    waiting: VecDeque<Job>,
+    cur: Option<Txn>,
+    saf: VecDeque<Rev>,
+    saf_inflight: bool,
+    stan: u32,
+    tokens_milli: u64,
+}
+
+#[derive(Debug)]
+struct Server {
+    dist: Dist,
+    servers: u32,
+    cap: usize,
+    busy: u32,
+    queue: VecDeque<u32>,
+    down: u32,
+    epoch: u32,
+    peak: usize,
+}
+
+impl Server {
+    fn new(dist: Dist, servers: u32, cap: u32) -> Server {
+        Server { dist, servers, cap: cap as usize, busy: 0, queue: VecDeque::new(), down: 0, epoch: 0, peak: 0 }
+    }
+}
+
+#[derive(Debug)]
+struct Posting {
+    intent: u64,
+    amount: u64,
+    account: u32,
+    reversed: bool,
+}
+
+#[derive(Debug)]
+struct Bank {
+    accounts: Vec<u64>,
+    merchant: u64,
+    ledger: BTreeMap<u64, Posting>,
+    voided: BTreeSet<u64>,
+    idem: BTreeMap<u64, (u8, SimTime)>,
+    idem_expiry: VecDeque<(SimTime, u64)>,
+    orders: BTreeMap<u64, SimTime>,
+    commits: u64,
+}
+
+struct CrashSource {
+    node: Node,
+    kind: CrashKind,
+}
+
+enum CrashKind {
+    Scheduled(SimDuration),
+    Random { rng: StreamRng, mean: Dist, down: Dist },
+    AfterCommit { nth: u64, down: SimDuration },
+}
+
+#[derive(Debug, Default)]
+struct IntentOps {
+    refs: u32,
+    terminal: u32,
+    amount: u64,
+    account: u32,
+    txns: u8,
+}
+
+/// Fixed families of random draws; changing one changes every trace.
+mod family {
+    pub const LINK: u64 = 1;
+    pub const SERVICE: u64 = 2;
+    pub const WORKLOAD: u64 = 3;
+    pub const CRASH: u64 = 4;
+    pub const CUSTOMER: u64 = 5;
+    pub const POLICY: u64 = 6;
+    pub const BANK: u64 = 7;
+}
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub metrics: Metrics,
+    pub violations: Vec<Violation>,
+    /// All violations, including those beyond the ones kept in full.
+    pub violation_count: u64,
+}
+
+/// Why a run could not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// One run of a scenario under a policy.
+pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
+    sc: &'a Scenario,
+    seed: Seed,
+    policy: &'a P,
+    tracer: &'a mut T,
+    sched: Scheduler<Ev>,
+    msgs: Vec<Msg>,
+    free: Vec<u32>,
+    next_msg_id: u64,
+    n_terms: u32,
+    terms: Vec<Terminal>,
+    acq: Server,
+    sw: Option<Server>,
+    bank_srv: Server,
+    bank: Bank,
+    bank_reply: Dist,
+    arrivals: BinaryHeap<Reverse<(u64, u32)>>,
+    arrival_counts: Vec<u64>,
+    issued: u64,
+    issuing: bool,
+    faults_active: bool,
+    intents: Ring<IntentOps>,
+    oracle: Oracle,
+    crash_sources: Vec<CrashSource>,
+    partitions: Vec<(LinkName, SimTime, SimTime, Direction)>,
+    opening: i128,
+    c: Counters,
+    timeout: SimDuration,
+    key_mode: KeyMode,
+    hedge: Option<SimDuration>,
+    budget: Option<(u64, u64)>,
+}
+
+impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
+    pub fn new(sc: &'a Scenario, seed: u64, policy: &'a P, tracer: &'a mut T) -> Self {
+        let seed = Seed(seed);
+        let n_terms = sc.terminals.0;
+        let b = &sc.bank;
+        let accounts = vec![b.opening_balance; b.accounts.0 as usize];
+        let opening = i128::from(b.opening_balance) * i128::from(b.accounts.0);
+        let limits = Limits { max_time: SimTime::ZERO.saturating_add(sc.limits.max_time.get()), max_events: sc.limits.max_events };
+        let mut sim = Sim {
+            sc,
+            seed,
+            policy,
+            tracer,
+            sched: Scheduler::new(limits),
+            msgs: Vec::new(),
+            free: Vec::new(),
+            next_msg_id: 0,
+            n_terms,
+            terms: (0..n_terms).map(|_| Terminal::default()).collect(),
+            acq: Server::new(sc.acquirer.processing.0.clone(), sc.acquirer.servers.0, sc.acquirer.queue),
+            sw: sc.switch.as_ref().map(|s| Server::new(s.processing.0.clone(), s.servers.0, s.queue)),
+            bank_srv: Server::new(b.processing.0.clone(), b.servers.0, b.queue),
+            bank: Bank {
+                accounts,
+                merchant: 0,
+                ledger: BTreeMap::new(),
+                voided: BTreeSet::new(),
+                idem: BTreeMap::new(),
+                idem_expiry: VecDeque::new(),
+                orders: BTreeMap::new(),
+                commits: 0,
+            },
+            bank_reply: b.reply_delay.0.clone(),
+            arrivals: BinaryHeap::with_capacity(n_terms as usize),
+            arrival_counts: vec![0; n_terms as usize],
+            issued: 0,
+            issuing: true,
+            faults_active: true,
+            intents: Ring::default(),
+            oracle: Oracle::new(seed.0, SimTime::MAX),
+            crash_sources: Vec::new(),
+            partitions: sc
+                .faults
+                .partitions
+                .iter()
+                .map(|p| (p.link, SimTime::ZERO.saturating_add(p.from.0), SimTime::ZERO.saturating_add(p.until.0), p.direction))
+                .collect(),
+            opening,
+            c: Counters::default(),
+            timeout: policy.timeout(),
+            key_mode: policy.key_mode(),
+            hedge: policy.hedge_after(),
+            budget: policy.budget().map(|(t, r)| (u64::from(t) * 1000, u64::from(r))),
+        };
+        if let Some((cap, _)) = sim.budget {
+            for t in &mut sim.terms {
+                t.tokens_milli = cap;
+            }
+        }
+        sim
+    }
+
+    const fn acq_node(&self) -> Node {
+        self.n_terms
+    }
+    const fn sw_node(&self) -> Node {
+        self.n_terms + 1
+    }
+    const fn bank_node(&self) -> Node {
+        self.n_terms + 2
+    }
+
+    fn label(&self, n: Node) -> NodeLabel {
+        if n < self.n_terms {
+            NodeLabel::Terminal(n)
+        } else if n == self.acq_node() {
+            NodeLabel::Acquirer
+        } else if n == self.sw_node() {
+            NodeLabel::Switch
+        } else {
+            NodeLabel::Bank
+        }
+    }
+
+    /// Runs to the end: every purchase issued, every message delivered or lost.
+    pub fn run(mut self) -> Result<Outcome, SimError> {
+        self.start()?;
+        while let Some((_, ev)) = self.sched.next_event()? {
+            self.c.events += 1;
+            match ev {
+                Ev::Arrival => self.on_arrival()?,
+                Ev::Deliver(slot) => self.on_deliver(slot)?,
+                Ev::Service(slot) => self.on_service(slot)?,
+                Ev::BankReply(slot) => self.on_bank_reply(slot)?,
+                Ev::MainTimer { term, gen } => {
+                    if self.terms[term as usize].main_gen == gen {
+                        self.on_main_timer(term)?;
+                    }
+                }
+                Ev::SafTimer { term, gen } => {
+                    if self.terms[term as usize].saf_gen == gen {
+                        self.on_saf_timer(term)?;
+                    }
+                }
+                Ev::PayAgain(intent) => self.on_pay_again(intent)?,
+                Ev::Crash(src) => self.on_crash_source(src)?,
+                Ev::Recover(node) => self.on_recover(node)?,
+            }
+        }
+        Ok(self.finish())
+    }
+
+    fn start(&mut self) -> Result<(), SimError> {
+        let sc = self.sc;
+        for t in 0..self.n_terms {
+            self.push_next_arrival(t, SimTime::ZERO);
+        }
+        self.schedule_next_arrival()?;
+        let node_list = |n: NodeName, nt: u32| -> Vec<Node> {
+            match n {
+                NodeName::Terminal(i) => vec![i],
+                NodeName::AllTerminals => (0..nt).collect(),
+                NodeName::Acquirer => vec![nt],
+                NodeName::Switch => vec![nt + 1],
+                NodeName::Bank => vec![nt + 2],
+            }
+        };
+        for c in &sc.faults.crashes {
+            for node in node_list(c.node, self.n_terms) {
+                let src = self.crash_sources.len() as u32;
+                self.crash_sources.push(CrashSource { node, kind: CrashKind::Scheduled(c.down_for.get()) });
+                self.sched.schedule_at(SimTime::ZERO.saturating_add(c.at.0), Ev::Crash(src))?;
+            }
+        }
+        for (i, c) in sc.faults.random_crashes.iter().enumerate() {
+            for node in node_list(c.node, self.n_terms) {
+                let src = self.crash_sources.len() as u32;
+                let mut rng = stream(self.seed, family::CRASH, ((i as u64) << 32) | u64::from(node));
+                let mean = Dist::Exponential { mean: c.mean_interval.get() };
+                let first = mean.sample(&mut rng);
+                self.crash_sources.push(CrashSource { node, kind: CrashKind::Random { rng, mean, down: c.down_for.0.clone() } });
+                self.sched.schedule_in(first, Ev::Crash(src));
+            }
+        }
+        for c in &sc.faults.crash_after_commit {
+            self.crash_sources.push(CrashSource {
+                node: self.bank_node(),
+                kind: CrashKind::AfterCommit { nth: u64::from(c.nth.0), down: c.down_for.get() },
+            });
+        }
+        Ok(())
+    }
+
+    // ----- tracing -------------------------------------------------------------------------
+
+    fn msg_ref(&self, slot: u32) -> MsgRef {
+        let m = &self.msgs[slot as usize];
+        MsgRef {
+            id: m.id,
+            mti: m.kind.mti(m.repeat),
+            stan: m.stan,
+            key: m.key,
+            attempt: m.attempt,
+            rc: (!m.kind.is_request()).then(|| rc::text(m.rc)),
+        }
+    }
+
+    #[inline]
+    fn trace_msg(&mut self, node: Node, what: &'static str, slot: u32, peer: Option<Node>, detail: Option<String>) {
+        if T::ENABLED {
+            let ev = TraceEvent {
+                n: self.sched.processed(),
+                t: self.sched.now().as_nanos(),
+                node: self.label(node),
+                what,
+                intent: Some(self.msgs[slot as usize].intent),
+                msg: Some(self.msg_ref(slot)),
+                peer: peer.map(|p| self.label(p)),
+                detail,
+            };
+            self.tracer.record(ev);
+        }
+    }
+
+    #[inline]
+    fn trace(&mut self, node: NodeLabel, what: &'static str, intent: Option<u64>, detail: Option<String>) {
+        if T::ENABLED {
+            let ev = TraceEvent {
+                n: self.sched.processed(),
+                t: self.sched.now().as_nanos(),
+                node,
+                what,
+                intent,
+                msg: None,
+                peer: None,
+                detail,
+            };
+            self.tracer.record(ev);
+        }
+    }
+
+    // ----- intents and messages ------------------------------------------------------------
+
+    #[inline]
+    fn hold(&mut self, intent: u64) {
+        if let Some(o) = self.intents.get_mut(intent) {
+            o.refs += 1;
+        }
+    }
+
+    /// Drops one reference; an intent with none left can no longer change and is judged.
+    #[inline]
+    fn release(&mut self, intent: u64) {
+        let Some(o) = self.intents.get_mut(intent) else { return };
+        o.refs -= 1;
+        if o.refs == 0 {
+            self.intents.remove(intent);
+            let now = self.sched.now();
+            self.oracle.settle(intent, now);
+            // Nothing can refer to the intent's keys any more.
+            let r = key_range(intent);
+            let keys: Vec<u64> = self.bank.ledger.range(r.clone()).map(|(k, _)| *k).collect();
+            for k in keys {
+                self.bank.ledger.remove(&k);
+            }
+            let voided: Vec<u64> = self.bank.voided.range(r).copied().collect();
+            for k in voided {
+                self.bank.voided.remove(&k);
+            }
+            self.bank.orders.remove(&intent);
+        }
+    }
+
+    fn alloc(&mut self, m: Msg) -> u32 {
+        self.hold(m.intent);
+        match self.free.pop() {
+            Some(s) => {
+                self.msgs[s as usize] = m;
+                s
+            }
+            None => {
+                self.msgs.push(m);
+                (self.msgs.len() - 1) as u32
+            }
+        }
+    }
+
+    fn free_slot(&mut self, slot: u32) {
+        let intent = self.msgs[slot as usize].intent;
+        self.free.push(slot);
+        self.release(intent);
+    }
+
+    fn new_msg_id(&mut self) -> u64 {
+        self.next_msg_id += 1;
+        self.next_msg_id
+    }
+
+    // ----- links ---------------------------------------------------------------------------
+
+    fn link_of(&self, a: Node, b: Node) -> (LinkName, &'a LinkConfig, bool) {
+        let l = &self.sc.links;
+        let (lo, hi) = (a.min(b), a.max(b));
+        let towards_bank = b > a;
+        if lo < self.n_terms {
+            (LinkName::TerminalAcquirer, &l.terminal_acquirer, towards_bank)
+        } else if hi == self.bank_node() && lo == self.acq_node() {
+            (LinkName::AcquirerBank, l.acquirer_bank.as_ref().expect("validated"), towards_bank)
+        } else if hi == self.sw_node() {
+            (LinkName::AcquirerSwitch, l.acquirer_switch.as_ref().expect("validated"), towards_bank)
+        } else {
+            (LinkName::SwitchBank, l.switch_bank.as_ref().expect("validated"), towards_bank)
+        }
+    }
+
+    fn partitioned(&self, link: LinkName, towards_bank: bool) -> bool {
+        let now = self.sched.now();
+        self.partitions.iter().any(|&(l, from, until, dir)| {
+            l == link
+                && now >= from
+                && now < until
+                && match dir {
+                    Direction::Both => true,
+                    Direction::Request => towards_bank,
+                    Direction::Response => !towards_bank,
+                }
+        })
+    }
+
+    /// Puts the message in `slot` on the link from its current holder to `to`.
+    fn transmit(&mut self, slot: u32, from: Node, to: Node) {
+        {
+            let m = &mut self.msgs[slot as usize];
+            m.from = from;
+            m.to = to;
+        }
+        self.c.messages += 1;
+        let (link, cfg, towards_bank) = self.link_of(from, to);
+        if !self.partitions.is_empty() && self.partitioned(link, towards_bank) {
+            self.c.partitioned += 1;
+            self.trace_msg(from, "lost", slot, Some(to), Some("partition".into()));
+            self.free_slot(slot);
+            return;
+        }
+        let m = &self.msgs[slot as usize];
+        let ident = [
+            family::LINK,
+            (link as u64) << 1 | u64::from(towards_bank),
+            m.intent,
+            (u64::from(m.txn) << 32) | (u64::from(m.attempt) << 8) | m.kind as u64,
+            u64::from(m.dupgen),
+        ];
+        let mut fate = Fate::new(self.seed, &ident);
+        let faults = self.faults_active;
+        if faults && !cfg.drop.prob.is_never() && fate.chance(cfg.drop.prob) {
+            self.c.dropped += 1;
+            self.trace_msg(from, "lost", slot, Some(to), Some("dropped".into()));
+            self.free_slot(slot);
+            return;
+        }
+        let latency = cfg.latency.0.sample(&mut fate);
+        let dup = faults && !cfg.duplicate.prob.is_never() && fate.chance(cfg.duplicate.prob);
+        self.trace_msg(from, "send", slot, Some(to), None);
+        self.sched.schedule_in(latency, Ev::Deliver(slot));
+        if dup {
+            self.c.duplicated += 1;
+            let mut copy = self.msgs[slot as usize].clone();
+            copy.dupgen = copy.dupgen.wrapping_add(1);
+            let copy_ident = [ident[0], ident[1], ident[2], ident[3], u64::from(copy.dupgen)];
+            let lat = cfg.latency.0.sample(&mut Fate::new(self.seed, &copy_ident));
+            let s2 = self.alloc(copy);
+            self.trace_msg(from, "duplicate", s2, Some(to), None);
+            self.sched.schedule_in(lat, Ev::Deliver(s2));
+        }
+    }
+
+    fn on_deliver(&mut self, slot: u32) -> Result<(), SimError> {
+        let (to, kind) = {
+            let m = &self.msgs[slot as usize];
+            (m.to, m.kind)
+        };
+        let from = self.msgs[slot as usize].from;
+        if to < self.n_terms {
+            if self.terms[to as usize].down > 0 {
+                self.trace_msg(to, "lost", slot, None, Some("terminal down".into()));
+                self.free_slot(slot);
+                return Ok(());
+            }
+            self.trace_msg(to, "deliver", slot, Some(from), None);
+            return self.terminal_receive(to, slot);
+        }
+        if self.server(to).down > 0 {
+            self.trace_msg(to, "lost", slot, None, Some("node down".into()));
+            self.free_slot(slot);
+            return Ok(());
+        }
+        self.trace_msg(to, "deliver", slot, Some(from), None);
+        if kind.is_request() {
+            self.admit(to, slot);
+        } else {
+            // Responses pass back through the acquirer and the switch without queueing.
+            let back = self.hop_back(to, slot);
+            self.transmit(slot, to, back);
+        }
+        Ok(())
+    }
+
+    fn hop_back(&self, at: Node, slot: u32) -> Node {
+        if at == self.bank_node() {
+            if self.sw.is_some() {
+                self.sw_node()
+            } else {
+                self.acq_node()
+            }
+        } else if at == self.sw_node() {
+            self.acq_node()
+        } else {
+            self.msgs[slot as usize].terminal
+        }
+    }
+
+    fn hop_forward(&self, at: Node) -> Node {
+        if at == self.acq_node() && self.sw.is_some() {
+            self.sw_node()
+        } else {
+            self.bank_node()
+        }
+    }
+
+    // ----- servers -------------------------------------------------------------------------
+
+    fn server(&mut self, node: Node) -> &mut Server {
+        if node == self.acq_node() {
+            &mut self.acq
+        } else if node == self.sw_node() {
+            self.sw.as_mut().expect("switch exists")
+        } else {
+            &mut self.bank_srv
+        }
+    }
+
+    fn admit(&mut self, node: Node, slot: u32) {
+        let srv = self.server(node);
+        if srv.busy < srv.servers {
+            srv.busy += 1;
+            self.start_service(node, slot);
+        } else if srv.queue.len() < srv.cap {
+            srv.queue.push_back(slot);
+            srv.peak = srv.peak.max(srv.queue.len());
+        } else {
+            self.c.overload_drops += 1;
+            self.trace_msg(node, "lost", slot, None, Some("queue full".into()));
+            self.free_slot(slot);
+        }
+    }
+
+    fn start_service(&mut self, node: Node, slot: u32) {
+        let (epoch, d) = {
+            let m = &self.msgs[slot as usize];
+            let ident = [
+                family::SERVICE,
+                u64::from(node - self.n_terms),
+                m.intent,
+                (u64::from(m.txn) << 32) | (u64::from(m.attempt) << 8) | m.kind as u64,
+                u64::from(m.dupgen),
+            ];
+            let mut fate = Fate::new(self.seed, &ident);
+            let srv = self.server(node);
+            (srv.epoch, srv.dist.sample(&mut fate))
+        };
+        self.msgs[slot as usize].epoch = epoch;
+        self.sched.schedule_in(d, Ev::Service(slot));
+    }
+
+    fn on_service(&mut self, slot: u32) -> Result<(), SimError> {
+        let node = self.msgs[slot as usize].to;
+        let epoch = self.msgs[slot as usize].epoch;
+        let srv = self.server(node);
+        if srv.epoch != epoch {
+            self.free_slot(slot);
+            return Ok(());
+        }
+        match srv.queue.pop_front() {
+            Some(next) => self.start_service(node, next),
+            None => srv.busy -= 1,
+        }
+        if node == self.bank_node() {
+            self.bank_process(slot);
+        } else {
+            let next = self.hop_forward(node);
+            self.transmit(slot, node, next);
+        }
+        Ok(())
+    }
+
+    // ----- the bank ------------------------------------------------------------------------
+
+    fn idem_lookup(&mut self, key: u64) -> Option<u8> {
+        let now = self.sched.now();
+        let b = &mut self.bank;
+        while let Some(&(exp, k)) = b.idem_expiry.front() {
+            if exp > now {
+                break;
+            }
+            b.idem_expiry.pop_front();
+            if matches!(b.idem.get(&k), Some(&(_, at)) if at <= exp) {
+                b.idem.remove(&k);
+            }
+        }
+        b.idem.get(&key).map(|&(code, _)| code)
+    }
+
+    fn idem_store(&mut self, key: u64, code: u8) {
+        if let Some(cfg) = &self.sc.bank.idempotency {
+            let now = self.sched.now();
+            self.bank.idem.insert(key, (code, now));
+            self.bank.idem_expiry.push_back((now.saturating_add(cfg.retention.get()), key));
+        }
+    }
+
+    fn bank_process(&mut self, slot: u32) {
+        let bank = self.bank_node();
+        let now = self.sched.now();
+        let m = self.msgs[slot as usize].clone();
+        let code = match m.kind {
+            Kind::Purchase => {
+                let cached = if self.sc.bank.idempotency.is_some() { self.idem_lookup(m.key) } else { None };
+                let order_paid = self.sc.bank.order_dedup.is_some_and(|w| {
+                    self.bank.orders.get(&m.intent).is_some_and(|&at| now.saturating_since(at) <= w.get())
+                });
+                if self.bank.voided.contains(&m.key) {
+                    self.trace_msg(bank, "refuse", slot, None, Some("key voided".into()));
+                    rc::VOIDED
+                } else if let Some(code) = cached {
+                    self.c.dedup_hits += 1;
+                    self.trace_msg(bank, "dedup", slot, None, Some("idempotency key seen".into()));
+                    code
+                } else if order_paid {
+                    self.c.dedup_hits += 1;
+                    self.trace_msg(bank, "dedup", slot, None, Some("order already paid".into()));
+                    rc::DUPLICATE
+                } else if self.bank.accounts[m.account as usize] < m.amount {
+                    self.idem_store(m.key, rc::INSUFFICIENT_FUNDS);
+                    rc::INSUFFICIENT_FUNDS
+                } else {
+                    self.bank.accounts[m.account as usize] -= m.amount;
+                    self.bank.merchant += m.amount;
+                    self.bank.ledger.insert(m.key, Posting { intent: m.intent, amount: m.amount, account: m.account, reversed: false });
+                    self.bank.orders.insert(m.intent, now);
+                    self.bank.commits += 1;
+                    self.oracle.debit(m.intent, m.amount, now);
+                    self.idem_store(m.key, rc::APPROVED);
+                    self.trace_msg(bank, "debit", slot, None, Some(format!("amount {}", m.amount)));
+                    let commits = self.bank.commits;
+                    let crash = self.crash_sources.iter().position(|s| matches!(s.kind, CrashKind::AfterCommit { nth, .. } if nth == commits));
+                    if let Some(src) = crash {
+                        // The debit is committed; the reply never leaves.
+                        self.crash(src as u32);
+                        self.free_slot(slot);
+                        return;
+                    }
+                    let mut fate = Fate::new(self.seed, &[family::BANK, m.intent, (u64::from(m.txn) << 32) | (u64::from(m.attempt) << 8), u64::from(m.dupgen)]);
+                    if self.faults_active && fate.chance(self.sc.bank.erroneous_replies.prob) {
+                        self.c.erroneous_replies += 1;
+                        rc::MALFUNCTION
+                    } else {
+                        rc::APPROVED
+                    }
+                }
+            }
+            Kind::Reversal => {
+                match self.bank.ledger.get_mut(&m.key) {
+                    Some(p) if !p.reversed => {
+                        p.reversed = true;
+                        let (intent, amount, account) = (p.intent, p.amount, p.account);
+                        self.bank.accounts[account as usize] += amount;
+                        self.bank.merchant -= amount;
+                        self.bank.orders.remove(&intent);
+                        self.oracle.credit(intent, amount, now);
+                        self.trace_msg(bank, "reverse", slot, None, Some(format!("amount {amount}")));
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.trace_msg(bank, "void", slot, None, Some("reversal before original".into()));
+                    }
+                }
+                // A late copy of the original must not be posted after its reversal.
+                self.bank.voided.insert(m.key);
+                rc::APPROVED
+            }
+            Kind::Inquiry => match self.bank.ledger.get(&m.key) {
+                Some(p) if !p.reversed => rc::APPROVED,
+                _ => {
+                    self.bank.voided.insert(m.key);
+                    self.trace_msg(bank, "void", slot, None, Some("inquiry found nothing".into()));
+                    rc::NOT_FOUND
+                }
+            },
+            _ => unreachable!("the bank receives requests only"),
+        };
+        let epoch = self.bank_srv.epoch;
+        {
+            let msg = &mut self.msgs[slot as usize];
+            msg.kind = msg.kind.response();
+            msg.rc = code;
+            msg.epoch = epoch;
+            msg.id = 0;
+        }
+        let id = self.new_msg_id();
+        self.msgs[slot as usize].id = id;
+        let delay = if m.kind == Kind::Purchase { self.bank_reply.sample(&mut Fate::new(self.seed, &[family::BANK, m.intent, m.key, 1])) } else { SimDuration::ZERO };
+        if delay.is_zero() {
+            let back = self.hop_back(bank, slot);
+            self.transmit(slot, bank, back);
+        } else {
+            self.sched.schedule_in(delay, Ev::BankReply(slot));
+        }
+    }
+
+    fn on_bank_reply(&mut self, slot: u32) -> Result<(), SimError> {
+        let bank = self.bank_node();
+        if self.msgs[slot as usize].epoch != self.bank_srv.epoch || self.bank_srv.down > 0 {
+            self.trace_msg(bank, "lost", slot, None, Some("bank crashed before replying".into()));
+            self.free_slot(slot);
+            return Ok(());
+        }
+        let back = self.hop_back(bank, slot);
+        self.transmit(slot, bank, back);
+        Ok(())
+    }
+
+    // ----- workload ------------------------------------------------------------------------
+
+    fn push_next_arrival(&mut self, term: u32, after: SimTime) {
+        let k = self.arrival_counts[term as usize];
+        let mut fate = Fate::new(self.seed, &[family::WORKLOAD, u64::from(term), k, 0]);
+        let gap = self.sc.workload.inter_arrival.0.sample(&mut fate);
+        // A zero gap would let one terminal issue forever at one instant.
+        let at = after.saturating_add(gap.max(SimDuration::from_nanos(1)));
+        self.arrivals.push(Reverse((at.as_nanos(), term)));
+    }
+
+    fn schedule_next_arrival(&mut self) -> Result<(), SimError> {
+        let w = &self.sc.workload;
+        let next = self.arrivals.peek().map(|r| r.0 .0);
+        let more = match next {
+            Some(at) => {
+                w.purchases.is_none_or(|n| self.issued < n)
+                    && w.duration.is_none_or(|d| at <= d.0.as_nanos())
+            }
+            None => false,
+        };
+        match (more, next) {
+            (true, Some(at)) => self.sched.schedule_at(SimTime::from_nanos(at), Ev::Arrival)?,
+            _ => self.stop_issuing(),
+        }
+        Ok(())
+    }
+
+    /// The workload is over: random faults stop, and the liveness clock starts.
+    fn stop_issuing(&mut self) {
+        self.issuing = false;
+        let now = self.sched.now();
+        let f = &self.sc.faults;
+        let mut faults_end = match f.until {
+            Some(u) => SimTime::ZERO.saturating_add(u.0),
+            None => now,
+        };
+        if now >= faults_end {
+            self.faults_active = false;
+        } else {
+            // Random faults go on until `until`; turned off by the check in `on_arrival`-free
+            // path below when the clock passes it.
+            self.sched.schedule_at(faults_end, Ev::Crash(u32::MAX)).expect("not in the past");
+        }
+        for p in &f.partitions {
+            faults_end = faults_end.max(SimTime::ZERO.saturating_add(p.until.0));
+        }
+        for c in &f.crashes {
+            faults_end = faults_end.max(SimTime::ZERO.saturating_add(c.at.0.saturating_add(c.down_for.get())));
+        }
+        let deadline = faults_end.saturating_add(self.sc.liveness_bound.get());
+        self.oracle_set_deadline(deadline);
+        self.trace(NodeLabel::Customers, "stop-issuing", None, Some(format!("{} purchases", self.issued)));
+    }
+
+    fn oracle_set_deadline(&mut self, deadline: SimTime) {
+        self.oracle.set_liveness_deadline(deadline);
+    }
+
+    fn on_arrival(&mut self) -> Result<(), SimError> {
+        let Reverse((at, term)) = self.arrivals.pop().expect("an arrival was scheduled");
+        let now = SimTime::from_nanos(at);
+        debug_assert_eq!(now, self.sched.now());
+        let k = self.arrival_counts[term as usize];
+        self.arrival_counts[term as usize] += 1;
+        let w = &self.sc.workload;
+        let mut fate = Fate::new(self.seed, &[family::WORKLOAD, u64::from(term), k, 1]);
+        let span = w.amount.max - w.amount.min;
+        let amount = w.amount.min + ((u128::from(fate.next_u64()) * (u128::from(span) + 1)) >> 64) as u64;
+        let account = ((u128::from(fate.next_u64()) * u128::from(self.sc.bank.accounts.0)) >> 64) as u32;
+        let intent = self.issued;
+        self.issued += 1;
+        self.intents.insert(intent, IntentOps { refs: 0, terminal: term, amount, account, txns: 0 });
+        self.oracle.issue(intent, amount, now);
+        self.trace(NodeLabel::Terminal(term), "purchase", Some(intent), Some(format!("amount {amount} account {account}")));
+        let mut cf = Fate::new(self.seed, &[family::CUSTOMER, intent, 0]);
+        let double = cf.chance(w.double_submit.prob);
+        self.enqueue_job(term, intent);
+        if double {
+            self.c.double_submits += 1;
+            self.trace(NodeLabel::Terminal(term), "double-submit", Some(intent), None);
+            self.enqueue_job(term, intent);
+        }
+        self.pump(term);
+        self.push_next_arrival(term, now);
+        self.schedule_next_arrival()
+    }
+
+    fn enqueue_job(&mut self, term: u32, intent: u64) {
+        let ops = self.intents.get_mut(intent).expect("intent is live");
+        let job = Job { intent, txn: ops.txns, amount: ops.amount, account: ops.account };
+        ops.txns = ops.txns.saturating_add(1);
+        ops.refs += 1;
+        self.c.transactions += 1;
+        let t = &mut self.terms[term as usize];
+        t.waiting.push_back(job);
+        self.c.peak_terminal_queue = self.c.peak_terminal_queue.max(t.waiting.len());
+    }
+
+    fn on_pay_again(&mut self, intent: u64) -> Result<(), SimError> {
+        let term = self.intents.get(intent).expect("held by the event").terminal;
+        self.c.pay_again += 1;
+        self.trace(NodeLabel::Terminal(term), "pay-again", Some(intent), None);
+        self.enqueue_job(term, intent);
+        self.release(intent);
+        self.pump(term);
+        Ok(())
+    }
+
+    // ----- terminals -----------------------------------------------------------------------
+
+    fn arm_main(&mut self, term: u32, at: SimTime) {
+        let t = &mut self.terms[term as usize];
+        t.main_gen = t.main_gen.wrapping_add(1);
+        let gen = t.main_gen;
+        self.sched.schedule_at(at, Ev::MainTimer { term, gen }).expect("timers are set in the future");
+    }
+
+    fn arm_saf(&mut self, term: u32) {
+        let t = &mut self.terms[term as usize];
+        t.saf_gen = t.saf_gen.wrapping_add(1);
+        let gen = t.saf_gen;
+        self.sched.schedule_in(self.policy.reversal_timeout(), Ev::SafTimer { term, gen });
+    }
+
+    fn next_stan(&mut self, term: u32) -> u32 {
+        let t = &mut self.terms[term as usize];
+        t.stan = t.stan % 999_999 + 1;
+        t.stan
+    }
+
+    /// Moves the terminal forward: reversals first, then the current transaction, then the
+    /// next customer in line.
+    fn pump(&mut self, term: u32) {
+        let t = &self.terms[term as usize];
+        if t.down > 0 || t.saf_inflight {
+            return;
+        }
+        if let Some(cur) = &t.cur {
+            match cur.phase {
+                Phase::Waiting | Phase::Inquiring | Phase::Backoff(_) => return,
+                Phase::Blocked(next) => {
+                    if t.saf.is_empty() {
+                        self.send_next(term, next);
+                    } else {
+                        self.send_reversal(term);
+                    }
+                    return;
+                }
+            }
+        }
+        if !t.saf.is_empty() {
+            self.send_reversal(term);
+            return;
+        }
+        let Some(job) = self.terms[term as usize].waiting.pop_front() else { return };
+        let now = self.sched.now();
+        self.terms[term as usize].cur = Some(Txn {
+            job,
+            started: now,
+            attempts: 0,
+            inquiries: 0,
+            key: 0,
+            stan: 0,
+            outstanding: Vec::new(),
+            phase: Phase::Blocked(Next::Purchase),
+            prev_backoff: SimDuration::ZERO,
+            hedge_at: None,
+            timeout_at: now,
+            fresh_next: true,
+        });
+        self.send_next(term, Next::Purchase);
+    }
+
+    fn send_next(&mut self, term: u32, next: Next) {
+        let t = &mut self.terms[term as usize];
+        if !t.saf.is_empty() || t.saf_inflight {
+            t.cur.as_mut().expect("a transaction is current").phase = Phase::Blocked(next);
+            if !t.saf_inflight {
+                self.send_reversal(term);
+            }
+            return;
+        }
+        match next {
+            Next::Purchase => self.send_purchase(term),
+            Next::Inquiry => self.send_inquiry(term),
+        }
+    }
+
+    fn send_purchase(&mut self, term: u32) {
+        let now = self.sched.now();
+        let fresh = self.terms[term as usize].cur.as_ref().expect("current").fresh_next;
+        let stan = if fresh { self.next_stan(term) } else { 0 };
+        let budget = self.budget;
+        let hedge = self.hedge;
+        let timeout = self.timeout;
+        let t = &mut self.terms[term as usize];
+        let cur = t.cur.as_mut().expect("current");
+        cur.attempts += 1;
+        if cur.attempts == 1 {
+            if let Some((cap, ratio)) = budget {
+                t.tokens_milli = (t.tokens_milli + ratio).min(cap);
+            }
+        }
+        let repeat = !fresh;
+        if fresh {
+            cur.key = make_key(cur.job.intent, cur.job.txn, cur.attempts);
+            cur.stan = stan;
+        }
+        if self.key_mode == KeyMode::Fresh || !cur.outstanding.contains(&cur.key) {
+            cur.outstanding.push(cur.key);
+        }
+        // After the first attempt, the policy's key mode decides.
+        cur.fresh_next = self.key_mode == KeyMode::Fresh;
+        cur.phase = Phase::Waiting;
+        cur.timeout_at = now.saturating_add(timeout);
+        cur.hedge_at = hedge.filter(|h| *h < timeout).map(|h| now.saturating_add(h));
+        let wake = cur.hedge_at.unwrap_or(cur.timeout_at);
+        let msg = Msg {
+            id: 0,
+            kind: Kind::Purchase,
+            repeat,
+            intent: cur.job.intent,
+            txn: cur.job.txn,
+            attempt: cur.attempts,
+            dupgen: 0,
+            terminal: term,
+            stan: cur.stan,
+            key: cur.key,
+            amount: cur.job.amount,
+            account: cur.job.account,
+            rc: 0,
+            from: term,
+            to: term,
+            epoch: 0,
+        };
+        self.c.attempts += 1;
+        if cur.attempts > 1 {
+            self.c.retries += 1;
+        }
+        self.arm_main(term, wake);
+        self.send_request(term, msg);
+    }
+
+    fn send_request(&mut self, term: u32, mut msg: Msg) {
+        msg.id = self.new_msg_id();
+        let slot = self.alloc(msg);
+        let acq = self.acq_node();
+        self.transmit(slot, term, acq);
+    }
+
+    fn send_inquiry(&mut self, term: u32) {
+        let now = self.sched.now();
+        let timeout = self.timeout;
+        let t = &mut self.terms[term as usize];
+        let cur = t.cur.as_mut().expect("current");
+        cur.inquiries += 1;
+        cur.phase = Phase::Inquiring;
+        cur.timeout_at = now.saturating_add(timeout);
+        let msg = Msg {
+            id: 0,
+            kind: Kind::Inquiry,
+            repeat: false,
+            intent: cur.job.intent,
+            txn: cur.job.txn,
+            attempt: cur.inquiries,
+            dupgen: 0,
+            terminal: term,
+            stan: cur.stan,
+            key: cur.key,
+            amount: cur.job.amount,
+            account: cur.job.account,
+            rc: 0,
+            from: term,
+            to: term,
+            epoch: 0,
+        };
+        let at = cur.timeout_at;
+        self.c.inquiries += 1;
+        self.arm_main(term, at);
+        self.send_request(term, msg);
+    }
+
+    fn send_reversal(&mut self, term: u32) {
+        let t = &mut self.terms[term as usize];
+        let r = t.saf.front_mut().expect("a reversal is queued");
+        r.sends += 1;
+        t.saf_inflight = true;
+        let msg = Msg {
+            id: 0,
+            kind: Kind::Reversal,
+            repeat: r.sends > 1,
+            intent: r.intent,
+            txn: r.txn,
+            attempt: r.sends,
+            dupgen: 0,
+            terminal: term,
+            stan: r.stan,
+            key: r.key,
+            amount: r.amount,
+            account: r.account,
+            rc: 0,
+            from: term,
+            to: term,
+            epoch: 0,
+        };
+        self.c.reversals_sent += 1;
+        self.arm_saf(term);
+        self.send_request(term, msg);
+    }
+
+    fn queue_reversal(&mut self, term: u32, intent: u64, txn: u8, key: u64, stan: u32, amount: u64, account: u32) {
+        let t = &self.terms[term as usize];
+        if t.saf.iter().any(|r| r.key == key) {
+            return;
+        }
+        self.hold(intent);
+        self.c.reversals_queued += 1;
+        self.terms[term as usize].saf.push_back(Rev { intent, txn, key, stan, amount, account, sends: 0 });
+        self.trace(NodeLabel::Terminal(term), "queue-reversal", Some(intent), Some(format!("key {key}")));
+    }
+
+    fn reverse_outstanding(&mut self, term: u32) {
+        let cur = self.terms[term as usize].cur.as_mut().expect("current");
+        let keys = std::mem::take(&mut cur.outstanding);
+        let (intent, txn, stan, amount, account) = (cur.job.intent, cur.job.txn, cur.stan, cur.job.amount, cur.job.account);
+        for key in keys {
+            self.queue_reversal(term, intent, txn, key, stan, amount, account);
+        }
+    }
+
+    fn terminal_receive(&mut self, term: u32, slot: u32) -> Result<(), SimError> {
+        let m = self.msgs[slot as usize].clone();
+        self.free_slot_keep_intent(slot);
+        let t = &self.terms[term as usize];
+        let matches_cur = t.cur.as_ref().is_some_and(|c| c.job.intent == m.intent && c.job.txn == m.txn);
+        match m.kind {
+            Kind::PurchaseResp => {
+                let waiting = matches_cur
+                    && t.cur.as_ref().is_some_and(|c| c.phase == Phase::Waiting && c.outstanding.contains(&m.key));
+                if waiting {
+                    match m.rc {
+                        rc::APPROVED | rc::DUPLICATE => self.finish_txn(term, Answer::Approved),
+                        rc::INSUFFICIENT_FUNDS => self.finish_txn(term, Answer::Declined),
+                        code => self.fail(term, Failure::ErrorReply(code)),
+                    }
+                } else if m.rc == rc::APPROVED {
+                    self.c.late_approvals += 1;
+                    self.trace(NodeLabel::Terminal(term), "late-approval", Some(m.intent), Some(format!("key {}", m.key)));
+                    if self.policy.reverse_late_approvals() {
+                        self.queue_reversal(term, m.intent, m.txn, m.key, m.stan, m.amount, m.account);
+                        self.pump(term);
+                    }
+                }
+            }
+            Kind::InquiryResp => {
+                let waiting = matches_cur
+                    && t.cur.as_ref().is_some_and(|c| c.phase == Phase::Inquiring && c.key == m.key);
+                if waiting {
+                    match m.rc {
+                        rc::APPROVED => self.finish_txn(term, Answer::Approved),
+                        _ => {
+                            self.terms[term as usize].cur.as_mut().expect("current").outstanding.retain(|&k| k != m.key);
+                            self.fail(term, Failure::NotFound)
+                        }
+                    }
+                }
+            }
+            Kind::ReversalResp => {
+                let t = &mut self.terms[term as usize];
+                if t.saf_inflight && t.saf.front().is_some_and(|r| r.key == m.key) {
+                    let r = t.saf.pop_front().expect("front exists");
+                    t.saf_inflight = false;
+                    t.saf_gen = t.saf_gen.wrapping_add(1);
+                    self.c.reversals_acked += 1;
+                    self.release(r.intent);
+                    self.pump(term);
+                }
+            }
+            _ => {}
+        }
+        self.release(m.intent);
+        Ok(())
+    }
+
+    /// Frees a slot whose intent reference the caller releases itself, after acting on it.
+    fn free_slot_keep_intent(&mut self, slot: u32) {
+        self.free.push(slot);
+    }
+
+    fn fail(&mut self, term: u32, failure: Failure) {
+        let now = self.sched.now();
+        let cur = self.terms[term as usize].cur.as_ref().expect("current");
+        let ctx = FailureCtx {
+            failure,
+            attempts: u32::from(cur.attempts),
+            inquiries: u32::from(cur.inquiries),
+            elapsed: now.saturating_since(cur.started),
+            previous_backoff: cur.prev_backoff,
+        };
+        let mut fate = Fate::new(
+            self.seed,
+            &[family::POLICY, cur.job.intent, u64::from(cur.job.txn), u64::from(cur.attempts) << 16 | u64::from(cur.inquiries)],
+        );
+        let intent = cur.job.intent;
+        let action = self.policy.on_failure(&ctx, &mut fate);
+        let what = match failure {
+            Failure::Timeout => "timeout",
+            Failure::ErrorReply(_) => "error-reply",
+            Failure::NotFound => "not-found",
+            Failure::InquiryTimeout => "inquiry-timeout",
+        };
+        self.trace(NodeLabel::Terminal(term), what, Some(intent), Some(format!("{action:?}")));
+        let retry_allowed = |s: &mut Self| -> bool {
+            match s.budget {
+                None => true,
+                Some(_) => {
+                    let t = &mut s.terms[term as usize];
+                    if t.tokens_milli >= 1000 {
+                        t.tokens_milli -= 1000;
+                        true
+                    } else {
+                        s.c.budget_refusals += 1;
+                        false
+                    }
+                }
+            }
+        };
+        match action {
+            Action::Retry { after } | Action::ReverseThenRetry { after } => {
+                let reverse = matches!(action, Action::ReverseThenRetry { .. });
+                if !retry_allowed(self) {
+                    if reverse {
+                        self.reverse_outstanding(term);
+                    }
+                    self.finish_txn(term, Answer::Failed);
+                    return;
+                }
+                if reverse {
+                    self.reverse_outstanding(term);
+                }
+                let fresh = reverse || self.key_mode == KeyMode::Fresh;
+                let cur = self.terms[term as usize].cur.as_mut().expect("current");
+                if fresh {
+                    cur.outstanding.clear();
+                }
+                cur.fresh_next = fresh;
+                cur.prev_backoff = after;
+                cur.phase = Phase::Backoff(Next::Purchase);
+                self.arm_main(term, now.saturating_add(after));
+            }
+            Action::Inquire { after } => {
+                let cur = self.terms[term as usize].cur.as_mut().expect("current");
+                cur.prev_backoff = after;
+                cur.phase = Phase::Backoff(Next::Inquiry);
+                self.arm_main(term, now.saturating_add(after));
+            }
+            Action::GiveUp => self.finish_txn(term, Answer::Failed),
+            Action::ReverseAndGiveUp => {
+                self.reverse_outstanding(term);
+                self.finish_txn(term, Answer::Failed);
+            }
+        }
+    }
+
+    fn on_main_timer(&mut self, term: u32) -> Result<(), SimError> {
+        let now = self.sched.now();
+        let Some(cur) = self.terms[term as usize].cur.as_mut() else { return Ok(()) };
+        match cur.phase {
+            Phase::Waiting => {
+                if cur.hedge_at.is_some_and(|h| h <= now) {
+                    cur.hedge_at = None;
+                    if u32::from(cur.attempts) < self.sc.policy.max_attempts.0 {
+                        let intent = cur.job.intent;
+                        self.c.hedges += 1;
+                        self.trace(NodeLabel::Terminal(term), "hedge", Some(intent), None);
+                        self.send_purchase(term);
+                    } else {
+                        let at = cur.timeout_at;
+                        self.arm_main(term, at);
+                    }
+                } else {
+                    self.fail(term, Failure::Timeout);
+                }
+            }
+            Phase::Inquiring => self.fail(term, Failure::InquiryTimeout),
+            Phase::Backoff(next) => self.send_next(term, next),
+            Phase::Blocked(_) => {}
+        }
+        Ok(())
+    }
+
+    fn on_saf_timer(&mut self, term: u32) -> Result<(), SimError> {
+        let t = &mut self.terms[term as usize];
+        if !t.saf_inflight || t.down > 0 {
+            return Ok(());
+        }
+        t.saf_inflight = false;
+        let r = t.saf.front().expect("in flight");
+        if self.policy.reversal_max_sends().is_some_and(|max| u32::from(r.sends) >= max) {
+            let r = t.saf.pop_front().expect("front");
+            self.c.reversals_abandoned += 1;
+            self.trace(NodeLabel::Terminal(term), "abandon-reversal", Some(r.intent), Some(format!("after {} sends", r.sends)));
+            self.release(r.intent);
+        }
+        self.pump(term);
+        Ok(())
+    }
+
+    fn finish_txn(&mut self, term: u32, answer: Answer) {
+        let now = self.sched.now();
+        let t = &mut self.terms[term as usize];
+        let cur = t.cur.take().expect("current");
+        t.main_gen = t.main_gen.wrapping_add(1);
+        let intent = cur.job.intent;
+        self.oracle.answer(intent, answer, now);
+        self.trace(NodeLabel::Terminal(term), "answer", Some(intent), Some(format!("{answer:?} after {} attempts", cur.attempts)));
+        if answer == Answer::Failed {
+            self.c.visible_failures += 1;
+            if let Some(pa) = &self.sc.workload.pay_again {
+                let mut f = Fate::new(self.seed, &[family::CUSTOMER, intent, 1 + u64::from(cur.job.txn)]);
+                if f.chance(pa.probability.prob) {
+                    let d = pa.delay.0.sample(&mut f);
+                    self.hold(intent);
+                    self.sched.schedule_in(d, Ev::PayAgain(intent));
+                }
+            }
+        }
+        self.release(intent);
+        self.pump(term);
+    }
+
+    // ----- crashes -------------------------------------------------------------------------
+
+    fn on_crash_source(&mut self, src: u32) -> Result<(), SimError> {
+        if src == u32::MAX {
+            // The end of random faults (`faults.until`).
+            self.faults_active = false;
+            return Ok(());
+        }
+        let now = self.sched.now();
+        let active = self.faults_active;
+        let s = &mut self.crash_sources[src as usize];
+        if let CrashKind::Random { rng, mean, .. } = &mut s.kind {
+            if !active {
+                return Ok(());
+            }
+            let gap = mean.sample(rng);
+            self.sched.schedule_at(now.saturating_add(gap), Ev::Crash(src))?;
+        }
+        self.crash(src);
+        Ok(())
+    }
+
+    fn crash(&mut self, src: u32) {
+        let s = &mut self.crash_sources[src as usize];
+        let node = s.node;
+        let down = match &mut s.kind {
+            CrashKind::Scheduled(d) => *d,
+            CrashKind::Random { rng, down, .. } => down.sample(rng).max(SimDuration::from_nanos(1)),
+            CrashKind::AfterCommit { down, .. } => *down,
+        };
+        self.c.crashes += 1;
+        self.trace(self.label(node), "crash", None, Some(format!("down for {down}")));
+        self.sched.schedule_in(down, Ev::Recover(node));
+        if node < self.n_terms {
+            self.crash_terminal(node);
+        } else {
+            let volatile_table = node == self.bank_node() && self.sc.bank.idempotency.as_ref().is_some_and(|i| !i.durable);
+            let srv = self.server(node);
+            srv.down += 1;
+            srv.epoch = srv.epoch.wrapping_add(1);
+            srv.busy = 0;
+            let lost: Vec<u32> = srv.queue.drain(..).collect();
+            for slot in lost {
+                self.free_slot(slot);
+            }
+            if volatile_table {
+                self.bank.idem.clear();
+                self.bank.idem_expiry.clear();
+            }
+        }
+    }
+
+    fn crash_terminal(&mut self, term: u32) {
+        let durable = self.sc.terminal.durable;
+        let t = &mut self.terms[term as usize];
+        t.down += 1;
+        t.main_gen = t.main_gen.wrapping_add(1);
+        t.saf_gen = t.saf_gen.wrapping_add(1);
+        t.saf_inflight = false;
+        if durable {
+            return;
+        }
+        let lost: Vec<Rev> = t.saf.drain(..).collect();
+        for r in lost {
+            self.c.reversals_lost += 1;
+            self.trace(NodeLabel::Terminal(term), "reversal-lost", Some(r.intent), Some(format!("key {}", r.key)));
+            self.release(r.intent);
+        }
+        if self.terms[term as usize].cur.is_some() {
+            // The screen went dark mid-payment: the customer was told nothing good.
+            self.finish_txn_quiet(term);
+        }
+    }
+
+    /// Ends the current transaction as failed without moving the (crashed) terminal on.
+    fn finish_txn_quiet(&mut self, term: u32) {
+        let down = self.terms[term as usize].down;
+        debug_assert!(down > 0);
+        self.finish_txn(term, Answer::Failed);
+    }
+
+    fn on_recover(&mut self, node: Node) -> Result<(), SimError> {
+        self.trace(self.label(node), "recover", None, None);
+        if node < self.n_terms {
+            let t = &mut self.terms[node as usize];
+            t.down -= 1;
+            if t.down > 0 {
+                return Ok(());
+            }
+            // A durable terminal resumes: whatever it was waiting for is now unknown.
+            let phase = t.cur.as_ref().map(|c| c.phase);
+            match phase {
+                Some(Phase::Waiting) => self.fail(node, Failure::Timeout),
+                Some(Phase::Inquiring) => self.fail(node, Failure::InquiryTimeout),
+                Some(Phase::Backoff(next)) => self.send_next(node, next),
+                Some(Phase::Blocked(_)) | None => self.pump(node),
+            }
+        } else {
+            let srv = self.server(node);
+            srv.down -= 1;
+        }
+        Ok(())
+    }
+
+    // ----- the end -------------------------------------------------------------------------
+
+    fn finish(mut self) -> Outcome {
+        let now = self.sched.now();
+        let closing = self.bank.accounts.iter().map(|&b| i128::from(b)).sum::<i128>() + i128::from(self.bank.merchant);
+        let merchant_gain = i128::from(self.bank.merchant);
+        self.oracle.finish(now, self.opening, closing, merchant_gain);
+        let peaks = PeakQueues {
+            acquirer: self.acq.peak as u64,
+            switch: self.sw.as_ref().map_or(0, |s| s.peak as u64),
+            bank: self.bank_srv.peak as u64,
+            terminal: self.c.peak_terminal_queue as u64,
+        };
+        let metrics = Metrics::build(&self.c, self.oracle.counts(), self.oracle.latency(), peaks, now, self.sched.peak_pending() as u64);
+        let (violations, violation_count) = self.oracle.into_violations();
+        Outcome { metrics, violations, violation_count }
+    }
+}
