@@ -1,5 +1,6 @@
 //! The payfault command line.
 
+mod bench;
 mod scenario_file;
 
 use std::fs::File;
@@ -27,6 +28,25 @@ struct Cli {
 enum Command {
     /// Run one seed of a scenario and print its metrics and any violated property.
     Run(RunArgs),
+    /// Measure the simulator: events per second, nanoseconds per event, wall time and peak
+    /// memory for one or more seeds of a scenario (oracle and metrics on, tracing off).
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// The scenario to measure.
+    #[arg(default_value = "scenarios/reference.ron")]
+    scenario: PathBuf,
+    /// Runs to time, one after the other, seeds 1..=N.
+    #[arg(long, default_value_t = 3)]
+    runs: u64,
+    /// Override the number of purchases of the scenario.
+    #[arg(long)]
+    purchases: Option<u64>,
+    /// Override the number of terminals of the scenario.
+    #[arg(long)]
+    terminals: Option<u32>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -69,7 +89,10 @@ enum CliError {
     #[error("{0}")]
     Usage(String),
     #[error("{path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the run stopped: {0}")]
     Sim(#[from] payfault_domain::SimError),
 }
@@ -93,6 +116,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Run(args) => cmd_run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -117,20 +141,34 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
     let summary = match &args.trace {
         None => payfault_domain::run(&sc, args.seed)?,
         Some(path) => {
-            let file = File::create(path).map_err(|source| CliError::Write { path: path.clone(), source })?;
-            let mut w = JsonLines { out: BufWriter::with_capacity(1 << 16, file), error: None };
+            let file = File::create(path).map_err(|source| CliError::Write {
+                path: path.clone(),
+                source,
+            })?;
+            let mut w = JsonLines {
+                out: BufWriter::with_capacity(1 << 16, file),
+                error: None,
+            };
             let summary = payfault_domain::run_with(&sc, args.seed, &policy, &mut w)?;
-            w.finish().map_err(|source| CliError::Write { path: path.clone(), source })?;
+            w.finish().map_err(|source| CliError::Write {
+                path: path.clone(),
+                source,
+            })?;
             summary
         }
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = match args.format {
-        Format::Json => serde_json::to_writer_pretty(&mut out, &summary).map_err(std::io::Error::from).and_then(|_| writeln!(out)),
+        Format::Json => serde_json::to_writer_pretty(&mut out, &summary)
+            .map_err(std::io::Error::from)
+            .and_then(|_| writeln!(out)),
         Format::Text => write!(out, "{}", render_text(&summary, &args.scenario)),
     };
-    written.map_err(|source| CliError::Write { path: "stdout".into(), source })?;
+    written.map_err(|source| CliError::Write {
+        path: "stdout".into(),
+        source,
+    })?;
     Ok(if summary.all_held() { 0 } else { 1 })
 }
 
@@ -145,7 +183,9 @@ impl<W: Write> payfault_domain::trace::Tracer for JsonLines<W> {
         if self.error.is_some() {
             return;
         }
-        let r = serde_json::to_writer(&mut self.out, &event).map_err(std::io::Error::from).and_then(|_| self.out.write_all(b"\n"));
+        let r = serde_json::to_writer(&mut self.out, &event)
+            .map_err(std::io::Error::from)
+            .and_then(|_| self.out.write_all(b"\n"));
         if let Err(e) = r {
             self.error = Some(e);
         }
@@ -165,36 +205,96 @@ fn render_text(s: &Summary, path: &Path) -> String {
     use std::fmt::Write as _;
     let m = &s.metrics;
     let mut o = String::new();
-    let _ = writeln!(o, "scenario {}  seed {}  policy {}", s.scenario, s.seed, s.policy);
+    let _ = writeln!(
+        o,
+        "scenario {}  seed {}  policy {}",
+        s.scenario, s.seed, s.policy
+    );
     let _ = writeln!(o);
     let _ = writeln!(o, "properties");
     for p in &s.properties {
-        let _ = writeln!(o, "  {:<22} {}", p.property.name(), if p.held { "held" } else { "VIOLATED" });
+        let _ = writeln!(
+            o,
+            "  {:<22} {}",
+            p.property.name(),
+            if p.held { "held" } else { "VIOLATED" }
+        );
     }
     let _ = writeln!(o);
     let rows: Vec<(&str, String)> = vec![
         ("intents", m.intents.to_string()),
-        ("approved / declined / failed", format!("{} / {} / {}", m.approved, m.declined, m.failed)),
-        ("duplicate debits (permanent)", format!("{}  ({:.1} per million)", m.duplicate_permanent, m.duplicates_per_million_permanent)),
-        ("duplicate debits (transient)", format!("{}  ({:.1} per million)", m.duplicate_transient, m.duplicates_per_million_transient)),
-        ("charged but told failed", m.charged_but_told_failed.to_string()),
-        ("told approved, not charged", m.told_approved_not_charged.to_string()),
-        ("customer-visible failure rate", format!("{:.4}%", m.customer_visible_failure_rate * 100.0)),
+        (
+            "approved / declined / failed",
+            format!("{} / {} / {}", m.approved, m.declined, m.failed),
+        ),
+        (
+            "duplicate debits (permanent)",
+            format!(
+                "{}  ({:.1} per million)",
+                m.duplicate_permanent, m.duplicates_per_million_permanent
+            ),
+        ),
+        (
+            "duplicate debits (transient)",
+            format!(
+                "{}  ({:.1} per million)",
+                m.duplicate_transient, m.duplicates_per_million_transient
+            ),
+        ),
+        (
+            "charged but told failed",
+            m.charged_but_told_failed.to_string(),
+        ),
+        (
+            "told approved, not charged",
+            m.told_approved_not_charged.to_string(),
+        ),
+        (
+            "customer-visible failure rate",
+            format!("{:.4}%", m.customer_visible_failure_rate * 100.0),
+        ),
         (
             "completion latency p50/p95/p99/max",
-            format!("{:.1} / {:.1} / {:.1} / {:.1} ms", m.completion_latency.p50_ms, m.completion_latency.p95_ms, m.completion_latency.p99_ms, m.completion_latency.max_ms),
+            format!(
+                "{:.1} / {:.1} / {:.1} / {:.1} ms",
+                m.completion_latency.p50_ms,
+                m.completion_latency.p95_ms,
+                m.completion_latency.p99_ms,
+                m.completion_latency.max_ms
+            ),
         ),
-        ("attempts per intent", format!("{:.3}", m.attempts_per_intent)),
-        ("messages per intent", format!("{:.3}", m.messages_per_intent)),
+        (
+            "attempts per intent",
+            format!("{:.3}", m.attempts_per_intent),
+        ),
+        (
+            "messages per intent",
+            format!("{:.3}", m.messages_per_intent),
+        ),
         ("inquiries", m.inquiries.to_string()),
-        ("reversals sent / posted / lost", format!("{} / {} / {}", m.reversals_sent, m.reversals_posted, m.reversals_lost)),
+        (
+            "reversals sent / posted / lost",
+            format!(
+                "{} / {} / {}",
+                m.reversals_sent, m.reversals_posted, m.reversals_lost
+            ),
+        ),
         ("late approvals", m.late_approvals.to_string()),
-        ("dropped / duplicated / partitioned", format!("{} / {} / {}", m.dropped, m.duplicated, m.partitioned)),
+        (
+            "dropped / duplicated / partitioned",
+            format!("{} / {} / {}", m.dropped, m.duplicated, m.partitioned),
+        ),
         ("overload drops", m.overload_drops.to_string()),
         ("crashes", m.crashes.to_string()),
         (
             "peak queue acquirer/switch/bank/terminal",
-            format!("{} / {} / {} / {}", m.peak_queue.acquirer, m.peak_queue.switch, m.peak_queue.bank, m.peak_queue.terminal),
+            format!(
+                "{} / {} / {} / {}",
+                m.peak_queue.acquirer,
+                m.peak_queue.switch,
+                m.peak_queue.bank,
+                m.peak_queue.terminal
+            ),
         ),
         ("events", m.events.to_string()),
         ("simulated time", format!("{:.3} s", m.sim_time_s)),
@@ -205,17 +305,42 @@ fn render_text(s: &Summary, path: &Path) -> String {
     }
     if s.violation_count > 0 {
         let _ = writeln!(o);
-        let _ = writeln!(o, "violations ({} in all, {} shown)", s.violation_count, s.violations.len().min(5));
+        let _ = writeln!(
+            o,
+            "violations ({} in all, {} shown)",
+            s.violation_count,
+            s.violations.len().min(5)
+        );
         for v in s.violations.iter().take(5) {
             let intent = v.intent.map_or("-".to_string(), |i| i.to_string());
-            let _ = writeln!(o, "  {} ({}) intent {} at {:.6} s: {}", v.rule, v.property, intent, v.t_ns as f64 / 1e9, v.detail);
+            let _ = writeln!(
+                o,
+                "  {} ({}) intent {} at {:.6} s: {}",
+                v.rule,
+                v.property,
+                intent,
+                v.t_ns as f64 / 1e9,
+                v.detail
+            );
             for c in v.chain.iter().take(30) {
                 let msg = c.msg.map_or(String::new(), |m| format!(" msg {m}"));
-                let _ = writeln!(o, "      event {:>8} {:>12.6} s{}  {}", c.event, c.t_ns as f64 / 1e9, msg, c.what);
+                let _ = writeln!(
+                    o,
+                    "      event {:>8} {:>12.6} s{}  {}",
+                    c.event,
+                    c.t_ns as f64 / 1e9,
+                    msg,
+                    c.what
+                );
             }
         }
         let _ = writeln!(o);
-        let _ = writeln!(o, "replay: payfault run {} --seed {}", path.display(), s.seed);
+        let _ = writeln!(
+            o,
+            "replay: payfault run {} --seed {}",
+            path.display(),
+            s.seed
+        );
     }
     o
 }

@@ -18,7 +18,9 @@ pub struct Duration(pub SimDuration);
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        parse_duration(&text).map(Duration).map_err(de::Error::custom)
+        parse_duration(&text)
+            .map(Duration)
+            .map_err(de::Error::custom)
     }
 }
 
@@ -42,7 +44,9 @@ impl<'de> Deserialize<'de> for Positive {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = Duration::deserialize(d)?;
         if v.0.is_zero() {
-            return Err(de::Error::custom("expected a duration longer than zero, found 0"));
+            return Err(de::Error::custom(
+                "expected a duration longer than zero, found 0",
+            ));
         }
         Ok(Positive(v))
     }
@@ -57,9 +61,15 @@ pub struct Probability {
 
 impl Probability {
     pub fn new(value: f64) -> Result<Self, payfault_engine::ProbError> {
-        Ok(Probability { value, prob: Prob::new(value)? })
+        Ok(Probability {
+            value,
+            prob: Prob::new(value)?,
+        })
     }
-    pub const ZERO: Probability = Probability { value: 0.0, prob: Prob::NEVER };
+    pub const ZERO: Probability = Probability {
+        value: 0.0,
+        prob: Prob::NEVER,
+    };
 }
 
 impl<'de> Deserialize<'de> for Probability {
@@ -98,12 +108,27 @@ pub struct Latency(pub Dist);
 #[serde(deny_unknown_fields)]
 pub enum RawLatency {
     Constant(Duration),
-    Uniform { lo: Duration, hi: Duration },
-    Exponential { mean: Duration },
-    LogNormal { median: Duration, sigma: f64 },
-    Pareto { scale: Duration, shape: f64 },
+    Uniform {
+        lo: Duration,
+        hi: Duration,
+    },
+    Exponential {
+        mean: Duration,
+    },
+    LogNormal {
+        median: Duration,
+        sigma: f64,
+    },
+    Pareto {
+        scale: Duration,
+        shape: f64,
+    },
     /// With probability `p`, add a draw of `extra` to a draw of `base`.
-    Spike { base: Box<RawLatency>, p: f64, extra: Box<RawLatency> },
+    Spike {
+        base: Box<RawLatency>,
+        p: f64,
+        extra: Box<RawLatency>,
+    },
 }
 
 impl RawLatency {
@@ -112,8 +137,14 @@ impl RawLatency {
             RawLatency::Constant(d) => Dist::Constant(d.0),
             RawLatency::Uniform { lo, hi } => Dist::Uniform { lo: lo.0, hi: hi.0 },
             RawLatency::Exponential { mean } => Dist::Exponential { mean: mean.0 },
-            RawLatency::LogNormal { median, sigma } => Dist::LogNormal { median: median.0, sigma: *sigma },
-            RawLatency::Pareto { scale, shape } => Dist::Pareto { scale: scale.0, shape: *shape },
+            RawLatency::LogNormal { median, sigma } => Dist::LogNormal {
+                median: median.0,
+                sigma: *sigma,
+            },
+            RawLatency::Pareto { scale, shape } => Dist::Pareto {
+                scale: scale.0,
+                shape: *shape,
+            },
             RawLatency::Spike { base, p, extra } => Dist::Spike {
                 base: Box::new(base.to_dist()),
                 p: *p,
@@ -124,10 +155,21 @@ impl RawLatency {
     fn from_dist(d: &Dist) -> RawLatency {
         match d {
             Dist::Constant(d) => RawLatency::Constant(Duration(*d)),
-            Dist::Uniform { lo, hi } => RawLatency::Uniform { lo: Duration(*lo), hi: Duration(*hi) },
-            Dist::Exponential { mean } => RawLatency::Exponential { mean: Duration(*mean) },
-            Dist::LogNormal { median, sigma } => RawLatency::LogNormal { median: Duration(*median), sigma: *sigma },
-            Dist::Pareto { scale, shape } => RawLatency::Pareto { scale: Duration(*scale), shape: *shape },
+            Dist::Uniform { lo, hi } => RawLatency::Uniform {
+                lo: Duration(*lo),
+                hi: Duration(*hi),
+            },
+            Dist::Exponential { mean } => RawLatency::Exponential {
+                mean: Duration(*mean),
+            },
+            Dist::LogNormal { median, sigma } => RawLatency::LogNormal {
+                median: Duration(*median),
+                sigma: *sigma,
+            },
+            Dist::Pareto { scale, shape } => RawLatency::Pareto {
+                scale: Duration(*scale),
+                shape: *shape,
+            },
             Dist::Spike { base, p, extra } => RawLatency::Spike {
                 base: Box::new(RawLatency::from_dist(base)),
                 p: *p,
@@ -288,9 +330,15 @@ impl TryFrom<RawAmount> for Amount {
     type Error = String;
     fn try_from(r: RawAmount) -> Result<Self, String> {
         if r.min == 0 || r.min > r.max {
-            return Err(format!("expected 0 < min <= max for an amount, found min {} and max {}", r.min, r.max));
+            return Err(format!(
+                "expected 0 < min <= max for an amount, found min {} and max {}",
+                r.min, r.max
+            ));
         }
-        Ok(Amount { min: r.min, max: r.max })
+        Ok(Amount {
+            min: r.min,
+            max: r.max,
+        })
     }
 }
 
@@ -336,7 +384,9 @@ impl TryFrom<RawWorkload> for Workload {
     type Error = String;
     fn try_from(r: RawWorkload) -> Result<Self, String> {
         if r.purchases.is_none() && r.duration.is_none() {
-            return Err("a workload needs `purchases` or `duration` (or both) so that it ends".into());
+            return Err(
+                "a workload needs `purchases` or `duration` (or both) so that it ends".into(),
+            );
         }
         if r.purchases == Some(0) {
             return Err("expected at least 1 purchase, found 0".into());
@@ -407,13 +457,25 @@ impl fmt::Display for PolicyKind {
 pub enum Backoff {
     Fixed(Duration),
     /// min(cap, base * 2^n)
-    Exponential { base: Duration, cap: Duration },
+    Exponential {
+        base: Duration,
+        cap: Duration,
+    },
     /// U(0, min(cap, base * 2^n))
-    FullJitter { base: Duration, cap: Duration },
+    FullJitter {
+        base: Duration,
+        cap: Duration,
+    },
     /// v/2 + U(0, v/2) with v = min(cap, base * 2^n)
-    EqualJitter { base: Duration, cap: Duration },
+    EqualJitter {
+        base: Duration,
+        cap: Duration,
+    },
     /// min(cap, U(base, 3 * previous))
-    Decorrelated { base: Duration, cap: Duration },
+    Decorrelated {
+        base: Duration,
+        cap: Duration,
+    },
 }
 
 /// A token bucket limiting retries (gRPC retry throttling): each first attempt earns `ratio`
@@ -534,7 +596,12 @@ impl TryFrom<RawPartition> for Partition {
                 r.from.0, r.until.0
             ));
         }
-        Ok(Partition { link: r.link, from: r.from, until: r.until, direction: r.direction })
+        Ok(Partition {
+            link: r.link,
+            from: r.from,
+            until: r.until,
+            direction: r.direction,
+        })
     }
 }
 
@@ -600,7 +667,10 @@ fn default_max_events() -> u64 {
 
 impl Default for RunLimits {
     fn default() -> Self {
-        RunLimits { max_time: default_max_time(), max_events: default_max_events() }
+        RunLimits {
+            max_time: default_max_time(),
+            max_events: default_max_events(),
+        }
     }
 }
 
@@ -614,8 +684,12 @@ pub enum Property {
 }
 
 impl Property {
-    pub const ALL: [Property; 4] =
-        [Property::NoDuplicateDebit, Property::Agreement, Property::Conservation, Property::Liveness];
+    pub const ALL: [Property; 4] = [
+        Property::NoDuplicateDebit,
+        Property::Agreement,
+        Property::Conservation,
+        Property::Liveness,
+    ];
     pub fn name(self) -> &'static str {
         match self {
             Property::NoDuplicateDebit => "no-duplicate-debit",
@@ -633,19 +707,14 @@ impl fmt::Display for Property {
 }
 
 /// What a scenario expects of its runs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub enum Expect {
     /// Every property holds on every seed.
+    #[default]
     Hold,
     /// These properties are violated on at least one seed (a known-bad setup that the checker
     /// must keep catching); the others hold on every seed.
     Violated(Vec<Property>),
-}
-
-impl Default for Expect {
-    fn default() -> Self {
-        Expect::Hold
-    }
 }
 
 /// A validated scenario.
@@ -731,7 +800,10 @@ impl Scenario {
         match &self.switch {
             Some(_) => {
                 if l.acquirer_switch.is_none() || l.switch_bank.is_none() {
-                    return Err("a scenario with a switch needs links `acquirer_switch` and `switch_bank`".into());
+                    return Err(
+                        "a scenario with a switch needs links `acquirer_switch` and `switch_bank`"
+                            .into(),
+                    );
                 }
                 if l.acquirer_bank.is_some() {
                     return Err("with a switch, replace `acquirer_bank` by `acquirer_switch` and `switch_bank`".into());
@@ -752,7 +824,9 @@ impl Scenario {
                     "Terminal({i}) does not exist: terminals are numbered 0 to {}",
                     self.terminals.0 - 1
                 )),
-                NodeName::Switch if self.switch.is_none() => Err("a fault names the Switch, but the scenario has none".into()),
+                NodeName::Switch if self.switch.is_none() => {
+                    Err("a fault names the Switch, but the scenario has none".into())
+                }
                 _ => Ok(()),
             }
         };
@@ -770,7 +844,10 @@ impl Scenario {
                 LinkName::SwitchBank => l.switch_bank.is_some(),
             };
             if !present {
-                return Err(format!("a partition names the link {:?}, which this scenario does not have", p.link));
+                return Err(format!(
+                    "a partition names the link {:?}, which this scenario does not have",
+                    p.link
+                ));
             }
         }
         if self.policy.kind == PolicyKind::Idempotent && self.bank.idempotency.is_none() {

@@ -110,7 +110,14 @@ fn per(n: u64, d: u64) -> f64 {
 }
 
 impl Metrics {
-    pub fn build(c: &Counters, o: &OracleCounts, lat: &Histogram, peak_queue: PeakQueues, end: SimTime, peak_pending: u64) -> Metrics {
+    pub fn build(
+        c: &Counters,
+        o: &OracleCounts,
+        lat: &Histogram,
+        peak_queue: PeakQueues,
+        end: SimTime,
+        peak_pending: u64,
+    ) -> Metrics {
         let ms = |ns: u64| ns as f64 / 1e6;
         Metrics {
             intents: o.intents,

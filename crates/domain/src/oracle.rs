@@ -140,7 +140,11 @@ const SUB: u64 = 16;
 
 impl Default for Histogram {
     fn default() -> Self {
-        Histogram { counts: vec![0; 64 * SUB as usize], total: 0, max: 0 }
+        Histogram {
+            counts: vec![0; 64 * SUB as usize],
+            total: 0,
+            max: 0,
+        }
     }
 }
 
@@ -201,6 +205,7 @@ pub struct Oracle {
     counts: OracleCounts,
     violations: Vec<Violation>,
     violation_count: u64,
+    by_property: [u64; 4],
     latency: Histogram,
 }
 
@@ -217,6 +222,7 @@ impl Oracle {
             counts: OracleCounts::default(),
             violations: Vec::new(),
             violation_count: 0,
+            by_property: [0; 4],
             latency: Histogram::default(),
         }
     }
@@ -228,7 +234,14 @@ impl Oracle {
 
     pub fn issue(&mut self, intent: u64, amount: u64, at: SimTime) {
         self.counts.intents += 1;
-        self.intents.insert(intent, Record { amount, issued: at, ..Record::default() });
+        self.intents.insert(
+            intent,
+            Record {
+                amount,
+                issued: at,
+                ..Record::default()
+            },
+        );
     }
 
     /// A debit for the intent was posted.
@@ -274,6 +287,7 @@ impl Oracle {
 
     fn violate(&mut self, rule: Rule, intent: Option<u64>, at: SimTime, detail: String) {
         self.violation_count += 1;
+        self.by_property[rule.property() as usize] += 1;
         if self.violations.len() < MAX_VIOLATIONS_KEPT {
             self.violations.push(Violation {
                 seed: self.seed,
@@ -289,7 +303,9 @@ impl Oracle {
 
     /// Nothing more can happen to the intent: judge it and forget it.
     pub fn settle(&mut self, intent: u64, at: SimTime) {
-        let Some(r) = self.intents.remove(intent) else { return };
+        let Some(r) = self.intents.remove(intent) else {
+            return;
+        };
         self.judge(intent, r, at);
     }
 
@@ -304,11 +320,15 @@ impl Oracle {
                 Rule::NoFinalAnswer,
                 Some(intent),
                 at,
-                format!("purchase of {} issued at {} never got a final answer", r.amount, r.issued),
+                format!(
+                    "purchase of {} issued at {} never got a final answer",
+                    r.amount, r.issued
+                ),
             );
             return;
         };
-        self.latency.record(r.answered_at.saturating_since(r.issued).as_nanos());
+        self.latency
+            .record(r.answered_at.saturating_since(r.issued).as_nanos());
         match answer {
             Answer::Approved => self.counts.approved += 1,
             Answer::Declined => self.counts.declined += 1,
@@ -350,7 +370,10 @@ impl Oracle {
                     Rule::ToldApprovedNotCharged,
                     Some(intent),
                     at,
-                    format!("customer told approved, but the purchase of {} was not debited", r.amount),
+                    format!(
+                        "customer told approved, but the purchase of {} was not debited",
+                        r.amount
+                    ),
                 );
             }
             Answer::Declined | Answer::Failed if r.net > 0 => {
@@ -398,8 +421,12 @@ impl Oracle {
     pub fn violations(&self) -> &[Violation] {
         &self.violations
     }
-    pub fn into_violations(self) -> (Vec<Violation>, u64) {
-        (self.violations, self.violation_count)
+    pub fn into_violations(self) -> (Vec<Violation>, u64, [u64; 4]) {
+        (self.violations, self.violation_count, self.by_property)
+    }
+    /// Violations of one property, all counted.
+    pub fn count_of(&self, p: Property) -> u64 {
+        self.by_property[p as usize]
     }
     pub fn violation_count(&self) -> u64 {
         self.violation_count
@@ -533,7 +560,10 @@ mod tests {
 
     #[test]
     fn conservation_fires_on_created_money_and_on_unposted_transfers() {
-        assert_eq!(rules(|o| o.finish(t(1), 1000, 1001, 0)), vec![Rule::MoneyNotConserved]);
+        assert_eq!(
+            rules(|o| o.finish(t(1), 1000, 1001, 0)),
+            vec![Rule::MoneyNotConserved]
+        );
         let r = rules(|o| {
             o.issue(1, 10, t(0));
             o.debit(1, 10, t(1));

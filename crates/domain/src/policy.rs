@@ -122,7 +122,9 @@ impl Builtin {
 pub fn backoff(b: &Backoff, n: u32, previous: SimDuration, fate: &mut Fate) -> SimDuration {
     let exp = |base: SimDuration, cap: SimDuration| -> u64 {
         let shift = n.saturating_sub(1).min(62);
-        base.as_nanos().saturating_mul(1u64 << shift).min(cap.as_nanos())
+        base.as_nanos()
+            .saturating_mul(1u64 << shift)
+            .min(cap.as_nanos())
     };
     let uniform = |fate: &mut Fate, lo: u64, hi: u64| -> u64 {
         if hi <= lo {
@@ -213,7 +215,10 @@ mod tests {
 
     #[test]
     fn exponential_backoff_doubles_up_to_its_cap() {
-        let b = Backoff::Exponential { base: d(100), cap: d(1000) };
+        let b = Backoff::Exponential {
+            base: d(100),
+            cap: d(1000),
+        };
         let mut f = Fate::new(Seed(0), &[]);
         let got: Vec<u64> = (1..=6)
             .map(|n| backoff(&b, n, SimDuration::ZERO, &mut f).as_nanos() / 1_000_000)
@@ -226,12 +231,36 @@ mod tests {
         let mut f = Fate::new(Seed(1), &[]);
         for n in 1..8 {
             let v = (100u64 << (n - 1)).min(1000) * 1_000_000;
-            let full = backoff(&Backoff::FullJitter { base: d(100), cap: d(1000) }, n, SimDuration::ZERO, &mut f);
+            let full = backoff(
+                &Backoff::FullJitter {
+                    base: d(100),
+                    cap: d(1000),
+                },
+                n,
+                SimDuration::ZERO,
+                &mut f,
+            );
             assert!(full.as_nanos() <= v);
-            let eq = backoff(&Backoff::EqualJitter { base: d(100), cap: d(1000) }, n, SimDuration::ZERO, &mut f);
+            let eq = backoff(
+                &Backoff::EqualJitter {
+                    base: d(100),
+                    cap: d(1000),
+                },
+                n,
+                SimDuration::ZERO,
+                &mut f,
+            );
             assert!(eq.as_nanos() >= v / 2 && eq.as_nanos() <= v);
             let prev = SimDuration::from_millis(300);
-            let dec = backoff(&Backoff::Decorrelated { base: d(100), cap: d(1000) }, n, prev, &mut f);
+            let dec = backoff(
+                &Backoff::Decorrelated {
+                    base: d(100),
+                    cap: d(1000),
+                },
+                n,
+                prev,
+                &mut f,
+            );
             assert!(dec >= SimDuration::from_millis(100) && dec <= SimDuration::from_millis(900));
         }
     }

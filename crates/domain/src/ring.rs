@@ -12,7 +12,11 @@ pub struct Ring<T> {
 
 impl<T> Default for Ring<T> {
     fn default() -> Self {
-        Ring { base: 0, slots: VecDeque::new(), len: 0 }
+        Ring {
+            base: 0,
+            slots: VecDeque::new(),
+            len: 0,
+        }
     }
 }
 
@@ -61,10 +65,6 @@ impl<T> Ring<T> {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Live entries in id order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
         let base = self.base;
@@ -90,7 +90,14 @@ mod tests {
         assert_eq!(r.remove(12), Some(24));
         assert_eq!(r.get(10), None);
         assert_eq!(r.len(), 8);
-        assert_eq!(r.slots.len(), 9, "the front is released, the hole at 12 stays");
-        assert_eq!(r.iter().map(|(k, _)| k).collect::<Vec<_>>(), vec![11, 13, 14, 15, 16, 17, 18, 19]);
+        assert_eq!(
+            r.slots.len(),
+            9,
+            "the front is released, the hole at 12 stays"
+        );
+        assert_eq!(
+            r.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            vec![11, 13, 14, 15, 16, 17, 18, 19]
+        );
     }
 }

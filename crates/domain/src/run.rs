@@ -38,7 +38,11 @@ impl Summary {
         self.violation_count == 0
     }
     pub fn violated(&self) -> Vec<Property> {
-        self.properties.iter().filter(|p| !p.held).map(|p| p.property).collect()
+        self.properties
+            .iter()
+            .filter(|p| !p.held)
+            .map(|p| p.property)
+            .collect()
     }
 }
 
@@ -56,7 +60,11 @@ pub fn run_with<P: RetryPolicy + ?Sized, T: Tracer>(
 ) -> Result<Summary, SimError> {
     let out = Sim::new(sc, seed, policy, tracer).run()?;
     let mut violations = out.violations;
-    let wanted: Vec<u64> = violations.iter().filter_map(|v| v.intent).take(CHAINS).collect();
+    let wanted: Vec<u64> = violations
+        .iter()
+        .filter_map(|v| v.intent)
+        .take(CHAINS)
+        .collect();
     if !wanted.is_empty() {
         // Same scenario, seed and policy: the same run, this time keeping these intents' events.
         let mut chains = ChainCollector::new(wanted, CHAIN_STEPS);
@@ -69,7 +77,10 @@ pub fn run_with<P: RetryPolicy + ?Sized, T: Tracer>(
     }
     let properties = Property::ALL
         .iter()
-        .map(|&p| PropertyResult { property: p, held: !violations.iter().any(|v| v.property == p) })
+        .map(|&p| PropertyResult {
+            property: p,
+            held: out.by_property[p as usize] == 0,
+        })
         .collect();
     Ok(Summary {
         scenario: sc.name.clone(),

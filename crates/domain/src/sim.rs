@@ -4,10 +4,12 @@
 //! events refer to them by index; per-intent bookkeeping lives in rings indexed by intent id,
 //! released as soon as an intent can no longer change.
 
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
-use payfault_engine::{stream, Dist, EngineError, Fate, Limits, Scheduler, Seed, SimDuration, SimTime, StreamRng};
+use payfault_engine::{
+    stream, Dist, EngineError, Fate, Limits, Scheduler, Seed, SimDuration, SimTime, StreamRng,
+};
 
 use crate::config::{Direction, LinkConfig, LinkName, NodeName, Scenario};
 use crate::metrics::{Counters, Metrics, PeakQueues};
@@ -200,7 +202,16 @@ struct Server {
 
 impl Server {
     fn new(dist: Dist, servers: u32, cap: u32) -> Server {
-        Server { dist, servers, cap: cap as usize, busy: 0, queue: VecDeque::new(), down: 0, epoch: 0, peak: 0 }
+        Server {
+            dist,
+            servers,
+            cap: cap as usize,
+            busy: 0,
+            queue: VecDeque::new(),
+            down: 0,
+            epoch: 0,
+            peak: 0,
+        }
     }
 }
 
@@ -231,8 +242,15 @@ struct CrashSource {
 
 enum CrashKind {
     Scheduled(SimDuration),
-    Random { rng: StreamRng, mean: Dist, down: Dist },
-    AfterCommit { nth: u64, down: SimDuration },
+    Random {
+        rng: Box<StreamRng>,
+        mean: Dist,
+        down: Dist,
+    },
+    AfterCommit {
+        nth: u64,
+        down: SimDuration,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -262,6 +280,8 @@ pub struct Outcome {
     pub violations: Vec<Violation>,
     /// All violations, including those beyond the ones kept in full.
     pub violation_count: u64,
+    /// Violations per property, indexed by [`Property`] as a number.
+    pub by_property: [u64; 4],
 }
 
 /// Why a run could not complete.
@@ -312,7 +332,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let b = &sc.bank;
         let accounts = vec![b.opening_balance; b.accounts.0 as usize];
         let opening = i128::from(b.opening_balance) * i128::from(b.accounts.0);
-        let limits = Limits { max_time: SimTime::ZERO.saturating_add(sc.limits.max_time.get()), max_events: sc.limits.max_events };
+        let limits = Limits {
+            max_time: SimTime::ZERO.saturating_add(sc.limits.max_time.get()),
+            max_events: sc.limits.max_events,
+        };
         let mut sim = Sim {
             sc,
             seed,
@@ -324,8 +347,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             next_msg_id: 0,
             n_terms,
             terms: (0..n_terms).map(|_| Terminal::default()).collect(),
-            acq: Server::new(sc.acquirer.processing.0.clone(), sc.acquirer.servers.0, sc.acquirer.queue),
-            sw: sc.switch.as_ref().map(|s| Server::new(s.processing.0.clone(), s.servers.0, s.queue)),
+            acq: Server::new(
+                sc.acquirer.processing.0.clone(),
+                sc.acquirer.servers.0,
+                sc.acquirer.queue,
+            ),
+            sw: sc
+                .switch
+                .as_ref()
+                .map(|s| Server::new(s.processing.0.clone(), s.servers.0, s.queue)),
             bank_srv: Server::new(b.processing.0.clone(), b.servers.0, b.queue),
             bank: Bank {
                 accounts,
@@ -350,14 +380,23 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 .faults
                 .partitions
                 .iter()
-                .map(|p| (p.link, SimTime::ZERO.saturating_add(p.from.0), SimTime::ZERO.saturating_add(p.until.0), p.direction))
+                .map(|p| {
+                    (
+                        p.link,
+                        SimTime::ZERO.saturating_add(p.from.0),
+                        SimTime::ZERO.saturating_add(p.until.0),
+                        p.direction,
+                    )
+                })
                 .collect(),
             opening,
             c: Counters::default(),
             timeout: policy.timeout(),
             key_mode: policy.key_mode(),
             hedge: policy.hedge_after(),
-            budget: policy.budget().map(|(t, r)| (u64::from(t) * 1000, u64::from(r))),
+            budget: policy
+                .budget()
+                .map(|(t, r)| (u64::from(t) * 1000, u64::from(r))),
         };
         if let Some((cap, _)) = sim.budget {
             for t in &mut sim.terms {
@@ -435,24 +474,44 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         for c in &sc.faults.crashes {
             for node in node_list(c.node, self.n_terms) {
                 let src = self.crash_sources.len() as u32;
-                self.crash_sources.push(CrashSource { node, kind: CrashKind::Scheduled(c.down_for.get()) });
-                self.sched.schedule_at(SimTime::ZERO.saturating_add(c.at.0), Ev::Crash(src))?;
+                self.crash_sources.push(CrashSource {
+                    node,
+                    kind: CrashKind::Scheduled(c.down_for.get()),
+                });
+                self.sched
+                    .schedule_at(SimTime::ZERO.saturating_add(c.at.0), Ev::Crash(src))?;
             }
         }
         for (i, c) in sc.faults.random_crashes.iter().enumerate() {
             for node in node_list(c.node, self.n_terms) {
                 let src = self.crash_sources.len() as u32;
-                let mut rng = stream(self.seed, family::CRASH, ((i as u64) << 32) | u64::from(node));
-                let mean = Dist::Exponential { mean: c.mean_interval.get() };
+                let mut rng = stream(
+                    self.seed,
+                    family::CRASH,
+                    ((i as u64) << 32) | u64::from(node),
+                );
+                let mean = Dist::Exponential {
+                    mean: c.mean_interval.get(),
+                };
                 let first = mean.sample(&mut rng);
-                self.crash_sources.push(CrashSource { node, kind: CrashKind::Random { rng, mean, down: c.down_for.0.clone() } });
+                self.crash_sources.push(CrashSource {
+                    node,
+                    kind: CrashKind::Random {
+                        rng: Box::new(rng),
+                        mean,
+                        down: c.down_for.0.clone(),
+                    },
+                });
                 self.sched.schedule_in(first, Ev::Crash(src));
             }
         }
         for c in &sc.faults.crash_after_commit {
             self.crash_sources.push(CrashSource {
                 node: self.bank_node(),
-                kind: CrashKind::AfterCommit { nth: u64::from(c.nth.0), down: c.down_for.get() },
+                kind: CrashKind::AfterCommit {
+                    nth: u64::from(c.nth.0),
+                    down: c.down_for.get(),
+                },
             });
         }
         Ok(())
@@ -473,7 +532,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     }
 
     #[inline]
-    fn trace_msg(&mut self, node: Node, what: &'static str, slot: u32, peer: Option<Node>, detail: Option<String>) {
+    fn trace_msg(
+        &mut self,
+        node: Node,
+        what: &'static str,
+        slot: u32,
+        peer: Option<Node>,
+        detail: Option<std::fmt::Arguments<'_>>,
+    ) {
         if T::ENABLED {
             let ev = TraceEvent {
                 n: self.sched.processed(),
@@ -483,14 +549,20 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 intent: Some(self.msgs[slot as usize].intent),
                 msg: Some(self.msg_ref(slot)),
                 peer: peer.map(|p| self.label(p)),
-                detail,
+                detail: detail.map(|d| d.to_string()),
             };
             self.tracer.record(ev);
         }
     }
 
     #[inline]
-    fn trace(&mut self, node: NodeLabel, what: &'static str, intent: Option<u64>, detail: Option<String>) {
+    fn trace(
+        &mut self,
+        node: NodeLabel,
+        what: &'static str,
+        intent: Option<u64>,
+        detail: Option<std::fmt::Arguments<'_>>,
+    ) {
         if T::ENABLED {
             let ev = TraceEvent {
                 n: self.sched.processed(),
@@ -500,7 +572,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 intent,
                 msg: None,
                 peer: None,
-                detail,
+                detail: detail.map(|d| d.to_string()),
             };
             self.tracer.record(ev);
         }
@@ -518,7 +590,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     /// Drops one reference; an intent with none left can no longer change and is judged.
     #[inline]
     fn release(&mut self, intent: u64) {
-        let Some(o) = self.intents.get_mut(intent) else { return };
+        let Some(o) = self.intents.get_mut(intent) else {
+            return;
+        };
         o.refs -= 1;
         if o.refs == 0 {
             self.intents.remove(intent);
@@ -570,13 +644,29 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let (lo, hi) = (a.min(b), a.max(b));
         let towards_bank = b > a;
         if lo < self.n_terms {
-            (LinkName::TerminalAcquirer, &l.terminal_acquirer, towards_bank)
+            (
+                LinkName::TerminalAcquirer,
+                &l.terminal_acquirer,
+                towards_bank,
+            )
         } else if hi == self.bank_node() && lo == self.acq_node() {
-            (LinkName::AcquirerBank, l.acquirer_bank.as_ref().expect("validated"), towards_bank)
+            (
+                LinkName::AcquirerBank,
+                l.acquirer_bank.as_ref().expect("validated"),
+                towards_bank,
+            )
         } else if hi == self.sw_node() {
-            (LinkName::AcquirerSwitch, l.acquirer_switch.as_ref().expect("validated"), towards_bank)
+            (
+                LinkName::AcquirerSwitch,
+                l.acquirer_switch.as_ref().expect("validated"),
+                towards_bank,
+            )
         } else {
-            (LinkName::SwitchBank, l.switch_bank.as_ref().expect("validated"), towards_bank)
+            (
+                LinkName::SwitchBank,
+                l.switch_bank.as_ref().expect("validated"),
+                towards_bank,
+            )
         }
     }
 
@@ -605,7 +695,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let (link, cfg, towards_bank) = self.link_of(from, to);
         if !self.partitions.is_empty() && self.partitioned(link, towards_bank) {
             self.c.partitioned += 1;
-            self.trace_msg(from, "lost", slot, Some(to), Some("partition".into()));
+            self.trace_msg(
+                from,
+                "lost",
+                slot,
+                Some(to),
+                Some(format_args!("partition")),
+            );
             self.free_slot(slot);
             return;
         }
@@ -621,7 +717,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let faults = self.faults_active;
         if faults && !cfg.drop.prob.is_never() && fate.chance(cfg.drop.prob) {
             self.c.dropped += 1;
-            self.trace_msg(from, "lost", slot, Some(to), Some("dropped".into()));
+            self.trace_msg(from, "lost", slot, Some(to), Some(format_args!("dropped")));
             self.free_slot(slot);
             return;
         }
@@ -633,7 +729,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             self.c.duplicated += 1;
             let mut copy = self.msgs[slot as usize].clone();
             copy.dupgen = copy.dupgen.wrapping_add(1);
-            let copy_ident = [ident[0], ident[1], ident[2], ident[3], u64::from(copy.dupgen)];
+            let copy_ident = [
+                ident[0],
+                ident[1],
+                ident[2],
+                ident[3],
+                u64::from(copy.dupgen),
+            ];
             let lat = cfg.latency.0.sample(&mut Fate::new(self.seed, &copy_ident));
             let s2 = self.alloc(copy);
             self.trace_msg(from, "duplicate", s2, Some(to), None);
@@ -649,7 +751,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let from = self.msgs[slot as usize].from;
         if to < self.n_terms {
             if self.terms[to as usize].down > 0 {
-                self.trace_msg(to, "lost", slot, None, Some("terminal down".into()));
+                self.trace_msg(to, "lost", slot, None, Some(format_args!("terminal down")));
                 self.free_slot(slot);
                 return Ok(());
             }
@@ -657,7 +759,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return self.terminal_receive(to, slot);
         }
         if self.server(to).down > 0 {
-            self.trace_msg(to, "lost", slot, None, Some("node down".into()));
+            self.trace_msg(to, "lost", slot, None, Some(format_args!("node down")));
             self.free_slot(slot);
             return Ok(());
         }
@@ -716,7 +818,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             srv.peak = srv.peak.max(srv.queue.len());
         } else {
             self.c.overload_drops += 1;
-            self.trace_msg(node, "lost", slot, None, Some("queue full".into()));
+            self.trace_msg(node, "lost", slot, None, Some(format_args!("queue full")));
             self.free_slot(slot);
         }
     }
@@ -781,7 +883,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         if let Some(cfg) = &self.sc.bank.idempotency {
             let now = self.sched.now();
             self.bank.idem.insert(key, (code, now));
-            self.bank.idem_expiry.push_back((now.saturating_add(cfg.retention.get()), key));
+            self.bank
+                .idem_expiry
+                .push_back((now.saturating_add(cfg.retention.get()), key));
         }
     }
 
@@ -791,20 +895,39 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let m = self.msgs[slot as usize].clone();
         let code = match m.kind {
             Kind::Purchase => {
-                let cached = if self.sc.bank.idempotency.is_some() { self.idem_lookup(m.key) } else { None };
+                let cached = if self.sc.bank.idempotency.is_some() {
+                    self.idem_lookup(m.key)
+                } else {
+                    None
+                };
                 let order_paid = self.sc.bank.order_dedup.is_some_and(|w| {
-                    self.bank.orders.get(&m.intent).is_some_and(|&at| now.saturating_since(at) <= w.get())
+                    self.bank
+                        .orders
+                        .get(&m.intent)
+                        .is_some_and(|&at| now.saturating_since(at) <= w.get())
                 });
                 if self.bank.voided.contains(&m.key) {
-                    self.trace_msg(bank, "refuse", slot, None, Some("key voided".into()));
+                    self.trace_msg(bank, "refuse", slot, None, Some(format_args!("key voided")));
                     rc::VOIDED
                 } else if let Some(code) = cached {
                     self.c.dedup_hits += 1;
-                    self.trace_msg(bank, "dedup", slot, None, Some("idempotency key seen".into()));
+                    self.trace_msg(
+                        bank,
+                        "dedup",
+                        slot,
+                        None,
+                        Some(format_args!("idempotency key seen")),
+                    );
                     code
                 } else if order_paid {
                     self.c.dedup_hits += 1;
-                    self.trace_msg(bank, "dedup", slot, None, Some("order already paid".into()));
+                    self.trace_msg(
+                        bank,
+                        "dedup",
+                        slot,
+                        None,
+                        Some(format_args!("order already paid")),
+                    );
                     rc::DUPLICATE
                 } else if self.bank.accounts[m.account as usize] < m.amount {
                     self.idem_store(m.key, rc::INSUFFICIENT_FUNDS);
@@ -812,21 +935,45 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 } else {
                     self.bank.accounts[m.account as usize] -= m.amount;
                     self.bank.merchant += m.amount;
-                    self.bank.ledger.insert(m.key, Posting { intent: m.intent, amount: m.amount, account: m.account, reversed: false });
+                    self.bank.ledger.insert(
+                        m.key,
+                        Posting {
+                            intent: m.intent,
+                            amount: m.amount,
+                            account: m.account,
+                            reversed: false,
+                        },
+                    );
                     self.bank.orders.insert(m.intent, now);
                     self.bank.commits += 1;
                     self.oracle.debit(m.intent, m.amount, now);
                     self.idem_store(m.key, rc::APPROVED);
-                    self.trace_msg(bank, "debit", slot, None, Some(format!("amount {}", m.amount)));
+                    self.trace_msg(
+                        bank,
+                        "debit",
+                        slot,
+                        None,
+                        Some(format_args!("amount {}", m.amount)),
+                    );
                     let commits = self.bank.commits;
-                    let crash = self.crash_sources.iter().position(|s| matches!(s.kind, CrashKind::AfterCommit { nth, .. } if nth == commits));
+                    let crash = self.crash_sources.iter().position(
+                        |s| matches!(s.kind, CrashKind::AfterCommit { nth, .. } if nth == commits),
+                    );
                     if let Some(src) = crash {
                         // The debit is committed; the reply never leaves.
                         self.crash(src as u32);
                         self.free_slot(slot);
                         return;
                     }
-                    let mut fate = Fate::new(self.seed, &[family::BANK, m.intent, (u64::from(m.txn) << 32) | (u64::from(m.attempt) << 8), u64::from(m.dupgen)]);
+                    let mut fate = Fate::new(
+                        self.seed,
+                        &[
+                            family::BANK,
+                            m.intent,
+                            (u64::from(m.txn) << 32) | (u64::from(m.attempt) << 8),
+                            u64::from(m.dupgen),
+                        ],
+                    );
                     if self.faults_active && fate.chance(self.sc.bank.erroneous_replies.prob) {
                         self.c.erroneous_replies += 1;
                         rc::MALFUNCTION
@@ -844,11 +991,23 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         self.bank.merchant -= amount;
                         self.bank.orders.remove(&intent);
                         self.oracle.credit(intent, amount, now);
-                        self.trace_msg(bank, "reverse", slot, None, Some(format!("amount {amount}")));
+                        self.trace_msg(
+                            bank,
+                            "reverse",
+                            slot,
+                            None,
+                            Some(format_args!("amount {amount}")),
+                        );
                     }
                     Some(_) => {}
                     None => {
-                        self.trace_msg(bank, "void", slot, None, Some("reversal before original".into()));
+                        self.trace_msg(
+                            bank,
+                            "void",
+                            slot,
+                            None,
+                            Some(format_args!("reversal before original")),
+                        );
                     }
                 }
                 // A late copy of the original must not be posted after its reversal.
@@ -859,7 +1018,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 Some(p) if !p.reversed => rc::APPROVED,
                 _ => {
                     self.bank.voided.insert(m.key);
-                    self.trace_msg(bank, "void", slot, None, Some("inquiry found nothing".into()));
+                    self.trace_msg(
+                        bank,
+                        "void",
+                        slot,
+                        None,
+                        Some(format_args!("inquiry found nothing")),
+                    );
                     rc::NOT_FOUND
                 }
             },
@@ -875,7 +1040,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
         let id = self.new_msg_id();
         self.msgs[slot as usize].id = id;
-        let delay = if m.kind == Kind::Purchase { self.bank_reply.sample(&mut Fate::new(self.seed, &[family::BANK, m.intent, m.key, 1])) } else { SimDuration::ZERO };
+        let delay = if m.kind == Kind::Purchase {
+            self.bank_reply.sample(&mut Fate::new(
+                self.seed,
+                &[family::BANK, m.intent, m.key, 1],
+            ))
+        } else {
+            SimDuration::ZERO
+        };
         if delay.is_zero() {
             let back = self.hop_back(bank, slot);
             self.transmit(slot, bank, back);
@@ -887,7 +1059,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     fn on_bank_reply(&mut self, slot: u32) -> Result<(), SimError> {
         let bank = self.bank_node();
         if self.msgs[slot as usize].epoch != self.bank_srv.epoch || self.bank_srv.down > 0 {
-            self.trace_msg(bank, "lost", slot, None, Some("bank crashed before replying".into()));
+            self.trace_msg(
+                bank,
+                "lost",
+                slot,
+                None,
+                Some(format_args!("bank crashed before replying")),
+            );
             self.free_slot(slot);
             return Ok(());
         }
@@ -918,7 +1096,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             None => false,
         };
         match (more, next) {
-            (true, Some(at)) => self.sched.schedule_at(SimTime::from_nanos(at), Ev::Arrival)?,
+            (true, Some(at)) => self
+                .sched
+                .schedule_at(SimTime::from_nanos(at), Ev::Arrival)?,
             _ => self.stop_issuing(),
         }
         Ok(())
@@ -938,17 +1118,26 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         } else {
             // Random faults go on until `until`; turned off by the check in `on_arrival`-free
             // path below when the clock passes it.
-            self.sched.schedule_at(faults_end, Ev::Crash(u32::MAX)).expect("not in the past");
+            self.sched
+                .schedule_at(faults_end, Ev::Crash(u32::MAX))
+                .expect("not in the past");
         }
         for p in &f.partitions {
             faults_end = faults_end.max(SimTime::ZERO.saturating_add(p.until.0));
         }
         for c in &f.crashes {
-            faults_end = faults_end.max(SimTime::ZERO.saturating_add(c.at.0.saturating_add(c.down_for.get())));
+            faults_end = faults_end
+                .max(SimTime::ZERO.saturating_add(c.at.0.saturating_add(c.down_for.get())));
         }
         let deadline = faults_end.saturating_add(self.sc.liveness_bound.get());
         self.oracle_set_deadline(deadline);
-        self.trace(NodeLabel::Customers, "stop-issuing", None, Some(format!("{} purchases", self.issued)));
+        let issued = self.issued;
+        self.trace(
+            NodeLabel::Customers,
+            "stop-issuing",
+            None,
+            Some(format_args!("{issued} purchases")),
+        );
     }
 
     fn oracle_set_deadline(&mut self, deadline: SimTime) {
@@ -964,19 +1153,40 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let w = &self.sc.workload;
         let mut fate = Fate::new(self.seed, &[family::WORKLOAD, u64::from(term), k, 1]);
         let span = w.amount.max - w.amount.min;
-        let amount = w.amount.min + ((u128::from(fate.next_u64()) * (u128::from(span) + 1)) >> 64) as u64;
-        let account = ((u128::from(fate.next_u64()) * u128::from(self.sc.bank.accounts.0)) >> 64) as u32;
+        let amount =
+            w.amount.min + ((u128::from(fate.next_u64()) * (u128::from(span) + 1)) >> 64) as u64;
+        let account =
+            ((u128::from(fate.next_u64()) * u128::from(self.sc.bank.accounts.0)) >> 64) as u32;
         let intent = self.issued;
         self.issued += 1;
-        self.intents.insert(intent, IntentOps { refs: 0, terminal: term, amount, account, txns: 0 });
+        self.intents.insert(
+            intent,
+            IntentOps {
+                refs: 0,
+                terminal: term,
+                amount,
+                account,
+                txns: 0,
+            },
+        );
         self.oracle.issue(intent, amount, now);
-        self.trace(NodeLabel::Terminal(term), "purchase", Some(intent), Some(format!("amount {amount} account {account}")));
+        self.trace(
+            NodeLabel::Terminal(term),
+            "purchase",
+            Some(intent),
+            Some(format_args!("amount {amount} account {account}")),
+        );
         let mut cf = Fate::new(self.seed, &[family::CUSTOMER, intent, 0]);
         let double = cf.chance(w.double_submit.prob);
         self.enqueue_job(term, intent);
         if double {
             self.c.double_submits += 1;
-            self.trace(NodeLabel::Terminal(term), "double-submit", Some(intent), None);
+            self.trace(
+                NodeLabel::Terminal(term),
+                "double-submit",
+                Some(intent),
+                None,
+            );
             self.enqueue_job(term, intent);
         }
         self.pump(term);
@@ -986,7 +1196,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn enqueue_job(&mut self, term: u32, intent: u64) {
         let ops = self.intents.get_mut(intent).expect("intent is live");
-        let job = Job { intent, txn: ops.txns, amount: ops.amount, account: ops.account };
+        let job = Job {
+            intent,
+            txn: ops.txns,
+            amount: ops.amount,
+            account: ops.account,
+        };
         ops.txns = ops.txns.saturating_add(1);
         ops.refs += 1;
         self.c.transactions += 1;
@@ -996,7 +1211,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     }
 
     fn on_pay_again(&mut self, intent: u64) -> Result<(), SimError> {
-        let term = self.intents.get(intent).expect("held by the event").terminal;
+        let term = self
+            .intents
+            .get(intent)
+            .expect("held by the event")
+            .terminal;
         self.c.pay_again += 1;
         self.trace(NodeLabel::Terminal(term), "pay-again", Some(intent), None);
         self.enqueue_job(term, intent);
@@ -1011,14 +1230,17 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let t = &mut self.terms[term as usize];
         t.main_gen = t.main_gen.wrapping_add(1);
         let gen = t.main_gen;
-        self.sched.schedule_at(at, Ev::MainTimer { term, gen }).expect("timers are set in the future");
+        self.sched
+            .schedule_at(at, Ev::MainTimer { term, gen })
+            .expect("timers are set in the future");
     }
 
     fn arm_saf(&mut self, term: u32) {
         let t = &mut self.terms[term as usize];
         t.saf_gen = t.saf_gen.wrapping_add(1);
         let gen = t.saf_gen;
-        self.sched.schedule_in(self.policy.reversal_timeout(), Ev::SafTimer { term, gen });
+        self.sched
+            .schedule_in(self.policy.reversal_timeout(), Ev::SafTimer { term, gen });
     }
 
     fn next_stan(&mut self, term: u32) -> u32 {
@@ -1051,7 +1273,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             self.send_reversal(term);
             return;
         }
-        let Some(job) = self.terms[term as usize].waiting.pop_front() else { return };
+        let Some(job) = self.terms[term as usize].waiting.pop_front() else {
+            return;
+        };
         let now = self.sched.now();
         self.terms[term as usize].cur = Some(Txn {
             job,
@@ -1087,7 +1311,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn send_purchase(&mut self, term: u32) {
         let now = self.sched.now();
-        let fresh = self.terms[term as usize].cur.as_ref().expect("current").fresh_next;
+        let fresh = self.terms[term as usize]
+            .cur
+            .as_ref()
+            .expect("current")
+            .fresh_next;
         let stan = if fresh { self.next_stan(term) } else { 0 };
         let budget = self.budget;
         let hedge = self.hedge;
@@ -1112,7 +1340,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         cur.fresh_next = self.key_mode == KeyMode::Fresh;
         cur.phase = Phase::Waiting;
         cur.timeout_at = now.saturating_add(timeout);
-        cur.hedge_at = hedge.filter(|h| *h < timeout).map(|h| now.saturating_add(h));
+        cur.hedge_at = hedge
+            .filter(|h| *h < timeout)
+            .map(|h| now.saturating_add(h));
         let wake = cur.hedge_at.unwrap_or(cur.timeout_at);
         let msg = Msg {
             id: 0,
@@ -1207,23 +1437,46 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         self.send_request(term, msg);
     }
 
-    fn queue_reversal(&mut self, term: u32, intent: u64, txn: u8, key: u64, stan: u32, amount: u64, account: u32) {
+    fn queue_reversal(&mut self, term: u32, rev: Rev) {
         let t = &self.terms[term as usize];
-        if t.saf.iter().any(|r| r.key == key) {
+        if t.saf.iter().any(|r| r.key == rev.key) {
             return;
         }
+        let (intent, key) = (rev.intent, rev.key);
         self.hold(intent);
         self.c.reversals_queued += 1;
-        self.terms[term as usize].saf.push_back(Rev { intent, txn, key, stan, amount, account, sends: 0 });
-        self.trace(NodeLabel::Terminal(term), "queue-reversal", Some(intent), Some(format!("key {key}")));
+        self.terms[term as usize].saf.push_back(rev);
+        self.trace(
+            NodeLabel::Terminal(term),
+            "queue-reversal",
+            Some(intent),
+            Some(format_args!("key {key}")),
+        );
     }
 
     fn reverse_outstanding(&mut self, term: u32) {
         let cur = self.terms[term as usize].cur.as_mut().expect("current");
         let keys = std::mem::take(&mut cur.outstanding);
-        let (intent, txn, stan, amount, account) = (cur.job.intent, cur.job.txn, cur.stan, cur.job.amount, cur.job.account);
+        let (intent, txn, stan, amount, account) = (
+            cur.job.intent,
+            cur.job.txn,
+            cur.stan,
+            cur.job.amount,
+            cur.job.account,
+        );
         for key in keys {
-            self.queue_reversal(term, intent, txn, key, stan, amount, account);
+            self.queue_reversal(
+                term,
+                Rev {
+                    intent,
+                    txn,
+                    key,
+                    stan,
+                    amount,
+                    account,
+                    sends: 0,
+                },
+            );
         }
     }
 
@@ -1231,11 +1484,16 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let m = self.msgs[slot as usize].clone();
         self.free_slot_keep_intent(slot);
         let t = &self.terms[term as usize];
-        let matches_cur = t.cur.as_ref().is_some_and(|c| c.job.intent == m.intent && c.job.txn == m.txn);
+        let matches_cur = t
+            .cur
+            .as_ref()
+            .is_some_and(|c| c.job.intent == m.intent && c.job.txn == m.txn);
         match m.kind {
             Kind::PurchaseResp => {
                 let waiting = matches_cur
-                    && t.cur.as_ref().is_some_and(|c| c.phase == Phase::Waiting && c.outstanding.contains(&m.key));
+                    && t.cur.as_ref().is_some_and(|c| {
+                        c.phase == Phase::Waiting && c.outstanding.contains(&m.key)
+                    });
                 if waiting {
                     match m.rc {
                         rc::APPROVED | rc::DUPLICATE => self.finish_txn(term, Answer::Approved),
@@ -1244,21 +1502,42 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     }
                 } else if m.rc == rc::APPROVED {
                     self.c.late_approvals += 1;
-                    self.trace(NodeLabel::Terminal(term), "late-approval", Some(m.intent), Some(format!("key {}", m.key)));
+                    self.trace(
+                        NodeLabel::Terminal(term),
+                        "late-approval",
+                        Some(m.intent),
+                        Some(format_args!("key {}", m.key)),
+                    );
                     if self.policy.reverse_late_approvals() {
-                        self.queue_reversal(term, m.intent, m.txn, m.key, m.stan, m.amount, m.account);
+                        let rev = Rev {
+                            intent: m.intent,
+                            txn: m.txn,
+                            key: m.key,
+                            stan: m.stan,
+                            amount: m.amount,
+                            account: m.account,
+                            sends: 0,
+                        };
+                        self.queue_reversal(term, rev);
                         self.pump(term);
                     }
                 }
             }
             Kind::InquiryResp => {
                 let waiting = matches_cur
-                    && t.cur.as_ref().is_some_and(|c| c.phase == Phase::Inquiring && c.key == m.key);
+                    && t.cur
+                        .as_ref()
+                        .is_some_and(|c| c.phase == Phase::Inquiring && c.key == m.key);
                 if waiting {
                     match m.rc {
                         rc::APPROVED => self.finish_txn(term, Answer::Approved),
                         _ => {
-                            self.terms[term as usize].cur.as_mut().expect("current").outstanding.retain(|&k| k != m.key);
+                            self.terms[term as usize]
+                                .cur
+                                .as_mut()
+                                .expect("current")
+                                .outstanding
+                                .retain(|&k| k != m.key);
                             self.fail(term, Failure::NotFound)
                         }
                     }
@@ -1298,7 +1577,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         };
         let mut fate = Fate::new(
             self.seed,
-            &[family::POLICY, cur.job.intent, u64::from(cur.job.txn), u64::from(cur.attempts) << 16 | u64::from(cur.inquiries)],
+            &[
+                family::POLICY,
+                cur.job.intent,
+                u64::from(cur.job.txn),
+                u64::from(cur.attempts) << 16 | u64::from(cur.inquiries),
+            ],
         );
         let intent = cur.job.intent;
         let action = self.policy.on_failure(&ctx, &mut fate);
@@ -1308,7 +1592,21 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             Failure::NotFound => "not-found",
             Failure::InquiryTimeout => "inquiry-timeout",
         };
-        self.trace(NodeLabel::Terminal(term), what, Some(intent), Some(format!("{action:?}")));
+        if T::ENABLED {
+            let plan = match action {
+                Action::Retry { after } => format!("retry after {after}"),
+                Action::ReverseThenRetry { after } => format!("reverse, then retry after {after}"),
+                Action::Inquire { after } => format!("inquire after {after}"),
+                Action::GiveUp => "give up".to_string(),
+                Action::ReverseAndGiveUp => "reverse and give up".to_string(),
+            };
+            self.trace(
+                NodeLabel::Terminal(term),
+                what,
+                Some(intent),
+                Some(format_args!("{plan}")),
+            );
+        }
         let retry_allowed = |s: &mut Self| -> bool {
             match s.budget {
                 None => true,
@@ -1363,7 +1661,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn on_main_timer(&mut self, term: u32) -> Result<(), SimError> {
         let now = self.sched.now();
-        let Some(cur) = self.terms[term as usize].cur.as_mut() else { return Ok(()) };
+        let Some(cur) = self.terms[term as usize].cur.as_mut() else {
+            return Ok(());
+        };
         match cur.phase {
             Phase::Waiting => {
                 if cur.hedge_at.is_some_and(|h| h <= now) {
@@ -1395,10 +1695,19 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
         t.saf_inflight = false;
         let r = t.saf.front().expect("in flight");
-        if self.policy.reversal_max_sends().is_some_and(|max| u32::from(r.sends) >= max) {
+        if self
+            .policy
+            .reversal_max_sends()
+            .is_some_and(|max| u32::from(r.sends) >= max)
+        {
             let r = t.saf.pop_front().expect("front");
             self.c.reversals_abandoned += 1;
-            self.trace(NodeLabel::Terminal(term), "abandon-reversal", Some(r.intent), Some(format!("after {} sends", r.sends)));
+            self.trace(
+                NodeLabel::Terminal(term),
+                "abandon-reversal",
+                Some(r.intent),
+                Some(format_args!("after {} sends", r.sends)),
+            );
             self.release(r.intent);
         }
         self.pump(term);
@@ -1412,11 +1721,19 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         t.main_gen = t.main_gen.wrapping_add(1);
         let intent = cur.job.intent;
         self.oracle.answer(intent, answer, now);
-        self.trace(NodeLabel::Terminal(term), "answer", Some(intent), Some(format!("{answer:?} after {} attempts", cur.attempts)));
+        self.trace(
+            NodeLabel::Terminal(term),
+            "answer",
+            Some(intent),
+            Some(format_args!("{answer:?} after {} attempts", cur.attempts)),
+        );
         if answer == Answer::Failed {
             self.c.visible_failures += 1;
             if let Some(pa) = &self.sc.workload.pay_again {
-                let mut f = Fate::new(self.seed, &[family::CUSTOMER, intent, 1 + u64::from(cur.job.txn)]);
+                let mut f = Fate::new(
+                    self.seed,
+                    &[family::CUSTOMER, intent, 1 + u64::from(cur.job.txn)],
+                );
                 if f.chance(pa.probability.prob) {
                     let d = pa.delay.0.sample(&mut f);
                     self.hold(intent);
@@ -1444,7 +1761,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 return Ok(());
             }
             let gap = mean.sample(rng);
-            self.sched.schedule_at(now.saturating_add(gap), Ev::Crash(src))?;
+            self.sched
+                .schedule_at(now.saturating_add(gap), Ev::Crash(src))?;
         }
         self.crash(src);
         Ok(())
@@ -1459,12 +1777,23 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             CrashKind::AfterCommit { down, .. } => *down,
         };
         self.c.crashes += 1;
-        self.trace(self.label(node), "crash", None, Some(format!("down for {down}")));
+        self.trace(
+            self.label(node),
+            "crash",
+            None,
+            Some(format_args!("down for {down}")),
+        );
         self.sched.schedule_in(down, Ev::Recover(node));
         if node < self.n_terms {
             self.crash_terminal(node);
         } else {
-            let volatile_table = node == self.bank_node() && self.sc.bank.idempotency.as_ref().is_some_and(|i| !i.durable);
+            let volatile_table = node == self.bank_node()
+                && self
+                    .sc
+                    .bank
+                    .idempotency
+                    .as_ref()
+                    .is_some_and(|i| !i.durable);
             let srv = self.server(node);
             srv.down += 1;
             srv.epoch = srv.epoch.wrapping_add(1);
@@ -1493,7 +1822,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let lost: Vec<Rev> = t.saf.drain(..).collect();
         for r in lost {
             self.c.reversals_lost += 1;
-            self.trace(NodeLabel::Terminal(term), "reversal-lost", Some(r.intent), Some(format!("key {}", r.key)));
+            self.trace(
+                NodeLabel::Terminal(term),
+                "reversal-lost",
+                Some(r.intent),
+                Some(format_args!("key {}", r.key)),
+            );
             self.release(r.intent);
         }
         if self.terms[term as usize].cur.is_some() {
@@ -1536,17 +1870,36 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn finish(mut self) -> Outcome {
         let now = self.sched.now();
-        let closing = self.bank.accounts.iter().map(|&b| i128::from(b)).sum::<i128>() + i128::from(self.bank.merchant);
+        let closing = self
+            .bank
+            .accounts
+            .iter()
+            .map(|&b| i128::from(b))
+            .sum::<i128>()
+            + i128::from(self.bank.merchant);
         let merchant_gain = i128::from(self.bank.merchant);
-        self.oracle.finish(now, self.opening, closing, merchant_gain);
+        self.oracle
+            .finish(now, self.opening, closing, merchant_gain);
         let peaks = PeakQueues {
             acquirer: self.acq.peak as u64,
             switch: self.sw.as_ref().map_or(0, |s| s.peak as u64),
             bank: self.bank_srv.peak as u64,
             terminal: self.c.peak_terminal_queue as u64,
         };
-        let metrics = Metrics::build(&self.c, self.oracle.counts(), self.oracle.latency(), peaks, now, self.sched.peak_pending() as u64);
-        let (violations, violation_count) = self.oracle.into_violations();
-        Outcome { metrics, violations, violation_count }
+        let metrics = Metrics::build(
+            &self.c,
+            self.oracle.counts(),
+            self.oracle.latency(),
+            peaks,
+            now,
+            self.sched.peak_pending() as u64,
+        );
+        let (violations, violation_count, by_property) = self.oracle.into_violations();
+        Outcome {
+            metrics,
+            violations,
+            violation_count,
+            by_property,
+        }
     }
 }

@@ -103,7 +103,10 @@ pub struct ChainCollector {
 
 impl ChainCollector {
     pub fn new(intents: impl IntoIterator<Item = u64>, cap: usize) -> Self {
-        ChainCollector { intents: intents.into_iter().map(|i| (i, Vec::new())).collect(), cap }
+        ChainCollector {
+            intents: intents.into_iter().map(|i| (i, Vec::new())).collect(),
+            cap,
+        }
     }
 
     pub fn chain(&self, intent: u64) -> Vec<ChainLink> {
@@ -133,7 +136,8 @@ pub fn describe(e: &TraceEvent) -> String {
         }
     }
     if let Some(p) = e.peer {
-        s.push_str(&format!(" -> {p}"));
+        let dir = if e.what == "deliver" { "from" } else { "to" };
+        s.push_str(&format!(" {dir} {p}"));
     }
     if let Some(d) = &e.detail {
         s.push_str(&format!(" ({d})"));

@@ -11,14 +11,29 @@ use crate::time::SimDuration;
 pub enum Dist {
     Constant(SimDuration),
     /// Uniform on [lo, hi].
-    Uniform { lo: SimDuration, hi: SimDuration },
-    Exponential { mean: SimDuration },
+    Uniform {
+        lo: SimDuration,
+        hi: SimDuration,
+    },
+    Exponential {
+        mean: SimDuration,
+    },
     /// exp(N(ln median, sigma^2)).
-    LogNormal { median: SimDuration, sigma: f64 },
+    LogNormal {
+        median: SimDuration,
+        sigma: f64,
+    },
     /// Pareto type I: scale / U^(1/shape); heavy-tailed for small shapes.
-    Pareto { scale: SimDuration, shape: f64 },
+    Pareto {
+        scale: SimDuration,
+        shape: f64,
+    },
     /// With probability `p` add a draw of `extra` to a draw of `base`: latency spikes.
-    Spike { base: Box<Dist>, p: f64, extra: Box<Dist> },
+    Spike {
+        base: Box<Dist>,
+        p: f64,
+        extra: Box<Dist>,
+    },
 }
 
 /// A distribution whose parameters make no sense.
@@ -42,11 +57,17 @@ impl Dist {
             Dist::Uniform { lo, hi } if lo > hi => Err(DistError::Reversed { lo: *lo, hi: *hi }),
             Dist::Uniform { .. } => Ok(()),
             Dist::LogNormal { sigma, .. } if !(sigma.is_finite() && *sigma >= 0.0) => {
-                Err(DistError::NotPositive { what: "sigma", value: *sigma })
+                Err(DistError::NotPositive {
+                    what: "sigma",
+                    value: *sigma,
+                })
             }
             Dist::LogNormal { .. } => Ok(()),
             Dist::Pareto { shape, .. } if !(shape.is_finite() && *shape > 0.0) => {
-                Err(DistError::NotPositive { what: "shape", value: *shape })
+                Err(DistError::NotPositive {
+                    what: "shape",
+                    value: *shape,
+                })
             }
             Dist::Pareto { .. } => Ok(()),
             Dist::Spike { p, .. } if !(0.0..=1.0).contains(p) => Err(DistError::Probability(*p)),
@@ -140,14 +161,19 @@ mod tests {
 
     #[test]
     fn lognormal_median_is_its_parameter() {
-        let d = Dist::LogNormal { median: SimDuration::from_millis(20), sigma: 0.6 };
+        let d = Dist::LogNormal {
+            median: SimDuration::from_millis(20),
+            sigma: 0.6,
+        };
         let m = median_of(&d) as f64 / 1e6;
         assert!((19.0..21.0).contains(&m), "{m}");
     }
 
     #[test]
     fn exponential_median_is_mean_ln2() {
-        let d = Dist::Exponential { mean: SimDuration::from_secs(1) };
+        let d = Dist::Exponential {
+            mean: SimDuration::from_secs(1),
+        };
         let m = median_of(&d) as f64 / 1e9;
         assert!((0.67..0.72).contains(&m), "{m}");
     }
@@ -155,8 +181,14 @@ mod tests {
     #[test]
     fn uniform_stays_in_bounds_and_pareto_above_scale() {
         let mut f = Fate::new(Seed(1), &[]);
-        let u = Dist::Uniform { lo: SimDuration::from_nanos(10), hi: SimDuration::from_nanos(12) };
-        let p = Dist::Pareto { scale: SimDuration::from_millis(5), shape: 1.5 };
+        let u = Dist::Uniform {
+            lo: SimDuration::from_nanos(10),
+            hi: SimDuration::from_nanos(12),
+        };
+        let p = Dist::Pareto {
+            scale: SimDuration::from_millis(5),
+            shape: 1.5,
+        };
         for _ in 0..10_000 {
             let x = u.sample(&mut f).as_nanos();
             assert!((10..=12).contains(&x));
@@ -167,7 +199,10 @@ mod tests {
     #[test]
     fn draws_are_pinned_bit_for_bit() {
         // A change in these values means a change in every recorded trace.
-        let d = Dist::LogNormal { median: SimDuration::from_millis(20), sigma: 0.6 };
+        let d = Dist::LogNormal {
+            median: SimDuration::from_millis(20),
+            sigma: 0.6,
+        };
         let mut f = Fate::new(Seed(42), &[7]);
         let v: Vec<u64> = (0..3).map(|_| d.sample(&mut f).as_nanos()).collect();
         assert_eq!(v, PINNED.to_vec());
@@ -176,9 +211,22 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_rejected() {
-        let r = Dist::Uniform { lo: SimDuration::from_secs(2), hi: SimDuration::from_secs(1) };
+        let r = Dist::Uniform {
+            lo: SimDuration::from_secs(2),
+            hi: SimDuration::from_secs(1),
+        };
         assert!(r.validate().is_err());
-        assert!(Dist::Pareto { scale: SimDuration::from_secs(1), shape: 0.0 }.validate().is_err());
-        assert!(Dist::LogNormal { median: SimDuration::from_secs(1), sigma: f64::NAN }.validate().is_err());
+        assert!(Dist::Pareto {
+            scale: SimDuration::from_secs(1),
+            shape: 0.0
+        }
+        .validate()
+        .is_err());
+        assert!(Dist::LogNormal {
+            median: SimDuration::from_secs(1),
+            sigma: f64::NAN
+        }
+        .validate()
+        .is_err());
     }
 }

@@ -214,6 +214,9 @@ mod tests {
         for _ in 0..3 {
             s.next_event().unwrap();
         }
-        assert!(matches!(s.next_event(), Err(EngineError::EventLimit { limit: 3, .. })));
+        assert!(matches!(
+            s.next_event(),
+            Err(EngineError::EventLimit { limit: 3, .. })
+        ));
     }
 }

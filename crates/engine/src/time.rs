@@ -81,7 +81,7 @@ impl fmt::Display for SimDuration {
             ("ms", NS_PER_MS),
             ("us", NS_PER_US),
         ] {
-            if ns != 0 && ns % size == 0 {
+            if ns != 0 && ns.is_multiple_of(size) {
                 return write!(f, "{}{}", ns / size, unit);
             }
         }
@@ -154,14 +154,12 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, DurationParseError> {
     let mut total = int.checked_mul(scale).ok_or_else(overflow)?;
     let mut place = scale;
     for c in frac_part.chars() {
-        if place % 10 != 0 {
+        if !place.is_multiple_of(10) {
             return Err(DurationParseError::TooPrecise(text.to_string()));
         }
         place /= 10;
         let digit = u64::from(c as u8 - b'0');
-        total = total
-            .checked_add(digit * place)
-            .ok_or_else(overflow)?;
+        total = total.checked_add(digit * place).ok_or_else(overflow)?;
     }
     Ok(SimDuration(total))
 }
@@ -182,11 +180,26 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_duration() {
-        assert!(matches!(parse_duration("250"), Err(DurationParseError::Malformed(_))));
-        assert!(matches!(parse_duration("-5s"), Err(DurationParseError::Malformed(_))));
-        assert!(matches!(parse_duration("5 parsecs"), Err(DurationParseError::UnknownUnit { .. })));
-        assert!(matches!(parse_duration("1.0000000001s"), Err(DurationParseError::TooPrecise(_))));
-        assert!(matches!(parse_duration("99999999999999999999d"), Err(DurationParseError::Overflow(_))));
+        assert!(matches!(
+            parse_duration("250"),
+            Err(DurationParseError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_duration("-5s"),
+            Err(DurationParseError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_duration("5 parsecs"),
+            Err(DurationParseError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            parse_duration("1.0000000001s"),
+            Err(DurationParseError::TooPrecise(_))
+        ));
+        assert!(matches!(
+            parse_duration("99999999999999999999d"),
+            Err(DurationParseError::Overflow(_))
+        ));
     }
 
     #[test]

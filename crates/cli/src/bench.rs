@@ -1,0 +1,65 @@
+//! `payfault bench`: how fast the simulator runs a scenario. Wall-clock time is read here, in
+//! the measurement, never inside a simulation.
+
+use std::time::Instant;
+
+use payfault_domain::config::AtLeastOne;
+
+use crate::{scenario_file, BenchArgs, CliError};
+
+/// Peak resident memory of this process, in KiB (Linux; `None` elsewhere).
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
+    let mut sc = scenario_file::load(&args.scenario)?;
+    if let Some(p) = args.purchases {
+        sc.workload.purchases = Some(p.max(1));
+    }
+    if let Some(t) = args.terminals {
+        sc.terminals = AtLeastOne(t.max(1));
+    }
+    println!(
+        "bench {}: {} terminals, {} purchases, policy {}",
+        sc.name,
+        sc.terminals.0,
+        sc.workload
+            .purchases
+            .map_or("unbounded".into(), |p| p.to_string()),
+        sc.policy.kind
+    );
+    println!(
+        "{:>6} {:>12} {:>12} {:>10} {:>10} {:>12}",
+        "seed", "events", "events/s", "ns/event", "wall s", "peak MiB"
+    );
+    let mut total_events = 0u64;
+    let mut total_secs = 0f64;
+    for seed in 1..=args.runs.max(1) {
+        let start = Instant::now();
+        let s = payfault_domain::run(&sc, seed)?;
+        let secs = start.elapsed().as_secs_f64();
+        let events = s.metrics.events;
+        total_events += events;
+        total_secs += secs;
+        println!(
+            "{:>6} {:>12} {:>12.0} {:>10.1} {:>10.3} {:>12.1}",
+            seed,
+            events,
+            events as f64 / secs,
+            secs * 1e9 / events as f64,
+            secs,
+            peak_rss_kib().map_or(f64::NAN, |k| k as f64 / 1024.0)
+        );
+    }
+    println!(
+        "total  {:>12} {:>12.0} {:>10.1} {:>10.3}",
+        total_events,
+        total_events as f64 / total_secs,
+        total_secs * 1e9 / total_events as f64,
+        total_secs
+    );
+    Ok(0)
+}

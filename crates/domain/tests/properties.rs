@@ -1,0 +1,257 @@
+//! The model against its oracle: a scenario in, an expected summary out.
+
+use std::collections::BTreeMap;
+
+use payfault_domain::config::Scenario;
+use payfault_domain::trace::TraceEvent;
+use payfault_domain::{run, run_with, Builtin, PolicyKind, Property, Rule, Summary};
+
+fn parse(text: &str) -> Scenario {
+    ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .from_str(text)
+        .unwrap_or_else(|e| panic!("test scenario does not parse: {e}"))
+}
+
+fn shipped(name: &str) -> Scenario {
+    let path = format!("{}/../../scenarios/{name}.ron", env!("CARGO_MANIFEST_DIR"));
+    parse(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+}
+
+/// A small network; `{links}`, `{bank}`, `{policy}` and `{faults}` are filled in per test.
+fn scenario(links: &str, bank: &str, policy: &str, faults: &str) -> Scenario {
+    parse(&format!(
+        r#"Scenario(
+            name: "test",
+            terminals: 10,
+            workload: (inter_arrival: Exponential(mean: "1s"), amount: (min: 100, max: 5000), purchases: 300),
+            links: {links},
+            acquirer: (processing: Exponential(mean: "1ms"), servers: 4, queue: 1000),
+            bank: (processing: Exponential(mean: "3ms"), servers: 4, queue: 1000 {bank}),
+            policy: {policy},
+            faults: {faults},
+        )"#
+    ))
+}
+
+const CLEAN_LINKS: &str = r#"(
+    terminal_acquirer: (latency: LogNormal(median: "20ms", sigma: 0.6)),
+    acquirer_bank: (latency: LogNormal(median: "20ms", sigma: 0.6)),
+)"#;
+
+/// Replies lost on the way back to the terminal, requests delivered: each lost reply follows
+/// a committed debit.
+const LOSSY_REPLIES: &str = r#"(
+    terminal_acquirer: (latency: LogNormal(median: "20ms", sigma: 0.6)),
+    acquirer_bank: (latency: LogNormal(median: "20ms", sigma: 0.6), drop: 0.05),
+)"#;
+
+const NAIVE: &str = r#"(kind: Naive, timeout: "500ms", max_attempts: 4, backoff: Fixed("100ms"))"#;
+const IDEMPOTENT: &str =
+    r#"(kind: Idempotent, timeout: "500ms", max_attempts: 8, backoff: Fixed("100ms"))"#;
+
+fn fnv(hash: &mut u64, bytes: &[u8]) {
+    for &b in bytes {
+        *hash ^= u64::from(b);
+        *hash = hash.wrapping_mul(0x100_0000_01b3);
+    }
+}
+
+/// A hash of the whole trace of one run, and its length.
+fn trace_hash(sc: &Scenario, seed: u64) -> (u64, usize) {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut n = 0;
+    let mut tracer = |e: TraceEvent| {
+        fnv(&mut h, format!("{e:?}").as_bytes());
+        n += 1;
+    };
+    run_with(sc, seed, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
+    (h, n)
+}
+
+/// Every trace record, per intent.
+fn traces(sc: &Scenario, seed: u64) -> (Summary, BTreeMap<u64, Vec<TraceEvent>>) {
+    let mut by_intent: BTreeMap<u64, Vec<TraceEvent>> = BTreeMap::new();
+    let mut tracer = |e: TraceEvent| {
+        if let Some(i) = e.intent {
+            by_intent.entry(i).or_default().push(e);
+        }
+    };
+    let s = run_with(sc, seed, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
+    (s, by_intent)
+}
+
+fn violated_intents(s: &Summary, rule: Rule) -> Vec<u64> {
+    let mut v: Vec<u64> = s
+        .violations
+        .iter()
+        .filter(|v| v.rule == rule)
+        .filter_map(|v| v.intent)
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn same_seed_same_trace_other_seed_other_trace() {
+    let sc = shipped("policy-idempotent");
+    let a = trace_hash(&sc, 11);
+    let b = trace_hash(&sc, 11);
+    let c = trace_hash(&sc, 12);
+    assert!(a.1 > 1000, "a real run: {} records", a.1);
+    assert_eq!(a, b);
+    assert_ne!(a.0, c.0);
+}
+
+#[test]
+fn the_trace_does_not_depend_on_the_thread() {
+    let sc = shipped("policy-naive");
+    let here = trace_hash(&sc, 5);
+    let there: Vec<(u64, usize)> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2).map(|_| s.spawn(|| trace_hash(&sc, 5))).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(there, vec![here, here]);
+}
+
+#[test]
+fn every_policy_draws_the_same_customers_under_one_seed() {
+    let base = shipped("policy-naive");
+    let purchases = |kind: PolicyKind| -> Vec<(u64, u64, String, Option<String>)> {
+        let sc = base.clone().with_policy(kind);
+        let mut out = Vec::new();
+        let mut tracer = |e: TraceEvent| {
+            if e.what == "purchase" {
+                out.push((e.intent.unwrap(), e.t, e.node.to_string(), e.detail));
+            }
+        };
+        run_with(&sc, 21, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
+        out
+    };
+    let naive = purchases(PolicyKind::Naive);
+    assert_eq!(naive.len(), 400);
+    for kind in [
+        PolicyKind::None,
+        PolicyKind::Idempotent,
+        PolicyKind::ReversalThenRetry,
+        PolicyKind::InquireThenRetry,
+    ] {
+        assert_eq!(purchases(kind), naive, "{kind} drew other customers");
+    }
+}
+
+#[test]
+fn no_faults_every_purchase_approved_and_debited_once() {
+    let sc = scenario(CLEAN_LINKS, "", NAIVE, "()");
+    for seed in 1..=5 {
+        let s = run(&sc, seed).unwrap();
+        let m = &s.metrics;
+        assert_eq!(s.violation_count, 0, "{:?}", s.violations);
+        assert_eq!((m.intents, m.approved, m.debits_posted), (300, 300, 300));
+        assert_eq!(
+            (m.retries, m.duplicate_transient, m.reversals_sent),
+            (0, 0, 0)
+        );
+    }
+}
+
+#[test]
+fn naive_retry_with_lost_replies_double_debits_and_the_oracle_names_the_intent() {
+    let sc = scenario(LOSSY_REPLIES, "", NAIVE, "()");
+    let (s, by_intent) = traces(&sc, 7);
+    let charged_twice: Vec<u64> = by_intent
+        .iter()
+        .filter(|(_, evs)| evs.iter().filter(|e| e.what == "debit").count() >= 2)
+        .map(|(i, _)| *i)
+        .collect();
+    assert!(
+        !charged_twice.is_empty(),
+        "5% reply loss over 300 purchases must double-charge someone"
+    );
+    assert_eq!(violated_intents(&s, Rule::DuplicateDebit), charged_twice);
+    assert_eq!(s.metrics.duplicate_permanent, charged_twice.len() as u64);
+    assert!(s.violated().contains(&Property::NoDuplicateDebit));
+    let v = &s.violations[0];
+    assert_eq!(v.seed, 7);
+    assert!(
+        v.chain.iter().filter(|c| c.what.contains("debit")).count() >= 2,
+        "the chain shows both debits"
+    );
+    assert!(
+        v.chain.iter().any(|c| c.what.contains("dropped")),
+        "and the lost reply"
+    );
+}
+
+#[test]
+fn idempotent_retry_with_a_durable_table_never_double_debits_on_the_same_seeds() {
+    let bank = r#", idempotency: (retention: "24h", durable: true)"#;
+    let naive = scenario(LOSSY_REPLIES, bank, NAIVE, "()");
+    let idem = scenario(LOSSY_REPLIES, bank, IDEMPOTENT, "()");
+    let mut naive_dups = 0;
+    for seed in 1..=20 {
+        naive_dups += run(&naive, seed).unwrap().metrics.duplicate_permanent;
+        let s = run(&idem, seed).unwrap();
+        assert_eq!(
+            s.violation_count,
+            0,
+            "seed {seed}: {:?}",
+            s.violations.first()
+        );
+        assert!(
+            s.metrics.dedup_hits > 0,
+            "seed {seed}: the bank answered retries from its table"
+        );
+    }
+    assert!(
+        naive_dups > 20,
+        "the same faults under naive retry: {naive_dups} duplicates"
+    );
+}
+
+#[test]
+fn a_volatile_key_table_loses_the_key_when_the_bank_crashes_between_commit_and_reply() {
+    let faults = r#"(crash_after_commit: [(nth: 40, down_for: "2s")])"#;
+    let volatile = r#", idempotency: (retention: "24h", durable: false)"#;
+    let durable = r#", idempotency: (retention: "24h", durable: true)"#;
+    let lost = scenario(CLEAN_LINKS, volatile, IDEMPOTENT, faults);
+    let kept = scenario(CLEAN_LINKS, durable, IDEMPOTENT, faults);
+    let s = run(&lost, 3).unwrap();
+    assert_eq!(s.metrics.crashes, 1);
+    assert_eq!(
+        violated_intents(&s, Rule::DuplicateDebit).len(),
+        1,
+        "{:?}",
+        s.violations
+    );
+    let s = run(&kept, 3).unwrap();
+    assert_eq!(s.metrics.crashes, 1);
+    assert_eq!(s.violation_count, 0, "{:?}", s.violations);
+}
+
+#[test]
+fn reversal_and_inquiry_keep_lost_replies_from_double_debiting() {
+    for policy in [
+        r#"(kind: ReversalThenRetry, timeout: "500ms", max_attempts: 4, reverse_late_approvals: true, reversal: (timeout: "500ms"))"#,
+        r#"(kind: InquireThenRetry, timeout: "500ms", max_attempts: 4)"#,
+    ] {
+        let sc = scenario(LOSSY_REPLIES, "", policy, "()");
+        for seed in 1..=10 {
+            let s = run(&sc, seed).unwrap();
+            assert_eq!(
+                s.violation_count,
+                0,
+                "{policy} seed {seed}: {:?}",
+                s.violations.first()
+            );
+        }
+    }
+}
+
+#[test]
+fn giving_up_leaves_customers_charged_but_told_failed() {
+    let sc = scenario(LOSSY_REPLIES, "", r#"(kind: None, timeout: "500ms")"#, "()");
+    let s = run(&sc, 7).unwrap();
+    assert!(s.metrics.charged_but_told_failed > 0);
+    assert_eq!(s.violated(), vec![Property::Agreement]);
+}
