@@ -1,6 +1,7 @@
 //! The payfault command line.
 
 mod bench;
+mod check;
 mod scenario_file;
 
 use std::fs::File;
@@ -28,9 +29,37 @@ struct Cli {
 enum Command {
     /// Run one seed of a scenario and print its metrics and any violated property.
     Run(RunArgs),
+    /// Run many seeds of every scenario and check each scenario's expectation: by default that
+    /// every property holds; for a known-bad scenario, that the checker still catches it.
+    Check(CheckArgs),
     /// Measure the simulator: events per second, nanoseconds per event, wall time and peak
     /// memory for one or more seeds of a scenario (oracle and metrics on, tracing off).
     Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Scenario files, or folders whose .ron files are all checked.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Seeds per scenario.
+    #[arg(long, default_value_t = 1000)]
+    seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 1)]
+    seed_start: u64,
+    /// Worker threads (default: every core). The outcome does not depend on it.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Check every scenario even after one failed.
+    #[arg(long)]
+    keep_going: bool,
+    /// Also write the verdict as JUnit XML, one test case per scenario.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// How to print the verdict.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 #[derive(clap::Args)]
@@ -117,6 +146,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => cmd_run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Check(args) => check::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -125,6 +155,21 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Writes a file whole or not at all: to a temporary name beside it, then renamed.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let err = |source| CliError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
 }
 
 fn load_with_policy(path: &Path, policy: Option<PolicyKind>) -> Result<Scenario, CliError> {

@@ -736,6 +736,8 @@ pub struct Scenario {
     pub liveness_bound: Positive,
     pub limits: RunLimits,
     pub expect: Expect,
+    /// `check` runs at most this many seeds of this scenario: for benchmark-sized scenarios.
+    pub check_seeds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -763,6 +765,8 @@ struct RawScenario {
     limits: RunLimits,
     #[serde(default)]
     expect: Expect,
+    #[serde(default)]
+    check_seeds: Option<u64>,
 }
 
 fn default_liveness() -> Positive {
@@ -787,6 +791,7 @@ impl TryFrom<RawScenario> for Scenario {
             liveness_bound: r.liveness_bound,
             limits: r.limits,
             expect: r.expect,
+            check_seeds: r.check_seeds,
         };
         s.check()?;
         Ok(s)

@@ -46,6 +46,12 @@ impl Summary {
     }
 }
 
+/// Runs the scenario's own built-in policy: metrics and violations, without replaying the
+/// seed for the chains behind them (the fast path for checking many seeds).
+pub fn run_quick(sc: &Scenario, seed: u64) -> Result<crate::sim::Outcome, SimError> {
+    Sim::new(sc, seed, &Builtin::new(sc.policy.clone()), &mut NoTrace).run()
+}
+
 /// Runs the scenario's own built-in policy.
 pub fn run(sc: &Scenario, seed: u64) -> Result<Summary, SimError> {
     run_with(sc, seed, &Builtin::new(sc.policy.clone()), &mut NoTrace)

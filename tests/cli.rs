@@ -1,0 +1,422 @@
+//! Tests of the `payfault` binary as a user runs it: exit codes, messages, output formats and
+//! trace files.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+fn workspace(rel: &str) -> PathBuf {
+    Path::new(WORKSPACE).join(rel)
+}
+
+fn scenario(name: &str) -> String {
+    workspace("scenarios").join(name).display().to_string()
+}
+
+/// A temporary path unique to this test process and `tag`.
+fn temp_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("payfault-cli-{}-{tag}", std::process::id()))
+}
+
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn payfault<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Outcome {
+    let out = Command::new(env!("CARGO_BIN_EXE_payfault"))
+        .args(args)
+        .output()
+        .expect("the binary starts");
+    let o = Outcome {
+        // A missing code means a signal killed the process: never acceptable.
+        code: out.status.code().expect("payfault exited by itself"),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    };
+    // Exit code 101 and "panicked" are how a Rust panic shows; bad input must never cause one.
+    assert_ne!(
+        o.code,
+        101,
+        "payfault panicked on {:?}: {}",
+        args_text(args),
+        o.stderr
+    );
+    assert!(
+        !o.stderr.contains("panicked"),
+        "payfault panicked on {:?}: {}",
+        args_text(args),
+        o.stderr
+    );
+    o
+}
+
+fn args_text<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<String> {
+    args.iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// A scenario file that must be refused, and how.
+struct Malformed {
+    file: &'static str,
+    /// The line (from 1) of the bad value, as the message must report it.
+    line: usize,
+    /// Part of the message saying what was wrong or expected.
+    phrase: &'static str,
+    /// A replacement (bad text, good text) that makes the file valid, proving that the file
+    /// fails for this defect and no other. `None` where no small edit can repair it.
+    fix: Option<(&'static str, &'static str)>,
+}
+
+const MALFORMED: &[Malformed] = &[
+    Malformed {
+        file: "unknown-field.ron",
+        line: 7,
+        phrase: "expected one of `latency`, `drop`, `duplicate`",
+        fix: Some(("drop_rate:", "drop:")),
+    },
+    Malformed {
+        file: "wrong-type.ron",
+        line: 4,
+        phrase: "Expected integer",
+        fix: Some(("\"many\"", "2")),
+    },
+    Malformed {
+        file: "probability-above-one.ron",
+        line: 7,
+        phrase: "expected a probability between 0 and 1, found 1.5",
+        fix: Some(("drop: 1.5", "drop: 0.5")),
+    },
+    Malformed {
+        file: "zero-timeout.ron",
+        line: 12,
+        phrase: "expected a duration longer than zero, found 0",
+        fix: Some(("\"0ms\"", "\"1s\"")),
+    },
+    Malformed {
+        file: "negative-timeout.ron",
+        line: 12,
+        phrase: r#"expected a duration such as "250ms", "1.5s" or "24h", found "-5s""#,
+        fix: Some(("\"-5s\"", "\"5s\"")),
+    },
+    Malformed {
+        file: "no-terminals.ron",
+        line: 4,
+        phrase: "expected at least 1, found 0",
+        fix: Some(("terminals: 0", "terminals: 1")),
+    },
+    Malformed {
+        file: "partition-ends-before-start.ron",
+        line: 13,
+        phrase: "a partition must end after it starts, found from 20s until 10s",
+        fix: Some(("until: \"10s\"", "until: \"30s\"")),
+    },
+    Malformed {
+        file: "unknown-unit.ron",
+        line: 5,
+        phrase: r#"unknown unit "parsecs" in "5 parsecs": expected one of ns, us, ms, s, m, h, d"#,
+        fix: Some(("5 parsecs", "5s")),
+    },
+    Malformed {
+        file: "not-ron.ron",
+        line: 2,
+        phrase: "Expected struct `Scenario`",
+        fix: None,
+    },
+    Malformed {
+        file: "truncated.ron",
+        line: 8,
+        phrase: "the file ended early: a closing bracket or a value is missing",
+        fix: None,
+    },
+];
+
+fn malformed_dir() -> PathBuf {
+    workspace("tests/malformed")
+}
+
+#[test]
+fn every_malformed_file_has_an_expectation() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(malformed_dir())
+        .expect("tests/malformed exists")
+        .map(|e| {
+            e.expect("readable entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = MALFORMED.iter().map(|m| m.file.to_string()).collect();
+    listed.sort();
+    assert_eq!(
+        on_disk, listed,
+        "tests/malformed and the MALFORMED table disagree"
+    );
+}
+
+#[test]
+fn malformed_scenarios_exit_2_naming_file_line_column_and_what_was_expected() {
+    for m in MALFORMED {
+        let path = malformed_dir().join(m.file);
+        let path_text = path.display().to_string();
+        let o = payfault(&["run", &path_text]);
+        assert_eq!(o.code, 2, "{}: exit code; stderr: {}", m.file, o.stderr);
+
+        // The message is `FILE:LINE:COL: what`, after clap-style "error: ".
+        let at = o
+            .stderr
+            .find(&path_text)
+            .unwrap_or_else(|| panic!("{}: file not named in {:?}", m.file, o.stderr));
+        let rest = &o.stderr[at + path_text.len()..];
+        let mut parts = rest.splitn(4, ':');
+        assert_eq!(
+            parts.next(),
+            Some(""),
+            "{}: no ':' after the file name in {:?}",
+            m.file,
+            o.stderr
+        );
+        let line: usize = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{}: no line in {:?}", m.file, o.stderr));
+        let col: usize = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{}: no column in {:?}", m.file, o.stderr));
+        let message = parts.next().unwrap_or("");
+        assert_eq!(
+            line, m.line,
+            "{}: reported line; stderr: {}",
+            m.file, o.stderr
+        );
+
+        // The column must fall on that line (one past its end marks the end of the file).
+        let text = std::fs::read_to_string(&path).expect("malformed file readable");
+        let line_len = text.lines().nth(line - 1).map_or(0, |l| l.chars().count());
+        assert!(
+            (1..=line_len + 1).contains(&col),
+            "{}: column {col} is off line {line} ({line_len} chars)",
+            m.file
+        );
+        assert!(
+            message.contains(m.phrase),
+            "{}: message {message:?} lacks {:?}",
+            m.file,
+            m.phrase
+        );
+
+        if let Some((bad, good)) = m.fix {
+            assert_eq!(
+                text.matches(bad).count(),
+                1,
+                "{}: the fix must name one place",
+                m.file
+            );
+            let fixed = temp_path(&format!("fixed-{}", m.file));
+            std::fs::write(&fixed, text.replace(bad, good)).expect("temp file writable");
+            let o = payfault(&["run".as_ref(), fixed.as_os_str()]);
+            let _ = std::fs::remove_file(&fixed);
+            // 0 or 1 both mean the scenario was accepted and run.
+            assert!(
+                o.code == 0 || o.code == 1,
+                "{} still refused once fixed: {}",
+                m.file,
+                o.stderr
+            );
+        }
+    }
+}
+
+/// Bad command lines: each exits 2 with a message containing every listed phrase.
+#[test]
+fn usage_errors_exit_2_and_say_what_is_wrong() {
+    let idempotent = scenario("policy-idempotent.ron");
+    let missing = workspace("scenarios/no-such-scenario.ron")
+        .display()
+        .to_string();
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["run", &missing], &[&missing, "cannot read"]),
+        (
+            &["run", &idempotent, "--policy", "bogus"],
+            &["bogus", "none, naive, idempotent, reversal, inquiry"],
+        ),
+        (
+            &["run", &idempotent, "--format", "xml"],
+            &["xml", "--format"],
+        ),
+        (&["run", &idempotent, "--seed", "many"], &["many", "--seed"]),
+        (&["run"], &["<SCENARIO>"]),
+        (&["walk", &idempotent], &["walk"]),
+        (&[], &["Usage"]),
+    ];
+    for (args, phrases) in cases {
+        let o = payfault(args);
+        assert_eq!(o.code, 2, "{args:?}: exit code; stderr: {}", o.stderr);
+        for p in *phrases {
+            assert!(
+                o.stderr.contains(p),
+                "{args:?}: stderr lacks {p:?}: {}",
+                o.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unwritable_trace_file_exits_2_naming_it() {
+    let trace = temp_path("no-such-dir").join("trace.jsonl");
+    let trace_text = trace.display().to_string();
+    let o = payfault(&[
+        "run",
+        &scenario("policy-idempotent.ron"),
+        "--trace",
+        &trace_text,
+    ]);
+    assert_eq!(o.code, 2, "stderr: {}", o.stderr);
+    assert!(
+        o.stderr.contains(&trace_text),
+        "stderr lacks the trace path: {}",
+        o.stderr
+    );
+}
+
+#[test]
+fn help_exits_0_and_documents_commands_and_options() {
+    let cases: &[(&[&str], &[&str])] = &[
+        // The top level lists the commands and the exit codes; options belong to `run`.
+        (&["--help"], &["run", "Exit codes", "--help", "--version"]),
+        (
+            &["run", "--help"],
+            &[
+                "<SCENARIO>",
+                "--seed",
+                "--policy",
+                "--trace",
+                "--format",
+                "text, json",
+            ],
+        ),
+        (
+            &["help", "run"],
+            &["--seed", "--policy", "--trace", "--format"],
+        ),
+    ];
+    for (args, phrases) in cases {
+        let o = payfault(args);
+        assert_eq!(o.code, 0, "{args:?}: exit code; stderr: {}", o.stderr);
+        for p in *phrases {
+            assert!(
+                o.stdout.contains(p),
+                "{args:?}: help lacks {p:?}: {}",
+                o.stdout
+            );
+        }
+    }
+}
+
+#[test]
+fn a_run_where_every_property_holds_exits_0_without_a_replay_line() {
+    let o = payfault(&["run", &scenario("policy-idempotent.ron"), "--seed", "5"]);
+    assert_eq!(o.code, 0, "stderr: {}", o.stderr);
+    assert!(o.stdout.contains("seed 5"), "{}", o.stdout);
+    assert!(!o.stdout.contains("VIOLATED"), "{}", o.stdout);
+    assert!(!o.stdout.contains("replay:"), "{}", o.stdout);
+}
+
+#[test]
+fn a_violated_property_exits_1_and_prints_a_replay_command_that_reproduces_the_run() {
+    let path = scenario("policy-naive.ron");
+    let o = payfault(&["run", &path, "--seed", "3"]);
+    assert_eq!(o.code, 1, "stderr: {}", o.stderr);
+    assert!(
+        o.stdout.contains("no-duplicate-debit     VIOLATED"),
+        "{}",
+        o.stdout
+    );
+    let replay = o
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("replay: payfault run"))
+        .expect("a replay line");
+    assert_eq!(replay, format!("replay: payfault run {path} --seed 3"));
+
+    // The path may hold spaces, so split on the known separator rather than on whitespace.
+    let (file, seed) = replay["replay: payfault run ".len()..]
+        .rsplit_once(" --seed ")
+        .expect("replay has a seed");
+    let again = payfault(&["run", file, "--seed", seed]);
+    assert_eq!(again.code, 1);
+    assert_eq!(
+        again.stdout, o.stdout,
+        "the replay command must reproduce the run exactly"
+    );
+}
+
+#[test]
+fn json_format_prints_one_object_with_the_summary_sections() {
+    for (file, seed, code) in [
+        ("policy-idempotent.ron", "5", 0),
+        ("policy-naive.ron", "3", 1),
+    ] {
+        let o = payfault(&["run", &scenario(file), "--seed", seed, "--format", "json"]);
+        assert_eq!(o.code, code, "{file}: stderr: {}", o.stderr);
+        let text = o.stdout.trim();
+        assert!(
+            text.starts_with('{') && text.ends_with('}'),
+            "{file}: not a JSON object: {text}"
+        );
+        for key in [
+            "\"properties\"",
+            "\"metrics\"",
+            "\"violations\"",
+            "\"seed\": ",
+        ] {
+            assert!(text.contains(key), "{file}: JSON lacks {key}");
+        }
+        assert!(
+            !text.contains("replay:"),
+            "{file}: text output leaked into JSON"
+        );
+    }
+}
+
+#[test]
+fn trace_is_json_lines_and_depends_only_on_the_seed() {
+    let path = scenario("policy-idempotent.ron");
+    let trace = |tag: &str, seed: &str| -> Vec<u8> {
+        let file = temp_path(&format!("trace-{tag}.jsonl"));
+        let o = payfault(&[
+            "run".as_ref(),
+            path.as_ref(),
+            "--seed".as_ref(),
+            seed.as_ref(),
+            "--trace".as_ref(),
+            file.as_os_str(),
+        ]);
+        assert_eq!(o.code, 0, "stderr: {}", o.stderr);
+        let bytes = std::fs::read(&file).expect("trace written");
+        let _ = std::fs::remove_file(&file);
+        bytes
+    };
+    let first = trace("a", "5");
+    let text = std::str::from_utf8(&first).expect("trace is UTF-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() > 100, "only {} trace lines", lines.len());
+    for (i, l) in lines.iter().enumerate() {
+        assert!(
+            l.starts_with('{') && l.ends_with('}'),
+            "trace line {} is not an object: {l}",
+            i + 1
+        );
+    }
+    assert!(
+        first == trace("b", "5"),
+        "the same seed gave different traces"
+    );
+    assert!(first != trace("c", "6"), "another seed gave the same trace");
+}
