@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use payfault_domain::config::{Expect, Property, Scenario};
 use payfault_domain::oracle::Violation;
+use payfault_domain::shrink::{shrink, Size};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -43,7 +44,20 @@ struct ScenarioReport {
     ok: bool,
     /// Why the expectation was not met.
     problems: Vec<String>,
+    /// The smallest failing scenario found for the first unexpected violation.
+    shrunk: Option<ShrunkReport>,
     elapsed_s: f64,
+}
+
+#[derive(Serialize)]
+struct ShrunkReport {
+    file: String,
+    seed: u64,
+    property: Property,
+    before: Size,
+    after: Size,
+    runs: u64,
+    replay: String,
 }
 
 #[derive(Serialize)]
@@ -162,7 +176,24 @@ fn check_one(
             problems.push(format!("{p} violated on {n} of {seeds} seeds{replay}"));
         }
     }
+    let unexpected = Property::ALL
+        .into_iter()
+        .find(|p| !expected.contains(p) && violated[*p as usize] > 0);
+    let shrunk = match unexpected {
+        Some(p) => {
+            let seed = failures
+                .iter()
+                .find(|f| f.properties.contains(&p))
+                .map(|f| f.seed);
+            match seed {
+                Some(seed) => Some(write_shrunk(path, sc, seed, p, &args.shrink_dir)?),
+                None => None,
+            }
+        }
+        None => None,
+    };
     Ok(ScenarioReport {
+        shrunk,
         path: path.display().to_string(),
         name: sc.name.clone(),
         expect: sc.expect.clone(),
@@ -178,6 +209,52 @@ fn check_one(
         ok: problems.is_empty(),
         problems,
         elapsed_s: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn write_shrunk(
+    path: &Path,
+    sc: &Scenario,
+    seed: u64,
+    property: Property,
+    dir: &Path,
+) -> Result<ShrunkReport, CliError> {
+    let shrunk = shrink(sc, seed, property)
+        .map_err(|e| CliError::Usage(format!("{}: shrinking seed {seed}: {e}", path.display())))?;
+    let stem = path
+        .file_stem()
+        .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
+    std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let file = dir.join(format!("{stem}.seed-{seed}.shrunk.ron"));
+    let body = ron::ser::to_string_pretty(
+        &shrunk.scenario,
+        ron::ser::PrettyConfig::default().struct_names(true),
+    )
+    .map_err(|e| CliError::Usage(format!("cannot write the shrunk scenario: {e}")))?;
+    let header = format!(
+        "// Shrunk by `payfault check` from {} seed {seed}: the smallest run found that still violates {property}.\n\
+         // {} -> {} purchases, {} -> {} faults, {} -> {} events. Replay: payfault run {}\n",
+        path.display(),
+        shrunk.before.intents,
+        shrunk.after.intents,
+        shrunk.before.faults,
+        shrunk.after.faults,
+        shrunk.before.events,
+        shrunk.after.events,
+        file.display()
+    );
+    crate::write_atomic(&file, format!("{header}{body}\n").as_bytes())?;
+    Ok(ShrunkReport {
+        file: file.display().to_string(),
+        seed,
+        property,
+        before: shrunk.before,
+        after: shrunk.after,
+        runs: shrunk.runs,
+        replay: format!("payfault run {}", file.display()),
     })
 }
 
@@ -319,6 +396,21 @@ fn text(r: &CheckReport) -> String {
         let _ = writeln!(o, "{}", line_for(s));
         for p in &s.problems {
             let _ = writeln!(o, "     {p}");
+        }
+        if let Some(sh) = &s.shrunk {
+            let _ = writeln!(
+                o,
+                "     shrunk seed {} to {} ({} -> {} purchases, {} -> {} faults, {} -> {} events)\n       replay: {}",
+                sh.seed,
+                sh.file,
+                sh.before.intents,
+                sh.after.intents,
+                sh.before.faults,
+                sh.after.faults,
+                sh.before.events,
+                sh.after.events,
+                sh.replay
+            );
         }
         if !s.ok {
             for f in s.first_failures.iter().take(3) {

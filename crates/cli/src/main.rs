@@ -60,6 +60,9 @@ struct CheckArgs {
     /// How to print the verdict.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Where shrunk failing scenarios are written.
+    #[arg(long, default_value = "payfault-shrunk")]
+    shrink_dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -88,9 +91,10 @@ enum Format {
 struct RunArgs {
     /// The scenario file (RON).
     scenario: PathBuf,
-    /// The seed from which every random draw of the run is derived.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    /// The seed from which every random draw of the run is derived [default: the scenario's
+    /// `seed`, else 1].
+    #[arg(long)]
+    seed: Option<u64>,
     /// Replace the scenario's retry policy by another built-in, keeping its timeout, attempts,
     /// deadline and backoff.
     #[arg(long, value_parser = parse_policy)]
@@ -183,8 +187,9 @@ fn load_with_policy(path: &Path, policy: Option<PolicyKind>) -> Result<Scenario,
 fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
     let sc = load_with_policy(&args.scenario, args.policy)?;
     let policy = Builtin::new(sc.policy.clone());
+    let seed = args.seed.or(sc.seed).unwrap_or(1);
     let summary = match &args.trace {
-        None => payfault_domain::run(&sc, args.seed)?,
+        None => payfault_domain::run(&sc, seed)?,
         Some(path) => {
             let file = File::create(path).map_err(|source| CliError::Write {
                 path: path.clone(),
@@ -194,7 +199,7 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
                 out: BufWriter::with_capacity(1 << 16, file),
                 error: None,
             };
-            let summary = payfault_domain::run_with(&sc, args.seed, &policy, &mut w)?;
+            let summary = payfault_domain::run_with(&sc, seed, &policy, &mut w)?;
             w.finish().map_err(|source| CliError::Write {
                 path: path.clone(),
                 source,

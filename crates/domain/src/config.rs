@@ -32,6 +32,7 @@ impl Serialize for Duration {
 
 /// A duration that must be longer than zero (a timeout, a retention window).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
 pub struct Positive(pub Duration);
 
 impl Positive {
@@ -87,6 +88,7 @@ impl Serialize for Probability {
 
 /// A count that must be at least one.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
 pub struct AtLeastOne(pub u32);
 
 impl<'de> Deserialize<'de> for AtLeastOne {
@@ -320,7 +322,7 @@ pub struct Amount {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "Amount")]
 struct RawAmount {
     min: u64,
     max: u64,
@@ -366,7 +368,7 @@ pub struct Workload {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "Workload")]
 struct RawWorkload {
     inter_arrival: Latency,
     amount: Amount,
@@ -574,7 +576,7 @@ pub struct Partition {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "Partition")]
 struct RawPartition {
     link: LinkName,
     from: Duration,
@@ -632,6 +634,62 @@ pub struct CrashAfterCommit {
     pub down_for: Positive,
 }
 
+/// The kind of a message, as named in a fault schedule.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum MsgKind {
+    Purchase,
+    PurchaseResp,
+    Reversal,
+    ReversalResp,
+    Inquiry,
+    InquiryResp,
+}
+
+/// The identity of one message: the same under every policy that sends it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MsgId {
+    pub link: LinkName,
+    /// Travelling towards the bank (a request) or away from it (a response).
+    pub to_bank: bool,
+    pub intent: u64,
+    /// The transaction of the intent (a customer paying again starts a new one).
+    pub txn: u8,
+    /// The attempt, reversal send or inquiry number.
+    pub attempt: u16,
+    pub kind: MsgKind,
+    /// 0 for the original, 1 and up for copies made by a duplicating link.
+    #[serde(default)]
+    pub copy: u8,
+}
+
+/// An explicit list of the faults of a run. With a schedule, links drop and duplicate exactly
+/// the messages listed, the bank errs on exactly the replies listed, and random crashes are
+/// replaced by the crashes listed: a run with one replays exactly.
+#[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSchedule {
+    #[serde(default)]
+    pub drops: Vec<MsgId>,
+    #[serde(default)]
+    pub duplicates: Vec<MsgId>,
+    /// Purchase replies sent with an error code although the debit was committed, by the
+    /// purchase request's identity.
+    #[serde(default)]
+    pub erroneous: Vec<MsgId>,
+    #[serde(default)]
+    pub crashes: Vec<ScheduledCrash>,
+}
+
+impl FaultSchedule {
+    pub fn len(&self) -> usize {
+        self.drops.len() + self.duplicates.len() + self.erroneous.len() + self.crashes.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Faults {
@@ -647,6 +705,9 @@ pub struct Faults {
     /// the workload stops issuing.
     #[serde(default)]
     pub until: Option<Duration>,
+    /// Replaces the random faults (drops, duplicates, erroneous replies, random crashes).
+    #[serde(default)]
+    pub schedule: Option<FaultSchedule>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -738,6 +799,8 @@ pub struct Scenario {
     pub expect: Expect,
     /// `check` runs at most this many seeds of this scenario: for benchmark-sized scenarios.
     pub check_seeds: Option<u64>,
+    /// The seed `run` uses when none is given (shrunk scenarios carry the seed they fail on).
+    pub seed: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -767,6 +830,8 @@ struct RawScenario {
     expect: Expect,
     #[serde(default)]
     check_seeds: Option<u64>,
+    #[serde(default)]
+    seed: Option<u64>,
 }
 
 fn default_liveness() -> Positive {
@@ -792,6 +857,7 @@ impl TryFrom<RawScenario> for Scenario {
             limits: r.limits,
             expect: r.expect,
             check_seeds: r.check_seeds,
+            seed: r.seed,
         };
         s.check()?;
         Ok(s)

@@ -8,6 +8,7 @@ pub mod oracle;
 pub mod policy;
 mod ring;
 pub mod run;
+pub mod shrink;
 pub mod sim;
 pub mod trace;
 

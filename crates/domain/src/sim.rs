@@ -11,7 +11,10 @@ use payfault_engine::{
     stream, Dist, EngineError, Fate, Limits, Scheduler, Seed, SimDuration, SimTime, StreamRng,
 };
 
-use crate::config::{Direction, LinkConfig, LinkName, NodeName, Scenario};
+use crate::config::{
+    Direction, Duration, FaultSchedule, LinkConfig, LinkName, MsgId, MsgKind, NodeName, Positive,
+    Scenario, ScheduledCrash,
+};
 use crate::metrics::{Counters, Metrics, PeakQueues};
 use crate::oracle::{Answer, Oracle, Violation};
 use crate::policy::{Action, Failure, FailureCtx, KeyMode, RetryPolicy};
@@ -54,6 +57,16 @@ enum Kind {
 }
 
 impl Kind {
+    fn public(self) -> MsgKind {
+        match self {
+            Kind::Purchase => MsgKind::Purchase,
+            Kind::PurchaseResp => MsgKind::PurchaseResp,
+            Kind::Reversal => MsgKind::Reversal,
+            Kind::ReversalResp => MsgKind::ReversalResp,
+            Kind::Inquiry => MsgKind::Inquiry,
+            Kind::InquiryResp => MsgKind::InquiryResp,
+        }
+    }
     fn is_request(self) -> bool {
         matches!(self, Kind::Purchase | Kind::Reversal | Kind::Inquiry)
     }
@@ -282,6 +295,8 @@ pub struct Outcome {
     pub violation_count: u64,
     /// Violations per property, indexed by [`Property`] as a number.
     pub by_property: [u64; 4],
+    /// The faults that struck the run, when recording was asked for.
+    pub faults: Option<FaultSchedule>,
 }
 
 /// Why a run could not complete.
@@ -323,6 +338,15 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     key_mode: KeyMode,
     hedge: Option<SimDuration>,
     budget: Option<(u64, u64)>,
+    schedule: Option<Schedule>,
+    recorded: Option<FaultSchedule>,
+}
+
+/// A fault schedule in lookup form.
+struct Schedule {
+    drops: BTreeSet<MsgId>,
+    duplicates: BTreeSet<MsgId>,
+    erroneous: BTreeSet<MsgId>,
 }
 
 impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
@@ -397,6 +421,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             budget: policy
                 .budget()
                 .map(|(t, r)| (u64::from(t) * 1000, u64::from(r))),
+            schedule: sc.faults.schedule.as_ref().map(|f| Schedule {
+                drops: f.drops.iter().copied().collect(),
+                duplicates: f.duplicates.iter().copied().collect(),
+                erroneous: f.erroneous.iter().copied().collect(),
+            }),
+            recorded: None,
         };
         if let Some((cap, _)) = sim.budget {
             for t in &mut sim.terms {
@@ -404,6 +434,25 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             }
         }
         sim
+    }
+
+    /// Records every fault that strikes the run, for [`Outcome::faults`].
+    pub fn record_faults(mut self) -> Self {
+        self.recorded = Some(FaultSchedule::default());
+        self
+    }
+
+    fn msg_id(&self, slot: u32, link: LinkName, to_bank: bool) -> MsgId {
+        let m = &self.msgs[slot as usize];
+        MsgId {
+            link,
+            to_bank,
+            intent: m.intent,
+            txn: m.txn,
+            attempt: m.attempt,
+            kind: m.kind.public(),
+            copy: m.dupgen,
+        }
     }
 
     const fn acq_node(&self) -> Node {
@@ -482,7 +531,28 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     .schedule_at(SimTime::ZERO.saturating_add(c.at.0), Ev::Crash(src))?;
             }
         }
-        for (i, c) in sc.faults.random_crashes.iter().enumerate() {
+        let explicit: Vec<ScheduledCrash> = sc
+            .faults
+            .schedule
+            .as_ref()
+            .map_or(Vec::new(), |f| f.crashes.clone());
+        for c in &explicit {
+            for node in node_list(c.node, self.n_terms) {
+                let src = self.crash_sources.len() as u32;
+                self.crash_sources.push(CrashSource {
+                    node,
+                    kind: CrashKind::Scheduled(c.down_for.get()),
+                });
+                self.sched
+                    .schedule_at(SimTime::ZERO.saturating_add(c.at.0), Ev::Crash(src))?;
+            }
+        }
+        let random = if sc.faults.schedule.is_some() {
+            &[][..]
+        } else {
+            &sc.faults.random_crashes[..]
+        };
+        for (i, c) in random.iter().enumerate() {
             for node in node_list(c.node, self.n_terms) {
                 let src = self.crash_sources.len() as u32;
                 let mut rng = stream(
@@ -715,14 +785,37 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         ];
         let mut fate = Fate::new(self.seed, &ident);
         let faults = self.faults_active;
-        if faults && !cfg.drop.prob.is_never() && fate.chance(cfg.drop.prob) {
+        // The draws are taken the same way with or without a schedule, so latencies match.
+        let random_drop = faults && !cfg.drop.prob.is_never() && fate.chance(cfg.drop.prob);
+        let drop = match &self.schedule {
+            Some(s) => s.drops.contains(&self.msg_id(slot, link, towards_bank)),
+            None => random_drop,
+        };
+        if drop {
+            let id = self.msg_id(slot, link, towards_bank);
+            if let Some(r) = &mut self.recorded {
+                r.drops.push(id);
+            }
             self.c.dropped += 1;
             self.trace_msg(from, "lost", slot, Some(to), Some(format_args!("dropped")));
             self.free_slot(slot);
             return;
         }
         let latency = cfg.latency.0.sample(&mut fate);
-        let dup = faults && !cfg.duplicate.prob.is_never() && fate.chance(cfg.duplicate.prob);
+        let random_dup =
+            faults && !cfg.duplicate.prob.is_never() && fate.chance(cfg.duplicate.prob);
+        let dup = match &self.schedule {
+            Some(s) => s
+                .duplicates
+                .contains(&self.msg_id(slot, link, towards_bank)),
+            None => random_dup,
+        };
+        if dup {
+            let id = self.msg_id(slot, link, towards_bank);
+            if let Some(r) = &mut self.recorded {
+                r.duplicates.push(id);
+            }
+        }
         self.trace_msg(from, "send", slot, Some(to), None);
         self.sched.schedule_in(latency, Ev::Deliver(slot));
         if dup {
@@ -974,7 +1067,25 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             u64::from(m.dupgen),
                         ],
                     );
-                    if self.faults_active && fate.chance(self.sc.bank.erroneous_replies.prob) {
+                    let random_err =
+                        self.faults_active && fate.chance(self.sc.bank.erroneous_replies.prob);
+                    let id = MsgId {
+                        link: LinkName::AcquirerBank,
+                        to_bank: true,
+                        intent: m.intent,
+                        txn: m.txn,
+                        attempt: m.attempt,
+                        kind: MsgKind::Purchase,
+                        copy: m.dupgen,
+                    };
+                    let err = match &self.schedule {
+                        Some(s) => s.erroneous.contains(&id),
+                        None => random_err,
+                    };
+                    if err {
+                        if let Some(r) = &mut self.recorded {
+                            r.erroneous.push(id);
+                        }
                         self.c.erroneous_replies += 1;
                         rc::MALFUNCTION
                     } else {
@@ -1776,6 +1887,23 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             CrashKind::Random { rng, down, .. } => down.sample(rng).max(SimDuration::from_nanos(1)),
             CrashKind::AfterCommit { down, .. } => *down,
         };
+        let is_random = matches!(s.kind, CrashKind::Random { .. });
+        if let (true, Some(r)) = (is_random, &mut self.recorded) {
+            let node_name = if node < self.n_terms {
+                NodeName::Terminal(node)
+            } else if node == self.n_terms {
+                NodeName::Acquirer
+            } else if node == self.n_terms + 1 {
+                NodeName::Switch
+            } else {
+                NodeName::Bank
+            };
+            r.crashes.push(ScheduledCrash {
+                node: node_name,
+                at: Duration(self.sched.now().saturating_since(SimTime::ZERO)),
+                down_for: Positive(Duration(down)),
+            });
+        }
         self.c.crashes += 1;
         self.trace(
             self.label(node),
@@ -1900,6 +2028,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             violations,
             violation_count,
             by_property,
+            faults: self.recorded,
         }
     }
 }

@@ -1,0 +1,208 @@
+//! Shrinking a failing run to a small scenario that still fails the same way.
+//!
+//! The random faults of the run are replaced by the explicit list of the faults that struck
+//! it (message fates are keyed by message identity, so the replay is exact); the workload is
+//! cut to the fewest purchases that still fail; then every fault that is not needed is removed
+//! by delta debugging.
+
+use serde::Serialize;
+
+use crate::config::{FaultSchedule, MsgId, Property, Scenario, ScheduledCrash};
+use crate::policy::Builtin;
+use crate::sim::{Sim, SimError};
+use crate::trace::NoTrace;
+
+/// How big a run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Size {
+    pub intents: u64,
+    pub faults: u64,
+    pub events: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Shrunk {
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub property: Property,
+    pub before: Size,
+    pub after: Size,
+    /// Runs spent shrinking.
+    pub runs: u64,
+}
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum ShrinkError {
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    #[error("seed {seed} does not violate {property}: nothing to shrink")]
+    DoesNotFail { seed: u64, property: Property },
+}
+
+/// One fault of a schedule, so that delta debugging can treat them alike.
+#[derive(Clone, Debug, PartialEq)]
+enum Item {
+    Drop(MsgId),
+    Duplicate(MsgId),
+    Erroneous(MsgId),
+    Crash(ScheduledCrash),
+}
+
+fn items(f: &FaultSchedule) -> Vec<Item> {
+    let mut v: Vec<Item> = f.drops.iter().map(|m| Item::Drop(*m)).collect();
+    v.extend(f.duplicates.iter().map(|m| Item::Duplicate(*m)));
+    v.extend(f.erroneous.iter().map(|m| Item::Erroneous(*m)));
+    v.extend(f.crashes.iter().map(|c| Item::Crash(c.clone())));
+    v
+}
+
+fn schedule(items: &[Item]) -> FaultSchedule {
+    let mut f = FaultSchedule::default();
+    for i in items {
+        match i {
+            Item::Drop(m) => f.drops.push(*m),
+            Item::Duplicate(m) => f.duplicates.push(*m),
+            Item::Erroneous(m) => f.erroneous.push(*m),
+            Item::Crash(c) => f.crashes.push(c.clone()),
+        }
+    }
+    f
+}
+
+struct Probe<'a> {
+    seed: u64,
+    property: Property,
+    policy: &'a Builtin,
+    runs: u64,
+}
+
+impl Probe<'_> {
+    /// Runs the scenario; `Some(size)` when it still violates the property.
+    fn fails(&mut self, sc: &Scenario) -> Result<Option<Size>, SimError> {
+        self.runs += 1;
+        let out = Sim::new(sc, self.seed, self.policy, &mut NoTrace).run()?;
+        let size = Size {
+            intents: out.metrics.intents,
+            faults: sc.faults.schedule.as_ref().map_or(0, |f| f.len() as u64),
+            events: out.metrics.events,
+        };
+        Ok((out.by_property[self.property as usize] > 0).then_some(size))
+    }
+}
+
+fn with_items(sc: &Scenario, items: &[Item]) -> Scenario {
+    let mut s = sc.clone();
+    s.faults.schedule = Some(schedule(items));
+    s
+}
+
+/// Shrinks a run of `sc` under `seed` that violates `property`.
+pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, ShrinkError> {
+    let policy = Builtin::new(sc.policy.clone());
+    let out = Sim::new(sc, seed, &policy, &mut NoTrace)
+        .record_faults()
+        .run()?;
+    let Some(first) = out.violations.iter().find(|v| v.property == property) else {
+        return Err(ShrinkError::DoesNotFail { seed, property });
+    };
+    let recorded = out.faults.unwrap_or_default();
+    let before = Size {
+        intents: out.metrics.intents,
+        faults: recorded.len() as u64,
+        events: out.metrics.events,
+    };
+    let mut probe = Probe {
+        seed,
+        property,
+        policy: &policy,
+        runs: 1,
+    };
+
+    let mut cur = sc.clone();
+    cur.faults.random_crashes.clear();
+    cur.seed = Some(seed);
+    cur.check_seeds = None;
+    cur.description = format!(
+        "{} (shrunk from seed {seed}: {} {})",
+        sc.name, first.rule, first.detail
+    );
+    cur.name = format!("{}-seed-{seed}-shrunk", sc.name);
+    let mut faults = items(&recorded);
+    cur = with_items(&cur, &faults);
+    let mut size = probe
+        .fails(&cur)?
+        .ok_or(ShrinkError::DoesNotFail { seed, property })?;
+
+    // Fewer purchases: the failing intent's id bounds how many are needed.
+    if let Some(k) = first.intent {
+        let mut n = 1u64;
+        while n <= k + 1 {
+            let mut s = cur.clone();
+            s.workload.purchases = Some(n);
+            if let Some(sz) = probe.fails(&s)? {
+                cur = s;
+                size = sz;
+                break;
+            }
+            n = if n * 2 > k + 1 && n < k + 1 {
+                k + 1
+            } else {
+                n * 2
+            };
+        }
+        let limit = cur.workload.purchases.unwrap_or(u64::MAX);
+        faults.retain(|i| match i {
+            Item::Drop(m) | Item::Duplicate(m) | Item::Erroneous(m) => m.intent < limit,
+            Item::Crash(_) => true,
+        });
+        let s = with_items(&cur, &faults);
+        if let Some(sz) = probe.fails(&s)? {
+            cur = s;
+            size = sz;
+        }
+    }
+
+    // Delta debugging (ddmin): remove chunks of faults while the run still fails.
+    let mut n = 2usize;
+    while faults.len() >= 2 {
+        let chunk = faults.len().div_ceil(n);
+        let mut reduced = false;
+        let mut start = 0;
+        while start < faults.len() {
+            let end = (start + chunk).min(faults.len());
+            let mut rest = faults.clone();
+            rest.drain(start..end);
+            let s = with_items(&cur, &rest);
+            if let Some(sz) = probe.fails(&s)? {
+                faults = rest;
+                cur = s;
+                size = sz;
+                reduced = true;
+                n = (n - 1).max(2);
+                break;
+            }
+            start = end;
+        }
+        if !reduced {
+            if n >= faults.len() {
+                break;
+            }
+            n = (n * 2).min(faults.len());
+        }
+    }
+    if faults.len() == 1 {
+        let s = with_items(&cur, &[]);
+        if let Some(sz) = probe.fails(&s)? {
+            cur = s;
+            size = sz;
+        }
+    }
+    Ok(Shrunk {
+        scenario: cur,
+        seed,
+        property,
+        before,
+        after: size,
+        runs: probe.runs,
+    })
+}
