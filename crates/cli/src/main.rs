@@ -1,6 +1,7 @@
 //! The payfault command line.
 
 mod bench;
+mod chart;
 mod check;
 mod scenario_file;
 
@@ -105,6 +106,12 @@ struct RunArgs {
     /// How to print the summary.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// The purchase intent to draw with --chart [default: the first one that broke a property].
+    #[arg(long)]
+    intent: Option<u64>,
+    /// Draw the intent's message sequence chart to this SVG file.
+    #[arg(long)]
+    chart: Option<PathBuf>,
 }
 
 fn parse_policy(s: &str) -> Result<PolicyKind, String> {
@@ -207,6 +214,24 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
             summary
         }
     };
+    if let Some(chart) = &args.chart {
+        let intent = args
+            .intent
+            .or_else(|| summary.violations.iter().find_map(|v| v.intent))
+            .ok_or_else(|| {
+                CliError::Usage("--chart needs --intent K when no property was violated".into())
+            })?;
+        let mut rec = chart::IntentRecorder {
+            intent,
+            events: Vec::new(),
+        };
+        payfault_domain::run_with(&sc, seed, &policy, &mut rec)?;
+        chart::draw(
+            &rec,
+            chart,
+            &format!("{} seed {seed} policy {}", sc.name, sc.policy.kind),
+        )?;
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let written = match args.format {
