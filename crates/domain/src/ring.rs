@@ -36,6 +36,28 @@ impl<T> Ring<T> {
         self.len += 1;
     }
 
+    /// The value for `id`, inserted with `make` if absent. Unlike [`Ring::insert`], `id` may
+    /// lie before every live id.
+    pub fn get_or_insert_with(&mut self, id: u64, make: impl FnOnce() -> T) -> &mut T {
+        if self.slots.is_empty() {
+            self.base = id;
+        }
+        while id < self.base {
+            self.slots.push_front(None);
+            self.base -= 1;
+        }
+        let idx = (id - self.base) as usize;
+        while self.slots.len() <= idx {
+            self.slots.push_back(None);
+        }
+        let slot = &mut self.slots[idx];
+        if slot.is_none() {
+            *slot = Some(make());
+            self.len += 1;
+        }
+        slot.as_mut().expect("just filled")
+    }
+
     #[inline]
     pub fn get(&self, id: u64) -> Option<&T> {
         let idx = id.checked_sub(self.base)? as usize;
@@ -57,6 +79,9 @@ impl<T> Ring<T> {
         while matches!(self.slots.front(), Some(None)) {
             self.slots.pop_front();
             self.base += 1;
+        }
+        while matches!(self.slots.back(), Some(None)) {
+            self.slots.pop_back();
         }
         v
     }

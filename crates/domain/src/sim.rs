@@ -5,7 +5,7 @@
 //! released as soon as an intent can no longer change.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
 use payfault_engine::{
     stream, Dist, EngineError, Fate, Limits, Scheduler, Seed, SimDuration, SimTime, StreamRng,
@@ -134,10 +134,6 @@ fn make_key(intent: u64, txn: u8, attempt: u16) -> u64 {
     (intent << 24) | (u64::from(txn) << 16) | u64::from(attempt)
 }
 
-fn key_range(intent: u64) -> std::ops::Range<u64> {
-    (intent << 24)..((intent + 1) << 24)
-}
-
 #[derive(Clone, Debug)]
 struct Job {
     intent: u64,
@@ -236,15 +232,59 @@ struct Posting {
     reversed: bool,
 }
 
+/// What the bank holds about one intent. Durable (the ledger survives crashes); dropped when
+/// the intent settles, since no message can name its keys any more.
+#[derive(Debug, Default)]
+struct BankIntent {
+    postings: Vec<(u64, Posting)>,
+    /// Keys reversed or found absent by an inquiry: a late copy is refused.
+    voided: Vec<u64>,
+    /// When the order was last paid (for order-reference deduplication).
+    paid_at: Option<SimTime>,
+}
+
+/// One intent's idempotency entries: (key, response code, time stored). Nearly every intent
+/// has one key, kept inline; a `Vec` with nothing in it allocates nothing.
+#[derive(Debug, Default)]
+struct IdemSlot {
+    first: Option<(u64, u8, SimTime)>,
+    more: Vec<(u64, u8, SimTime)>,
+}
+
+impl IdemSlot {
+    fn find(&self, key: u64) -> Option<u8> {
+        self.first
+            .iter()
+            .chain(self.more.iter())
+            .find(|e| e.0 == key)
+            .map(|e| e.1)
+    }
+    fn retain(&mut self, keep: impl Fn(&(u64, u8, SimTime)) -> bool) {
+        self.more.retain(&keep);
+        if self.first.as_ref().is_some_and(|e| !keep(e)) {
+            self.first = self.more.pop();
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+    fn store(&mut self, e: (u64, u8, SimTime)) {
+        self.retain(|x| x.0 != e.0);
+        match self.first {
+            None => self.first = Some(e),
+            Some(_) => self.more.push(e),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Bank {
     accounts: Vec<u64>,
     merchant: u64,
-    ledger: BTreeMap<u64, Posting>,
-    voided: BTreeSet<u64>,
-    idem: BTreeMap<u64, (u8, SimTime)>,
+    intents: Ring<BankIntent>,
+    /// The idempotency table, by intent.
+    idem: Ring<IdemSlot>,
     idem_expiry: VecDeque<(SimTime, u64)>,
-    orders: BTreeMap<u64, SimTime>,
     commits: u64,
 }
 
@@ -384,11 +424,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             bank: Bank {
                 accounts,
                 merchant: 0,
-                ledger: BTreeMap::new(),
-                voided: BTreeSet::new(),
-                idem: BTreeMap::new(),
+                intents: Ring::default(),
+                idem: Ring::default(),
                 idem_expiry: VecDeque::new(),
-                orders: BTreeMap::new(),
                 commits: 0,
             },
             bank_reply: b.reply_delay.0.clone(),
@@ -610,7 +648,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         peer: Option<Node>,
         detail: Option<std::fmt::Arguments<'_>>,
     ) {
-        if T::ENABLED {
+        if T::ENABLED && self.tracer.wants(Some(self.msgs[slot as usize].intent)) {
             let ev = TraceEvent {
                 n: self.sched.processed(),
                 t: self.sched.now().as_nanos(),
@@ -633,7 +671,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         intent: Option<u64>,
         detail: Option<std::fmt::Arguments<'_>>,
     ) {
-        if T::ENABLED {
+        if T::ENABLED && self.tracer.wants(intent) {
             let ev = TraceEvent {
                 n: self.sched.processed(),
                 t: self.sched.now().as_nanos(),
@@ -669,16 +707,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             let now = self.sched.now();
             self.oracle.settle(intent, now);
             // Nothing can refer to the intent's keys any more.
-            let r = key_range(intent);
-            let keys: Vec<u64> = self.bank.ledger.range(r.clone()).map(|(k, _)| *k).collect();
-            for k in keys {
-                self.bank.ledger.remove(&k);
-            }
-            let voided: Vec<u64> = self.bank.voided.range(r).copied().collect();
-            for k in voided {
-                self.bank.voided.remove(&k);
-            }
-            self.bank.orders.remove(&intent);
+            self.bank.intents.remove(intent);
         }
     }
 
@@ -957,7 +986,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     // ----- the bank ------------------------------------------------------------------------
 
-    fn idem_lookup(&mut self, key: u64) -> Option<u8> {
+    fn idem_lookup(&mut self, key: u64, retention: SimDuration) -> Option<u8> {
         let now = self.sched.now();
         let b = &mut self.bank;
         while let Some(&(exp, k)) = b.idem_expiry.front() {
@@ -965,17 +994,25 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 break;
             }
             b.idem_expiry.pop_front();
-            if matches!(b.idem.get(&k), Some(&(_, at)) if at <= exp) {
-                b.idem.remove(&k);
+            let intent = k >> 24;
+            if let Some(v) = b.idem.get_mut(intent) {
+                // Only the entry this expiry was queued for: a later store renewed the key.
+                v.retain(|&(key, _, at)| key != k || at.saturating_add(retention) > now);
+                if v.is_empty() {
+                    b.idem.remove(intent);
+                }
             }
         }
-        b.idem.get(&key).map(|&(code, _)| code)
+        b.idem.get(key >> 24).and_then(|v| v.find(key))
     }
 
     fn idem_store(&mut self, key: u64, code: u8) {
         if let Some(cfg) = &self.sc.bank.idempotency {
             let now = self.sched.now();
-            self.bank.idem.insert(key, (code, now));
+            self.bank
+                .idem
+                .get_or_insert_with(key >> 24, IdemSlot::default)
+                .store((key, code, now));
             self.bank
                 .idem_expiry
                 .push_back((now.saturating_add(cfg.retention.get()), key));
@@ -988,18 +1025,23 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let m = self.msgs[slot as usize].clone();
         let code = match m.kind {
             Kind::Purchase => {
-                let cached = if self.sc.bank.idempotency.is_some() {
-                    self.idem_lookup(m.key)
-                } else {
-                    None
+                let cached = match &self.sc.bank.idempotency {
+                    Some(cfg) => self.idem_lookup(m.key, cfg.retention.get()),
+                    None => None,
                 };
                 let order_paid = self.sc.bank.order_dedup.is_some_and(|w| {
                     self.bank
-                        .orders
-                        .get(&m.intent)
-                        .is_some_and(|&at| now.saturating_since(at) <= w.get())
+                        .intents
+                        .get(m.intent)
+                        .and_then(|b| b.paid_at)
+                        .is_some_and(|at| now.saturating_since(at) <= w.get())
                 });
-                if self.bank.voided.contains(&m.key) {
+                let voided = self
+                    .bank
+                    .intents
+                    .get(m.intent)
+                    .is_some_and(|b| b.voided.contains(&m.key));
+                if voided {
                     self.trace_msg(bank, "refuse", slot, None, Some(format_args!("key voided")));
                     rc::VOIDED
                 } else if let Some(code) = cached {
@@ -1028,7 +1070,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 } else {
                     self.bank.accounts[m.account as usize] -= m.amount;
                     self.bank.merchant += m.amount;
-                    self.bank.ledger.insert(
+                    let record = self
+                        .bank
+                        .intents
+                        .get_or_insert_with(m.intent, BankIntent::default);
+                    record.postings.push((
                         m.key,
                         Posting {
                             intent: m.intent,
@@ -1036,8 +1082,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             account: m.account,
                             reversed: false,
                         },
-                    );
-                    self.bank.orders.insert(m.intent, now);
+                    ));
+                    if self.sc.bank.order_dedup.is_some() {
+                        record.paid_at = Some(now);
+                    }
                     self.bank.commits += 1;
                     self.oracle.debit(m.intent, m.amount, now);
                     self.idem_store(m.key, rc::APPROVED);
@@ -1094,13 +1142,26 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 }
             }
             Kind::Reversal => {
-                match self.bank.ledger.get_mut(&m.key) {
+                let record = self
+                    .bank
+                    .intents
+                    .get_or_insert_with(m.intent, BankIntent::default);
+                // A late copy of the original must not be posted after its reversal.
+                if !record.voided.contains(&m.key) {
+                    record.voided.push(m.key);
+                }
+                let posting = record
+                    .postings
+                    .iter_mut()
+                    .find(|(k, _)| *k == m.key)
+                    .map(|(_, p)| p);
+                match posting {
                     Some(p) if !p.reversed => {
                         p.reversed = true;
                         let (intent, amount, account) = (p.intent, p.amount, p.account);
+                        record.paid_at = None;
                         self.bank.accounts[account as usize] += amount;
                         self.bank.merchant -= amount;
-                        self.bank.orders.remove(&intent);
                         self.oracle.credit(intent, amount, now);
                         self.trace_msg(
                             bank,
@@ -1121,14 +1182,23 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         );
                     }
                 }
-                // A late copy of the original must not be posted after its reversal.
-                self.bank.voided.insert(m.key);
                 rc::APPROVED
             }
-            Kind::Inquiry => match self.bank.ledger.get(&m.key) {
-                Some(p) if !p.reversed => rc::APPROVED,
-                _ => {
-                    self.bank.voided.insert(m.key);
+            Kind::Inquiry => {
+                let record = self
+                    .bank
+                    .intents
+                    .get_or_insert_with(m.intent, BankIntent::default);
+                let posted = record
+                    .postings
+                    .iter()
+                    .any(|(k, p)| *k == m.key && !p.reversed);
+                if posted {
+                    rc::APPROVED
+                } else {
+                    if !record.voided.contains(&m.key) {
+                        record.voided.push(m.key);
+                    }
                     self.trace_msg(
                         bank,
                         "void",
@@ -1138,7 +1208,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     );
                     rc::NOT_FOUND
                 }
-            },
+            }
             _ => unreachable!("the bank receives requests only"),
         };
         let epoch = self.bank_srv.epoch;
@@ -1931,7 +2001,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 self.free_slot(slot);
             }
             if volatile_table {
-                self.bank.idem.clear();
+                self.bank.idem = Ring::default();
                 self.bank.idem_expiry.clear();
             }
         }

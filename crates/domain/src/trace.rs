@@ -78,6 +78,11 @@ pub struct TraceEvent {
 /// Receives trace records. `ENABLED = false` lets the compiler drop tracing entirely.
 pub trait Tracer {
     const ENABLED: bool = true;
+    /// Whether records about this intent (or about no intent) are wanted; saves building
+    /// the ones that are not.
+    fn wants(&self, _intent: Option<u64>) -> bool {
+        true
+    }
     fn record(&mut self, event: TraceEvent);
 }
 
@@ -146,6 +151,9 @@ pub fn describe(e: &TraceEvent) -> String {
 }
 
 impl Tracer for ChainCollector {
+    fn wants(&self, intent: Option<u64>) -> bool {
+        intent.is_some_and(|i| self.intents.contains_key(&i))
+    }
     fn record(&mut self, event: TraceEvent) {
         if let Some(i) = event.intent {
             if let Some(v) = self.intents.get_mut(&i) {
