@@ -11,6 +11,8 @@ use payfault_engine::{
     stream, Dist, EngineError, Fate, Limits, Scheduler, Seed, SimDuration, SimTime, StreamRng,
 };
 
+use smallvec::SmallVec;
+
 use crate::config::{
     Direction, Duration, FaultSchedule, LinkConfig, LinkName, MsgId, MsgKind, NodeName, Positive,
     Scenario, ScheduledCrash,
@@ -165,7 +167,7 @@ struct Txn {
     inquiries: u16,
     key: u64,
     stan: u32,
-    outstanding: Vec<u64>,
+    outstanding: SmallVec<[u64; 4]>,
     phase: Phase,
     prev_backoff: SimDuration,
     hedge_at: Option<SimTime>,
@@ -236,9 +238,9 @@ struct Posting {
 /// the intent settles, since no message can name its keys any more.
 #[derive(Debug, Default)]
 struct BankIntent {
-    postings: Vec<(u64, Posting)>,
+    postings: SmallVec<[(u64, Posting); 1]>,
     /// Keys reversed or found absent by an inquiry: a late copy is refused.
-    voided: Vec<u64>,
+    voided: SmallVec<[u64; 2]>,
     /// When the order was last paid (for order-reference deduplication).
     paid_at: Option<SimTime>,
 }
@@ -1465,7 +1467,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             inquiries: 0,
             key: 0,
             stan: 0,
-            outstanding: Vec::new(),
+            outstanding: SmallVec::new(),
             phase: Phase::Blocked(Next::Purchase),
             prev_backoff: SimDuration::ZERO,
             hedge_at: None,
@@ -1718,7 +1720,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                                 .as_mut()
                                 .expect("current")
                                 .outstanding
-                                .retain(|&k| k != m.key);
+                                .retain(|k| *k != m.key);
                             self.fail(term, Failure::NotFound)
                         }
                     }
