@@ -122,10 +122,25 @@ fn a_wrong_expectation_fails_with_a_replay_command_a_shrunk_scenario_and_junit()
     let shrunk = dir.join("shrunk/naive-expected-to-hold.seed-1.shrunk.ron");
     let body = std::fs::read_to_string(&shrunk).unwrap();
     assert!(
-        text.contains("400 -> 9 purchases, 23 -> 1 faults"),
+        text.contains("400 -> 1 purchases, 23 -> 1 faults"),
         "{text}"
     );
+    assert!(
+        body.contains("only: Some([\n            8,"),
+        "only the failing purchase is issued: {body}"
+    );
     assert_eq!(body.matches("MsgId(").count(), 1, "{body}");
+    // The picture of the failure: every message of the intent, the drop and both debits.
+    let svg =
+        std::fs::read_to_string(dir.join("shrunk/naive-expected-to-hold.seed-1.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(
+        svg.matches("0200 stan").count(),
+        4,
+        "two purchase attempts, each over two hops"
+    );
+    assert_eq!(svg.matches("debit: amount").count(), 2);
+    assert!(svg.contains("dropped"));
     let alone = payfault(&["run", shrunk.to_str().unwrap()], &dir);
     assert_eq!(alone.status.code(), Some(1));
     assert!(
@@ -180,4 +195,41 @@ fn every_shipped_scenario_meets_its_expectation() {
         &root(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn the_chart_holds_every_message_of_the_intent() {
+    let dir = scratch("chart");
+    let svg = dir.join("intent.svg");
+    let trace = dir.join("trace.jsonl");
+    let out = payfault(
+        &[
+            "run",
+            "scenarios/policy-naive.ron",
+            "--seed",
+            "3",
+            "--intent",
+            "14",
+            "--chart",
+            svg.to_str().unwrap(),
+            "--trace",
+            trace.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    // Every hop of every message of intent 14 that arrived or was lost, by its label.
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let hops = trace
+        .lines()
+        .filter(|l| {
+            l.contains("\"intent\":14,")
+                && (l.contains("\"what\":\"deliver\"") || l.contains("\"what\":\"lost\""))
+        })
+        .count();
+    let drawn = svg.matches(" stan ").count();
+    assert!(hops >= 8, "{hops}");
+    assert_eq!(drawn, hops, "one label per message hop");
 }

@@ -58,6 +58,8 @@ struct ShrunkReport {
     after: Size,
     runs: u64,
     replay: String,
+    /// The failing intent as a message sequence chart (SVG).
+    chart: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -247,6 +249,12 @@ fn write_shrunk(
         file.display()
     );
     crate::write_atomic(&file, format!("{header}{body}\n").as_bytes())?;
+    let chart = draw_failure(
+        &shrunk.scenario,
+        seed,
+        property,
+        &dir.join(format!("{stem}.seed-{seed}.svg")),
+    )?;
     Ok(ShrunkReport {
         file: file.display().to_string(),
         seed,
@@ -255,7 +263,38 @@ fn write_shrunk(
         after: shrunk.after,
         runs: shrunk.runs,
         replay: format!("payfault run {}", file.display()),
+        chart,
     })
+}
+
+/// Draws the first intent of the run that violates `property`, if there is one.
+fn draw_failure(
+    sc: &Scenario,
+    seed: u64,
+    property: Property,
+    file: &Path,
+) -> Result<Option<String>, CliError> {
+    let out = payfault_domain::run::run_quick(sc, seed)?;
+    let Some(intent) = out
+        .violations
+        .iter()
+        .find(|v| v.property == property)
+        .and_then(|v| v.intent)
+    else {
+        return Ok(None);
+    };
+    let policy = payfault_domain::Builtin::new(sc.policy.clone());
+    let mut rec = crate::chart::IntentRecorder {
+        intent,
+        events: Vec::new(),
+    };
+    payfault_domain::run_with(sc, seed, &policy, &mut rec)?;
+    crate::chart::draw(
+        &rec,
+        file,
+        &format!("{} seed {seed} policy {}", sc.name, sc.policy.kind),
+    )?;
+    Ok(Some(file.display().to_string()))
 }
 
 /// A progress bar on a terminal; plain lines otherwise or under CI.
@@ -411,6 +450,9 @@ fn text(r: &CheckReport) -> String {
                 sh.after.events,
                 sh.replay
             );
+            if let Some(c) = &sh.chart {
+                let _ = writeln!(o, "       chart: {c}");
+            }
         }
         if !s.ok {
             for f in s.first_failures.iter().take(3) {

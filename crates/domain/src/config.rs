@@ -365,6 +365,9 @@ pub struct Workload {
     pub pay_again: Option<PayAgain>,
     /// Probability that the cashier enters a purchase twice.
     pub double_submit: Probability,
+    /// Issue only these purchases (by intent id, sorted); the others are drawn but not issued,
+    /// so the ones kept meet exactly the customers and faults they met in the full run.
+    pub only: Option<Vec<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -380,6 +383,8 @@ struct RawWorkload {
     pay_again: Option<PayAgain>,
     #[serde(default)]
     double_submit: Probability,
+    #[serde(default)]
+    only: Option<Vec<u64>>,
 }
 
 impl TryFrom<RawWorkload> for Workload {
@@ -403,6 +408,11 @@ impl TryFrom<RawWorkload> for Workload {
             duration: r.duration,
             pay_again: r.pay_again,
             double_submit: r.double_submit,
+            only: r.only.map(|mut v| {
+                v.sort_unstable();
+                v.dedup();
+                v
+            }),
         })
     }
 }

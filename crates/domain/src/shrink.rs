@@ -96,6 +96,41 @@ fn with_items(sc: &Scenario, items: &[Item]) -> Scenario {
     s
 }
 
+/// Delta debugging (Zeller's ddmin): the smallest subset of `items` found for which `fails`
+/// still answers `Some`, with the size it reported. `items` itself must fail.
+fn ddmin<T: Clone>(
+    mut items: Vec<T>,
+    mut size: Size,
+    fails: &mut dyn FnMut(&[T]) -> Result<Option<Size>, SimError>,
+) -> Result<(Vec<T>, Size), SimError> {
+    let mut n = 2usize;
+    while items.len() >= 2 {
+        let chunk = items.len().div_ceil(n);
+        let mut reduced = false;
+        let mut start = 0;
+        while start < items.len() {
+            let end = (start + chunk).min(items.len());
+            let mut rest = items.clone();
+            rest.drain(start..end);
+            if let Some(sz) = fails(&rest)? {
+                items = rest;
+                size = sz;
+                reduced = true;
+                n = (n - 1).max(2);
+                break;
+            }
+            start = end;
+        }
+        if !reduced {
+            if n >= items.len() {
+                break;
+            }
+            n = (n * 2).min(items.len());
+        }
+    }
+    Ok((items, size))
+}
+
 /// Shrinks a run of `sc` under `seed` that violates `property`.
 pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, ShrinkError> {
     let policy = Builtin::new(sc.policy.clone());
@@ -162,34 +197,47 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
         }
     }
 
-    // Delta debugging (ddmin): remove chunks of faults while the run still fails.
-    let mut n = 2usize;
-    while faults.len() >= 2 {
-        let chunk = faults.len().div_ceil(n);
-        let mut reduced = false;
-        let mut start = 0;
-        while start < faults.len() {
-            let end = (start + chunk).min(faults.len());
-            let mut rest = faults.clone();
-            rest.drain(start..end);
-            let s = with_items(&cur, &rest);
+    // Fewer intents: the failing one alone if it fails alone, else the fewest found by
+    // delta debugging over the purchases still issued.
+    if let Some(k) = first.intent {
+        let issued: Vec<u64> = (0..cur.workload.purchases.unwrap_or(k + 1).min(k + 1)).collect();
+        let mut alone = cur.clone();
+        alone.workload.only = Some(vec![k]);
+        if let Some(sz) = probe.fails(&alone)? {
+            cur = alone;
+            size = sz;
+        } else {
+            let (kept, sz) = ddmin(issued, size, &mut |ids: &[u64]| {
+                let mut s = cur.clone();
+                s.workload.only = Some(ids.to_vec());
+                probe.fails(&s)
+            })?;
+            cur.workload.only = Some(kept);
+            size = sz;
+        }
+        if let Some(only) = &cur.workload.only {
+            faults.retain(|i| match i {
+                Item::Drop(m) | Item::Duplicate(m) | Item::Erroneous(m) => {
+                    only.binary_search(&m.intent).is_ok()
+                }
+                Item::Crash(_) => true,
+            });
+            let s = with_items(&cur, &faults);
             if let Some(sz) = probe.fails(&s)? {
-                faults = rest;
                 cur = s;
                 size = sz;
-                reduced = true;
-                n = (n - 1).max(2);
-                break;
             }
-            start = end;
-        }
-        if !reduced {
-            if n >= faults.len() {
-                break;
-            }
-            n = (n * 2).min(faults.len());
         }
     }
+
+    // Delta debugging (ddmin): remove every fault the failure does not need.
+    let base = cur.clone();
+    let (kept, sz) = ddmin(faults, size, &mut |f: &[Item]| {
+        probe.fails(&with_items(&base, f))
+    })?;
+    faults = kept;
+    cur = with_items(&base, &faults);
+    size = sz;
     if faults.len() == 1 {
         let s = with_items(&cur, &[]);
         if let Some(sz) = probe.fails(&s)? {

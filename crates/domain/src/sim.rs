@@ -1342,6 +1342,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             ((u128::from(fate.next_u64()) * u128::from(self.sc.bank.accounts.0)) >> 64) as u32;
         let intent = self.issued;
         self.issued += 1;
+        if w.only
+            .as_ref()
+            .is_some_and(|only| only.binary_search(&intent).is_err())
+        {
+            self.push_next_arrival(term, now);
+            return self.schedule_next_arrival();
+        }
         self.intents.insert(
             intent,
             IntentOps {
