@@ -96,12 +96,15 @@ fn with_items(sc: &Scenario, items: &[Item]) -> Scenario {
     s
 }
 
+/// Whether a subset still fails, and the size of the run if it does.
+type StillFails<'a, T> = dyn FnMut(&[T]) -> Result<Option<Size>, SimError> + 'a;
+
 /// Delta debugging (Zeller's ddmin): the smallest subset of `items` found for which `fails`
 /// still answers `Some`, with the size it reported. `items` itself must fail.
 fn ddmin<T: Clone>(
     mut items: Vec<T>,
     mut size: Size,
-    fails: &mut dyn FnMut(&[T]) -> Result<Option<Size>, SimError>,
+    fails: &mut StillFails<'_, T>,
 ) -> Result<(Vec<T>, Size), SimError> {
     let mut n = 2usize;
     while items.len() >= 2 {
