@@ -391,7 +391,13 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
     let mut stopped_early = false;
     for (path, sc) in &scenarios {
         let r = pool.install(|| check_one(path, sc, args, &progress))?;
-        progress.scenario(&line_for(&r));
+        progress.scenario(&format!(
+            "checked {}: {} seeds in {:.2} s{}",
+            r.name,
+            r.seeds,
+            r.elapsed_s,
+            if r.ok { "" } else { ", expectation not met" }
+        ));
         let failed = !r.ok;
         reports.push(r);
         if failed && !args.keep_going {

@@ -41,7 +41,8 @@ pub struct FailureCtx {
     pub inquiries: u32,
     /// Time since the transaction began.
     pub elapsed: SimDuration,
-    /// The backoff chosen before the previous retry (zero before the first).
+    /// The pause chosen at the previous failure (zero before the first), so that
+    /// decorrelated jitter can build on it.
     pub previous_backoff: SimDuration,
 }
 
@@ -91,8 +92,7 @@ pub trait RetryPolicy {
     }
     /// Decides what to do after a failure whose outcome is unknown.
     fn on_failure(&self, ctx: &FailureCtx, fate: &mut Fate) -> Action;
-    /// The backoff the policy last chose, so that decorrelated jitter can build on it. The
-    /// simulator passes back whatever `on_failure` returned in `previous_backoff`.
+    /// How the policy is named in summaries and reports.
     fn describe(&self) -> String {
         self.name().to_string()
     }
