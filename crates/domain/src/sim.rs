@@ -4,11 +4,11 @@
 //! events refer to them by index; per-intent bookkeeping lives in rings indexed by intent id,
 //! released as soon as an intent can no longer change.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use payfault_engine::{
-    stream, Dist, EngineError, Fate, Limits, Scheduler, Seed, SimDuration, SimTime, StreamRng,
+    stream, Dist, EngineError, Fate, Limits, RadixHeap, Scheduler, Seed, SimDuration, SimTime,
+    StreamRng,
 };
 
 use smallvec::SmallVec;
@@ -192,7 +192,8 @@ struct Terminal {
     main_gen: u32,
     saf_gen: u32,
     waiting: VecDeque<Job>,
-    cur: Option<Txn>,
+    /// Boxed: a terminal is idle most of the time, and there may be a million of them.
+    cur: Option<Box<Txn>>,
     saf: VecDeque<Rev>,
     saf_inflight: bool,
     stan: u32,
@@ -365,7 +366,9 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     bank_srv: Server,
     bank: Bank,
     bank_reply: Dist,
-    arrivals: BinaryHeap<Reverse<(u64, u32)>>,
+    /// Each terminal's next purchase, keyed by (time, terminal): the order in which purchases
+    /// are numbered does not depend on anything else that happens at the same instant.
+    arrivals: RadixHeap<()>,
     arrival_counts: Vec<u64>,
     issued: u64,
     issuing: bool,
@@ -432,7 +435,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 commits: 0,
             },
             bank_reply: b.reply_delay.0.clone(),
-            arrivals: BinaryHeap::with_capacity(n_terms as usize),
+            arrivals: RadixHeap::new(),
             arrival_counts: vec![0; n_terms as usize],
             issued: 0,
             issuing: true,
@@ -1265,12 +1268,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let gap = self.sc.workload.inter_arrival.0.sample(&mut fate);
         // A zero gap would let one terminal issue forever at one instant.
         let at = after.saturating_add(gap.max(SimDuration::from_nanos(1)));
-        self.arrivals.push(Reverse((at.as_nanos(), term)));
+        self.arrivals
+            .insert((u128::from(at.as_nanos()) << 64) | u128::from(term), ());
     }
 
     fn schedule_next_arrival(&mut self) -> Result<(), SimError> {
         let w = &self.sc.workload;
-        let next = self.arrivals.peek().map(|r| r.0 .0);
+        let next = self.arrivals.min_key().map(|k| (k >> 64) as u64);
         let more = match next {
             Some(at) => {
                 w.purchases.is_none_or(|n| self.issued < n)
@@ -1328,7 +1332,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     }
 
     fn on_arrival(&mut self) -> Result<(), SimError> {
-        let Reverse((at, term)) = self.arrivals.pop().expect("an arrival was scheduled");
+        let (key, ()) = self.arrivals.take_min().expect("an arrival was scheduled");
+        let (at, term) = ((key >> 64) as u64, key as u32);
         let now = SimTime::from_nanos(at);
         debug_assert_eq!(now, self.sched.now());
         let k = self.arrival_counts[term as usize];
@@ -1467,7 +1472,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return;
         };
         let now = self.sched.now();
-        self.terms[term as usize].cur = Some(Txn {
+        self.terms[term as usize].cur = Some(Box::new(Txn {
             job,
             started: now,
             attempts: 0,
@@ -1480,7 +1485,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             hedge_at: None,
             timeout_at: now,
             fresh_next: true,
-        });
+        }));
         self.send_next(term, Next::Purchase);
     }
 

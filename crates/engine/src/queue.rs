@@ -1,6 +1,3 @@
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
 use crate::time::{SimDuration, SimTime};
 
 /// Bounds on one run. Hitting either is an error, so a run that would not end says so.
@@ -32,28 +29,116 @@ pub enum EngineError {
     EventLimit { limit: u64, pending: usize },
 }
 
-/// Heap entry. The key packs (time, sequence) into one integer so that comparing two
-/// entries is one comparison; the sequence breaks ties first-in first-out.
+/// Queue entry. The key packs (time, sequence) into one integer: keys are unique, and equal
+/// times come out first-in first-out.
 struct Entry<E> {
     key: u128,
     event: E,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
+/// A radix heap (Ahuja, Mehlhorn, Orlin and Tarjan): a monotone priority queue whose cost does
+/// not grow with the number of pending events the way a binary heap's does. Entry `k` lives in
+/// the bucket numbered by the highest bit in which `k` differs from the last key taken out;
+/// taking out the smallest key redistributes one bucket into lower ones, so each entry moves
+/// at most once per bit of the key.
+pub struct RadixHeap<E> {
+    last: u128,
+    len: usize,
+    /// Bucket 0 holds keys equal to `last`; bucket `b` keys whose highest differing bit is b-1.
+    buckets: Vec<Vec<Entry<E>>>,
+    /// Bit `b - 1` is set when bucket `b` (1..=128) is not empty.
+    occupied: u128,
+    spare: Vec<Entry<E>>,
+}
+
+impl<E> Default for RadixHeap<E> {
+    fn default() -> Self {
+        Self::new()
     }
 }
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+
+impl<E> RadixHeap<E> {
+    pub fn new() -> Self {
+        RadixHeap {
+            last: 0,
+            len: 0,
+            buckets: (0..129).map(|_| Vec::new()).collect(),
+            occupied: 0,
+            spare: Vec::new(),
+        }
     }
-}
-impl<E> Ord for Entry<E> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // BinaryHeap is a max-heap; the earliest key must come out first.
-        other.key.cmp(&self.key)
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds `event` under `key`, which must not be below the last key taken out.
+    #[inline]
+    pub fn insert(&mut self, key: u128, event: E) {
+        self.push(Entry { key, event });
+    }
+
+    /// Takes out the entry with the smallest key.
+    #[inline]
+    pub fn take_min(&mut self) -> Option<(u128, E)> {
+        self.pop().map(|e| (e.key, e.event))
+    }
+
+    /// The smallest key, without taking it out.
+    pub fn min_key(&mut self) -> Option<u128> {
+        let e = self.pop()?;
+        let k = e.key;
+        // Putting back the key just taken out lands in bucket 0: nothing moves.
+        self.push(e);
+        Some(k)
+    }
+
+    #[inline]
+    fn bucket(&self, key: u128) -> usize {
+        128 - (key ^ self.last).leading_zeros() as usize
+    }
+
+    #[inline]
+    fn push(&mut self, entry: Entry<E>) {
+        debug_assert!(entry.key >= self.last, "a radix heap is monotone");
+        let b = self.bucket(entry.key);
+        if b > 0 {
+            self.occupied |= 1u128 << (b - 1);
+        }
+        self.buckets[b].push(entry);
+        self.len += 1;
+    }
+
+    /// Takes out the smallest entry.
+    #[inline]
+    fn pop(&mut self) -> Option<Entry<E>> {
+        if self.buckets[0].is_empty() {
+            if self.occupied == 0 {
+                return None;
+            }
+            let b = self.occupied.trailing_zeros() as usize + 1;
+            self.occupied &= !(1u128 << (b - 1));
+            let mut items =
+                std::mem::replace(&mut self.buckets[b], std::mem::take(&mut self.spare));
+            self.last = items.iter().map(|e| e.key).min().expect("occupied bucket");
+            for e in items.drain(..) {
+                let nb = self.bucket(e.key);
+                if nb > 0 {
+                    self.occupied |= 1u128 << (nb - 1);
+                }
+                self.buckets[nb].push(e);
+            }
+            self.spare = items;
+        }
+        let e = self.buckets[0].pop()?;
+        self.len -= 1;
+        Some(e)
     }
 }
 
@@ -61,7 +146,7 @@ impl<E> Ord for Entry<E> {
 pub struct Scheduler<E> {
     now: SimTime,
     seq: u64,
-    heap: BinaryHeap<Entry<E>>,
+    heap: RadixHeap<E>,
     processed: u64,
     peak_pending: usize,
     limits: Limits,
@@ -72,7 +157,7 @@ impl<E> Scheduler<E> {
         Scheduler {
             now: SimTime::ZERO,
             seq: 0,
-            heap: BinaryHeap::with_capacity(1024),
+            heap: RadixHeap::new(),
             processed: 0,
             peak_pending: 0,
             limits,
@@ -133,23 +218,24 @@ impl<E> Scheduler<E> {
     /// empty; an error when the next event would break a limit.
     #[inline]
     pub fn next_event(&mut self) -> Result<Option<(SimTime, E)>, EngineError> {
-        let Some(top) = self.heap.peek() else {
-            return Ok(None);
-        };
-        let at = SimTime::from_nanos((top.key >> 64) as u64);
-        if at > self.limits.max_time {
-            return Err(EngineError::TimeLimit {
-                limit: self.limits.max_time,
-                pending: self.heap.len(),
-            });
-        }
-        if self.processed >= self.limits.max_events {
+        if self.processed >= self.limits.max_events && self.heap.len() > 0 {
             return Err(EngineError::EventLimit {
                 limit: self.limits.max_events,
                 pending: self.heap.len(),
             });
         }
-        let entry = self.heap.pop().expect("peeked entry is present");
+        let Some(entry) = self.heap.pop() else {
+            return Ok(None);
+        };
+        let at = SimTime::from_nanos((entry.key >> 64) as u64);
+        if at > self.limits.max_time {
+            // Put it back: the queue stays as it was, for whoever looks at it next.
+            self.heap.push(entry);
+            return Err(EngineError::TimeLimit {
+                limit: self.limits.max_time,
+                pending: self.heap.len(),
+            });
+        }
         debug_assert!(at >= self.now, "time never goes backwards");
         self.now = at;
         self.processed += 1;
@@ -177,6 +263,29 @@ mod tests {
         s.schedule_in(SimDuration::from_nanos(5), 3);
         s.schedule_in(SimDuration::from_nanos(3), 4);
         assert_eq!(drain(&mut s), vec![(3, 2), (3, 4), (5, 1), (5, 3)]);
+    }
+
+    #[test]
+    fn many_events_come_out_in_time_then_insertion_order() {
+        let mut s = Scheduler::new(Limits::default());
+        let mut x = 12345u64;
+        // Pending (time, insertion number), kept sorted by a plain method to compare against.
+        let mut pending = std::collections::BTreeSet::new();
+        for i in 0..20_000u32 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let t = (x >> 40) % 5000;
+            pending.insert((s.now().as_nanos() + t, i));
+            s.schedule_in(SimDuration::from_nanos(t), i);
+            // Interleave pops with pushes, as a simulation does.
+            if i % 3 == 0 {
+                let (now, e) = s.next_event().unwrap().unwrap();
+                assert_eq!(pending.pop_first(), Some((now.as_nanos(), e)));
+            }
+        }
+        let out = drain(&mut s);
+        assert_eq!(out, pending.into_iter().collect::<Vec<_>>());
     }
 
     #[test]
