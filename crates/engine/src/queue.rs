@@ -218,7 +218,7 @@ impl<E> Scheduler<E> {
     /// empty; an error when the next event would break a limit.
     #[inline]
     pub fn next_event(&mut self) -> Result<Option<(SimTime, E)>, EngineError> {
-        if self.processed >= self.limits.max_events && self.heap.len() > 0 {
+        if self.processed >= self.limits.max_events && !self.heap.is_empty() {
             return Err(EngineError::EventLimit {
                 limit: self.limits.max_events,
                 pending: self.heap.len(),
