@@ -3,6 +3,7 @@
 //! [`trace::Tracer`] that the caller supplies.
 
 pub mod config;
+mod idem;
 pub mod metrics;
 pub mod oracle;
 pub mod policy;

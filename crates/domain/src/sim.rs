@@ -17,6 +17,7 @@ use crate::config::{
     Direction, Duration, FaultSchedule, LinkConfig, LinkName, MsgId, MsgKind, NodeName, Positive,
     Scenario, ScheduledCrash,
 };
+use crate::idem::IdemTable;
 use crate::metrics::{Counters, Metrics, PeakQueues};
 use crate::oracle::{Answer, Oracle, Violation};
 use crate::policy::{Action, Failure, FailureCtx, KeyMode, RetryPolicy};
@@ -246,48 +247,12 @@ struct BankIntent {
     paid_at: Option<SimTime>,
 }
 
-/// One intent's idempotency entries: (key, response code, time stored). Nearly every intent
-/// has one key, kept inline; a `Vec` with nothing in it allocates nothing.
-#[derive(Debug, Default)]
-struct IdemSlot {
-    first: Option<(u64, u8, SimTime)>,
-    more: Vec<(u64, u8, SimTime)>,
-}
-
-impl IdemSlot {
-    fn find(&self, key: u64) -> Option<u8> {
-        self.first
-            .iter()
-            .chain(self.more.iter())
-            .find(|e| e.0 == key)
-            .map(|e| e.1)
-    }
-    fn retain(&mut self, keep: impl Fn(&(u64, u8, SimTime)) -> bool) {
-        self.more.retain(&keep);
-        if self.first.as_ref().is_some_and(|e| !keep(e)) {
-            self.first = self.more.pop();
-        }
-    }
-    fn is_empty(&self) -> bool {
-        self.first.is_none()
-    }
-    fn store(&mut self, e: (u64, u8, SimTime)) {
-        self.retain(|x| x.0 != e.0);
-        match self.first {
-            None => self.first = Some(e),
-            Some(_) => self.more.push(e),
-        }
-    }
-}
-
 #[derive(Debug)]
 struct Bank {
     accounts: Vec<u64>,
     merchant: u64,
     intents: Ring<BankIntent>,
-    /// The idempotency table, by intent.
-    idem: Ring<IdemSlot>,
-    idem_expiry: VecDeque<(SimTime, u64)>,
+    idem: Option<IdemTable>,
     commits: u64,
 }
 
@@ -430,8 +395,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 accounts,
                 merchant: 0,
                 intents: Ring::default(),
-                idem: Ring::default(),
-                idem_expiry: VecDeque::new(),
+                idem: b
+                    .idempotency
+                    .as_ref()
+                    .map(|i| IdemTable::new(i.retention.get(), make_key(0, 0, 1))),
                 commits: 0,
             },
             bank_reply: b.reply_delay.0.clone(),
@@ -991,36 +958,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     // ----- the bank ------------------------------------------------------------------------
 
-    fn idem_lookup(&mut self, key: u64, retention: SimDuration) -> Option<u8> {
-        let now = self.sched.now();
-        let b = &mut self.bank;
-        while let Some(&(exp, k)) = b.idem_expiry.front() {
-            if exp > now {
-                break;
-            }
-            b.idem_expiry.pop_front();
-            let intent = k >> 24;
-            if let Some(v) = b.idem.get_mut(intent) {
-                // Only the entry this expiry was queued for: a later store renewed the key.
-                v.retain(|&(key, _, at)| key != k || at.saturating_add(retention) > now);
-                if v.is_empty() {
-                    b.idem.remove(intent);
-                }
-            }
-        }
-        b.idem.get(key >> 24).and_then(|v| v.find(key))
-    }
-
     fn idem_store(&mut self, key: u64, code: u8) {
-        if let Some(cfg) = &self.sc.bank.idempotency {
-            let now = self.sched.now();
-            self.bank
-                .idem
-                .get_or_insert_with(key >> 24, IdemSlot::default)
-                .store((key, code, now));
-            self.bank
-                .idem_expiry
-                .push_back((now.saturating_add(cfg.retention.get()), key));
+        let now = self.sched.now();
+        if let Some(t) = &mut self.bank.idem {
+            t.store(key, code, now);
         }
     }
 
@@ -1030,10 +971,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let m = self.msgs[slot as usize].clone();
         let code = match m.kind {
             Kind::Purchase => {
-                let cached = match &self.sc.bank.idempotency {
-                    Some(cfg) => self.idem_lookup(m.key, cfg.retention.get()),
-                    None => None,
-                };
+                let cached = self.bank.idem.as_mut().and_then(|t| t.lookup(m.key, now));
                 let order_paid = self.sc.bank.order_dedup.is_some_and(|w| {
                     self.bank
                         .intents
@@ -2015,8 +1953,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 self.free_slot(slot);
             }
             if volatile_table {
-                self.bank.idem = Ring::default();
-                self.bank.idem_expiry.clear();
+                if let Some(t) = &mut self.bank.idem {
+                    t.clear();
+                }
             }
         }
     }
