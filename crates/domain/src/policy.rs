@@ -181,7 +181,14 @@ impl RetryPolicy for Builtin {
     }
 
     fn on_failure(&self, ctx: &FailureCtx, fate: &mut Fate) -> Action {
-        let after = backoff(&self.cfg.backoff, ctx.attempts, ctx.previous_backoff, fate);
+        // Every failure so far counts towards the pause, inquiries included, so that a policy
+        // that keeps asking backs off as one that keeps retrying does.
+        let after = backoff(
+            &self.cfg.backoff,
+            ctx.attempts + ctx.inquiries,
+            ctx.previous_backoff,
+            fate,
+        );
         let retry = self.may_retry(ctx, after);
         match self.cfg.kind {
             PolicyKind::None => Action::GiveUp,

@@ -281,6 +281,8 @@ struct IntentOps {
     amount: u64,
     account: u32,
     txns: u8,
+    /// Keys whose approval the terminal accepted: another copy of that reply is no news.
+    approved_keys: SmallVec<[u64; 1]>,
 }
 
 /// Fixed families of random draws; changing one changes every trace.
@@ -1096,7 +1098,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 let posting = record
                     .postings
                     .iter_mut()
-                    .find(|(k, _)| *k == m.key)
+                    .find(|(k, p)| *k == m.key && !p.reversed)
                     .map(|(_, p)| p);
                 match posting {
                     Some(p) if !p.reversed => {
@@ -1300,6 +1302,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 amount,
                 account,
                 txns: 0,
+                approved_keys: SmallVec::new(),
             },
         );
         self.oracle.issue(intent, amount, now);
@@ -1627,12 +1630,27 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     && t.cur.as_ref().is_some_and(|c| {
                         c.phase == Phase::Waiting && c.outstanding.contains(&m.key)
                     });
+                let already = self
+                    .intents
+                    .get(m.intent)
+                    .is_some_and(|o| o.approved_keys.contains(&m.key));
                 if waiting {
                     match m.rc {
-                        rc::APPROVED | rc::DUPLICATE => self.finish_txn(term, Answer::Approved),
+                        rc::APPROVED | rc::DUPLICATE => {
+                            self.note_approved(m.intent, m.key);
+                            self.finish_txn(term, Answer::Approved)
+                        }
                         rc::INSUFFICIENT_FUNDS => self.finish_txn(term, Answer::Declined),
                         code => self.fail(term, Failure::ErrorReply(code)),
                     }
+                } else if already {
+                    // A second copy of the reply that approved the payment.
+                    self.trace(
+                        NodeLabel::Terminal(term),
+                        "duplicate-reply",
+                        Some(m.intent),
+                        Some(format_args!("key {}", m.key)),
+                    );
                 } else if m.rc == rc::APPROVED {
                     self.c.late_approvals += 1;
                     self.trace(
@@ -1663,7 +1681,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         .is_some_and(|c| c.phase == Phase::Inquiring && c.key == m.key);
                 if waiting {
                     match m.rc {
-                        rc::APPROVED => self.finish_txn(term, Answer::Approved),
+                        rc::APPROVED => {
+                            self.note_approved(m.intent, m.key);
+                            self.finish_txn(term, Answer::Approved)
+                        }
                         _ => {
                             self.terms[term as usize]
                                 .cur
@@ -1691,6 +1712,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
         self.release(m.intent);
         Ok(())
+    }
+
+    fn note_approved(&mut self, intent: u64, key: u64) {
+        if let Some(o) = self.intents.get_mut(intent) {
+            if !o.approved_keys.contains(&key) {
+                o.approved_keys.push(key);
+            }
+        }
     }
 
     /// Frees a slot whose intent reference the caller releases itself, after acting on it.

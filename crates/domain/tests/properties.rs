@@ -255,3 +255,31 @@ fn giving_up_leaves_customers_charged_but_told_failed() {
     assert!(s.metrics.charged_but_told_failed > 0);
     assert_eq!(s.violated(), vec![Property::Agreement]);
 }
+
+/// Regression: a second copy of the reply that approved a payment was taken for a late
+/// approval and reversed, leaving a customer told "approved" but not charged.
+#[test]
+fn regression_a_duplicated_approval_is_not_reversed_as_late() {
+    let links = r#"(
+        terminal_acquirer: (latency: LogNormal(median: "20ms", sigma: 0.6), drop: 0.02),
+        acquirer_bank: (latency: LogNormal(median: "20ms", sigma: 0.6), duplicate: 0.05),
+    )"#;
+    let policy = r#"(kind: ReversalThenRetry, timeout: "500ms", max_attempts: 3, reverse_late_approvals: true, reversal: (timeout: "500ms"))"#;
+    // The bank deduplicates repeated requests, so every duplicate left is a duplicated reply.
+    let sc = scenario(
+        links,
+        r#", idempotency: (retention: "24h", durable: true)"#,
+        policy,
+        "()",
+    );
+    for seed in 1..=20 {
+        let s = run(&sc, seed).unwrap();
+        assert!(s.metrics.duplicated > 0);
+        assert_eq!(
+            s.violation_count,
+            0,
+            "seed {seed}: {:?}",
+            s.violations.first()
+        );
+    }
+}
