@@ -75,13 +75,13 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "unknown-field.ron",
         line: 7,
-        phrase: "expected one of `latency`, `drop`, `duplicate`",
+        phrase: "unknown field `drop_rate` in `LinkConfig`: expected one of `latency`, `drop`, `duplicate`",
         fix: Some(("drop_rate:", "drop:")),
     },
     Malformed {
         file: "wrong-type.ron",
         line: 4,
-        phrase: "Expected integer",
+        phrase: "expected a whole number",
         fix: Some(("\"many\"", "2")),
     },
     Malformed {

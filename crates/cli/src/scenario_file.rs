@@ -1,11 +1,9 @@
 //! Reading scenario files: RON in, a validated [`Scenario`] out, or an error that names the
 //! file, line and column and what was expected.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use payfault_domain::Scenario;
-use ron::extensions::Extensions;
 
 /// A scenario file that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -26,14 +24,12 @@ pub enum LoadError {
 
 /// Parses scenario text; `path` is used only in messages.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, LoadError> {
-    let opts = ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME);
-    opts.from_str::<Scenario>(text)
-        .map_err(|e| LoadError::Invalid {
-            path: path.to_path_buf(),
-            line: e.position.line,
-            col: e.position.col,
-            message: Explained(&e.code).to_string(),
-        })
+    payfault_domain::from_ron(text).map_err(|e| LoadError::Invalid {
+        path: path.to_path_buf(),
+        line: e.line,
+        col: e.col,
+        message: e.message,
+    })
 }
 
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
@@ -42,20 +38,4 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
         source,
     })?;
     parse(path, &text)
-}
-
-/// RON's messages, with what was expected spelled out where RON leaves it implicit.
-struct Explained<'a>(&'a ron::Error);
-
-impl fmt::Display for Explained<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            ron::Error::Message(m) => write!(f, "{m}"),
-            ron::Error::Eof => write!(
-                f,
-                "the file ended early: a closing bracket or a value is missing"
-            ),
-            other => write!(f, "{other}"),
-        }
-    }
 }

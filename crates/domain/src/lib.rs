@@ -2,6 +2,9 @@
 //! metrics. This crate does no I/O: it reads no file and writes nowhere; traces go to a
 //! [`trace::Tracer`] that the caller supplies.
 
+/// The engine underneath: simulated time, random streams, distributions.
+pub use payfault_engine as engine;
+
 pub mod config;
 mod idem;
 pub mod metrics;
@@ -9,6 +12,7 @@ pub mod oracle;
 pub mod policy;
 mod ring;
 pub mod run;
+pub mod scenario;
 pub mod shrink;
 pub mod sim;
 pub mod trace;
@@ -17,4 +21,5 @@ pub use config::{PolicyKind, Property, Scenario};
 pub use oracle::{Answer, Rule, Violation};
 pub use policy::{Action, Builtin, Failure, FailureCtx, KeyMode, RetryPolicy};
 pub use run::{run, run_with, Summary};
+pub use scenario::{from_ron, ScenarioError};
 pub use sim::{Outcome, Sim, SimError};

@@ -7,10 +7,7 @@ use payfault_domain::trace::TraceEvent;
 use payfault_domain::{run, run_with, Builtin, PolicyKind, Property, Rule, Summary};
 
 fn parse(text: &str) -> Scenario {
-    ron::Options::default()
-        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
-        .from_str(text)
-        .unwrap_or_else(|e| panic!("test scenario does not parse: {e}"))
+    payfault_domain::from_ron(text).unwrap_or_else(|e| panic!("test scenario does not parse: {e}"))
 }
 
 fn shipped(name: &str) -> Scenario {

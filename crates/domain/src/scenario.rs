@@ -1,0 +1,65 @@
+//! Scenario text (RON) to a validated [`Scenario`]. Text in, value or positioned error out:
+//! reading files is the caller's business.
+
+use std::fmt;
+
+use ron::extensions::Extensions;
+
+use crate::config::Scenario;
+
+/// Why scenario text is not a valid scenario, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{col}: {message}")]
+pub struct ScenarioError {
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+/// Parses and validates a scenario written in RON. `Some(...)` may be left out around
+/// optional values.
+pub fn from_ron(text: &str) -> Result<Scenario, ScenarioError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    ron::Options::default()
+        .with_default_extension(Extensions::IMPLICIT_SOME)
+        .from_str::<Scenario>(text)
+        .map_err(|e| ScenarioError {
+            line: e.position.line,
+            col: e.position.col,
+            message: Explained(&e.code).to_string(),
+        })
+}
+
+/// RON's messages, with what was expected spelled out where RON leaves it implicit.
+struct Explained<'a>(&'a ron::Error);
+
+impl fmt::Display for Explained<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            ron::Error::Message(m) => write!(f, "{m}"),
+            ron::Error::Eof => write!(
+                f,
+                "the file ended early: a closing bracket or a value is missing"
+            ),
+            ron::Error::NoSuchStructField {
+                expected,
+                found,
+                outer,
+            } => {
+                let within = outer
+                    .as_deref()
+                    .map_or(String::new(), |o| format!(" in `{o}`"));
+                let names: Vec<String> = expected.iter().map(|e| format!("`{e}`")).collect();
+                write!(
+                    f,
+                    "unknown field `{found}`{within}: expected one of {}",
+                    names.join(", ")
+                )
+            }
+            ron::Error::ExpectedInteger => {
+                write!(f, "expected a whole number (no quotes, no sign)")
+            }
+            other => write!(f, "{other}"),
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! A retry policy of one's own, checked from `cargo test` over many seeds: how a payments team
+//! puts its own policy into CI. The scenario is a shipped one; only the policy is ours.
+
+use payfault_domain::engine::{Fate, SimDuration};
+use payfault_domain::trace::NoTrace;
+use payfault_domain::{
+    from_ron, run_with, Action, Failure, FailureCtx, KeyMode, Property, RetryPolicy,
+};
+
+/// Our terminal's policy: one idempotency key for the whole payment, at most four attempts,
+/// a second between them, then a status inquiry before telling the customer anything.
+struct OurPolicy {
+    fresh_keys: bool,
+}
+
+impl RetryPolicy for OurPolicy {
+    fn name(&self) -> &str {
+        if self.fresh_keys {
+            "ours-with-fresh-keys"
+        } else {
+            "ours"
+        }
+    }
+    fn timeout(&self) -> SimDuration {
+        SimDuration::from_secs(60)
+    }
+    fn key_mode(&self) -> KeyMode {
+        if self.fresh_keys {
+            KeyMode::Fresh
+        } else {
+            KeyMode::Same
+        }
+    }
+    fn on_failure(&self, ctx: &FailureCtx, _fate: &mut Fate) -> Action {
+        let pause = SimDuration::from_secs(1);
+        match ctx.failure {
+            Failure::Timeout | Failure::ErrorReply(_) if ctx.attempts < 4 => {
+                Action::Retry { after: pause }
+            }
+            Failure::Timeout | Failure::ErrorReply(_) | Failure::InquiryTimeout => {
+                Action::Inquire { after: pause }
+            }
+            Failure::NotFound => Action::GiveUp,
+        }
+    }
+}
+
+fn scenario(bank_keeps_keys: bool) -> payfault_domain::Scenario {
+    let text = include_str!("../../../scenarios/cause-network-delay-naive.ron");
+    let mut sc = from_ron(text).expect("the shipped scenario parses");
+    if bank_keeps_keys {
+        sc.bank.idempotency = Some(payfault_domain::config::IdempotencyConfig {
+            retention: payfault_domain::config::Positive(payfault_domain::config::Duration(
+                SimDuration::from_secs(86_400),
+            )),
+            durable: true,
+        });
+    }
+    sc
+}
+
+#[test]
+fn our_policy_never_charges_twice_over_two_hundred_seeds() {
+    let sc = scenario(true);
+    let policy = OurPolicy { fresh_keys: false };
+    for seed in 1..=200 {
+        let s = run_with(&sc, seed, &policy, &mut NoTrace).unwrap();
+        assert_eq!(
+            s.violation_count,
+            0,
+            "seed {seed}: {:?}\nreplay it with the same seed",
+            s.violations.first()
+        );
+        assert_eq!(s.policy, "ours");
+    }
+}
+
+#[test]
+fn the_same_policy_with_a_fresh_key_per_attempt_is_caught() {
+    let sc = scenario(true);
+    let policy = OurPolicy { fresh_keys: true };
+    let caught = (1..=50)
+        .map(|seed| run_with(&sc, seed, &policy, &mut NoTrace).unwrap())
+        .filter(|s| s.violated().contains(&Property::NoDuplicateDebit))
+        .count();
+    assert!(caught > 25, "duplicates on only {caught} of 50 seeds");
+}
