@@ -280,3 +280,44 @@ fn regression_a_duplicated_approval_is_not_reversed_as_late() {
         );
     }
 }
+
+#[test]
+fn a_recorded_fault_schedule_replays_the_run_exactly() {
+    let links = r#"(
+        terminal_acquirer: (latency: LogNormal(median: "20ms", sigma: 0.6), drop: 0.03, duplicate: 0.02),
+        acquirer_bank: (latency: LogNormal(median: "20ms", sigma: 0.6), drop: 0.02),
+    )"#;
+    let bank = r#", erroneous_replies: 0.02, reply_delay: Constant("2ms")"#;
+    let faults = r#"(random_crashes: [(node: Bank, mean_interval: "20s", down_for: Constant("1s")), (node: AllTerminals, mean_interval: "200s", down_for: Constant("3s"))])"#;
+    let sc = scenario(links, bank, NAIVE, faults);
+    let seed = 9;
+    let policy = Builtin::new(sc.policy.clone());
+    let recorded =
+        payfault_domain::Sim::new(&sc, seed, &policy, &mut payfault_domain::trace::NoTrace)
+            .record_faults()
+            .run()
+            .unwrap()
+            .faults
+            .unwrap();
+    assert!(!recorded.drops.is_empty() && !recorded.duplicates.is_empty());
+    assert!(!recorded.erroneous.is_empty() && !recorded.crashes.is_empty());
+    let mut replay = sc.clone();
+    replay.faults.random_crashes.clear();
+    replay.faults.schedule = Some(recorded);
+    // Everything but the event index, which counts the random crash processes' own events.
+    let story = |sc: &Scenario| {
+        let mut out = Vec::new();
+        let mut tracer = |e: TraceEvent| {
+            out.push(format!(
+                "{} {:?} {} {:?} {:?} {:?}",
+                e.t, e.node, e.what, e.intent, e.msg, e.detail
+            ))
+        };
+        let s = run_with(sc, seed, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
+        (out, s.metrics.duplicate_permanent, s.violation_count)
+    };
+    let (a, b) = (story(&sc), story(&replay));
+    assert!(a.1 > 0, "the run has something to replay");
+    assert_eq!(a.0.len(), b.0.len());
+    assert_eq!(a, b);
+}
