@@ -4,6 +4,7 @@ mod bench;
 mod chart;
 mod check;
 mod scenario_file;
+mod sweep;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -36,6 +37,12 @@ enum Command {
     /// Measure the simulator: events per second, nanoseconds per event, wall time and peak
     /// memory for one or more seeds of a scenario (oracle and metrics on, tracing off).
     Bench(BenchArgs),
+    /// Run a grid of retry policies x scenario parameters x seeds in parallel and write a
+    /// report folder: CSV results, summaries with 95% confidence intervals, charts, HTML.
+    Sweep(sweep::SweepArgs),
+    /// Join the folders of a sharded sweep (`sweep --shard K/N`) into the report one run of
+    /// the whole sweep would have written.
+    Merge(sweep::MergeArgs),
 }
 
 #[derive(clap::Args)]
@@ -80,6 +87,16 @@ struct BenchArgs {
     /// Override the number of terminals of the scenario.
     #[arg(long)]
     terminals: Option<u32>,
+    /// Measure each scale in its own process: 10^3 to 10^6 terminals at 10^6 purchases, and
+    /// 10^5 up to --max-purchases purchases at 1000 terminals.
+    #[arg(long)]
+    scales: bool,
+    /// The largest purchase count measured by --scales.
+    #[arg(long, default_value_t = 100_000_000)]
+    max_purchases: u64,
+    /// Print one machine-readable line per run (used by --scales).
+    #[arg(long, hide = true)]
+    raw: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -158,6 +175,8 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd_run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Sweep(args) => sweep::run(&args),
+        Command::Merge(args) => sweep::merge(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

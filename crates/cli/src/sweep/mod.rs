@@ -1,0 +1,680 @@
+//! `payfault sweep` and `payfault merge`: a grid of policies x parameters x seeds, run in
+//! parallel, written to a report folder.
+//!
+//! The folder, as one run leaves it:
+//!
+//! ```text
+//! manifest.json         the grid: axes, values, cells, seeds, metric columns
+//! scenarios/<cell>.ron  each cell's full scenario (replay a row: payfault run ... --seed N)
+//! cells/<cell>.csv      each finished cell's rows, written as soon as the cell is done
+//! results.csv           every cell and seed, every metric (the cells' rows, in cell order)
+//! summary.csv pairs.csv report.md index.html charts/
+//! ```
+//!
+//! Every file is written whole or not at all (a temporary name, then a rename), so an
+//! interrupted sweep keeps the cells it finished and `--resume` runs only the others. A shard
+//! (`--shard K/N`) runs every N-th cell; `merge` puts shards together. The report is always
+//! made from the cell files on disk, so a resumed or merged folder is byte for byte what one
+//! uninterrupted run writes, whatever the number of jobs.
+
+mod charts;
+mod data;
+mod report;
+mod ron_tree;
+mod spec;
+mod stats;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::CliError;
+
+#[derive(clap::Args)]
+pub struct SweepArgs {
+    /// The sweep file (RON): a base scenario, the parameters to vary and their values, seeds.
+    pub sweep: PathBuf,
+    /// The report folder to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Worker threads (default: every core). The results do not depend on it.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Keep the cells an earlier, interrupted run of the same sweep finished; run the rest.
+    #[arg(long)]
+    pub resume: bool,
+    /// Run only shard K of N (every N-th cell, from the K-th); `payfault merge` joins shards.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+}
+
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// Folders written by `payfault sweep --shard K/N` (or by interrupted runs) of one sweep.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// The report folder to write: the same files one run of the whole sweep writes.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Shard `k` of `n`, counting from 1.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub k: usize,
+    pub n: usize,
+}
+
+impl Shard {
+    fn owns(&self, cell_index: usize) -> bool {
+        cell_index % self.n == self.k - 1
+    }
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    let bad = || format!("expected K/N with 1 <= K <= N, such as 2/4, found {s:?}");
+    let (k, n) = s.split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if k == 0 || k > n {
+        return Err(bad());
+    }
+    Ok(Shard { k, n })
+}
+
+/// Everything the report needs besides the rows: the report is a function of this and the
+/// cell files, which is what lets `merge` write it without the sweep file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub payfault: String,
+    /// The sweep file as it was named on the command line.
+    pub sweep: String,
+    pub title: String,
+    pub description: String,
+    /// The base scenario as the sweep file names it, and its name and description.
+    pub base: String,
+    pub base_name: String,
+    pub base_description: String,
+    pub seeds: u64,
+    pub seed_start: u64,
+    /// Index of the baseline policy on the first axis (the policy).
+    pub baseline: usize,
+    pub axes: Vec<AxisInfo>,
+    /// Metric columns of the CSV files, after the cell, axis and seed columns.
+    pub columns: Vec<String>,
+    /// Metric columns charted besides the standard charts.
+    pub charts: Vec<String>,
+    pub cells: Vec<CellInfo>,
+    /// Set in a shard's folder; a whole run's or a merge's has none.
+    pub shard: Option<Shard>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AxisInfo {
+    pub name: String,
+    pub label: String,
+    pub values: Vec<ValueInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ValueInfo {
+    pub label: String,
+    /// (path, value as written) pairs.
+    pub settings: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CellInfo {
+    pub id: String,
+    pub coords: Vec<usize>,
+    pub hash: String,
+}
+
+const MANIFEST: &str = "manifest.json";
+const FORMAT: u32 = 1;
+
+impl Manifest {
+    fn seed_list(&self) -> Vec<u64> {
+        (self.seed_start..self.seed_start + self.seeds).collect()
+    }
+
+    /// `cell,policy,<parameters>,seed,<metrics>`
+    fn header(&self) -> String {
+        let mut h = vec!["cell".to_string()];
+        h.extend(self.axes.iter().map(|a| a.name.clone()));
+        h.push("seed".into());
+        h.extend(self.columns.iter().cloned());
+        data::line(&h)
+    }
+
+    fn label_columns(&self) -> usize {
+        1 + self.axes.len()
+    }
+
+    fn cell_labels(&self, cell: &CellInfo) -> Vec<String> {
+        let mut l = vec![cell.id.clone()];
+        l.extend(
+            self.axes
+                .iter()
+                .zip(&cell.coords)
+                .map(|(a, &v)| a.values[v].label.clone()),
+        );
+        l
+    }
+
+    fn read(dir: &Path) -> Result<Manifest, CliError> {
+        let path = dir.join(MANIFEST);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            CliError::Usage(format!(
+                "{}: cannot read ({e}): is {} a sweep's report folder?",
+                path.display(),
+                dir.display()
+            ))
+        })?;
+        let m: Manifest = serde_json::from_str(&text)
+            .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+        if m.format != FORMAT {
+            return Err(CliError::Usage(format!(
+                "{}: written in format {}, this payfault reads format {FORMAT}",
+                path.display(),
+                m.format
+            )));
+        }
+        Ok(m)
+    }
+
+    fn write(&self, dir: &Path) -> Result<(), CliError> {
+        let mut text = serde_json::to_string_pretty(self).expect("a manifest serialises");
+        text.push('\n');
+        crate::write_atomic(&dir.join(MANIFEST), text.as_bytes())
+    }
+}
+
+fn manifest_of(args_sweep: &Path, s: &spec::Spec, cells: &[spec::Cell]) -> Manifest {
+    Manifest {
+        format: FORMAT,
+        payfault: env!("CARGO_PKG_VERSION").to_string(),
+        sweep: args_sweep.display().to_string(),
+        title: s.title.clone(),
+        description: s.description.clone(),
+        base: s.base.clone(),
+        base_name: s.base_scenario.name.clone(),
+        base_description: s.base_scenario.description.clone(),
+        seeds: s.seeds,
+        seed_start: s.seed_start,
+        baseline: s.baseline,
+        axes: s
+            .axes
+            .iter()
+            .map(|a| AxisInfo {
+                name: a.name.clone(),
+                label: a.label.clone(),
+                values: a
+                    .values
+                    .iter()
+                    .map(|v| ValueInfo {
+                        label: v.label.clone(),
+                        settings: v
+                            .settings
+                            .iter()
+                            .map(|x| (x.path.clone(), x.value.clone()))
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        columns: data::metric_columns(),
+        charts: s.charts.clone(),
+        cells: cells
+            .iter()
+            .map(|c| CellInfo {
+                id: c.id.clone(),
+                coords: c.coords.clone(),
+                hash: c.hash.clone(),
+            })
+            .collect(),
+        shard: None,
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
+    move |source| CliError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Makes `dir` ready to hold a report: refuses a folder with other things in it, and removes
+/// temporary files that a killed run left behind.
+fn prepare_out(dir: &Path) -> Result<(), CliError> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)
+            .map_err(io_err(dir))?
+            .next()
+            .is_none();
+        if !empty && !dir.join(MANIFEST).is_file() {
+            return Err(CliError::Usage(format!(
+                "{} exists and is not a sweep's report folder (no {MANIFEST}): choose another --out",
+                dir.display()
+            )));
+        }
+    }
+    for sub in ["", "cells", "scenarios", "charts"] {
+        let d = dir.join(sub);
+        std::fs::create_dir_all(&d).map_err(io_err(&d))?;
+        for e in std::fs::read_dir(&d).map_err(io_err(&d))?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.contains(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The files of the report proper; index.html is written last, so a folder with it holds a
+/// whole report.
+const REPORT_FILES: [&str; 6] = [
+    "results.csv",
+    "summary.csv",
+    "pairs.csv",
+    "report.md",
+    "charts",
+    "index.html",
+];
+
+/// Removes an earlier report before the cells change under it: a folder holds the report of
+/// its manifest's grid, or none.
+fn remove_report(dir: &Path) -> Result<(), CliError> {
+    for f in REPORT_FILES {
+        let p = dir.join(f);
+        let r = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        match r {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(&p)(e)),
+            _ => {}
+        }
+    }
+    std::fs::create_dir_all(dir.join("charts")).map_err(io_err(dir))
+}
+
+/// Removes cell files that are not in `keep` (from an earlier grid, or another shard).
+fn remove_cells_except(dir: &Path, keep: &[&str]) -> Result<(), CliError> {
+    let d = dir.join("cells");
+    for e in std::fs::read_dir(&d).map_err(io_err(&d))?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(id) = name.strip_suffix(".csv") {
+            if !keep.contains(&id) {
+                std::fs::remove_file(e.path()).map_err(io_err(&e.path()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn cell_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join("cells").join(format!("{id}.csv"))
+}
+
+/// Reads a finished cell's rows, or says why they cannot be used.
+fn read_cell(dir: &Path, m: &Manifest, cell: &CellInfo) -> Result<data::CellRows, String> {
+    let path = cell_path(dir, &cell.id);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    data::read_cell(&text, &m.header(), m.label_columns(), &m.seed_list())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A progress bar on a terminal; a plain line per finished cell otherwise or under CI.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    cells_total: usize,
+    cells_done: AtomicUsize,
+    start: Instant,
+}
+
+impl Progress {
+    fn new(runs: u64, cells_total: usize) -> Progress {
+        let interactive = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+        let bar = interactive.then(|| {
+            let b = indicatif::ProgressBar::new(runs);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} runs  {per_sec}  eta {eta}  {msg}",
+                )
+                .expect("static template"),
+            );
+            b
+        });
+        Progress {
+            bar,
+            cells_total,
+            cells_done: AtomicUsize::new(0),
+            start: Instant::now(),
+        }
+    }
+    fn run_done(&self) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+        }
+    }
+    fn cell_done(&self, what: &str) {
+        let n = self.cells_done.fetch_add(1, Ordering::Relaxed) + 1;
+        match &self.bar {
+            Some(b) => b.set_message(format!("{n}/{} cells", self.cells_total)),
+            None => {
+                let secs = self.start.elapsed().as_secs_f64();
+                let rate = n as f64 / secs.max(1e-9);
+                let eta = (self.cells_total - n) as f64 / rate.max(1e-9);
+                eprintln!(
+                    "[{n:>4}/{}] {what}  ({rate:.1} cells/s, eta {eta:.0} s)",
+                    self.cells_total
+                );
+            }
+        }
+    }
+    fn done(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// Runs every seed of one cell and writes its rows to `cells/<id>.csv`.
+fn run_cell(
+    dir: &Path,
+    m: &Manifest,
+    info: &CellInfo,
+    cell: &spec::Cell,
+    progress: &Progress,
+) -> Result<(), CliError> {
+    let labels = m.cell_labels(info);
+    let rows: Vec<Result<String, CliError>> = m
+        .seed_list()
+        .into_par_iter()
+        .map(|seed| {
+            let out = payfault_domain::run::run_quick(&cell.scenario, seed).map_err(|e| {
+                CliError::Usage(format!(
+                    "{} seed {seed}: the run stopped: {e} (replay: payfault run {} --seed {seed})",
+                    cell.id,
+                    dir.join("scenarios")
+                        .join(format!("{}.ron", cell.id))
+                        .display()
+                ))
+            })?;
+            progress.run_done();
+            let mut fields = labels.clone();
+            fields.push(seed.to_string());
+            fields.extend(data::metric_values(&out));
+            Ok(data::line(&fields))
+        })
+        .collect();
+    let mut text = m.header();
+    for r in rows {
+        text.push_str(&r?);
+    }
+    crate::write_atomic(&cell_path(dir, &cell.id), text.as_bytes())?;
+    let what: Vec<String> = m
+        .axes
+        .iter()
+        .zip(&info.coords)
+        .map(|(a, &v)| format!("{}={}", a.name, a.values[v].label))
+        .collect();
+    progress.cell_done(&format!("{} {}", cell.id, what.join(" ")));
+    Ok(())
+}
+
+fn scenario_file_text(m: &Manifest, cell: &spec::Cell) -> String {
+    let info = m
+        .cells
+        .iter()
+        .find(|c| c.id == cell.id)
+        .expect("cell listed");
+    let what: Vec<String> = m
+        .axes
+        .iter()
+        .zip(&info.coords)
+        .map(|(a, &v)| format!("{} = {}", a.name, a.values[v].label))
+        .collect();
+    format!(
+        "// Grid cell {} ({}), from {}.\n// Replay one row of results.csv: payfault run scenarios/{}.ron --seed N\n{}\n",
+        cell.id,
+        what.join(", "),
+        m.base,
+        cell.id,
+        cell.scenario_text
+    )
+}
+
+fn pool(jobs: Option<usize>) -> Result<(rayon::ThreadPool, usize), CliError> {
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        return Err(CliError::Usage("--jobs must be at least 1".into()));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot start {jobs} workers: {e}")))?;
+    Ok((pool, jobs))
+}
+
+pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
+    let (s, cells) = spec::read(&args.sweep)?;
+    let mut m = manifest_of(&args.sweep, &s, &cells);
+    m.shard = args.shard;
+    let dir = &args.out;
+    prepare_out(dir)?;
+
+    let earlier = match (args.resume, dir.join(MANIFEST).is_file()) {
+        (true, true) => Some(Manifest::read(dir)?),
+        // Read only to say what is being discarded.
+        (false, true) => Manifest::read(dir).ok(),
+        (_, false) => None,
+    };
+    let mine: Vec<usize> = (0..cells.len())
+        .filter(|&i| args.shard.is_none_or(|sh| sh.owns(i)))
+        .collect();
+    let mut to_run = Vec::new();
+    let mut kept: Vec<&str> = Vec::new();
+    for &i in &mine {
+        let info = &m.cells[i];
+        let same = earlier.as_ref().is_some_and(|e| {
+            e.columns == m.columns
+                && e.cells
+                    .iter()
+                    .any(|c| c.id == info.id && c.hash == info.hash)
+        });
+        if same && read_cell(dir, &m, info).is_ok() {
+            kept.push(&info.id);
+        } else {
+            to_run.push(i);
+        }
+    }
+    if !args.resume {
+        // An interrupted run is where --resume was likely forgotten.
+        if !kept.is_empty() && kept.len() < mine.len() {
+            eprintln!(
+                "note: running every cell again; {} finished cells of an interrupted run in {} \
+                 would have been kept with --resume",
+                kept.len(),
+                dir.display()
+            );
+        }
+        kept.clear();
+        to_run = mine.clone();
+    }
+    // Before the new manifest vouches for the folder, no cell file may remain that it does
+    // not describe: one left from another grid would pass for this one's on a later resume.
+    remove_cells_except(dir, &kept)?;
+    remove_report(dir)?;
+    let reused = kept.len();
+    m.write(dir)?;
+    for c in &cells {
+        let path = dir.join("scenarios").join(format!("{}.ron", c.id));
+        crate::write_atomic(&path, scenario_file_text(&m, c).as_bytes())?;
+    }
+
+    let (pool, jobs) = pool(args.jobs)?;
+    let runs = to_run.len() as u64 * s.seeds;
+    let progress = Progress::new(runs, to_run.len());
+    let start = Instant::now();
+    let results: Vec<Result<(), CliError>> = pool.install(|| {
+        to_run
+            .par_iter()
+            .map(|&i| run_cell(dir, &m, &m.cells[i], &cells[i], &progress))
+            .collect()
+    });
+    progress.done();
+    for r in results {
+        r?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "{} cells x {} seeds = {runs} runs in {secs:.2} s on {jobs} job{}: {:.2} cells/s, {:.1} runs/s{}",
+        to_run.len(),
+        s.seeds,
+        if jobs == 1 { "" } else { "s" },
+        to_run.len() as f64 / secs.max(1e-9),
+        runs as f64 / secs.max(1e-9),
+        if reused > 0 {
+            format!(" ({reused} finished cells kept from the earlier run)")
+        } else {
+            String::new()
+        }
+    );
+
+    let rows = mine
+        .iter()
+        .map(|&i| read_cell(dir, &m, &m.cells[i]).map_err(CliError::Usage))
+        .collect::<Result<Vec<_>, _>>()?;
+    write_results(dir, &m, &rows)?;
+    match args.shard {
+        Some(sh) => println!(
+            "shard {}/{}: {} of {} cells in {}; join the shards with payfault merge DIR... --out DIR",
+            sh.k,
+            sh.n,
+            mine.len(),
+            cells.len(),
+            dir.display()
+        ),
+        None => {
+            report::write(dir, &m, &rows)?;
+            println!("report: {}", dir.join("index.html").display());
+        }
+    }
+    Ok(0)
+}
+
+fn write_results(dir: &Path, m: &Manifest, rows: &[data::CellRows]) -> Result<(), CliError> {
+    let mut text = m.header();
+    for r in rows {
+        text.push_str(&r.body);
+    }
+    crate::write_atomic(&dir.join("results.csv"), text.as_bytes())
+}
+
+pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
+    let manifests = args
+        .dirs
+        .iter()
+        .map(|d| Manifest::read(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut m = manifests[0].clone();
+    m.shard = None;
+    for (d, other) in args.dirs.iter().zip(&manifests).skip(1) {
+        let mut o = other.clone();
+        o.shard = None;
+        if o != m {
+            let what = if o.payfault != m.payfault {
+                format!("written by payfault {} and {}", m.payfault, o.payfault)
+            } else if o.cells != m.cells {
+                "their cells (grid, scenarios or seeds) differ".into()
+            } else if o.sweep != m.sweep {
+                format!(
+                    "the sweep file was named {} and {}: name it the same way in every shard",
+                    m.sweep, o.sweep
+                )
+            } else {
+                "their titles, labels or charts differ".into()
+            };
+            return Err(CliError::Usage(format!(
+                "{} and {} hold different sweeps: {what}",
+                args.dirs[0].display(),
+                d.display()
+            )));
+        }
+    }
+    let mut rows = Vec::with_capacity(m.cells.len());
+    let mut found_in = Vec::with_capacity(m.cells.len());
+    let mut missing = Vec::new();
+    for (i, cell) in m.cells.iter().enumerate() {
+        let hit = args
+            .dirs
+            .iter()
+            .find_map(|d| read_cell(d, &m, cell).ok().map(|r| (d, r)));
+        match hit {
+            Some((d, r)) => {
+                rows.push(r);
+                found_in.push(d.clone());
+            }
+            None => {
+                let owner = manifests
+                    .iter()
+                    .find_map(|x| x.shard)
+                    .map_or(String::new(), |sh| {
+                        format!(" (shard {}/{})", i % sh.n + 1, sh.n)
+                    });
+                missing.push(format!("{}{owner}", cell.id));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(8).map(String::as_str).collect();
+        return Err(CliError::Usage(format!(
+            "{} of {} cells are in none of these folders: {}{}; run the shards that hold them \
+             (or `payfault sweep SWEEP --out DIR --resume`) and merge again",
+            missing.len(),
+            m.cells.len(),
+            shown.join(", "),
+            if missing.len() > shown.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        )));
+    }
+    let dir = &args.out;
+    prepare_out(dir)?;
+    let keep: Vec<&str> = m.cells.iter().map(|c| c.id.as_str()).collect();
+    remove_cells_except(dir, &keep)?;
+    remove_report(dir)?;
+    m.write(dir)?;
+    for (cell, (from, r)) in m.cells.iter().zip(found_in.iter().zip(&rows)) {
+        let name = format!("{}.ron", cell.id);
+        let src = from.join("scenarios").join(&name);
+        let text = std::fs::read(&src)
+            .map_err(|e| CliError::Usage(format!("{}: cannot read: {e}", src.display())))?;
+        crate::write_atomic(&dir.join("scenarios").join(&name), &text)?;
+        let mut cell_text = m.header();
+        cell_text.push_str(&r.body);
+        crate::write_atomic(&cell_path(dir, &cell.id), cell_text.as_bytes())?;
+    }
+    write_results(dir, &m, &rows)?;
+    report::write(dir, &m, &rows)?;
+    println!(
+        "merged {} folders, {} cells: {}",
+        args.dirs.len(),
+        m.cells.len(),
+        dir.join("index.html").display()
+    );
+    Ok(0)
+}

@@ -1,0 +1,1175 @@
+//! The report: summary.csv, pairs.csv, charts, report.md and a self-contained index.html,
+//! all made from the manifest and the cells' rows.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::charts::{self, Figure, Panel, Point, Series, XAxis};
+use super::data::{self, CellRows};
+use super::stats::{self, Estimate};
+use super::Manifest;
+use crate::CliError;
+
+const DUP: &str = "duplicates_per_million_permanent";
+const DUP_N: &str = "duplicate_permanent";
+const DUP_T: &str = "duplicates_per_million_transient";
+const DUP_T_N: &str = "duplicate_transient";
+const INTENTS: &str = "intents";
+const FAIL: &str = "customer_visible_failure_rate";
+const MSGS: &str = "messages_per_intent";
+const P50: &str = "completion_latency_p50_ms";
+const P95: &str = "completion_latency_p95_ms";
+const P99: &str = "completion_latency_p99_ms";
+
+/// Metrics compared policy against baseline, seed by seed.
+const PAIRED: [&str; 8] = [
+    DUP,
+    DUP_T,
+    FAIL,
+    P50,
+    P99,
+    MSGS,
+    "attempts_per_intent",
+    "charged_but_told_failed",
+];
+
+/// The data of the report, computed once.
+struct Report<'a> {
+    m: &'a Manifest,
+    rows: &'a [CellRows],
+    /// `est[cell][column]`
+    est: Vec<Vec<Estimate>>,
+    /// The axis along x in the charts.
+    x_axis: usize,
+    /// For each series: label, colour, and the cells along it.
+    series: Vec<(String, plotters::style::RGBColor, Vec<usize>)>,
+}
+
+impl Report<'_> {
+    fn col(&self, name: &str) -> Option<usize> {
+        self.m.columns.iter().position(|c| c == name)
+    }
+
+    fn total(&self, cell: usize, name: &str) -> Option<f64> {
+        self.col(name)
+            .map(|c| self.rows[cell].values[c].iter().sum::<f64>())
+    }
+
+    fn mean(&self, cell: usize, name: &str) -> Option<Estimate> {
+        self.col(name).map(|c| self.est[cell][c])
+    }
+
+    /// When no event counted in `count` was seen in a cell: the 95% upper bound per million.
+    fn none_seen_bound(&self, cell: usize, count: &str) -> Option<f64> {
+        let seen = self.total(cell, count)?;
+        let n = self.total(cell, INTENTS)?;
+        (seen == 0.0).then(|| stats::rule_of_three(n as u64) * 1e6)
+    }
+
+    fn value_label(&self, cell: usize, axis: usize) -> &str {
+        &self.m.axes[axis].values[self.m.cells[cell].coords[axis]].label
+    }
+
+    /// The cell with the same coordinates but another value on one axis.
+    fn neighbour(&self, cell: usize, axis: usize, value: usize) -> usize {
+        let mut coords = self.m.cells[cell].coords.clone();
+        coords[axis] = value;
+        coords
+            .iter()
+            .zip(&self.m.axes)
+            .fold(0, |i, (&c, a)| i * a.values.len() + c)
+    }
+
+    /// The axes, other than x, whose values tell series apart.
+    fn series_axes(&self) -> Vec<usize> {
+        (0..self.m.axes.len())
+            .filter(|&a| (a != self.x_axis || self.x_axis == 0) && self.m.axes[a].values.len() > 1)
+            .collect()
+    }
+}
+
+fn build<'a>(m: &'a Manifest, rows: &'a [CellRows]) -> Report<'a> {
+    let est = rows
+        .iter()
+        .map(|r| r.values.iter().map(|v| stats::estimate(v)).collect())
+        .collect();
+    let x_axis = (1..m.axes.len())
+        .find(|&a| m.axes[a].values.len() > 1)
+        .unwrap_or(0);
+    let mut r = Report {
+        m,
+        rows,
+        est,
+        x_axis,
+        series: Vec::new(),
+    };
+    let keys = r.series_axes();
+    let by_policy = keys.iter().all(|&a| a == 0);
+    let mut series: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
+    for (i, c) in m.cells.iter().enumerate() {
+        let key: Vec<usize> = keys.iter().map(|&a| c.coords[a]).collect();
+        match series.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, cells)) => cells.push(i),
+            None => series.push((key, vec![i])),
+        }
+    }
+    r.series = series
+        .into_iter()
+        .enumerate()
+        .map(|(si, (_, cells))| {
+            let first = cells[0];
+            let parts: Vec<String> = keys
+                .iter()
+                .map(|&a| {
+                    if a == 0 {
+                        r.value_label(first, 0).to_string()
+                    } else {
+                        format!("{}={}", m.axes[a].name, r.value_label(first, a))
+                    }
+                })
+                .collect();
+            let label = if parts.is_empty() {
+                r.value_label(first, 0).to_string()
+            } else {
+                parts.join(", ")
+            };
+            let color = if by_policy {
+                charts::policy_color(r.value_label(first, 0))
+            } else {
+                charts::palette(si)
+            };
+            (label, color, cells)
+        })
+        .collect();
+    r
+}
+
+/// A number with about three significant digits.
+pub fn sig(v: f64) -> String {
+    if !v.is_finite() {
+        return "-".into();
+    }
+    let a = v.abs();
+    if a == 0.0 {
+        return "0".into();
+    }
+    if a >= 1000.0 {
+        return format!("{v:.0}");
+    }
+    let decimals = (2 - a.log10().floor() as i32).clamp(0, 8) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn with_ci(e: Estimate, scale: f64) -> String {
+    match e.ci {
+        Some((lo, hi)) => format!(
+            "{} [{}, {}]",
+            sig(e.mean * scale),
+            sig(lo * scale),
+            sig(hi * scale)
+        ),
+        None => sig(e.mean * scale),
+    }
+}
+
+/// Duplicates per million: the mean and interval, or the upper bound when none was seen.
+fn dup_text(r: &Report, cell: usize, rate: &str, count: &str) -> String {
+    match (r.none_seen_bound(cell, count), r.mean(cell, rate)) {
+        (Some(b), _) => format!("0 (≤ {} at 95%)", sig(b)),
+        (None, Some(e)) => with_ci(e, 1.0),
+        (None, None) => "-".into(),
+    }
+}
+
+fn intents_text(n: f64) -> String {
+    let s = format!("{n:.0}");
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn summary_csv(r: &Report) -> String {
+    let m = r.m;
+    let mut h = vec!["cell".to_string()];
+    h.extend(m.axes.iter().map(|a| a.name.clone()));
+    h.push("seeds".into());
+    for c in &m.columns {
+        h.push(format!("{c}_mean"));
+        h.push(format!("{c}_ci95_lo"));
+        h.push(format!("{c}_ci95_hi"));
+    }
+    h.extend(
+        [
+            "intents_total",
+            "duplicate_permanent_total",
+            "duplicate_transient_total",
+            "duplicates_per_million_permanent_upper95",
+            "duplicates_per_million_transient_upper95",
+        ]
+        .map(String::from),
+    );
+    let mut out = data::line(&h);
+    for (i, cell) in m.cells.iter().enumerate() {
+        let mut f = m.cell_labels(cell);
+        f.push(r.rows[i].seeds.len().to_string());
+        for e in &r.est[i] {
+            f.push(data::number(e.mean));
+            match e.ci {
+                Some((lo, hi)) => {
+                    f.push(data::number(lo));
+                    f.push(data::number(hi));
+                }
+                None => {
+                    f.push(String::new());
+                    f.push(String::new());
+                }
+            }
+        }
+        let total = |c: &str| r.total(i, c).map_or(String::new(), data::number);
+        f.push(total(INTENTS));
+        f.push(total(DUP_N));
+        f.push(total(DUP_T_N));
+        for (rate, count) in [(DUP, DUP_N), (DUP_T, DUP_T_N)] {
+            // None seen: the rule of three; else the interval's upper end.
+            let upper = r.none_seen_bound(i, count).or_else(|| {
+                r.mean(i, rate)
+                    .and_then(|e| e.ci.map(|c| c.1).or(Some(e.mean)))
+            });
+            f.push(upper.map_or(String::new(), data::number));
+        }
+        out.push_str(&data::line(&f));
+    }
+    out
+}
+
+/// One paired comparison: a cell against its baseline twin on one metric.
+struct Pair {
+    cell: usize,
+    base: usize,
+    metric: &'static str,
+    diff: Estimate,
+}
+
+fn pairs(r: &Report) -> Vec<Pair> {
+    let mut out = Vec::new();
+    let b = r.m.baseline;
+    for (i, c) in r.m.cells.iter().enumerate() {
+        if c.coords[0] == b {
+            continue;
+        }
+        let base = r.neighbour(i, 0, b);
+        for metric in PAIRED {
+            if let Some(col) = r.col(metric) {
+                out.push(Pair {
+                    cell: i,
+                    base,
+                    metric,
+                    diff: stats::paired(&r.rows[i].values[col], &r.rows[base].values[col]),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn pairs_csv(r: &Report, ps: &[Pair]) -> String {
+    let mut h = vec!["cell".to_string(), "baseline_cell".into()];
+    h.extend(r.m.axes.iter().map(|a| a.name.clone()));
+    h.extend(
+        [
+            "baseline",
+            "metric",
+            "seeds",
+            "mean_difference",
+            "ci95_lo",
+            "ci95_hi",
+        ]
+        .map(String::from),
+    );
+    let mut out = data::line(&h);
+    let base_label = &r.m.axes[0].values[r.m.baseline].label;
+    for p in ps {
+        let mut f = vec![r.m.cells[p.cell].id.clone(), r.m.cells[p.base].id.clone()];
+        f.extend((0..r.m.axes.len()).map(|a| r.value_label(p.cell, a).to_string()));
+        f.push(base_label.clone());
+        f.push(p.metric.to_string());
+        f.push(p.diff.n.to_string());
+        f.push(data::number(p.diff.mean));
+        let (lo, hi) = p.diff.ci.map_or((String::new(), String::new()), |(l, h)| {
+            (data::number(l), data::number(h))
+        });
+        f.push(lo);
+        f.push(hi);
+        out.push_str(&data::line(&f));
+    }
+    out
+}
+
+/// A chart, its file stem and the paragraph that says what it shows.
+struct Chart {
+    stem: String,
+    figure: Figure,
+    text: String,
+}
+
+fn x_axis_of(r: &Report) -> (XAxis, String) {
+    let a = &r.m.axes[r.x_axis];
+    (
+        XAxis::Categories(a.values.iter().map(|v| v.label.clone()).collect()),
+        a.label.clone(),
+    )
+}
+
+/// A series of one metric along x, with its interval.
+fn metric_series(r: &Report, name: &str, scale: f64) -> Vec<Series> {
+    r.series
+        .iter()
+        .map(|(label, color, cells)| Series {
+            label: label.clone(),
+            color: *color,
+            points: cells
+                .iter()
+                .filter_map(|&c| {
+                    let e = r.mean(c, name)?;
+                    Some(Point {
+                        x: r.m.cells[c].coords[r.x_axis] as f64,
+                        y: e.mean * scale,
+                        ci: e.ci.map(|(lo, hi)| (lo * scale, hi * scale)),
+                        bound: false,
+                        tag: None,
+                    })
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Duplicates along x: where none was seen, the rule-of-three bound as a hollow marker.
+fn dup_series(r: &Report, rate: &str, count: &str) -> Vec<Series> {
+    let mut s = metric_series(r, rate, 1.0);
+    for (series, (_, _, cells)) in s.iter_mut().zip(&r.series) {
+        for (p, &c) in series.points.iter_mut().zip(cells) {
+            if let Some(b) = r.none_seen_bound(c, count) {
+                p.y = b;
+                p.ci = None;
+                p.bound = true;
+            }
+        }
+    }
+    s
+}
+
+fn figure(r: &Report, title: &str, panels: Vec<Panel>) -> Figure {
+    let (x, x_label) = x_axis_of(r);
+    let height = match panels.len() {
+        0 | 1 => 540,
+        n => 60 + 380 * n as u32,
+    };
+    Figure {
+        title: title.to_string(),
+        x_label,
+        x,
+        panels,
+        lines: true,
+        width: 1000,
+        height,
+    }
+}
+
+/// Per series: the most duplicates seen and where, and where none was seen.
+fn dup_facts(r: &Report, rate: &str, count: &str) -> String {
+    let x = &r.m.axes[r.x_axis];
+    let at = |c: usize| format!("{} = {}", x.name, r.value_label(c, r.x_axis));
+    let facts: Vec<String> = r
+        .series
+        .iter()
+        .map(|(label, _, cells)| {
+            if r.x_axis == 0 {
+                return format!("{label}: {}", dup_text(r, cells[0], rate, count));
+            }
+            let none: Vec<usize> = cells
+                .iter()
+                .copied()
+                .filter(|&c| r.none_seen_bound(c, count).is_some())
+                .collect();
+            let bound = none
+                .iter()
+                .filter_map(|&c| r.none_seen_bound(c, count))
+                .fold(0.0, f64::max);
+            let seen: Vec<(usize, f64)> = cells
+                .iter()
+                .copied()
+                .filter(|c| !none.contains(c))
+                .filter_map(|c| Some((c, r.mean(c, rate)?.mean)))
+                .collect();
+            let worst = seen.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1));
+            let least = seen.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1));
+            match worst {
+                None => format!(
+                    "{label}: none seen at any {} (each cell ≤ {} per million at 95%)",
+                    x.name,
+                    sig(bound)
+                ),
+                Some((c, m)) if none.is_empty() => match least {
+                    Some((l, lm)) if l != c => format!(
+                        "{label}: seen in every cell, from {} ({}) to {} ({})",
+                        sig(lm),
+                        at(l),
+                        sig(m),
+                        at(c)
+                    ),
+                    _ => format!("{label}: {} ({})", sig(m), at(c)),
+                },
+                Some((c, m)) => {
+                    let where_none: Vec<&str> =
+                        none.iter().map(|&n| r.value_label(n, r.x_axis)).collect();
+                    format!(
+                        "{label}: up to {} ({}), none seen at {} = {} (≤ {} at 95%)",
+                        sig(m),
+                        at(c),
+                        x.name,
+                        where_none.join(", "),
+                        sig(bound)
+                    )
+                }
+            }
+        })
+        .collect();
+    facts.join("; ")
+}
+
+/// "At <x> = <last value>": where the x axis is hardest in most sweeps, its last value.
+fn at_last(r: &Report) -> (String, Vec<(usize, usize)>) {
+    let a = &r.m.axes[r.x_axis];
+    let last = a.values.len() - 1;
+    let cells: Vec<(usize, usize)> = r
+        .series
+        .iter()
+        .enumerate()
+        .filter_map(|(si, (_, _, cells))| {
+            cells
+                .iter()
+                .copied()
+                .find(|&c| r.m.cells[c].coords[r.x_axis] == last)
+                .map(|c| (si, c))
+        })
+        .collect();
+    let lead = if r.x_axis == 0 {
+        "Per policy".to_string()
+    } else {
+        format!("At {} = {}", a.name, a.values[last].label)
+    };
+    (lead, cells)
+}
+
+fn charts(r: &Report) -> Vec<Chart> {
+    let mut out = Vec::new();
+    let n_seeds = r.m.seeds;
+    let have = |c: &str| r.col(c).is_some();
+    if have(DUP) && have(DUP_N) && have(INTENTS) {
+        for (stem, rate, count, what) in [
+            ("duplicates", DUP, DUP_N, "permanent"),
+            ("duplicates-transient", DUP_T, DUP_T_N, "transient"),
+        ] {
+            if !have(rate) || !have(count) {
+                continue;
+            }
+            let series = dup_series(r, rate, count);
+            let title = if what == "permanent" {
+                "Duplicate debits per million intents (permanent)"
+            } else {
+                "Duplicate debits later reversed, per million intents (transient)"
+            };
+            let facts = dup_facts(r, rate, count);
+            let meaning = if what == "permanent" {
+                "A permanent duplicate is a second debit for one purchase that is never reversed: the \
+                 customer paid twice (the 9984 case)."
+            } else {
+                "A transient duplicate is a second debit that a reversal or refund later undid: the \
+                 customer was charged twice for a while."
+            };
+            out.push(Chart {
+                stem: stem.into(),
+                figure: figure(
+                    r,
+                    title,
+                    vec![Panel {
+                        title: String::new(),
+                        y_label: format!("{what} duplicates per million intents"),
+                        series,
+                    }],
+                ),
+                text: format!(
+                    "{meaning} Each point is the mean over {n_seeds} seeds with its 95% confidence \
+                     interval; where no duplicate was seen in a cell, a hollow triangle marks the \
+                     95% upper bound 3/n over the cell's n intents, since zero observed is not \
+                     zero possible. The y axis turns logarithmic when the values span two decades \
+                     or more. Per series: {facts}.",
+                ),
+            });
+        }
+    }
+    if have(P50) && have(P95) && have(P99) {
+        let panels: Vec<Panel> = [("p50", P50), ("p95", P95), ("p99", P99)]
+            .into_iter()
+            .map(|(t, c)| Panel {
+                title: t.to_string(),
+                y_label: "completion latency (ms)".into(),
+                series: metric_series(r, c, 1.0),
+            })
+            .collect();
+        let (lead, last) = at_last(r);
+        let mut p99: Vec<(f64, &str)> = last
+            .iter()
+            .filter_map(|&(si, c)| Some((r.mean(c, P99)?.mean, r.series[si].0.as_str())))
+            .collect();
+        p99.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let spread = match (p99.first(), p99.last()) {
+            (Some(lo), Some(hi)) => format!(
+                "{lead}, the p99 runs from {} ms ({}) to {} ms ({})",
+                sig(lo.0),
+                lo.1,
+                sig(hi.0),
+                hi.1
+            ),
+            _ => String::new(),
+        };
+        out.push(Chart {
+            stem: "latency".into(),
+            figure: figure(r, "Completion latency percentiles", panels),
+            text: format!(
+                "How long a customer waits from the first attempt to the final answer, as the \
+                 50th, 95th and 99th percentiles of each run, averaged over seeds (95% intervals). \
+                 Retries, backoff pauses, reversals and inquiries all lengthen the tail. {spread}."
+            ),
+        });
+    }
+    for (stem, col, title, y_label, scale, what) in [
+        (
+            "messages",
+            MSGS,
+            "Messages per intent (amplification)",
+            "messages per intent",
+            1.0,
+            "Every transmission on every hop, requests and replies, retries, reversals and \
+             inquiries included, per purchase intent: the load a policy puts on the network and \
+             the bank. Without faults a purchase costs four messages (two hops each way).",
+        ),
+        (
+            "failures",
+            FAIL,
+            "Customer-visible failure rate",
+            "intents with a visible failure (%)",
+            100.0,
+            "The share of purchase intents whose customer saw at least one failure (an error or a \
+             timeout shown at the till), whatever happened to the money.",
+        ),
+    ] {
+        if !have(col) {
+            continue;
+        }
+        let (lead, last) = at_last(r);
+        let mut vals: Vec<(f64, &str)> = last
+            .iter()
+            .filter_map(|&(si, c)| Some((r.mean(c, col)?.mean * scale, r.series[si].0.as_str())))
+            .collect();
+        vals.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let unit = if scale == 100.0 { "%" } else { "" };
+        let spread = match (vals.first(), vals.last()) {
+            (Some(lo), Some(hi)) => format!(
+                " {lead}, from {}{unit} ({}) to {}{unit} ({}).",
+                sig(lo.0),
+                lo.1,
+                sig(hi.0),
+                hi.1
+            ),
+            _ => String::new(),
+        };
+        out.push(Chart {
+            stem: stem.into(),
+            figure: figure(
+                r,
+                title,
+                vec![Panel {
+                    title: String::new(),
+                    y_label: y_label.into(),
+                    series: metric_series(r, col, scale),
+                }],
+            ),
+            text: format!("{what} Means over {n_seeds} seeds with 95% intervals.{spread}"),
+        });
+    }
+    for col in &r.m.charts {
+        if !have(col) {
+            continue;
+        }
+        let (lead, last) = at_last(r);
+        let facts: Vec<String> = last
+            .iter()
+            .filter_map(|&(si, c)| {
+                Some(format!(
+                    "{}: {}",
+                    r.series[si].0,
+                    with_ci(r.mean(c, col)?, 1.0)
+                ))
+            })
+            .collect();
+        out.push(Chart {
+            stem: format!("metric-{col}"),
+            figure: figure(
+                r,
+                &col.replace('_', " "),
+                vec![Panel {
+                    title: String::new(),
+                    y_label: col.replace('_', " "),
+                    series: metric_series(r, col, 1.0),
+                }],
+            ),
+            text: format!(
+                "The column `{col}` of results.csv, asked for by the sweep file: means over \
+                 {n_seeds} seeds with 95% intervals. {lead}: {}.",
+                facts.join("; ")
+            ),
+        });
+    }
+    if have(DUP) && have(P99) && have(DUP_N) {
+        let dups = dup_series(r, DUP, DUP_N);
+        let series: Vec<Series> = dups
+            .into_iter()
+            .zip(&r.series)
+            .map(|(mut s, (_, _, cells))| {
+                let last = cells.len().saturating_sub(1);
+                for (k, (p, &c)) in s.points.iter_mut().zip(cells).enumerate() {
+                    p.x = r.mean(c, P99).map_or(f64::NAN, |e| e.mean);
+                    p.ci = None;
+                    // Both ends of a series are labelled; in between the order tells.
+                    if r.x_axis != 0 && (k == 0 || k == last) {
+                        p.tag = Some(r.value_label(c, r.x_axis).to_string());
+                    }
+                }
+                s.points.retain(|p| p.x.is_finite());
+                s
+            })
+            .collect();
+        let clean: Vec<&str> = r
+            .series
+            .iter()
+            .filter(|(_, _, cells)| cells.iter().all(|&c| r.none_seen_bound(c, DUP_N).is_some()))
+            .map(|(l, _, _)| l.as_str())
+            .collect();
+        let verdict = if clean.is_empty() {
+            "Every series charged some customer twice somewhere on the grid.".to_string()
+        } else {
+            format!(
+                "No permanent duplicate was seen anywhere on the grid with {}.",
+                clean.join("; ")
+            )
+        };
+        let tags = if r.x_axis != 0 {
+            format!(
+                " Each point is a cell; a series' points are joined in the order of {}, whose \
+                 first and last values label its ends.",
+                r.m.axes[r.x_axis].name
+            )
+        } else {
+            String::new()
+        };
+        out.push(Chart {
+            stem: "tradeoff".into(),
+            figure: Figure {
+                title: "Trade-off: duplicates against p99 latency".into(),
+                x_label: "p99 completion latency (ms)".into(),
+                x: XAxis::Numeric,
+                panels: vec![Panel {
+                    title: String::new(),
+                    y_label: "permanent duplicates per million intents".into(),
+                    series,
+                }],
+                lines: false,
+                width: 1000,
+                height: 540,
+            },
+            text: format!(
+                "What each policy pays for safety: permanent duplicates per million intents \
+                 (down is better; hollow triangles are rule-of-three bounds where none was seen) \
+                 against the mean p99 completion latency (left is better).{tags} {verdict}"
+            ),
+        });
+    }
+    out
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// A table as header and rows of text.
+struct Table {
+    head: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn md(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "| {} |",
+            self.head
+                .iter()
+                .map(|h| md_cell(h))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        let _ = writeln!(o, "|{}", " --- |".repeat(self.head.len()));
+        for r in &self.rows {
+            let _ = writeln!(
+                o,
+                "| {} |",
+                r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")
+            );
+        }
+        o
+    }
+    fn html(&self) -> String {
+        let mut o = String::from("<table>\n<thead><tr>");
+        for h in &self.head {
+            let _ = write!(o, "<th>{}</th>", esc(h));
+        }
+        o.push_str("</tr></thead>\n<tbody>\n");
+        for r in &self.rows {
+            o.push_str("<tr>");
+            for c in r {
+                let _ = write!(o, "<td>{}</td>", esc(c));
+            }
+            o.push_str("</tr>\n");
+        }
+        o.push_str("</tbody>\n</table>\n");
+        o
+    }
+}
+
+fn varied_axes(m: &Manifest) -> Vec<usize> {
+    (0..m.axes.len())
+        .filter(|&a| a == 0 || m.axes[a].values.len() > 1)
+        .collect()
+}
+
+fn results_table(r: &Report) -> Table {
+    let axes = varied_axes(r.m);
+    let mut head: Vec<String> = axes.iter().map(|&a| r.m.axes[a].name.clone()).collect();
+    head.extend(
+        [
+            "duplicates / M (permanent)",
+            "duplicates / M (transient)",
+            "visible failures (%)",
+            "p99 latency (ms)",
+            "messages / intent",
+            "seeds with a violated property",
+        ]
+        .map(String::from),
+    );
+    let rows = (0..r.m.cells.len())
+        .map(|i| {
+            let mut row: Vec<String> = axes
+                .iter()
+                .map(|&a| r.value_label(i, a).to_string())
+                .collect();
+            row.push(dup_text(r, i, DUP, DUP_N));
+            row.push(dup_text(r, i, DUP_T, DUP_T_N));
+            row.push(r.mean(i, FAIL).map_or("-".into(), |e| with_ci(e, 100.0)));
+            row.push(r.mean(i, P99).map_or("-".into(), |e| with_ci(e, 1.0)));
+            row.push(r.mean(i, MSGS).map_or("-".into(), |e| with_ci(e, 1.0)));
+            row.push(violations_text(r, i));
+            row
+        })
+        .collect();
+    Table { head, rows }
+}
+
+/// "3/10 (no-duplicate-debit 3, agreement 1)"
+fn violations_text(r: &Report, cell: usize) -> String {
+    let Some(all) = r.col("violations") else {
+        return "-".into();
+    };
+    let vals = &r.rows[cell].values[all];
+    let seeds = vals.iter().filter(|v| **v > 0.0).count();
+    let mut by = Vec::new();
+    for p in payfault_domain::Property::ALL {
+        if let Some(c) = r.col(&data::violation_column(p)) {
+            let n = r.rows[cell].values[c].iter().filter(|v| **v > 0.0).count();
+            if n > 0 {
+                by.push(format!("{} {n}", p.name()));
+            }
+        }
+    }
+    if by.is_empty() {
+        format!("{seeds}/{}", vals.len())
+    } else {
+        format!("{seeds}/{} ({})", vals.len(), by.join(", "))
+    }
+}
+
+fn pairs_table(r: &Report, ps: &[Pair]) -> Table {
+    let axes: Vec<usize> = varied_axes(r.m);
+    let shown: [(&str, &str, f64); 5] = [
+        (DUP, "Δ duplicates / M (permanent)", 1.0),
+        (DUP_T, "Δ duplicates / M (transient)", 1.0),
+        (FAIL, "Δ visible failures (points of %)", 100.0),
+        (P99, "Δ p99 latency (ms)", 1.0),
+        (MSGS, "Δ messages / intent", 1.0),
+    ];
+    let mut head: Vec<String> = axes.iter().map(|&a| r.m.axes[a].name.clone()).collect();
+    head.extend(shown.iter().map(|s| s.1.to_string()));
+    let mut rows = Vec::new();
+    let mut cells: Vec<usize> = ps.iter().map(|p| p.cell).collect();
+    cells.dedup();
+    for c in cells {
+        let mut row: Vec<String> = axes
+            .iter()
+            .map(|&a| r.value_label(c, a).to_string())
+            .collect();
+        for (metric, _, scale) in shown {
+            let cell = ps
+                .iter()
+                .find(|p| p.cell == c && p.metric == metric)
+                .map_or("-".into(), |p| with_ci(p.diff, scale));
+            row.push(cell);
+        }
+        rows.push(row);
+    }
+    Table { head, rows }
+}
+
+fn run_facts(r: &Report) -> Vec<String> {
+    let m = r.m;
+    let intents: f64 = (0..m.cells.len()).filter_map(|i| r.total(i, INTENTS)).sum();
+    let dims: Vec<String> = m
+        .axes
+        .iter()
+        .map(|a| format!("{} {}", a.values.len(), a.name))
+        .collect();
+    let mut f = vec![
+        format!("Sweep file: `{}`; base scenario: `{}` ({}{}).", m.sweep, m.base, m.base_name,
+            if m.base_description.is_empty() { String::new() } else { format!(": {}", m.base_description) }),
+        format!(
+            "Grid: {} = {} cells, each run on the same {} seeds ({} to {}): {} runs, {} purchase intents in all.",
+            dims.join(" × "),
+            m.cells.len(),
+            m.seeds,
+            m.seed_start,
+            m.seed_start + m.seeds - 1,
+            m.cells.len() as u64 * m.seeds,
+            intents_text(intents)
+        ),
+        "Common random numbers: every cell runs the same seeds, and a seed draws the same \
+         purchases and the same fate for each message (from the message's identity, not its \
+         place in a stream) in every cell, except where a cell's settings change them: \
+         differences between cells on one seed come from the settings, so comparisons are \
+         paired seed by seed."
+            .to_string(),
+        format!(
+            "Statistics: means over seeds with 95% confidence intervals from Student's t \
+             distribution (n − 1 = {} degrees of freedom); where no duplicate was seen in a \
+             cell's n intents, the table gives the 95% upper bound 3/n (the rule of three) \
+             instead of a bare zero. Paired differences subtract the baseline policy ({}) on the \
+             same seed.",
+            m.seeds.saturating_sub(1),
+            m.axes[0].values[m.baseline].label
+        ),
+        "Replay any row of results.csv: `payfault run scenarios/<cell>.ron --seed <seed>` from \
+         this folder."
+            .to_string(),
+    ];
+    if m.seeds < 2 {
+        f.push("With a single seed there are no confidence intervals.".into());
+    }
+    f
+}
+
+fn params_table(m: &Manifest) -> Table {
+    let rows = m
+        .axes
+        .iter()
+        .map(|a| {
+            let paths: Vec<String> = {
+                let mut p: Vec<String> = a
+                    .values
+                    .iter()
+                    .flat_map(|v| v.settings.iter().map(|s| s.0.clone()))
+                    .collect();
+                p.sort();
+                p.dedup();
+                p
+            };
+            let values: Vec<String> = a
+                .values
+                .iter()
+                .map(|v| {
+                    let uniform = v.settings.iter().all(|s| s.1 == v.label)
+                        || (a.name == "policy" && v.settings.len() <= 1);
+                    if uniform {
+                        v.label.clone()
+                    } else {
+                        let s: Vec<String> = v
+                            .settings
+                            .iter()
+                            .map(|(p, x)| format!("{p} = {}", squeeze(x)))
+                            .collect();
+                        format!("{} ({})", v.label, s.join("; "))
+                    }
+                })
+                .collect();
+            vec![
+                a.name.clone(),
+                if paths.is_empty() {
+                    "(the base scenario's)".into()
+                } else {
+                    paths.join(", ")
+                },
+                values.join(", "),
+            ]
+        })
+        .collect();
+    Table {
+        head: vec!["parameter".into(), "scenario path".into(), "values".into()],
+        rows,
+    }
+}
+
+fn squeeze(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+const FILES: [(&str, &str); 6] = [
+    ("results.csv", "one row per cell and seed, every metric"),
+    (
+        "summary.csv",
+        "per cell: mean and 95% interval of every metric, duplicate totals and upper bounds",
+    ),
+    (
+        "pairs.csv",
+        "per cell and key metric: the paired difference from the baseline policy, with its interval",
+    ),
+    ("manifest.json", "the grid: parameters, values, cells, seeds"),
+    ("scenarios/", "the full scenario of every cell"),
+    ("cells/", "the rows of each cell as it finished"),
+];
+
+fn markdown(r: &Report, charts: &[Chart], results: &Table, pairs: &Table) -> String {
+    let m = r.m;
+    let mut o = String::new();
+    let _ = writeln!(o, "# {}\n", m.title);
+    if !m.description.is_empty() {
+        let _ = writeln!(o, "{}\n", m.description);
+    }
+    let _ = writeln!(o, "## What was run\n");
+    for f in run_facts(r) {
+        let _ = writeln!(o, "- {f}");
+    }
+    let _ = writeln!(o, "\n{}", params_table(m).md());
+    let _ = writeln!(o, "## Charts\n");
+    for c in charts {
+        let _ = writeln!(o, "### {}\n", c.figure.title);
+        let _ = writeln!(o, "![{}](charts/{}.png)\n", c.figure.title, c.stem);
+        let _ = writeln!(o, "{}\n", c.text);
+        let _ = writeln!(
+            o,
+            "Files: [SVG](charts/{0}.svg), [PNG](charts/{0}.png).\n",
+            c.stem
+        );
+    }
+    let _ = writeln!(o, "## Results per cell\n");
+    let _ = writeln!(
+        o,
+        "Means over seeds with 95% confidence intervals in brackets.\n"
+    );
+    let _ = writeln!(o, "{}", results.md());
+    if !pairs.rows.is_empty() {
+        let _ = writeln!(
+            o,
+            "## Paired differences against {}\n",
+            m.axes[0].values[m.baseline].label
+        );
+        let _ = writeln!(
+            o,
+            "Each policy minus the baseline on the same seeds and settings, with the 95% interval \
+             of the mean difference: an interval that excludes 0 is a difference the seeds \
+             support.\n"
+        );
+        let _ = writeln!(o, "{}", pairs.md());
+    }
+    let _ = writeln!(o, "## Data\n");
+    for (f, what) in FILES {
+        let _ = writeln!(o, "- [{f}]({f}): {what}");
+    }
+    o
+}
+
+const STYLE: &str =
+    "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1180px;\
+margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}\
+h1{font-size:1.7rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd}\
+table{border-collapse:collapse;font-size:.85rem;margin:1rem 0;display:block;overflow-x:auto}\
+th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}\
+th{background:#f4f4f4}tr:nth-child(even) td{background:#fafafa}\
+figure{margin:1.5rem 0}figure svg{max-width:100%;height:auto;border:1px solid #eee}\
+figcaption{max-width:900px}code{background:#f4f4f4;padding:0 .2rem}";
+
+/// Counts the charts that drew and any resource that failed to load, into attributes of
+/// `<body>` that a browser test reads (`data-report-status="ok"`).
+const SCRIPT: &str = "var failures=[];\
+window.addEventListener('error',function(e){var t=e.target||{};\
+failures.push(t.src||t.href||String(e.message));},true);\
+document.addEventListener('securitypolicyviolation',function(e){failures.push(e.blockedURI);});\
+window.addEventListener('load',function(){\
+var figs=document.querySelectorAll('figure.chart'),ok=0,bad=[];\
+figs.forEach(function(f){var s=f.querySelector('svg');var b=s&&s.getBBox();\
+var r=s&&s.getBoundingClientRect();\
+if(s&&b.width>0&&b.height>0&&r.width>0&&s.querySelectorAll('text').length>0){ok++;}else{bad.push(f.id);}});\
+var d=document.body.dataset;d.chartsExpected=figs.length;d.chartsRendered=ok;\
+d.loadFailures=failures.length;\
+d.reportStatus=(ok===figs.length&&failures.length===0)?'ok':'failed: '+bad.concat(failures).join(' ');});";
+
+fn html(r: &Report, charts: &[(&Chart, String)], results: &Table, pairs: &Table) -> String {
+    let m = r.m;
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
+         style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n<script>{SCRIPT}</script>\n</head>\n<body>\n",
+        esc(&m.title)
+    );
+    let _ = writeln!(o, "<h1>{}</h1>", esc(&m.title));
+    if !m.description.is_empty() {
+        let _ = writeln!(o, "<p>{}</p>", esc(&m.description));
+    }
+    let _ = writeln!(o, "<h2>What was run</h2>\n<ul>");
+    for f in run_facts(r) {
+        let _ = writeln!(o, "<li>{}</li>", code_spans(&esc(&f)));
+    }
+    let _ = writeln!(o, "</ul>\n{}", params_table(m).html());
+    let _ = writeln!(o, "<h2>Charts</h2>");
+    for (c, svg) in charts {
+        let _ = writeln!(
+            o,
+            "<figure class=\"chart\" id=\"chart-{}\">\n<h3>{}</h3>\n{}\n<figcaption><p>{}</p>\
+             <p>Files: <a href=\"charts/{0}.svg\">SVG</a>, <a href=\"charts/{0}.png\">PNG</a>.</p>\
+             </figcaption>\n</figure>",
+            c.stem,
+            esc(&c.figure.title),
+            svg.replacen(
+                "<svg ",
+                &format!(
+                    "<svg class=\"plot\" role=\"img\" aria-label=\"{}\" ",
+                    esc(&c.figure.title)
+                ),
+                1
+            ),
+            code_spans(&esc(&c.text))
+        );
+    }
+    let _ = writeln!(
+        o,
+        "<h2>Results per cell</h2>\n<p>Means over seeds with 95% confidence intervals in \
+         brackets.</p>\n{}",
+        results.html()
+    );
+    if !pairs.rows.is_empty() {
+        let _ = writeln!(
+            o,
+            "<h2>Paired differences against {}</h2>\n<p>Each policy minus the baseline on the \
+             same seeds and settings, with the 95% interval of the mean difference: an interval \
+             that excludes 0 is a difference the seeds support.</p>\n{}",
+            esc(&m.axes[0].values[m.baseline].label),
+            pairs.html()
+        );
+    }
+    let _ = writeln!(o, "<h2>Data</h2>\n<ul>");
+    for (f, what) in FILES {
+        let _ = writeln!(o, "<li><a href=\"{f}\">{f}</a>: {}</li>", esc(what));
+    }
+    o.push_str("</ul>\n</body>\n</html>\n");
+    o
+}
+
+/// `text` in backquotes as <code>.
+fn code_spans(s: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in s.split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "<code>{part}</code>");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+/// Writes every report file of `dir`.
+pub fn write(dir: &Path, m: &Manifest, rows: &[CellRows]) -> Result<(), CliError> {
+    let r = build(m, rows);
+    crate::write_atomic(&dir.join("summary.csv"), summary_csv(&r).as_bytes())?;
+    let ps = pairs(&r);
+    crate::write_atomic(&dir.join("pairs.csv"), pairs_csv(&r, &ps).as_bytes())?;
+    let charts = charts(&r);
+    let chart_dir = dir.join("charts");
+    let mut rendered = Vec::new();
+    for c in &charts {
+        let (svg, png) = charts::render(&c.figure)
+            .map_err(|e| CliError::Usage(format!("drawing chart {}: {e}", c.stem)))?;
+        crate::write_atomic(&chart_dir.join(format!("{}.svg", c.stem)), svg.as_bytes())?;
+        crate::write_atomic(&chart_dir.join(format!("{}.png", c.stem)), &png)?;
+        rendered.push((c, svg));
+    }
+    let results = results_table(&r);
+    let pairs = pairs_table(&r, &ps);
+    crate::write_atomic(
+        &dir.join("report.md"),
+        markdown(&r, &charts, &results, &pairs).as_bytes(),
+    )?;
+    crate::write_atomic(
+        &dir.join("index.html"),
+        html(&r, &rendered, &results, &pairs).as_bytes(),
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_for_people() {
+        for (v, s) in [
+            (0.0, "0"),
+            (1234.6, "1235"),
+            (12.345, "12.3"),
+            (0.012345, "0.0123"),
+            (2.0, "2"),
+        ] {
+            assert_eq!(sig(v), s);
+        }
+        assert_eq!(intents_text(1234567.0), "1,234,567");
+    }
+}

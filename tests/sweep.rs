@@ -1,0 +1,713 @@
+//! Tests of `payfault sweep` and `payfault merge` as a researcher uses them: the rows agree
+//! with runs done one by one, a folder is the same bytes however it was made (jobs, shards,
+//! interruptions), the report's files exist and point at each other, bad sweep files are
+//! refused with file, line and column, and the HTML report renders in a real browser.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(WORKSPACE).join("tests/sweep").join(name)
+}
+
+/// An empty scratch folder unique to this test process and `tag`, removed when the test
+/// passes and kept for a look when it fails.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn scratch(tag: &str) -> Scratch {
+    let d = std::env::temp_dir().join(format!("payfault-sweep-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("scratch folder");
+    Scratch(d)
+}
+
+fn payfault<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_payfault"))
+        .args(args)
+        .env("CI", "1")
+        .output()
+        .expect("the binary starts");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "payfault panicked: {stderr}");
+    out
+}
+
+fn ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    let out = payfault(args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "payfault {:?} failed: {}",
+        args.iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .collect::<Vec<_>>(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn sweep(file: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args: Vec<String> = vec![
+        "sweep".into(),
+        file.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    ok(&args)
+}
+
+/// Every file under `dir`, by relative path.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, d: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(d).expect("readable folder").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).expect("inside").display().to_string();
+                out.insert(rel, std::fs::read(&p).expect("readable file"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn assert_same_folder(a: &Path, b: &Path) {
+    let (ta, tb) = (tree(a), tree(b));
+    let names = |t: &BTreeMap<String, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        names(&ta),
+        names(&tb),
+        "{} and {} hold different files",
+        a.display(),
+        b.display()
+    );
+    for (name, bytes) in &ta {
+        assert!(
+            tb[name] == *bytes,
+            "{name} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
+    }
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// CSV records (the fields these tests read hold no commas or quotes).
+fn csv(p: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = read(p);
+    let mut lines = text.lines();
+    let head = lines
+        .next()
+        .expect("a header")
+        .split(',')
+        .map(String::from)
+        .collect();
+    let rows = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    (head, rows)
+}
+
+/// A JSON value's numbers by flattened name (`completion_latency_p99_ms`).
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, f64>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}_{k}")
+                };
+                flatten(&key, x, out);
+            }
+        }
+        serde_json::Value::Number(n) => {
+            out.insert(prefix.to_string(), n.as_f64().expect("a number"));
+        }
+        _ => {}
+    }
+}
+
+/// The metrics of one run of a scenario file, as `payfault run --format json` prints them.
+fn run_json(scenario: &Path, seed: &str) -> BTreeMap<String, f64> {
+    let out = payfault(&[
+        "run",
+        &scenario.display().to_string(),
+        "--seed",
+        seed,
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    let mut m = BTreeMap::new();
+    flatten("", &v["metrics"], &mut m);
+    m
+}
+
+#[test]
+fn rows_match_runs_done_one_by_one() {
+    let out = scratch("rows");
+    sweep(&fixture("tiny.ron"), &out, &[]);
+    let (head, rows) = csv(&out.join("results.csv"));
+    assert_eq!(&head[..4], ["cell", "policy", "drop", "seed"]);
+    assert_eq!(rows.len(), 2 * 2 * 3, "one row per cell and seed");
+    let base = read(&fixture("base.ron"));
+    let mut compared = 0;
+    for row in &rows {
+        let (cell, policy, drop, seed) = (&row[0], &row[1], &row[2], &row[3]);
+        // The cell's scenario made by hand, independently of the sweep's own path setting.
+        let kind = match policy.as_str() {
+            "naive" => "Naive",
+            "idempotent" => "Idempotent",
+            other => panic!("unexpected policy {other}"),
+        };
+        let text = base
+            .replace("drop: 0.03", &format!("drop: {drop}"))
+            .replace("kind: Naive", &format!("kind: {kind}"));
+        let by_hand = out.join(format!("{cell}-by-hand.ron"));
+        std::fs::write(&by_hand, text).expect("write scenario");
+        let expected = run_json(&by_hand, seed);
+        // The scenario the sweep wrote for the cell replays the row too.
+        let replayed = run_json(&out.join("scenarios").join(format!("{cell}.ron")), seed);
+        assert_eq!(
+            expected, replayed,
+            "{cell}: scenarios/{cell}.ron is not the cell"
+        );
+        for (k, want) in &expected {
+            let i = head
+                .iter()
+                .position(|h| h == k)
+                .unwrap_or_else(|| panic!("results.csv has no column {k}"));
+            let got: f64 = row[i].parse().expect("a number");
+            assert_eq!(got, *want, "{cell} seed {seed}: {k}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 12 * 40, "only {compared} values compared");
+    // The grid did what it is for: naive retry charged twice, the same key never did.
+    let dup = head
+        .iter()
+        .position(|h| h == "duplicate_permanent")
+        .expect("column");
+    let total = |p: &str| -> f64 {
+        rows.iter()
+            .filter(|r| r[1] == p)
+            .map(|r| r[dup].parse::<f64>().expect("number"))
+            .sum()
+    };
+    assert!(total("naive") > 0.0);
+    assert_eq!(total("idempotent"), 0.0);
+}
+
+#[test]
+fn the_folder_is_the_same_whatever_the_jobs_and_merged_shards_equal_one_run() {
+    let root = scratch("shards");
+    let (one, two) = (root.join("jobs1"), root.join("jobs2"));
+    sweep(&fixture("tiny.ron"), &one, &["--jobs", "1"]);
+    sweep(&fixture("tiny.ron"), &two, &["--jobs", "2"]);
+    assert_same_folder(&one, &two);
+
+    let shards: Vec<PathBuf> = (1..=3).map(|k| root.join(format!("shard{k}"))).collect();
+    for (k, dir) in shards.iter().enumerate() {
+        let out = sweep(
+            &fixture("tiny.ron"),
+            dir,
+            &["--shard", &format!("{}/3", k + 1)],
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("payfault merge"));
+        assert!(!dir.join("index.html").exists(), "a shard writes no report");
+    }
+    // Shards split the cells: 4 cells over 3 shards, round robin.
+    let held: Vec<usize> = shards
+        .iter()
+        .map(|d| std::fs::read_dir(d.join("cells")).expect("cells").count())
+        .collect();
+    assert_eq!(held, [2, 1, 1]);
+
+    let merged = root.join("merged");
+    let mut args: Vec<String> = vec!["merge".into()];
+    args.extend(shards.iter().rev().map(|d| d.display().to_string()));
+    args.extend(["--out".into(), merged.display().to_string()]);
+    ok(&args);
+    assert_same_folder(&one, &merged);
+
+    // Merging without every shard says which cells are missing.
+    let out = payfault(&[
+        "merge",
+        &shards[0].display().to_string(),
+        "--out",
+        &root.join("partial").display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 of 4 cells") && err.contains("cell-002 (shard 2/3)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn resume_after_deleted_cells_equals_one_run() {
+    let root = scratch("resume");
+    let (whole, resumed) = (root.join("whole"), root.join("resumed"));
+    sweep(&fixture("tiny.ron"), &whole, &[]);
+    sweep(&fixture("tiny.ron"), &resumed, &[]);
+    for f in [
+        "cells/cell-002.csv",
+        "cells/cell-004.csv",
+        "results.csv",
+        "index.html",
+    ] {
+        std::fs::remove_file(resumed.join(f)).expect("remove");
+    }
+    // A cell file kept from before is used as it is, not run again: mark one to see.
+    let kept = resumed.join("cells/cell-001.csv");
+    let original = read(&kept);
+    let out = sweep(&fixture("tiny.ron"), &resumed, &["--resume"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 cells x 3 seeds") && err.contains("2 finished cells kept"),
+        "{err}"
+    );
+    assert_eq!(read(&kept), original);
+    assert_same_folder(&whole, &resumed);
+    // Without --resume every cell runs again.
+    let err =
+        String::from_utf8_lossy(&sweep(&fixture("tiny.ron"), &resumed, &[]).stderr).into_owned();
+    assert!(err.contains("4 cells x 3 seeds"), "{err}");
+}
+
+#[test]
+fn resume_after_a_kill_equals_one_run() {
+    let root = scratch("kill");
+    let (whole, killed) = (root.join("whole"), root.join("killed"));
+    sweep(&fixture("slow.ron"), &whole, &[]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_payfault"))
+        .args(["sweep", &fixture("slow.ron").display().to_string(), "--out"])
+        .arg(&killed)
+        .args(["--jobs", "1"])
+        .env("CI", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let finished = |d: &Path| -> usize {
+        std::fs::read_dir(d.join("cells"))
+            .map(|r| {
+                r.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".csv"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let start = Instant::now();
+    while finished(&killed) < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no cell finished"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+    let done = finished(&killed);
+    assert!(
+        (2..16).contains(&done),
+        "the kill should land mid-grid: {done} of 16 cells were done"
+    );
+    assert!(!killed.join("results.csv").exists());
+    let out = sweep(&fixture("slow.ron"), &killed, &["--resume"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{done} finished cells kept")),
+        "{err}"
+    );
+    assert_same_folder(&whole, &killed);
+}
+
+#[test]
+fn the_report_files_exist_and_reference_each_other() {
+    let out = scratch("report");
+    sweep(&fixture("tiny.ron"), &out, &[]);
+    for f in [
+        "results.csv",
+        "summary.csv",
+        "pairs.csv",
+        "report.md",
+        "index.html",
+        "manifest.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let html = read(&out.join("index.html"));
+    let md = read(&out.join("report.md"));
+    let charts: Vec<String> = std::fs::read_dir(out.join("charts"))
+        .expect("charts/")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".svg"))
+        .map(|n| n.trim_end_matches(".svg").to_string())
+        .collect();
+    for stem in [
+        "duplicates",
+        "duplicates-transient",
+        "latency",
+        "messages",
+        "failures",
+        "tradeoff",
+    ] {
+        assert!(charts.iter().any(|c| c == stem), "no chart {stem}");
+    }
+    for stem in &charts {
+        let png = std::fs::read(out.join(format!("charts/{stem}.png"))).expect("PNG beside SVG");
+        assert_eq!(&png[1..4], b"PNG");
+        assert!(
+            html.contains(&format!("id=\"chart-{stem}\"")),
+            "{stem} not in index.html"
+        );
+        assert!(html.contains(&format!("href=\"charts/{stem}.svg\"")));
+        assert!(html.contains(&format!("href=\"charts/{stem}.png\"")));
+        assert!(
+            md.contains(&format!("](charts/{stem}.png)")),
+            "{stem} not in report.md"
+        );
+    }
+    // Self-contained: every chart inline, nothing fetched from anywhere.
+    assert_eq!(
+        html.matches("<figure class=\"chart\"").count(),
+        charts.len()
+    );
+    assert_eq!(html.matches("<svg class=\"plot\"").count(), charts.len());
+    for bad in [
+        "src=\"http",
+        "href=\"http",
+        "url(http",
+        "<link",
+        "src=\"charts/",
+    ] {
+        assert!(!html.contains(bad), "index.html references {bad}");
+    }
+    // Every file the report links to exists.
+    for doc in [&html, &md] {
+        for link in doc.split("href=\"").skip(1).chain(doc.split("](").skip(1)) {
+            let target = link.split(['"', ')']).next().unwrap_or("");
+            if !target.is_empty() && !target.starts_with('#') {
+                assert!(out.join(target).exists(), "broken link {target}");
+            }
+        }
+    }
+}
+
+#[test]
+fn summaries_follow_the_rows_with_t_intervals_the_rule_of_three_and_paired_differences() {
+    let out = scratch("stats");
+    sweep(&fixture("tiny.ron"), &out, &[]);
+    let (rh, rows) = csv(&out.join("results.csv"));
+    let (sh, sums) = csv(&out.join("summary.csv"));
+    let (ph, pairs) = csv(&out.join("pairs.csv"));
+    let col = |h: &[String], name: &str| {
+        h.iter()
+            .position(|x| x == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    let values = |cell: &str, name: &str| -> Vec<f64> {
+        rows.iter()
+            .filter(|r| r[0] == cell)
+            .map(|r| r[col(&rh, name)].parse().expect("number"))
+            .collect()
+    };
+    let num = |r: &[String], h: &[String], name: &str| -> f64 {
+        r[col(h, name)].parse().expect("number")
+    };
+    for s in &sums {
+        let cell = &s[0];
+        let x = values(cell, "messages_per_intent");
+        let n = x.len() as f64;
+        let mean = x.iter().sum::<f64>() / n;
+        let sd = (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        // Three seeds: Student's t with 2 degrees of freedom, 4.3027 at 97.5%.
+        let half = 4.3027 * sd / n.sqrt();
+        assert!((num(s, &sh, "messages_per_intent_mean") - mean).abs() < 1e-12);
+        assert!((num(s, &sh, "messages_per_intent_ci95_hi") - (mean + half)).abs() < 1e-9);
+        let dups: f64 = values(cell, "duplicate_permanent").iter().sum();
+        let intents: f64 = values(cell, "intents").iter().sum();
+        let upper = num(s, &sh, "duplicates_per_million_permanent_upper95");
+        if dups == 0.0 {
+            assert_eq!(upper, 3e6 / intents, "{cell}: rule of three");
+        } else {
+            assert!(upper > 0.0);
+        }
+    }
+    // Idempotent against naive, seed by seed, in the same drop setting.
+    let p = pairs
+        .iter()
+        .find(|r| {
+            r[2] == "idempotent" && r[3] == "0.05" && r[5] == "duplicates_per_million_permanent"
+        })
+        .expect("a paired row");
+    let (a, b) = (&p[0], &p[1]);
+    let d: Vec<f64> = values(a, "duplicates_per_million_permanent")
+        .iter()
+        .zip(values(b, "duplicates_per_million_permanent"))
+        .map(|(x, y)| x - y)
+        .collect();
+    let mean = d.iter().sum::<f64>() / d.len() as f64;
+    assert_eq!(num(p, &ph, "mean_difference"), mean);
+    assert!(
+        mean < 0.0,
+        "the same key should remove naive retry's duplicates"
+    );
+}
+
+/// A sweep file that must be refused, and where.
+struct Bad {
+    what: &'static str,
+    text: &'static str,
+    line: usize,
+    col: usize,
+    phrase: &'static str,
+}
+
+const BAD: &[Bad] = &[
+    Bad {
+        what: "a probability above one",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(path: \"links.terminal_acquirer.drop\", values: [0.1, 1.5])])",
+        line: 2,
+        col: 69,
+        phrase: "expected a probability between 0 and 1, found 1.5",
+    },
+    Bad {
+        what: "a path that does not exist",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(path: \"links.terminal_acquirer.dorp\", values: [0.1])])",
+        line: 2,
+        col: 23,
+        phrase: "`links.terminal_acquirer` has no field `dorp`: its fields are latency, drop, duplicate",
+    },
+    Bad {
+        what: "a path through an absent part",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(path: \"switch.servers\", values: [2])])",
+        line: 2,
+        col: 23,
+        phrase: "`switch` is None in the base scenario",
+    },
+    Bad {
+        what: "a zero timeout",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(path: \"policy.timeout\", values: [\"1s\",\n      \"0s\"])])",
+        line: 3,
+        col: 7,
+        phrase: "expected a duration longer than zero, found 0",
+    },
+    Bad {
+        what: "a value of the wrong type inside a variant",
+        text: "Sweep(base: \"base.ron\", seeds: 2, parameters: [(name: \"b\", variants: [\n  (name: \"x\", set: [(\"policy.backoff\", FullJitter(base: \"10ms\", cap: 7))])])])",
+        line: 2,
+        col: 70,
+        phrase: "`policy.backoff` = FullJitter(base: \"10ms\", cap: 7)",
+    },
+    Bad {
+        what: "an unknown policy",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  policies: [Naive, Sometimes])",
+        line: 2,
+        col: 21,
+        phrase: "unknown policy `Sometimes`, expected one of None, Naive",
+    },
+    Bad {
+        what: "an unknown field",
+        text: "Sweep(base: \"base.ron\",\n  seed: 2)",
+        line: 2,
+        col: 3,
+        phrase: "unknown field `seed`, expected one of `title`",
+    },
+    Bad {
+        what: "a missing base scenario",
+        text: "Sweep(\n  base: \"nowhere.ron\", seeds: 2)",
+        line: 2,
+        col: 9,
+        phrase: "cannot read the base scenario",
+    },
+    Bad {
+        what: "no seeds",
+        text: "Sweep(base: \"base.ron\", seeds: 0)",
+        line: 1,
+        col: 32,
+        phrase: "expected between 1 and 1000000 seeds, found 0",
+    },
+    Bad {
+        what: "two settings of one place",
+        text: "Sweep(base: \"base.ron\", seeds: 1, parameters: [\n  (path: \"policy.backoff\", values: [Fixed(\"1s\")]),\n  (path: \"policy.backoff\", values: [Fixed(\"2s\")], name: \"b2\")])",
+        line: 3,
+        col: 10,
+        phrase: "`policy.backoff` is set twice in one cell",
+    },
+    Bad {
+        what: "the policy kind as a parameter",
+        text: "Sweep(base: \"base.ron\", seeds: 1,\n  parameters: [(path: \"policy.kind\", values: [Naive, Idempotent])])",
+        line: 2,
+        col: 23,
+        phrase: "vary the policy kind with `policies: [...]`",
+    },
+    Bad {
+        what: "a chart of no metric",
+        text: "Sweep(base: \"base.ron\", seeds: 1, charts: [\"overload\"])",
+        line: 1,
+        col: 44,
+        phrase: "no metric `overload`",
+    },
+];
+
+#[test]
+fn bad_sweep_files_are_refused_with_file_line_and_column() {
+    let dir = scratch("bad");
+    std::fs::copy(fixture("base.ron"), dir.join("base.ron")).expect("copy base");
+    for b in BAD {
+        let file = dir.join("bad.ron");
+        std::fs::write(&file, b.text).expect("write");
+        let out = payfault(&[
+            "sweep",
+            &file.display().to_string(),
+            "--out",
+            &dir.join("out").display().to_string(),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {err}", b.what);
+        let at = format!("{}:{}:{}: ", file.display(), b.line, b.col);
+        assert!(err.contains(&at), "{}: expected {at} in {err}", b.what);
+        assert!(
+            err.contains(b.phrase),
+            "{}: expected {:?} in {err}",
+            b.what,
+            b.phrase
+        );
+        assert!(!dir.join("out").exists(), "{}: wrote output", b.what);
+    }
+}
+
+#[test]
+fn a_folder_that_is_not_a_report_is_left_alone() {
+    let dir = scratch("foreign");
+    std::fs::write(dir.join("notes.txt"), "mine").expect("write");
+    let out = payfault(&[
+        "sweep",
+        &fixture("tiny.ron").display().to_string(),
+        "--out",
+        &dir.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a sweep's report folder"));
+    assert_eq!(read(&dir.join("notes.txt")), "mine");
+}
+
+/// The attributes of `<body>` after headless Chromium loaded `html` and ran its scripts.
+fn body_in_chromium(chromium: &Path, html: &Path, scratch: &Path) -> String {
+    let dom_file = scratch.join("dom.html");
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            scratch.join("profile").display()
+        ))
+        .arg(format!(
+            "file://{}",
+            html.canonicalize().expect("path").display()
+        ))
+        // To a file: a pipe left unread while waiting would fill and stall the browser.
+        .stdout(std::fs::File::create(&dom_file).expect("dom file"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromium starts");
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("chromium did not finish within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let dom = read(&dom_file);
+    dom.split("<body")
+        .nth(1)
+        .and_then(|b| b.split('>').next())
+        .unwrap_or_else(|| panic!("no <body> in what chromium printed: {dom:.500}"))
+        .to_string()
+}
+
+/// Loads the report in headless Chromium and reads what its script found: every chart drawn
+/// with text in it, and no resource that failed to load or was refused. A copy with one chart
+/// removed and an outside image added must be caught, or the check proves nothing.
+#[test]
+fn the_html_report_renders_in_headless_chromium() {
+    let chromium = Path::new("/usr/bin/chromium");
+    assert!(
+        chromium.exists(),
+        "this test needs headless Chromium at /usr/bin/chromium: install Debian's package \
+         (apt-get install -y chromium), as .ci/run does"
+    );
+    let root = scratch("browser");
+    let out = root.join("report");
+    sweep(&fixture("tiny.ron"), &out, &[]);
+    let html = out.join("index.html");
+    let text = read(&html);
+    let expected = text.matches("<figure class=\"chart\"").count();
+    assert!(expected >= 6);
+    let body = body_in_chromium(chromium, &html, &root);
+    assert!(
+        body.contains("data-report-status=\"ok\""),
+        "the page reports a problem: <body{body}>"
+    );
+    assert!(
+        body.contains(&format!("data-charts-rendered=\"{expected}\""))
+            && body.contains(&format!("data-charts-expected=\"{expected}\""))
+            && body.contains("data-load-failures=\"0\""),
+        "<body{body}>"
+    );
+
+    let broken = out.join("broken.html");
+    let sabotaged = text
+        .replacen("<svg class=\"plot\"", "<div class=\"plot\"", 1)
+        .replacen("</h1>", "</h1><img src=\"charts/nothing.png\" alt=\"\">", 1);
+    std::fs::write(&broken, sabotaged).expect("write");
+    let body = body_in_chromium(chromium, &broken, &root);
+    assert!(
+        body.contains("data-report-status=\"failed: chart-")
+            && body.contains(&format!("data-charts-rendered=\"{}\"", expected - 1))
+            && !body.contains("data-load-failures=\"0\""),
+        "a missing chart and a refused image went unnoticed: <body{body}>"
+    );
+}
