@@ -16,8 +16,14 @@ pub fn peak_rss_kib() -> Option<u64> {
 
 /// Runs each scale in a child process, so that each peak memory is its own.
 fn scales(args: &BenchArgs) -> Result<u8, CliError> {
-    let exe = std::env::current_exe().map_err(|source| CliError::Write { path: "payfault".into(), source })?;
-    let mut runs: Vec<(u32, u64)> = [1_000u32, 10_000, 100_000, 1_000_000].iter().map(|&t| (t, 1_000_000)).collect();
+    let exe = std::env::current_exe().map_err(|source| CliError::Write {
+        path: "payfault".into(),
+        source,
+    })?;
+    let mut runs: Vec<(u32, u64)> = [1_000u32, 10_000, 100_000, 1_000_000]
+        .iter()
+        .map(|&t| (t, 1_000_000))
+        .collect();
     let mut p = 100_000u64;
     while p <= args.max_purchases {
         if p != 1_000_000 {
@@ -25,22 +31,54 @@ fn scales(args: &BenchArgs) -> Result<u8, CliError> {
         }
         p *= 10;
     }
-    println!("bench {}: one run a scale, oracle and metrics on, tracing off", args.scenario.display());
-    println!("{:>10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}", "terminals", "purchases", "events", "events/s", "ns/event", "wall s", "peak MiB");
+    println!(
+        "bench {}: one run a scale, oracle and metrics on, tracing off",
+        args.scenario.display()
+    );
+    println!(
+        "{:>10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}",
+        "terminals", "purchases", "events", "events/s", "ns/event", "wall s", "peak MiB"
+    );
     for (t, p) in runs {
         let out = std::process::Command::new(&exe)
             .arg("bench")
             .arg(&args.scenario)
-            .args(["--runs", "1", "--raw", "--terminals", &t.to_string(), "--purchases", &p.to_string()])
+            .args([
+                "--runs",
+                "1",
+                "--raw",
+                "--terminals",
+                &t.to_string(),
+                "--purchases",
+                &p.to_string(),
+            ])
             .output()
-            .map_err(|source| CliError::Write { path: exe.clone(), source })?;
+            .map_err(|source| CliError::Write {
+                path: exe.clone(),
+                source,
+            })?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let f: Vec<f64> = text.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+        let f: Vec<f64> = text
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
         if !out.status.success() || f.len() < 3 {
-            return Err(CliError::Usage(format!("bench at {t} terminals, {p} purchases failed: {}", String::from_utf8_lossy(&out.stderr))));
+            return Err(CliError::Usage(format!(
+                "bench at {t} terminals, {p} purchases failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
         }
         let (events, secs, kib) = (f[0], f[1], f[2]);
-        println!("{:>10} {:>12} {:>12} {:>12.0} {:>10.1} {:>10.3} {:>10.1}", t, p, events, events / secs, secs * 1e9 / events, secs, kib / 1024.0);
+        println!(
+            "{:>10} {:>12} {:>12} {:>12.0} {:>10.1} {:>10.3} {:>10.1}",
+            t,
+            p,
+            events,
+            events / secs,
+            secs * 1e9 / events,
+            secs,
+            kib / 1024.0
+        );
     }
     Ok(0)
 }
@@ -60,7 +98,11 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
         let start = Instant::now();
         let s = payfault_domain::run::run_quick(&sc, 1)?;
         let secs = start.elapsed().as_secs_f64();
-        println!("{} {secs} {}", s.metrics.events, peak_rss_kib().unwrap_or(0));
+        println!(
+            "{} {secs} {}",
+            s.metrics.events,
+            peak_rss_kib().unwrap_or(0)
+        );
         return Ok(0);
     }
     println!(
