@@ -666,7 +666,7 @@ pub struct MsgId {
     /// The transaction of the intent (a customer paying again starts a new one).
     pub txn: u8,
     /// The attempt, reversal send or inquiry number.
-    pub attempt: u16,
+    pub attempt: u32,
     pub kind: MsgKind,
     /// 0 for the original, 1 and up for copies made by a duplicating link.
     #[serde(default)]
@@ -916,6 +916,30 @@ impl Scenario {
         }
         for c in &self.faults.random_crashes {
             node_ok(c.node)?;
+        }
+        for c in self.faults.schedule.iter().flat_map(|f| &f.crashes) {
+            node_ok(c.node)?;
+        }
+        if self.policy.max_attempts.0 > 0xffff {
+            return Err(format!(
+                "max_attempts is at most 65535, found {}",
+                self.policy.max_attempts.0
+            ));
+        }
+        // Keeps every sum of money far inside 64 bits.
+        const MAX_AMOUNT: u64 = 1_000_000_000_000;
+        const MAX_BALANCE: u64 = 1_000_000_000_000_000;
+        if self.workload.amount.max > MAX_AMOUNT {
+            return Err(format!(
+                "amounts are at most {MAX_AMOUNT} minor units, found {}",
+                self.workload.amount.max
+            ));
+        }
+        if self.bank.opening_balance > MAX_BALANCE {
+            return Err(format!(
+                "opening_balance is at most {MAX_BALANCE} minor units, found {}",
+                self.bank.opening_balance
+            ));
         }
         for p in &self.faults.partitions {
             let present = match p.link {

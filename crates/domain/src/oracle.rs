@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use payfault_engine::SimTime;
+use payfault_engine::{SimDuration, SimTime};
 use serde::Serialize;
 
 use crate::config::Property;
@@ -198,8 +198,14 @@ impl Histogram {
 
 pub struct Oracle {
     seed: u64,
-    /// Final answers later than this break liveness.
-    liveness_deadline: SimTime,
+    /// An intent must be answered within this bound of the later of its issue and the end of
+    /// the faults.
+    liveness_bound: SimDuration,
+    /// When the last fault ended, as far as is known yet (faults can still come).
+    faults_end: SimTime,
+    /// Intents answered later than their bound allowed by what was known when they were
+    /// judged; judged again at the end, when the faults' end is final.
+    late: Vec<(u64, SimTime, SimTime)>,
     intents: Ring<Record>,
     posted_net: i128,
     counts: OracleCounts,
@@ -213,10 +219,12 @@ pub struct Oracle {
 pub const MAX_VIOLATIONS_KEPT: usize = 100;
 
 impl Oracle {
-    pub fn new(seed: u64, liveness_deadline: SimTime) -> Self {
+    pub fn new(seed: u64, liveness_bound: SimDuration) -> Self {
         Oracle {
             seed,
-            liveness_deadline,
+            liveness_bound,
+            faults_end: SimTime::ZERO,
+            late: Vec::new(),
             intents: Ring::default(),
             posted_net: 0,
             counts: OracleCounts::default(),
@@ -227,9 +235,15 @@ impl Oracle {
         }
     }
 
-    /// Final answers after `deadline` break liveness (set when faults stop).
-    pub fn set_liveness_deadline(&mut self, deadline: SimTime) {
-        self.liveness_deadline = deadline;
+    /// A fault lasted until `end`: answers within the liveness bound of it are on time.
+    pub fn fault_until(&mut self, end: SimTime) {
+        self.faults_end = self.faults_end.max(end);
+    }
+
+    fn deadline(&self, issued: SimTime) -> SimTime {
+        self.faults_end
+            .max(issued)
+            .saturating_add(self.liveness_bound)
     }
 
     pub fn issue(&mut self, intent: u64, amount: u64, at: SimTime) {
@@ -250,7 +264,7 @@ impl Oracle {
         self.posted_net += i128::from(amount);
         match self.intents.get_mut(intent) {
             Some(r) => {
-                r.net += amount;
+                r.net = r.net.saturating_add(amount);
                 if r.net > r.amount {
                     r.transient_dup = true;
                 }
@@ -334,17 +348,8 @@ impl Oracle {
             Answer::Declined => self.counts.declined += 1,
             Answer::Failed => self.counts.failed += 1,
         }
-        if r.answered_at > self.liveness_deadline {
-            self.counts.late_final_answer += 1;
-            self.violate(
-                Rule::FinalAnswerTooLate,
-                Some(intent),
-                r.answered_at,
-                format!(
-                    "final answer at {}, after the liveness deadline {}",
-                    r.answered_at, self.liveness_deadline
-                ),
-            );
+        if r.answered_at > self.deadline(r.issued) {
+            self.late.push((intent, r.issued, r.answered_at));
         }
         if r.net > r.amount {
             self.counts.duplicate_permanent += 1;
@@ -393,6 +398,20 @@ impl Oracle {
     /// `opening` and `closing` are the sums of all ledger balances; `merchant_gain` is what the
     /// merchants' accounts gained during the run.
     pub fn finish(&mut self, at: SimTime, opening: i128, closing: i128, merchant_gain: i128) {
+        for (intent, issued, answered_at) in std::mem::take(&mut self.late) {
+            let deadline = self.deadline(issued);
+            if answered_at > deadline {
+                self.counts.late_final_answer += 1;
+                self.violate(
+                    Rule::FinalAnswerTooLate,
+                    Some(intent),
+                    answered_at,
+                    format!(
+                        "final answer at {answered_at}, after the liveness deadline {deadline}"
+                    ),
+                );
+            }
+        }
         let open: Vec<u64> = self.intents.iter().map(|(k, _)| k).collect();
         for id in open {
             let r = self.intents.remove(id).expect("listed id is present");
@@ -453,7 +472,7 @@ mod tests {
 
     /// Runs a history and returns the rules that fired, in order.
     fn rules(history: impl FnOnce(&mut Oracle)) -> Vec<Rule> {
-        let mut o = Oracle::new(1, t(10_000));
+        let mut o = Oracle::new(1, SimDuration::from_secs(10));
         history(&mut o);
         o.violations().iter().map(|v| v.rule).collect()
     }
@@ -496,7 +515,7 @@ mod tests {
 
     #[test]
     fn a_reversed_duplicate_is_transient_not_a_violation() {
-        let mut o = Oracle::new(1, t(10_000));
+        let mut o = Oracle::new(1, SimDuration::from_secs(10));
         o.issue(7, 500, t(0));
         o.debit(7, 500, t(10));
         o.debit(7, 500, t(300));
@@ -585,6 +604,20 @@ mod tests {
             o.finish(t(30_000), 0, 0, 0);
         });
         assert_eq!(r, vec![Rule::FinalAnswerTooLate, Rule::NoFinalAnswer]);
+    }
+
+    #[test]
+    fn the_liveness_bound_runs_from_the_end_of_the_faults() {
+        let r = rules(|o| {
+            o.issue(1, 10, t(0));
+            o.answer(1, Answer::Approved, t(25_000));
+            o.debit(1, 10, t(1));
+            o.settle(1, t(25_000));
+            // A crash that lasted until 20 s, learnt after the intent was judged.
+            o.fault_until(t(20_000));
+            o.finish(t(30_000), 0, 0, 10);
+        });
+        assert_eq!(r, vec![]);
     }
 
     #[test]

@@ -105,7 +105,7 @@ struct Msg {
     repeat: bool,
     intent: u64,
     txn: u8,
-    attempt: u16,
+    attempt: u32,
     dupgen: u8,
     terminal: u32,
     stan: u32,
@@ -133,8 +133,8 @@ enum Ev {
 }
 
 /// The idempotency key of attempt `attempt` of transaction `txn` of `intent`.
-fn make_key(intent: u64, txn: u8, attempt: u16) -> u64 {
-    (intent << 24) | (u64::from(txn) << 16) | u64::from(attempt)
+fn make_key(intent: u64, txn: u8, attempt: u32) -> u64 {
+    (intent << 24) | (u64::from(txn) << 16) | u64::from(attempt.min(0xffff))
 }
 
 #[derive(Clone, Debug)]
@@ -164,8 +164,8 @@ enum Phase {
 struct Txn {
     job: Job,
     started: SimTime,
-    attempts: u16,
-    inquiries: u16,
+    attempts: u32,
+    inquiries: u32,
     key: u64,
     stan: u32,
     outstanding: SmallVec<[u64; 4]>,
@@ -184,7 +184,7 @@ struct Rev {
     stan: u32,
     amount: u64,
     account: u32,
-    sends: u16,
+    sends: u32,
 }
 
 #[derive(Debug, Default)]
@@ -250,7 +250,7 @@ struct BankIntent {
 #[derive(Debug)]
 struct Bank {
     accounts: Vec<u64>,
-    merchant: u64,
+    merchant: u128,
     intents: Ring<BankIntent>,
     idem: Option<IdemTable>,
     commits: u64,
@@ -262,7 +262,8 @@ struct CrashSource {
 }
 
 enum CrashKind {
-    Scheduled(SimDuration),
+    /// A crash at a stated time; `true` when it comes from an explicit fault schedule.
+    Scheduled(SimDuration, bool),
     Random {
         rng: Box<StreamRng>,
         mean: Dist,
@@ -410,7 +411,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             issuing: true,
             faults_active: true,
             intents: Ring::default(),
-            oracle: Oracle::new(seed.0, SimTime::MAX),
+            oracle: Oracle::new(seed.0, sc.liveness_bound.get()),
             crash_sources: Vec::new(),
             partitions: sc
                 .faults
@@ -519,6 +520,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn start(&mut self) -> Result<(), SimError> {
         let sc = self.sc;
+        if let Some(until) = sc.faults.until {
+            let at = SimTime::ZERO.saturating_add(until.0);
+            self.oracle.fault_until(at);
+            self.sched.schedule_at(at, Ev::Crash(u32::MAX))?;
+        }
+        for p in &sc.faults.partitions {
+            self.oracle
+                .fault_until(SimTime::ZERO.saturating_add(p.until.0));
+        }
         for t in 0..self.n_terms {
             self.push_next_arrival(t, SimTime::ZERO);
         }
@@ -537,7 +547,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 let src = self.crash_sources.len() as u32;
                 self.crash_sources.push(CrashSource {
                     node,
-                    kind: CrashKind::Scheduled(c.down_for.get()),
+                    kind: CrashKind::Scheduled(c.down_for.get(), false),
                 });
                 self.sched
                     .schedule_at(SimTime::ZERO.saturating_add(c.at.0), Ev::Crash(src))?;
@@ -553,7 +563,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 let src = self.crash_sources.len() as u32;
                 self.crash_sources.push(CrashSource {
                     node,
-                    kind: CrashKind::Scheduled(c.down_for.get()),
+                    kind: CrashKind::Scheduled(c.down_for.get(), true),
                 });
                 self.sched
                     .schedule_at(SimTime::ZERO.saturating_add(c.at.0), Ev::Crash(src))?;
@@ -824,7 +834,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         if dup {
             self.c.duplicated += 1;
             let mut copy = self.msgs[slot as usize].clone();
-            copy.dupgen = copy.dupgen.wrapping_add(1);
+            // A copy made on another hop, or of another copy, has an identity of its own.
+            copy.dupgen = copy.dupgen.wrapping_mul(4).wrapping_add(1 + link as u8);
             let copy_ident = [
                 ident[0],
                 ident[1],
@@ -1014,7 +1025,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     rc::INSUFFICIENT_FUNDS
                 } else {
                     self.bank.accounts[m.account as usize] -= m.amount;
-                    self.bank.merchant += m.amount;
+                    self.bank.merchant += u128::from(m.amount);
                     let record = self
                         .bank
                         .intents
@@ -1106,7 +1117,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         let (intent, amount, account) = (p.intent, p.amount, p.account);
                         record.paid_at = None;
                         self.bank.accounts[account as usize] += amount;
-                        self.bank.merchant -= amount;
+                        self.bank.merchant -= u128::from(amount);
                         self.oracle.credit(intent, amount, now);
                         self.trace_msg(
                             bank,
@@ -1169,7 +1180,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let delay = if m.kind == Kind::Purchase {
             self.bank_reply.sample(&mut Fate::new(
                 self.seed,
-                &[family::BANK, m.intent, m.key, 1],
+                &[
+                    family::BANK,
+                    m.intent,
+                    (u64::from(m.txn) << 32) | (u64::from(m.attempt) << 8),
+                    u64::from(m.dupgen),
+                    1,
+                ],
             ))
         } else {
             SimDuration::ZERO
@@ -1235,29 +1252,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     fn stop_issuing(&mut self) {
         self.issuing = false;
         let now = self.sched.now();
-        let f = &self.sc.faults;
-        let mut faults_end = match f.until {
-            Some(u) => SimTime::ZERO.saturating_add(u.0),
-            None => now,
-        };
-        if now >= faults_end {
+        // Without `until`, random faults stop with the workload; with it, at `until`.
+        if self.sc.faults.until.is_none() {
             self.faults_active = false;
-        } else {
-            // Random faults go on until `until`; turned off by the check in `on_arrival`-free
-            // path below when the clock passes it.
-            self.sched
-                .schedule_at(faults_end, Ev::Crash(u32::MAX))
-                .expect("not in the past");
+            self.oracle.fault_until(now);
         }
-        for p in &f.partitions {
-            faults_end = faults_end.max(SimTime::ZERO.saturating_add(p.until.0));
-        }
-        for c in &f.crashes {
-            faults_end = faults_end
-                .max(SimTime::ZERO.saturating_add(c.at.0.saturating_add(c.down_for.get())));
-        }
-        let deadline = faults_end.saturating_add(self.sc.liveness_bound.get());
-        self.oracle_set_deadline(deadline);
         let issued = self.issued;
         self.trace(
             NodeLabel::Customers,
@@ -1265,10 +1264,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             None,
             Some(format_args!("{issued} purchases")),
         );
-    }
-
-    fn oracle_set_deadline(&mut self, deadline: SimTime) {
-        self.oracle.set_liveness_deadline(deadline);
     }
 
     fn on_arrival(&mut self) -> Result<(), SimError> {
@@ -1458,7 +1453,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let timeout = self.timeout;
         let t = &mut self.terms[term as usize];
         let cur = t.cur.as_mut().expect("current");
-        cur.attempts += 1;
+        cur.attempts = cur.attempts.saturating_add(1);
         if cur.attempts == 1 {
             if let Some((cap, ratio)) = budget {
                 t.tokens_milli = (t.tokens_milli + ratio).min(cap);
@@ -1518,7 +1513,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let timeout = self.timeout;
         let t = &mut self.terms[term as usize];
         let cur = t.cur.as_mut().expect("current");
-        cur.inquiries += 1;
+        cur.inquiries = cur.inquiries.saturating_add(1);
         cur.phase = Phase::Inquiring;
         cur.timeout_at = now.saturating_add(timeout);
         let msg = Msg {
@@ -1548,7 +1543,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     fn send_reversal(&mut self, term: u32) {
         let t = &mut self.terms[term as usize];
         let r = t.saf.front_mut().expect("a reversal is queued");
-        r.sends += 1;
+        r.sends = r.sends.saturating_add(1);
         t.saf_inflight = true;
         let msg = Msg {
             id: 0,
@@ -1556,7 +1551,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             repeat: r.sends > 1,
             intent: r.intent,
             txn: r.txn,
-            attempt: r.sends,
+            // Reversals of different attempts of one transaction keep apart identities.
+            attempt: ((r.key & 0xff) as u32) << 16 | r.sends.min(0xffff),
             dupgen: 0,
             terminal: term,
             stan: r.stan,
@@ -1626,23 +1622,28 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             .is_some_and(|c| c.job.intent == m.intent && c.job.txn == m.txn);
         match m.kind {
             Kind::PurchaseResp => {
-                let waiting = matches_cur
-                    && t.cur.as_ref().is_some_and(|c| {
-                        c.phase == Phase::Waiting && c.outstanding.contains(&m.key)
-                    });
+                // A reply to an attempt the transaction still stands by, in whatever phase: an
+                // approval that comes while the terminal backs off or inquires still approves.
+                let open = matches_cur
+                    && t.cur
+                        .as_ref()
+                        .is_some_and(|c| c.outstanding.contains(&m.key));
+                let waiting = open && t.cur.as_ref().is_some_and(|c| c.phase == Phase::Waiting);
+                let approves = matches!(m.rc, rc::APPROVED | rc::DUPLICATE);
                 let already = self
                     .intents
                     .get(m.intent)
                     .is_some_and(|o| o.approved_keys.contains(&m.key));
-                if waiting {
+                if open && approves {
+                    self.note_approved(m.intent, m.key);
+                    self.finish_txn(term, Answer::Approved);
+                } else if waiting {
                     match m.rc {
-                        rc::APPROVED | rc::DUPLICATE => {
-                            self.note_approved(m.intent, m.key);
-                            self.finish_txn(term, Answer::Approved)
-                        }
                         rc::INSUFFICIENT_FUNDS => self.finish_txn(term, Answer::Declined),
                         code => self.fail(term, Failure::ErrorReply(code)),
                     }
+                } else if open {
+                    // An error for an attempt already given up on: the policy has decided.
                 } else if already {
                     // A second copy of the reply that approved the payment.
                     self.trace(
@@ -1675,10 +1676,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 }
             }
             Kind::InquiryResp => {
+                // The answer may come after the inquiry timed out, while the next one waits.
                 let waiting = matches_cur
-                    && t.cur
-                        .as_ref()
-                        .is_some_and(|c| c.phase == Phase::Inquiring && c.key == m.key);
+                    && t.cur.as_ref().is_some_and(|c| {
+                        c.key == m.key
+                            && matches!(c.phase, Phase::Inquiring | Phase::Backoff(Next::Inquiry))
+                    });
                 if waiting {
                     match m.rc {
                         rc::APPROVED => {
@@ -1732,8 +1735,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let cur = self.terms[term as usize].cur.as_ref().expect("current");
         let ctx = FailureCtx {
             failure,
-            attempts: u32::from(cur.attempts),
-            inquiries: u32::from(cur.inquiries),
+            attempts: cur.attempts,
+            inquiries: cur.inquiries,
             elapsed: now.saturating_since(cur.started),
             previous_backoff: cur.prev_backoff,
         };
@@ -1830,7 +1833,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             Phase::Waiting => {
                 if cur.hedge_at.is_some_and(|h| h <= now) {
                     cur.hedge_at = None;
-                    if u32::from(cur.attempts) < self.sc.policy.max_attempts.0 {
+                    if cur.attempts < self.sc.policy.max_attempts.0 {
                         let intent = cur.job.intent;
                         self.c.hedges += 1;
                         self.trace(NodeLabel::Terminal(term), "hedge", Some(intent), None);
@@ -1860,7 +1863,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         if self
             .policy
             .reversal_max_sends()
-            .is_some_and(|max| u32::from(r.sends) >= max)
+            .is_some_and(|max| r.sends >= max)
         {
             let r = t.saf.pop_front().expect("front");
             self.c.reversals_abandoned += 1;
@@ -1891,7 +1894,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         );
         if answer == Answer::Failed {
             self.c.visible_failures += 1;
-            if let Some(pa) = &self.sc.workload.pay_again {
+            // Transactions of one purchase are numbered in a byte: the 256th customer retry
+            // does not happen.
+            let more = self.intents.get(intent).is_some_and(|o| o.txns < u8::MAX);
+            if let Some(pa) = self.sc.workload.pay_again.as_ref().filter(|_| more) {
                 let mut f = Fate::new(
                     self.seed,
                     &[family::CUSTOMER, intent, 1 + u64::from(cur.job.txn)],
@@ -1934,11 +1940,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let s = &mut self.crash_sources[src as usize];
         let node = s.node;
         let down = match &mut s.kind {
-            CrashKind::Scheduled(d) => *d,
+            CrashKind::Scheduled(d, _) => *d,
             CrashKind::Random { rng, down, .. } => down.sample(rng).max(SimDuration::from_nanos(1)),
             CrashKind::AfterCommit { down, .. } => *down,
         };
-        let is_random = matches!(s.kind, CrashKind::Random { .. });
+        // Random crashes and those of a schedule: the ones a shrunk schedule must keep.
+        let is_random = matches!(
+            s.kind,
+            CrashKind::Random { .. } | CrashKind::Scheduled(_, true)
+        );
         if let (true, Some(r)) = (is_random, &mut self.recorded) {
             let node_name = if node < self.n_terms {
                 NodeName::Terminal(node)
@@ -1956,6 +1966,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             });
         }
         self.c.crashes += 1;
+        self.oracle
+            .fault_until(self.sched.now().saturating_add(down));
         self.trace(
             self.label(node),
             "crash",
@@ -2056,8 +2068,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             .iter()
             .map(|&b| i128::from(b))
             .sum::<i128>()
-            + i128::from(self.bank.merchant);
-        let merchant_gain = i128::from(self.bank.merchant);
+            + self.bank.merchant as i128;
+        let merchant_gain = self.bank.merchant as i128;
         self.oracle
             .finish(now, self.opening, closing, merchant_gain);
         let peaks = PeakQueues {

@@ -48,7 +48,7 @@ pub struct MsgRef {
     pub mti: &'static str,
     pub stan: u32,
     pub key: u64,
-    pub attempt: u16,
+    pub attempt: u32,
     /// Response code, for responses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rc: Option<&'static str>,

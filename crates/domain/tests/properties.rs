@@ -321,3 +321,93 @@ fn a_recorded_fault_schedule_replays_the_run_exactly() {
     assert_eq!(a.0.len(), b.0.len());
     assert_eq!(a, b);
 }
+
+/// Each file in tests/regressions names the bug it pins in its first lines and expects every
+/// property to hold on every seed.
+#[test]
+fn regression_scenarios_hold() {
+    let dir = format!("{}/../../tests/regressions", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3);
+    for f in files {
+        let sc = parse(&std::fs::read_to_string(&f).unwrap());
+        for seed in 1..=20 {
+            let s = run(&sc, seed).unwrap_or_else(|e| panic!("{}: seed {seed}: {e}", f.display()));
+            assert_eq!(
+                s.violation_count,
+                0,
+                "{} seed {seed}: {:?}",
+                f.display(),
+                s.violations.first()
+            );
+        }
+    }
+}
+
+/// Regression: `faults.until` earlier than the end of the workload was ignored, and links kept
+/// dropping until the last purchase.
+#[test]
+fn regression_random_faults_stop_at_until() {
+    let links = r#"(
+        terminal_acquirer: (latency: Constant("10ms"), drop: 0.5),
+        acquirer_bank: (latency: Constant("10ms")),
+    )"#;
+    let sc = scenario(
+        links,
+        r#", idempotency: (retention: "1h", durable: true)"#,
+        IDEMPOTENT,
+        r#"(until: "20s")"#,
+    );
+    let mut drops = Vec::new();
+    let mut tracer = |e: TraceEvent| {
+        if e.what == "lost" {
+            drops.push(e.t);
+        }
+    };
+    run_with(&sc, 1, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
+    assert!(drops.len() > 10, "{}", drops.len());
+    assert!(
+        drops.iter().all(|&t| t <= 20_000_000_000),
+        "a drop after 20 s"
+    );
+}
+
+#[test]
+fn faults_naming_missing_nodes_and_absurd_amounts_are_refused() {
+    let base = |faults: &str, amount: &str| {
+        format!(
+            r#"Scenario(name: "x", terminals: 2,
+                workload: (inter_arrival: Constant("1s"), amount: {amount}, purchases: 3),
+                links: (terminal_acquirer: (latency: Constant("1ms")), acquirer_bank: (latency: Constant("1ms"))),
+                acquirer: (processing: Constant("1ms"), servers: 1, queue: 1),
+                bank: (processing: Constant("1ms"), servers: 1, queue: 1),
+                policy: (kind: Naive, timeout: "1s"),
+                faults: {faults})"#
+        )
+    };
+    let ok_amount = "(min: 1, max: 2)";
+    for (faults, amount, message) in [
+        (
+            r#"(schedule: (crashes: [(node: Terminal(7), at: "1s", down_for: "1s")]))"#,
+            ok_amount,
+            "Terminal(7) does not exist",
+        ),
+        (
+            r#"(schedule: (crashes: [(node: Switch, at: "1s", down_for: "1s")]))"#,
+            ok_amount,
+            "has none",
+        ),
+        (
+            "()",
+            "(min: 1, max: 10000000000000000000)",
+            "amounts are at most",
+        ),
+    ] {
+        let err = payfault_domain::from_ron(&base(faults, amount)).unwrap_err();
+        assert!(err.message.contains(message), "{err}");
+    }
+}
