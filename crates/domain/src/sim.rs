@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use payfault_engine::{
-    stream, Dist, EngineError, Fate, Limits, RadixHeap, Scheduler, Seed, SimDuration, SimTime,
+    stream, Dist, EngineError, Fate, Limits, MonotoneQueue, Scheduler, Seed, SimDuration, SimTime,
     StreamRng,
 };
 
@@ -336,7 +336,7 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     bank_reply: Dist,
     /// Each terminal's next purchase, keyed by (time, terminal): the order in which purchases
     /// are numbered does not depend on anything else that happens at the same instant.
-    arrivals: RadixHeap<()>,
+    arrivals: MonotoneQueue<()>,
     arrival_counts: Vec<u64>,
     issued: u64,
     issuing: bool,
@@ -405,7 +405,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 commits: 0,
             },
             bank_reply: b.reply_delay.0.clone(),
-            arrivals: RadixHeap::new(),
+            arrivals: MonotoneQueue::new(),
             arrival_counts: vec![0; n_terms as usize],
             issued: 0,
             issuing: true,

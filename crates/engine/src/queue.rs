@@ -142,11 +142,134 @@ impl<E> RadixHeap<E> {
     }
 }
 
+/// Ordered by key alone, smallest first out of a `BinaryHeap` (a max-heap).
+impl<E> PartialEq for Entry<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl<E> Eq for Entry<E> {}
+impl<E> PartialOrd for Entry<E> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<E> Ord for Entry<E> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other.key.cmp(&self.key)
+    }
+}
+
+/// Pending events beyond which the queue moves from a binary heap to a radix heap. Below it a
+/// binary heap's few levels stay in cache and beat the radix heap's bucket moves; above it
+/// the heap's depth and cache misses grow while the radix heap's cost stays flat.
+const RADIX_FROM: usize = 16_384;
+
+/// A monotone priority queue: a binary heap while few entries are pending, a radix heap once
+/// many are. The switch is one
+/// way and keeps the order: every pending key is above the last key taken out.
+pub struct MonotoneQueue<E>(Inner<E>);
+
+enum Inner<E> {
+    Small {
+        heap: std::collections::BinaryHeap<Entry<E>>,
+        last: u128,
+    },
+    Large(RadixHeap<E>),
+}
+
+impl<E> Default for MonotoneQueue<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> MonotoneQueue<E> {
+    pub fn new() -> Self {
+        MonotoneQueue(Inner::Small {
+            heap: std::collections::BinaryHeap::with_capacity(1024),
+            last: 0,
+        })
+    }
+
+    /// Adds `event` under `key`, which must not be below the last key taken out.
+    #[inline]
+    pub fn insert(&mut self, key: u128, event: E) {
+        self.push(Entry { key, event });
+    }
+
+    /// Takes out the entry with the smallest key.
+    #[inline]
+    pub fn take_min(&mut self) -> Option<(u128, E)> {
+        self.pop().map(|e| (e.key, e.event))
+    }
+
+    /// The smallest key, without taking it out.
+    #[inline]
+    pub fn min_key(&mut self) -> Option<u128> {
+        match &mut self.0 {
+            Inner::Small { heap, .. } => heap.peek().map(|e| e.key),
+            Inner::Large(r) => r.min_key(),
+        }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Inner::Small { heap, .. } => heap.len(),
+            Inner::Large(r) => r.len(),
+        }
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline(always)]
+    fn push(&mut self, entry: Entry<E>) {
+        match &mut self.0 {
+            Inner::Small { heap, .. } => {
+                heap.push(entry);
+                if heap.len() > RADIX_FROM {
+                    self.grow();
+                }
+            }
+            Inner::Large(r) => r.push(entry),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        if let Inner::Small { heap, last } = &mut self.0 {
+            let mut radix = RadixHeap::new();
+            radix.last = *last;
+            for e in std::mem::take(heap) {
+                radix.push(e);
+            }
+            self.0 = Inner::Large(radix);
+        }
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) -> Option<Entry<E>> {
+        match &mut self.0 {
+            Inner::Small { heap, last } => {
+                let e = heap.pop()?;
+                *last = e.key;
+                Some(e)
+            }
+            Inner::Large(r) => r.pop(),
+        }
+    }
+}
+
 /// The event queue and the clock of one run.
 pub struct Scheduler<E> {
     now: SimTime,
     seq: u64,
-    heap: RadixHeap<E>,
+    heap: MonotoneQueue<E>,
     processed: u64,
     peak_pending: usize,
     limits: Limits,
@@ -157,7 +280,7 @@ impl<E> Scheduler<E> {
         Scheduler {
             now: SimTime::ZERO,
             seq: 0,
-            heap: RadixHeap::new(),
+            heap: MonotoneQueue::new(),
             processed: 0,
             peak_pending: 0,
             limits,
@@ -286,6 +409,28 @@ mod tests {
         }
         let out = drain(&mut s);
         assert_eq!(out, pending.into_iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_order_holds_across_the_switch_to_a_radix_heap() {
+        let mut s = Scheduler::new(Limits::default());
+        let mut pending = std::collections::BTreeSet::new();
+        let mut x = 99u64;
+        // Grow well past the switch, then drain, popping as we go.
+        for i in 0..(3 * RADIX_FROM as u32) {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let t = (x >> 33) % 1_000_000;
+            pending.insert((s.now().as_nanos() + t, i));
+            s.schedule_in(SimDuration::from_nanos(t), i);
+            if i % 7 == 0 {
+                let (now, e) = s.next_event().unwrap().unwrap();
+                assert_eq!(pending.pop_first(), Some((now.as_nanos(), e)));
+            }
+        }
+        assert!(matches!(s.heap.0, Inner::Large(_)));
+        assert_eq!(drain(&mut s), pending.into_iter().collect::<Vec<_>>());
     }
 
     #[test]
