@@ -46,6 +46,9 @@ struct ScenarioReport {
     problems: Vec<String>,
     /// The smallest failing scenario found for the first unexpected violation.
     shrunk: Option<ShrunkReport>,
+    /// The property and seed to shrink, once the scenario is known to be reported.
+    #[serde(skip)]
+    shrink_target: Option<(Property, u64)>,
     elapsed_s: f64,
 }
 
@@ -181,21 +184,15 @@ fn check_one(
     let unexpected = Property::ALL
         .into_iter()
         .find(|p| !expected.contains(p) && violated[*p as usize] > 0);
-    let shrunk = match unexpected {
-        Some(p) => {
-            let seed = failures
-                .iter()
-                .find(|f| f.properties.contains(&p))
-                .map(|f| f.seed);
-            match seed {
-                Some(seed) => Some(write_shrunk(path, sc, seed, p, &args.shrink_dir)?),
-                None => None,
-            }
-        }
-        None => None,
-    };
+    let shrink_target = unexpected.and_then(|p| {
+        failures
+            .iter()
+            .find(|f| f.properties.contains(&p))
+            .map(|f| (p, f.seed))
+    });
     Ok(ScenarioReport {
-        shrunk,
+        shrunk: None,
+        shrink_target,
         path: path.display().to_string(),
         name: sc.name.clone(),
         expect: sc.expect.clone(),
@@ -387,17 +384,42 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         .sum();
     let progress = Progress::new(total);
     let start = Instant::now();
+    // Every scenario and seed at once on the pool, so that cores stay busy across scenarios;
+    // progress lines still come out in scenario order.
+    let printed = std::sync::Mutex::new((0usize, std::collections::BTreeMap::new()));
+    let results: Vec<Result<ScenarioReport, CliError>> = pool.install(|| {
+        scenarios
+            .par_iter()
+            .enumerate()
+            .map(|(i, (path, sc))| {
+                let r = check_one(path, sc, args, &progress);
+                let line = match &r {
+                    Ok(r) => format!(
+                        "checked {}: {} seeds{}",
+                        r.name,
+                        r.seeds,
+                        if r.ok { "" } else { ", expectation not met" }
+                    ),
+                    Err(_) => format!("checked {}: the run stopped", sc.name),
+                };
+                let mut guard = printed.lock().expect("no panics while holding it");
+                let (next, waiting) = &mut *guard;
+                waiting.insert(i, line);
+                while let Some(line) = waiting.remove(next) {
+                    progress.scenario(&line);
+                    *next += 1;
+                }
+                r
+            })
+            .collect()
+    });
     let mut reports = Vec::new();
     let mut stopped_early = false;
-    for (path, sc) in &scenarios {
-        let r = pool.install(|| check_one(path, sc, args, &progress))?;
-        progress.scenario(&format!(
-            "checked {}: {} seeds in {:.2} s{}",
-            r.name,
-            r.seeds,
-            r.elapsed_s,
-            if r.ok { "" } else { ", expectation not met" }
-        ));
+    for ((path, sc), r) in scenarios.iter().zip(results) {
+        let mut r = r?;
+        if let Some((p, seed)) = r.shrink_target {
+            r.shrunk = Some(write_shrunk(path, sc, seed, p, &args.shrink_dir)?);
+        }
         let failed = !r.ok;
         reports.push(r);
         if failed && !args.keep_going {
