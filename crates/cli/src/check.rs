@@ -3,7 +3,7 @@
 //! Seeds run in parallel; results are gathered in seed order, so the verdict and everything
 //! printed (timings aside) are the same whatever the number of jobs.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -13,6 +13,7 @@ use payfault_domain::shrink::{shrink, Size};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::progress::{escape_markup, Progress};
 use crate::{scenario_file, CheckArgs, CliError, Format};
 
 /// The first failing seeds of a scenario kept for the report.
@@ -294,44 +295,6 @@ fn draw_failure(
     Ok(Some(file.display().to_string()))
 }
 
-/// A progress bar on a terminal; plain lines otherwise or under CI.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Progress {
-    fn new(total: u64) -> Progress {
-        let interactive = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-        let bar = interactive.then(|| {
-            let b = indicatif::ProgressBar::new(total);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}  {msg}",
-                )
-                .expect("static template"),
-            );
-            b
-        });
-        Progress { bar }
-    }
-    fn tick(&self) {
-        if let Some(b) = &self.bar {
-            b.inc(1);
-        }
-    }
-    fn scenario(&self, line: &str) {
-        match &self.bar {
-            Some(b) => b.println(line),
-            None => eprintln!("{line}"),
-        }
-    }
-    fn done(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
-}
-
 fn expect_text(e: &Expect) -> String {
     match e {
         Expect::Hold => "all properties hold".into(),
@@ -382,7 +345,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         .iter()
         .map(|(_, s)| s.check_seeds.map_or(args.seeds, |c| c.min(args.seeds)))
         .sum();
-    let progress = Progress::new(total);
+    let progress = Progress::new(total, "seeds");
     let start = Instant::now();
     // Every scenario and seed at once on the pool, so that cores stay busy across scenarios;
     // progress lines still come out in scenario order.
@@ -406,7 +369,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
                 let (next, waiting) = &mut *guard;
                 waiting.insert(i, line);
                 while let Some(line) = waiting.remove(next) {
-                    progress.scenario(&line);
+                    progress.line(&line);
                     *next += 1;
                 }
                 r
@@ -519,13 +482,6 @@ fn text(r: &CheckReport) -> String {
     o
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// JUnit XML: one test case per scenario, the failure text inside.
 fn junit(r: &CheckReport) -> String {
     use std::fmt::Write as _;
@@ -544,8 +500,8 @@ fn junit(r: &CheckReport) -> String {
         let _ = write!(
             o,
             "    <testcase classname=\"payfault.check\" name=\"{}\" file=\"{}\" time=\"{:.3}\"",
-            xml_escape(&s.name),
-            xml_escape(&s.path),
+            escape_markup(&s.name),
+            escape_markup(&s.path),
             s.elapsed_s
         );
         if s.ok {
@@ -562,8 +518,8 @@ fn junit(r: &CheckReport) -> String {
             let _ = writeln!(
                 o,
                 ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                xml_escape(s.problems.first().map_or("", |p| p.as_str())),
-                xml_escape(&body)
+                escape_markup(s.problems.first().map_or("", |p| p.as_str())),
+                escape_markup(&body)
             );
         }
     }

@@ -3,6 +3,7 @@
 mod bench;
 mod chart;
 mod check;
+mod progress;
 mod scenario_file;
 mod sweep;
 

@@ -13,6 +13,8 @@ use payfault_engine::{
 
 use smallvec::SmallVec;
 
+use crate::config::MsgKind as Kind;
+
 use crate::config::{
     Direction, Duration, FaultSchedule, LinkConfig, LinkName, MsgId, MsgKind, NodeName, Positive,
     Scenario, ScheduledCrash,
@@ -49,27 +51,7 @@ pub mod rc {
     }
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum Kind {
-    Purchase,
-    PurchaseResp,
-    Reversal,
-    ReversalResp,
-    Inquiry,
-    InquiryResp,
-}
-
 impl Kind {
-    fn public(self) -> MsgKind {
-        match self {
-            Kind::Purchase => MsgKind::Purchase,
-            Kind::PurchaseResp => MsgKind::PurchaseResp,
-            Kind::Reversal => MsgKind::Reversal,
-            Kind::ReversalResp => MsgKind::ReversalResp,
-            Kind::Inquiry => MsgKind::Inquiry,
-            Kind::InquiryResp => MsgKind::InquiryResp,
-        }
-    }
     fn is_request(self) -> bool {
         matches!(self, Kind::Purchase | Kind::Reversal | Kind::Inquiry)
     }
@@ -117,6 +99,38 @@ struct Msg {
     to: Node,
     /// The epoch of the node holding the message in service, to drop it if that node crashed.
     epoch: u32,
+}
+
+impl Msg {
+    /// A request from terminal `term` about one transaction of `job`.
+    fn request(
+        kind: Kind,
+        repeat: bool,
+        term: u32,
+        job: &Job,
+        attempt: u32,
+        stan: u32,
+        key: u64,
+    ) -> Msg {
+        Msg {
+            id: 0,
+            kind,
+            repeat,
+            intent: job.intent,
+            txn: job.txn,
+            attempt,
+            dupgen: 0,
+            terminal: term,
+            stan,
+            key,
+            amount: job.amount,
+            account: job.account,
+            rc: 0,
+            from: term,
+            to: term,
+            epoch: 0,
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug)]
@@ -178,12 +192,9 @@ struct Txn {
 
 #[derive(Clone, Debug)]
 struct Rev {
-    intent: u64,
-    txn: u8,
+    job: Job,
     key: u64,
     stan: u32,
-    amount: u64,
-    account: u32,
     sends: u32,
 }
 
@@ -463,7 +474,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             intent: m.intent,
             txn: m.txn,
             attempt: m.attempt,
-            kind: m.kind.public(),
+            kind: m.kind,
             copy: m.dupgen,
         }
     }
@@ -1475,24 +1486,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             .filter(|h| *h < timeout)
             .map(|h| now.saturating_add(h));
         let wake = cur.hedge_at.unwrap_or(cur.timeout_at);
-        let msg = Msg {
-            id: 0,
-            kind: Kind::Purchase,
+        let msg = Msg::request(
+            Kind::Purchase,
             repeat,
-            intent: cur.job.intent,
-            txn: cur.job.txn,
-            attempt: cur.attempts,
-            dupgen: 0,
-            terminal: term,
-            stan: cur.stan,
-            key: cur.key,
-            amount: cur.job.amount,
-            account: cur.job.account,
-            rc: 0,
-            from: term,
-            to: term,
-            epoch: 0,
-        };
+            term,
+            &cur.job,
+            cur.attempts,
+            cur.stan,
+            cur.key,
+        );
         self.c.attempts += 1;
         if cur.attempts > 1 {
             self.c.retries += 1;
@@ -1516,24 +1518,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         cur.inquiries = cur.inquiries.saturating_add(1);
         cur.phase = Phase::Inquiring;
         cur.timeout_at = now.saturating_add(timeout);
-        let msg = Msg {
-            id: 0,
-            kind: Kind::Inquiry,
-            repeat: false,
-            intent: cur.job.intent,
-            txn: cur.job.txn,
-            attempt: cur.inquiries,
-            dupgen: 0,
-            terminal: term,
-            stan: cur.stan,
-            key: cur.key,
-            amount: cur.job.amount,
-            account: cur.job.account,
-            rc: 0,
-            from: term,
-            to: term,
-            epoch: 0,
-        };
+        let msg = Msg::request(
+            Kind::Inquiry,
+            false,
+            term,
+            &cur.job,
+            cur.inquiries,
+            cur.stan,
+            cur.key,
+        );
         let at = cur.timeout_at;
         self.c.inquiries += 1;
         self.arm_main(term, at);
@@ -1545,25 +1538,17 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let r = t.saf.front_mut().expect("a reversal is queued");
         r.sends = r.sends.saturating_add(1);
         t.saf_inflight = true;
-        let msg = Msg {
-            id: 0,
-            kind: Kind::Reversal,
-            repeat: r.sends > 1,
-            intent: r.intent,
-            txn: r.txn,
-            // Reversals of different attempts of one transaction keep apart identities.
-            attempt: ((r.key & 0xff) as u32) << 16 | r.sends.min(0xffff),
-            dupgen: 0,
-            terminal: term,
-            stan: r.stan,
-            key: r.key,
-            amount: r.amount,
-            account: r.account,
-            rc: 0,
-            from: term,
-            to: term,
-            epoch: 0,
-        };
+        // Reversals of different attempts of one transaction keep apart identities.
+        let attempt = ((r.key & 0xff) as u32) << 16 | r.sends.min(0xffff);
+        let msg = Msg::request(
+            Kind::Reversal,
+            r.sends > 1,
+            term,
+            &r.job,
+            attempt,
+            r.stan,
+            r.key,
+        );
         self.c.reversals_sent += 1;
         self.arm_saf(term);
         self.send_request(term, msg);
@@ -1574,7 +1559,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         if t.saf.iter().any(|r| r.key == rev.key) {
             return;
         }
-        let (intent, key) = (rev.intent, rev.key);
+        let (intent, key) = (rev.job.intent, rev.key);
         self.hold(intent);
         self.c.reversals_queued += 1;
         self.terms[term as usize].saf.push_back(rev);
@@ -1589,23 +1574,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     fn reverse_outstanding(&mut self, term: u32) {
         let cur = self.terms[term as usize].cur.as_mut().expect("current");
         let keys = std::mem::take(&mut cur.outstanding);
-        let (intent, txn, stan, amount, account) = (
-            cur.job.intent,
-            cur.job.txn,
-            cur.stan,
-            cur.job.amount,
-            cur.job.account,
-        );
+        let (job, stan) = (cur.job.clone(), cur.stan);
         for key in keys {
             self.queue_reversal(
                 term,
                 Rev {
-                    intent,
-                    txn,
+                    job: job.clone(),
                     key,
                     stan,
-                    amount,
-                    account,
                     sends: 0,
                 },
             );
@@ -1661,13 +1637,16 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         Some(format_args!("key {}", m.key)),
                     );
                     if self.policy.reverse_late_approvals() {
-                        let rev = Rev {
+                        let job = Job {
                             intent: m.intent,
                             txn: m.txn,
-                            key: m.key,
-                            stan: m.stan,
                             amount: m.amount,
                             account: m.account,
+                        };
+                        let rev = Rev {
+                            job,
+                            key: m.key,
+                            stan: m.stan,
                             sends: 0,
                         };
                         self.queue_reversal(term, rev);
@@ -1707,7 +1686,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     t.saf_inflight = false;
                     t.saf_gen = t.saf_gen.wrapping_add(1);
                     self.c.reversals_acked += 1;
-                    self.release(r.intent);
+                    self.release(r.job.intent);
                     self.pump(term);
                 }
             }
@@ -1870,10 +1849,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             self.trace(
                 NodeLabel::Terminal(term),
                 "abandon-reversal",
-                Some(r.intent),
+                Some(r.job.intent),
                 Some(format_args!("after {} sends", r.sends)),
             );
-            self.release(r.intent);
+            self.release(r.job.intent);
         }
         self.pump(term);
         Ok(())
@@ -2017,10 +1996,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             self.trace(
                 NodeLabel::Terminal(term),
                 "reversal-lost",
-                Some(r.intent),
+                Some(r.job.intent),
                 Some(format_args!("key {}", r.key)),
             );
-            self.release(r.intent);
+            self.release(r.job.intent);
         }
         if self.terms[term as usize].cur.is_some() {
             // The screen went dark mid-payment: the customer was told nothing good.

@@ -24,7 +24,6 @@ mod ron_tree;
 mod spec;
 mod stats;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -32,6 +31,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::progress::Progress;
 use crate::CliError;
 
 #[derive(clap::Args)]
@@ -335,57 +335,41 @@ fn read_cell(dir: &Path, m: &Manifest, cell: &CellInfo) -> Result<data::CellRows
 }
 
 /// A progress bar on a terminal; a plain line per finished cell otherwise or under CI.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
+struct CellProgress {
+    bar: Progress,
     cells_total: usize,
     cells_done: AtomicUsize,
     start: Instant,
 }
 
-impl Progress {
-    fn new(runs: u64, cells_total: usize) -> Progress {
-        let interactive = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-        let bar = interactive.then(|| {
-            let b = indicatif::ProgressBar::new(runs);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} runs  {per_sec}  eta {eta}  {msg}",
-                )
-                .expect("static template"),
-            );
-            b
-        });
-        Progress {
-            bar,
+impl CellProgress {
+    fn new(runs: u64, cells_total: usize) -> CellProgress {
+        CellProgress {
+            bar: Progress::new(runs, "runs"),
             cells_total,
             cells_done: AtomicUsize::new(0),
             start: Instant::now(),
         }
     }
     fn run_done(&self) {
-        if let Some(b) = &self.bar {
-            b.inc(1);
-        }
+        self.bar.tick();
     }
     fn cell_done(&self, what: &str) {
         let n = self.cells_done.fetch_add(1, Ordering::Relaxed) + 1;
-        match &self.bar {
-            Some(b) => b.set_message(format!("{n}/{} cells", self.cells_total)),
-            None => {
-                let secs = self.start.elapsed().as_secs_f64();
-                let rate = n as f64 / secs.max(1e-9);
-                let eta = (self.cells_total - n) as f64 / rate.max(1e-9);
-                eprintln!(
-                    "[{n:>4}/{}] {what}  ({rate:.1} cells/s, eta {eta:.0} s)",
-                    self.cells_total
-                );
-            }
+        if self.bar.interactive() {
+            self.bar.message(format!("{n}/{} cells", self.cells_total));
+        } else {
+            let secs = self.start.elapsed().as_secs_f64();
+            let rate = n as f64 / secs.max(1e-9);
+            let eta = (self.cells_total - n) as f64 / rate.max(1e-9);
+            self.bar.line(&format!(
+                "[{n:>4}/{}] {what}  ({rate:.1} cells/s, eta {eta:.0} s)",
+                self.cells_total
+            ));
         }
     }
     fn done(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
+        self.bar.done();
     }
 }
 
@@ -395,7 +379,7 @@ fn run_cell(
     m: &Manifest,
     info: &CellInfo,
     cell: &spec::Cell,
-    progress: &Progress,
+    progress: &CellProgress,
 ) -> Result<(), CliError> {
     let labels = m.cell_labels(info);
     let rows: Vec<Result<String, CliError>> = m
@@ -525,7 +509,7 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
 
     let (pool, jobs) = pool(args.jobs)?;
     let runs = to_run.len() as u64 * s.seeds;
-    let progress = Progress::new(runs, to_run.len());
+    let progress = CellProgress::new(runs, to_run.len());
     let start = Instant::now();
     let results: Vec<Result<(), CliError>> = pool.install(|| {
         to_run

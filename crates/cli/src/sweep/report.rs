@@ -8,6 +8,7 @@ use super::charts::{self, Figure, Panel, Point, Series, XAxis};
 use super::data::{self, CellRows};
 use super::stats::{self, Estimate};
 use super::Manifest;
+use crate::progress::escape_markup as esc;
 use crate::CliError;
 
 const DUP: &str = "duplicates_per_million_permanent";
@@ -707,13 +708,6 @@ fn charts(r: &Report) -> Vec<Chart> {
         });
     }
     out
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn md_cell(s: &str) -> String {

@@ -1,0 +1,65 @@
+//! Progress for long commands: a bar with rate and ETA on a terminal; plain lines when stderr
+//! is not a terminal or `CI` is set, so that logs stay readable.
+
+use std::io::IsTerminal;
+
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    /// `unit` names what is counted: "seeds", "runs".
+    pub fn new(total: u64, unit: &str) -> Progress {
+        let interactive = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+        let bar = interactive.then(|| {
+            let b = indicatif::ProgressBar::new(total);
+            let template =
+                format!("{{bar:40}} {{pos}}/{{len}} {unit}  {{per_sec}}  eta {{eta}}  {{msg}}");
+            b.set_style(
+                indicatif::ProgressStyle::with_template(&template).expect("a valid template"),
+            );
+            b
+        });
+        Progress { bar }
+    }
+
+    /// Whether a bar is shown (else the caller prints plain lines).
+    pub fn interactive(&self) -> bool {
+        self.bar.is_some()
+    }
+
+    pub fn tick(&self) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+        }
+    }
+
+    /// A message beside the bar; nothing without one.
+    pub fn message(&self, msg: String) {
+        if let Some(b) = &self.bar {
+            b.set_message(msg);
+        }
+    }
+
+    /// A line above the bar, or on its own without one.
+    pub fn line(&self, line: &str) {
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    pub fn done(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// Escapes text for XML and HTML.
+pub fn escape_markup(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
