@@ -370,6 +370,12 @@ impl<E> Scheduler<E> {
 mod tests {
     use super::*;
 
+    /// Knuth's MMIX step: reproducible pseudo-random times for the tests.
+    fn lcg(x: u64) -> u64 {
+        x.wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407)
+    }
+
     fn drain(s: &mut Scheduler<u32>) -> Vec<(u64, u32)> {
         let mut out = Vec::new();
         while let Some((t, e)) = s.next_event().unwrap() {
@@ -395,9 +401,7 @@ mod tests {
         // Pending (time, insertion number), kept sorted by a plain method to compare against.
         let mut pending = std::collections::BTreeSet::new();
         for i in 0..20_000u32 {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            x = lcg(x);
             let t = (x >> 40) % 5000;
             pending.insert((s.now().as_nanos() + t, i));
             s.schedule_in(SimDuration::from_nanos(t), i);
@@ -418,9 +422,7 @@ mod tests {
         let mut x = 99u64;
         // Grow well past the switch, then drain, popping as we go.
         for i in 0..(3 * RADIX_FROM as u32) {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            x = lcg(x);
             let t = (x >> 33) % 1_000_000;
             pending.insert((s.now().as_nanos() + t, i));
             s.schedule_in(SimDuration::from_nanos(t), i);

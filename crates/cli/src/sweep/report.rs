@@ -450,6 +450,25 @@ fn dup_facts(r: &Report, rate: &str, count: &str) -> String {
 }
 
 /// "At <x> = <last value>": where the x axis is hardest in most sweeps, its last value.
+/// A series' mean and its name.
+type Labelled<'a> = (f64, &'a str);
+
+/// The lowest and highest series mean of `col` (times `scale`) at the last value of the x
+/// axis, after the phrase that names that value.
+fn extremes_at_last<'a>(
+    r: &'a Report,
+    col: &str,
+    scale: f64,
+) -> Option<(String, Labelled<'a>, Labelled<'a>)> {
+    let (lead, last) = at_last(r);
+    let mut vals: Vec<Labelled> = last
+        .iter()
+        .filter_map(|&(si, c)| Some((r.mean(c, col)?.mean * scale, r.series[si].0.as_str())))
+        .collect();
+    vals.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Some((lead, *vals.first()?, *vals.last()?))
+}
+
 fn at_last(r: &Report) -> (String, Vec<(usize, usize)>) {
     let a = &r.m.axes[r.x_axis];
     let last = a.values.len() - 1;
@@ -529,21 +548,15 @@ fn charts(r: &Report) -> Vec<Chart> {
                 series: metric_series(r, c, 1.0),
             })
             .collect();
-        let (lead, last) = at_last(r);
-        let mut p99: Vec<(f64, &str)> = last
-            .iter()
-            .filter_map(|&(si, c)| Some((r.mean(c, P99)?.mean, r.series[si].0.as_str())))
-            .collect();
-        p99.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let spread = match (p99.first(), p99.last()) {
-            (Some(lo), Some(hi)) => format!(
+        let spread = match extremes_at_last(r, P99, 1.0) {
+            Some((lead, lo, hi)) => format!(
                 "{lead}, the p99 runs from {} ms ({}) to {} ms ({})",
                 sig(lo.0),
                 lo.1,
                 sig(hi.0),
                 hi.1
             ),
-            _ => String::new(),
+            None => String::new(),
         };
         out.push(Chart {
             stem: "latency".into(),
@@ -579,22 +592,16 @@ fn charts(r: &Report) -> Vec<Chart> {
         if !have(col) {
             continue;
         }
-        let (lead, last) = at_last(r);
-        let mut vals: Vec<(f64, &str)> = last
-            .iter()
-            .filter_map(|&(si, c)| Some((r.mean(c, col)?.mean * scale, r.series[si].0.as_str())))
-            .collect();
-        vals.sort_by(|a, b| a.0.total_cmp(&b.0));
         let unit = if scale == 100.0 { "%" } else { "" };
-        let spread = match (vals.first(), vals.last()) {
-            (Some(lo), Some(hi)) => format!(
+        let spread = match extremes_at_last(r, col, scale) {
+            Some((lead, lo, hi)) => format!(
                 " {lead}, from {}{unit} ({}) to {}{unit} ({}).",
                 sig(lo.0),
                 lo.1,
                 sig(hi.0),
                 hi.1
             ),
-            _ => String::new(),
+            None => String::new(),
         };
         out.push(Chart {
             stem: stem.into(),
