@@ -7,8 +7,8 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use payfault_engine::{
-    stream, Dist, EngineError, Fate, Limits, MonotoneQueue, Scheduler, Seed, SimDuration, SimTime,
-    StreamRng,
+    stream, Dist, EngineError, Fate, Lane, Limits, MonotoneQueue, Next as Due, Scheduler, Seed,
+    SimDuration, SimTime, StreamRng,
 };
 
 use smallvec::SmallVec;
@@ -135,7 +135,6 @@ impl Msg {
 
 #[derive(Copy, Clone, Debug)]
 enum Ev {
-    Arrival,
     Deliver(u32),
     Service(u32),
     BankReply(u32),
@@ -364,6 +363,35 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     budget: Option<(u64, u64)>,
     schedule: Option<Schedule>,
     recorded: Option<FaultSchedule>,
+    lanes: Lanes,
+}
+
+/// The scheduler's FIFO lanes this run uses: one for the terminals' timers, and one per
+/// constant delay (a constant hop latency, processing time or reply delay), shared by every
+/// event of that delay. Their times arrive in order, so they skip the heap.
+#[derive(Default)]
+struct Lanes {
+    timer: Option<Lane>,
+    saf: Option<Lane>,
+    /// Per link, by [`LinkName`].
+    link: [Option<Lane>; 4],
+    acq: Option<Lane>,
+    sw: Option<Lane>,
+    bank: Option<Lane>,
+    bank_reply: Option<Lane>,
+    by_delay: Vec<(SimDuration, Lane)>,
+}
+
+impl Lanes {
+    fn for_dist<E>(&mut self, sched: &mut Scheduler<E>, d: &Dist) -> Option<Lane> {
+        let d = d.constant()?;
+        if let Some(&(_, l)) = self.by_delay.iter().find(|(x, _)| *x == d) {
+            return Some(l);
+        }
+        let l = sched.new_lane()?;
+        self.by_delay.push((d, l));
+        Some(l)
+    }
 }
 
 /// A fault schedule in lookup form.
@@ -451,7 +479,27 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 erroneous: f.erroneous.iter().copied().collect(),
             }),
             recorded: None,
+            lanes: Lanes::default(),
         };
+        sim.lanes.timer = sim.sched.new_lane();
+        sim.lanes.saf = sim.sched.new_lane();
+        let links = &sc.links;
+        for (name, cfg) in [
+            (LinkName::TerminalAcquirer, Some(&links.terminal_acquirer)),
+            (LinkName::AcquirerBank, links.acquirer_bank.as_ref()),
+            (LinkName::AcquirerSwitch, links.acquirer_switch.as_ref()),
+            (LinkName::SwitchBank, links.switch_bank.as_ref()),
+        ] {
+            if let Some(cfg) = cfg {
+                sim.lanes.link[name as usize] = sim.lanes.for_dist(&mut sim.sched, &cfg.latency.0);
+            }
+        }
+        sim.lanes.acq = sim.lanes.for_dist(&mut sim.sched, &sim.acq.dist);
+        if let Some(sw) = &sim.sw {
+            sim.lanes.sw = sim.lanes.for_dist(&mut sim.sched, &sw.dist);
+        }
+        sim.lanes.bank = sim.lanes.for_dist(&mut sim.sched, &sim.bank_srv.dist);
+        sim.lanes.bank_reply = sim.lanes.for_dist(&mut sim.sched, &sim.bank_reply);
         if let Some((cap, _)) = sim.budget {
             for t in &mut sim.terms {
                 t.tokens_milli = cap;
@@ -504,10 +552,25 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     /// Runs to the end: every purchase issued, every message delivered or lost.
     pub fn run(mut self) -> Result<Outcome, SimError> {
         self.start()?;
-        while let Some((_, ev)) = self.sched.next_event()? {
+        loop {
+            let arrival = if self.issuing {
+                self.arrivals
+                    .min_key()
+                    .map(|k| SimTime::from_nanos((k >> 64) as u64))
+            } else {
+                None
+            };
+            let ev = match self.sched.next_or(arrival)? {
+                Due::Queued(_, ev) => ev,
+                Due::Outside(_) => {
+                    self.c.events += 1;
+                    self.on_arrival()?;
+                    continue;
+                }
+                Due::Idle => break,
+            };
             self.c.events += 1;
             match ev {
-                Ev::Arrival => self.on_arrival()?,
                 Ev::Deliver(slot) => self.on_deliver(slot)?,
                 Ev::Service(slot) => self.on_service(slot)?,
                 Ev::BankReply(slot) => self.on_bank_reply(slot)?,
@@ -541,9 +604,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 .fault_until(SimTime::ZERO.saturating_add(p.until.0));
         }
         for t in 0..self.n_terms {
-            self.push_next_arrival(t, SimTime::ZERO);
+            let key = self.next_arrival(t, SimTime::ZERO);
+            self.arrivals.insert(key, ());
         }
-        self.schedule_next_arrival()?;
+        self.check_issuing();
         let node_list = |n: NodeName, nt: u32| -> Vec<Node> {
             match n {
                 NodeName::Terminal(i) => vec![i],
@@ -841,7 +905,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             }
         }
         self.trace_msg(from, "send", slot, Some(to), None);
-        self.sched.schedule_in(latency, Ev::Deliver(slot));
+        let lane = self.lanes.link[link as usize];
+        self.sched.schedule_in_on(lane, latency, Ev::Deliver(slot));
         if dup {
             self.c.duplicated += 1;
             let mut copy = self.msgs[slot as usize].clone();
@@ -857,7 +922,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             let lat = cfg.latency.0.sample(&mut Fate::new(self.seed, &copy_ident));
             let s2 = self.alloc(copy);
             self.trace_msg(from, "duplicate", s2, Some(to), None);
-            self.sched.schedule_in(lat, Ev::Deliver(s2));
+            self.sched.schedule_in_on(lane, lat, Ev::Deliver(s2));
         }
     }
 
@@ -956,7 +1021,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             (srv.epoch, srv.dist.sample(&mut fate))
         };
         self.msgs[slot as usize].epoch = epoch;
-        self.sched.schedule_in(d, Ev::Service(slot));
+        let lane = if node == self.acq_node() {
+            self.lanes.acq
+        } else if node == self.sw_node() {
+            self.lanes.sw
+        } else {
+            self.lanes.bank
+        };
+        self.sched.schedule_in_on(lane, d, Ev::Service(slot));
     }
 
     fn on_service(&mut self, slot: u32) -> Result<(), SimError> {
@@ -1206,7 +1278,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             let back = self.hop_back(bank, slot);
             self.transmit(slot, bank, back);
         } else {
-            self.sched.schedule_in(delay, Ev::BankReply(slot));
+            self.sched
+                .schedule_in_on(self.lanes.bank_reply, delay, Ev::BankReply(slot));
         }
     }
 
@@ -1230,36 +1303,30 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     // ----- workload ------------------------------------------------------------------------
 
-    fn push_next_arrival(&mut self, term: u32, after: SimTime) {
+    /// The queue key of terminal `term`'s next purchase after `after`.
+    fn next_arrival(&self, term: u32, after: SimTime) -> u128 {
         let k = self.arrival_counts[term as usize];
         let mut fate = Fate::new(self.seed, &[family::WORKLOAD, u64::from(term), k, 0]);
         let gap = self.sc.workload.inter_arrival.0.sample(&mut fate);
         // A zero gap would let one terminal issue forever at one instant.
         let at = after.saturating_add(gap.max(SimDuration::from_nanos(1)));
-        self.arrivals
-            .insert((u128::from(at.as_nanos()) << 64) | u128::from(term), ());
+        (u128::from(at.as_nanos()) << 64) | u128::from(term)
     }
 
-    fn schedule_next_arrival(&mut self) -> Result<(), SimError> {
+    /// Stops issuing once the workload's count is reached or its next purchase would fall
+    /// after its duration.
+    fn check_issuing(&mut self) {
         let w = &self.sc.workload;
         let next = self.arrivals.min_key().map(|k| (k >> 64) as u64);
-        let more = match next {
-            Some(at) => {
-                w.purchases.is_none_or(|n| self.issued < n)
-                    && w.duration.is_none_or(|d| at <= d.0.as_nanos())
-            }
-            None => false,
-        };
-        match (more, next) {
-            (true, Some(at)) => self
-                .sched
-                .schedule_at(SimTime::from_nanos(at), Ev::Arrival)?,
-            _ => self.stop_issuing(),
+        let more = next.is_some_and(|at| {
+            w.purchases.is_none_or(|n| self.issued < n)
+                && w.duration.is_none_or(|d| at <= d.0.as_nanos())
+        });
+        if !more {
+            self.stop_issuing();
         }
-        Ok(())
     }
 
-    /// The workload is over: random faults stop, and the liveness clock starts.
     fn stop_issuing(&mut self) {
         self.issuing = false;
         let now = self.sched.now();
@@ -1278,12 +1345,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     }
 
     fn on_arrival(&mut self) -> Result<(), SimError> {
-        let (key, ()) = self.arrivals.take_min().expect("an arrival was scheduled");
+        let key = self.arrivals.min_key().expect("an arrival is due");
         let (at, term) = ((key >> 64) as u64, key as u32);
         let now = SimTime::from_nanos(at);
         debug_assert_eq!(now, self.sched.now());
         let k = self.arrival_counts[term as usize];
         self.arrival_counts[term as usize] += 1;
+        let next = self.next_arrival(term, now);
+        self.arrivals.replace_min(next, ());
         let w = &self.sc.workload;
         let mut fate = Fate::new(self.seed, &[family::WORKLOAD, u64::from(term), k, 1]);
         let span = w.amount.max - w.amount.min;
@@ -1297,8 +1366,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             .as_ref()
             .is_some_and(|only| only.binary_search(&intent).is_err())
         {
-            self.push_next_arrival(term, now);
-            return self.schedule_next_arrival();
+            self.check_issuing();
+            return Ok(());
         }
         self.intents.insert(
             intent,
@@ -1332,8 +1401,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             self.enqueue_job(term, intent);
         }
         self.pump(term);
-        self.push_next_arrival(term, now);
-        self.schedule_next_arrival()
+        self.check_issuing();
+        Ok(())
     }
 
     fn enqueue_job(&mut self, term: u32, intent: u64) {
@@ -1373,7 +1442,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         t.main_gen = t.main_gen.wrapping_add(1);
         let gen = t.main_gen;
         self.sched
-            .schedule_at(at, Ev::MainTimer { term, gen })
+            .schedule_at_on(self.lanes.timer, at, Ev::MainTimer { term, gen })
             .expect("timers are set in the future");
     }
 
@@ -1381,8 +1450,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let t = &mut self.terms[term as usize];
         t.saf_gen = t.saf_gen.wrapping_add(1);
         let gen = t.saf_gen;
-        self.sched
-            .schedule_in(self.policy.reversal_timeout(), Ev::SafTimer { term, gen });
+        self.sched.schedule_in_on(
+            self.lanes.saf,
+            self.policy.reversal_timeout(),
+            Ev::SafTimer { term, gen },
+        );
     }
 
     fn next_stan(&mut self, term: u32) -> u32 {

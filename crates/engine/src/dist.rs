@@ -51,6 +51,15 @@ pub enum DistError {
 const CAP_NS: f64 = 1.0e18;
 
 impl Dist {
+    /// The one value this distribution can give, if it can give only one.
+    pub fn constant(&self) -> Option<SimDuration> {
+        match self {
+            Dist::Constant(d) => Some(*d),
+            Dist::Uniform { lo, hi } if lo == hi => Some(*lo),
+            _ => None,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), DistError> {
         match self {
             Dist::Constant(_) | Dist::Exponential { .. } => Ok(()),

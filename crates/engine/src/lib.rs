@@ -17,6 +17,6 @@ mod rng;
 mod time;
 
 pub use dist::{Dist, DistError};
-pub use queue::{EngineError, Limits, MonotoneQueue, RadixHeap, Scheduler};
+pub use queue::{EngineError, Lane, Limits, MonotoneQueue, Next, RadixHeap, Scheduler};
 pub use rng::{stream, Fate, Prob, ProbError, Seed, StreamRng};
 pub use time::{parse_duration, DurationParseError, SimDuration, SimTime};

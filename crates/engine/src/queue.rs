@@ -1,3 +1,5 @@
+use std::collections::VecDeque;
+
 use crate::time::{SimDuration, SimTime};
 
 /// Bounds on one run. Hitting either is an error, so a run that would not end says so.
@@ -91,12 +93,10 @@ impl<E> RadixHeap<E> {
     }
 
     /// The smallest key, without taking it out.
+    #[inline]
     pub fn min_key(&mut self) -> Option<u128> {
-        let e = self.pop()?;
-        let k = e.key;
-        // Putting back the key just taken out lands in bucket 0: nothing moves.
-        self.push(e);
-        Some(k)
+        self.fill();
+        self.buckets[0].last().map(|e| e.key)
     }
 
     #[inline]
@@ -115,27 +115,31 @@ impl<E> RadixHeap<E> {
         self.len += 1;
     }
 
+    /// Makes bucket 0 hold the smallest key, if any is pending. Keys are unique, so bucket 0
+    /// then holds exactly that one entry.
+    #[inline]
+    fn fill(&mut self) {
+        if !self.buckets[0].is_empty() || self.occupied == 0 {
+            return;
+        }
+        let b = self.occupied.trailing_zeros() as usize + 1;
+        self.occupied &= !(1u128 << (b - 1));
+        let mut items = std::mem::replace(&mut self.buckets[b], std::mem::take(&mut self.spare));
+        self.last = items.iter().map(|e| e.key).min().expect("occupied bucket");
+        for e in items.drain(..) {
+            let nb = self.bucket(e.key);
+            if nb > 0 {
+                self.occupied |= 1u128 << (nb - 1);
+            }
+            self.buckets[nb].push(e);
+        }
+        self.spare = items;
+    }
+
     /// Takes out the smallest entry.
     #[inline]
     fn pop(&mut self) -> Option<Entry<E>> {
-        if self.buckets[0].is_empty() {
-            if self.occupied == 0 {
-                return None;
-            }
-            let b = self.occupied.trailing_zeros() as usize + 1;
-            self.occupied &= !(1u128 << (b - 1));
-            let mut items =
-                std::mem::replace(&mut self.buckets[b], std::mem::take(&mut self.spare));
-            self.last = items.iter().map(|e| e.key).min().expect("occupied bucket");
-            for e in items.drain(..) {
-                let nb = self.bucket(e.key);
-                if nb > 0 {
-                    self.occupied |= 1u128 << (nb - 1);
-                }
-                self.buckets[nb].push(e);
-            }
-            self.spare = items;
-        }
+        self.fill();
         let e = self.buckets[0].pop()?;
         self.len -= 1;
         Some(e)
@@ -213,6 +217,27 @@ impl<E> MonotoneQueue<E> {
         }
     }
 
+    /// Takes out the entry with the smallest key and adds `event` under `key` in one step:
+    /// half the work of [`MonotoneQueue::take_min`] then [`MonotoneQueue::insert`] on a heap.
+    /// `key` must not be below the key taken out.
+    #[inline]
+    pub fn replace_min(&mut self, key: u128, event: E) -> Option<(u128, E)> {
+        match &mut self.0 {
+            Inner::Small { heap, last } => {
+                let mut top = heap.peek_mut()?;
+                debug_assert!(key >= top.key, "a monotone queue only moves forward");
+                let old = std::mem::replace(&mut *top, Entry { key, event });
+                *last = old.key;
+                Some((old.key, old.event))
+            }
+            Inner::Large(r) => {
+                let old = r.pop()?;
+                r.push(Entry { key, event });
+                Some((old.key, old.event))
+            }
+        }
+    }
+
     #[inline]
     pub fn len(&self) -> usize {
         match &self.0 {
@@ -265,14 +290,46 @@ impl<E> MonotoneQueue<E> {
     }
 }
 
-/// The event queue and the clock of one run.
+/// A first-in first-out lane of the [`Scheduler`]: events put on it at non-decreasing times
+/// (a timeout of constant length, a hop of constant latency) come out in order without a
+/// heap's sifting. Which lane an event goes to never changes the order events come out in.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Lane(u8);
+
+/// The most lanes one scheduler has; asking for more gives the heap instead.
+const MAX_LANES: usize = 8;
+
+/// What [`Scheduler::next_or`] found next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next<E> {
+    /// An event of the queue, at its time.
+    Queued(SimTime, E),
+    /// The caller's own event, which comes first.
+    Outside(SimTime),
+    /// Nothing is pending anywhere.
+    Idle,
+}
+
+/// The event queue and the clock of one run. Pending events live in a monotone heap and in
+/// up to [`MAX_LANES`] FIFO lanes; each event is keyed by (time, insertion number), and
+/// the smallest key across all of them comes out next, so the order is that of a single
+/// queue whatever lanes were used.
 pub struct Scheduler<E> {
     now: SimTime,
     seq: u64,
     heap: MonotoneQueue<E>,
+    lanes: Vec<VecDeque<Entry<E>>>,
+    pending: usize,
     processed: u64,
     peak_pending: usize,
     limits: Limits,
+}
+
+/// Where the smallest pending key is.
+#[derive(Copy, Clone)]
+enum Source {
+    Heap,
+    Lane(usize),
 }
 
 impl<E> Scheduler<E> {
@@ -281,10 +338,23 @@ impl<E> Scheduler<E> {
             now: SimTime::ZERO,
             seq: 0,
             heap: MonotoneQueue::new(),
+            lanes: Vec::new(),
+            pending: 0,
             processed: 0,
             peak_pending: 0,
             limits,
         }
+    }
+
+    /// A new FIFO lane, or `None` once [`MAX_LANES`] are in use: the caller then schedules
+    /// on the heap. A lane pays off for events whose times arrive in order, such as a
+    /// constant delay; others are still correct on it, they just fall through to the heap.
+    pub fn new_lane(&mut self) -> Option<Lane> {
+        if self.lanes.len() >= MAX_LANES {
+            return None;
+        }
+        self.lanes.push(VecDeque::new());
+        Some(Lane(self.lanes.len() as u8 - 1))
     }
 
     /// The time of the event being processed.
@@ -293,13 +363,13 @@ impl<E> Scheduler<E> {
         self.now
     }
 
-    /// Events taken from the queue so far.
+    /// Events taken from the queue so far, with the caller's own ([`Next::Outside`]).
     pub fn processed(&self) -> u64 {
         self.processed
     }
 
     pub fn pending(&self) -> usize {
-        self.heap.len()
+        self.pending
     }
 
     pub fn peak_pending(&self) -> usize {
@@ -316,7 +386,7 @@ impl<E> Scheduler<E> {
         if at < self.now {
             return Err(EngineError::InPast { now: self.now, at });
         }
-        self.push(at, event);
+        self.push(None, at, event);
         Ok(())
     }
 
@@ -324,45 +394,122 @@ impl<E> Scheduler<E> {
     #[inline]
     pub fn schedule_in(&mut self, delay: SimDuration, event: E) {
         let at = self.now.saturating_add(delay);
-        self.push(at, event);
+        self.push(None, at, event);
+    }
+
+    /// [`Scheduler::schedule_at`] on `lane` when it has one.
+    #[inline]
+    pub fn schedule_at_on(
+        &mut self,
+        lane: Option<Lane>,
+        at: SimTime,
+        event: E,
+    ) -> Result<(), EngineError> {
+        if at < self.now {
+            return Err(EngineError::InPast { now: self.now, at });
+        }
+        self.push(lane, at, event);
+        Ok(())
+    }
+
+    /// [`Scheduler::schedule_in`] on `lane` when it has one.
+    #[inline]
+    pub fn schedule_in_on(&mut self, lane: Option<Lane>, delay: SimDuration, event: E) {
+        let at = self.now.saturating_add(delay);
+        self.push(lane, at, event);
     }
 
     #[inline]
-    fn push(&mut self, at: SimTime, event: E) {
+    fn push(&mut self, lane: Option<Lane>, at: SimTime, event: E) {
         let key = (u128::from(at.as_nanos()) << 64) | u128::from(self.seq);
         self.seq += 1;
-        self.heap.push(Entry { key, event });
-        if self.heap.len() > self.peak_pending {
-            self.peak_pending = self.heap.len();
+        let entry = Entry { key, event };
+        match lane {
+            Some(Lane(l)) => {
+                let q = &mut self.lanes[l as usize];
+                // Out of order for its lane: the heap keeps it in its place.
+                if q.back().is_none_or(|b| b.key < key) {
+                    q.push_back(entry);
+                } else {
+                    self.heap.push(entry);
+                }
+            }
+            None => self.heap.push(entry),
         }
+        self.pending += 1;
+        if self.pending > self.peak_pending {
+            self.peak_pending = self.pending;
+        }
+    }
+
+    /// The smallest pending key and where it is.
+    #[inline]
+    fn min(&mut self) -> Option<(u128, Source)> {
+        let mut best = self.heap.min_key().map(|k| (k, Source::Heap));
+        for (i, q) in self.lanes.iter().enumerate() {
+            if let Some(e) = q.front() {
+                if best.is_none_or(|(k, _)| e.key < k) {
+                    best = Some((e.key, Source::Lane(i)));
+                }
+            }
+        }
+        best
     }
 
     /// Takes the next event and advances the clock to its time. `Ok(None)` when the queue is
     /// empty; an error when the next event would break a limit.
     #[inline]
     pub fn next_event(&mut self) -> Result<Option<(SimTime, E)>, EngineError> {
-        if self.processed >= self.limits.max_events && !self.heap.is_empty() {
+        match self.next_or(None)? {
+            Next::Queued(at, e) => Ok(Some((at, e))),
+            Next::Outside(_) | Next::Idle => Ok(None),
+        }
+    }
+
+    /// Like [`Scheduler::next_event`], with one more event kept by the caller, due at
+    /// `outside`: when it is due strictly before every queued event, the clock moves to it
+    /// and [`Next::Outside`] says so. At equal times queued events go first. A caller's own
+    /// monotone stream (a workload's arrivals) thus skips the queue yet keeps a total order.
+    #[inline]
+    pub fn next_or(&mut self, outside: Option<SimTime>) -> Result<Next<E>, EngineError> {
+        let queued = self.min();
+        let (at, from) = match (queued, outside) {
+            (None, None) => return Ok(Next::Idle),
+            (Some((k, src)), o) => {
+                let t = SimTime::from_nanos((k >> 64) as u64);
+                match o {
+                    Some(o) if o < t => (o, None),
+                    _ => (t, Some(src)),
+                }
+            }
+            (None, Some(o)) => (o, None),
+        };
+        let pending = self.pending + usize::from(outside.is_some());
+        if self.processed >= self.limits.max_events {
             return Err(EngineError::EventLimit {
                 limit: self.limits.max_events,
-                pending: self.heap.len(),
+                pending,
             });
         }
-        let Some(entry) = self.heap.pop() else {
-            return Ok(None);
-        };
-        let at = SimTime::from_nanos((entry.key >> 64) as u64);
         if at > self.limits.max_time {
-            // Put it back: the queue stays as it was, for whoever looks at it next.
-            self.heap.push(entry);
             return Err(EngineError::TimeLimit {
                 limit: self.limits.max_time,
-                pending: self.heap.len(),
+                pending,
             });
         }
         debug_assert!(at >= self.now, "time never goes backwards");
         self.now = at;
         self.processed += 1;
-        Ok(Some((at, entry.event)))
+        let Some(src) = from else {
+            return Ok(Next::Outside(at));
+        };
+        let entry = match src {
+            Source::Heap => self.heap.pop(),
+            Source::Lane(i) => self.lanes[i].pop_front(),
+        }
+        .expect("the minimum was just found");
+        self.pending -= 1;
+        Ok(Next::Queued(at, entry.event))
     }
 }
 
@@ -433,6 +580,114 @@ mod tests {
         }
         assert!(matches!(s.heap.0, Inner::Large(_)));
         assert_eq!(drain(&mut s), pending.into_iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn lanes_keep_the_order_of_a_single_queue() {
+        // The same schedule twice: once all on the heap, once spread over lanes, some of whose
+        // events arrive out of order for their lane.
+        let run = |use_lanes: bool| {
+            let mut s = Scheduler::new(Limits::default());
+            let lanes: Vec<Option<Lane>> = (0..3)
+                .map(|_| if use_lanes { s.new_lane() } else { None })
+                .collect();
+            let mut x = 7u64;
+            let mut out = Vec::new();
+            for i in 0..30_000u32 {
+                x = lcg(x);
+                let lane = lanes[(x % 4) as usize % 3];
+                // Lane 0 gets a constant delay, the others random ones; every fourth event
+                // goes to the heap.
+                let delay = match x % 4 {
+                    0 => 250,
+                    3 => (x >> 20) % 100_000,
+                    _ => (x >> 40) % 1000,
+                };
+                let lane = if x % 4 == 3 { None } else { lane };
+                s.schedule_in_on(lane, SimDuration::from_nanos(delay), i);
+                if i % 2 == 0 {
+                    let (t, e) = s.next_event().unwrap().unwrap();
+                    out.push((t.as_nanos(), e));
+                }
+            }
+            assert_eq!(s.pending(), 15_000);
+            out.extend(drain(&mut s));
+            out
+        };
+        let plain = run(false);
+        assert_eq!(plain.len(), 30_000);
+        assert_eq!(run(true), plain);
+    }
+
+    #[test]
+    fn an_outside_event_goes_first_only_when_strictly_earlier() {
+        let mut s = Scheduler::new(Limits::default());
+        s.schedule_in(SimDuration::from_nanos(10), 1);
+        let at = |n| Some(SimTime::from_nanos(n));
+        assert_eq!(
+            s.next_or(at(10)).unwrap(),
+            Next::Queued(SimTime::from_nanos(10), 1)
+        );
+        s.schedule_in(SimDuration::from_nanos(5), 2);
+        assert_eq!(
+            s.next_or(at(12)).unwrap(),
+            Next::Outside(SimTime::from_nanos(12))
+        );
+        assert_eq!(s.now(), SimTime::from_nanos(12));
+        assert_eq!(s.processed(), 2);
+        assert_eq!(
+            s.next_or(at(20)).unwrap(),
+            Next::Queued(SimTime::from_nanos(15), 2)
+        );
+        assert_eq!(
+            s.next_or(at(20)).unwrap(),
+            Next::Outside(SimTime::from_nanos(20))
+        );
+        assert_eq!(s.next_or(None).unwrap(), Next::Idle);
+        // The limits hold for outside events too.
+        let mut s: Scheduler<u32> = Scheduler::new(Limits {
+            max_time: SimTime::from_nanos(100),
+            max_events: 1,
+        });
+        assert!(matches!(
+            s.next_or(at(101)),
+            Err(EngineError::TimeLimit { .. })
+        ));
+        assert_eq!(
+            s.next_or(at(50)).unwrap(),
+            Next::Outside(SimTime::from_nanos(50))
+        );
+        assert!(matches!(
+            s.next_or(at(60)),
+            Err(EngineError::EventLimit { .. })
+        ));
+    }
+
+    #[test]
+    fn replacing_the_minimum_matches_taking_then_inserting() {
+        for n in [100usize, 3 * RADIX_FROM] {
+            let mut a = MonotoneQueue::new();
+            let mut b = MonotoneQueue::new();
+            let mut x = 3u64;
+            for i in 0..n as u64 {
+                x = lcg(x);
+                let k = (u128::from(x >> 30) << 64) | u128::from(i);
+                a.insert(k, i);
+                b.insert(k, i);
+            }
+            for i in 0..(4 * n) as u64 {
+                x = lcg(x);
+                let min = a.min_key().unwrap();
+                let k = ((min >> 64) + u128::from(x >> 40)) << 64 | u128::from(n as u64 + i);
+                let taken = a.take_min();
+                a.insert(k, i);
+                assert_eq!(b.replace_min(k, i), taken);
+            }
+            while let Some(e) = a.take_min() {
+                assert_eq!(b.take_min(), Some(e));
+            }
+            assert!(b.is_empty());
+        }
     }
 
     #[test]
