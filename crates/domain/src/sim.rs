@@ -80,28 +80,43 @@ impl Kind {
 /// Node numbers: terminals are 0..n, then the acquirer, the switch and the bank.
 type Node = u32;
 
+/// One message on the network. Exactly a cache line, aligned to one: a message is usually
+/// cold when it is delivered, and one miss should bring all of it.
 #[derive(Clone, Debug)]
+#[repr(align(64))]
 struct Msg {
     id: u64,
-    kind: Kind,
-    repeat: bool,
     intent: u64,
-    txn: u8,
-    attempt: u32,
-    dupgen: u8,
-    terminal: u32,
-    stan: u32,
     key: u64,
     amount: u64,
+    attempt: u32,
+    terminal: u32,
+    /// The STAN, with the repeat flag (0201, 0401) in the top bit.
+    stan_repeat: u32,
     account: u32,
-    rc: u8,
     from: Node,
     to: Node,
     /// The epoch of the node holding the message in service, to drop it if that node crashed.
     epoch: u32,
+    kind: Kind,
+    txn: u8,
+    dupgen: u8,
+    rc: u8,
 }
 
+const _: () = assert!(std::mem::size_of::<Msg>() == 64);
+
+const REPEAT_BIT: u32 = 1 << 31;
+
 impl Msg {
+    fn stan(&self) -> u32 {
+        self.stan_repeat & !REPEAT_BIT
+    }
+
+    fn repeat(&self) -> bool {
+        self.stan_repeat & REPEAT_BIT != 0
+    }
+
     /// A request from terminal `term` about one transaction of `job`.
     fn request(
         kind: Kind,
@@ -115,13 +130,12 @@ impl Msg {
         Msg {
             id: 0,
             kind,
-            repeat,
+            stan_repeat: stan | if repeat { REPEAT_BIT } else { 0 },
             intent: job.intent,
             txn: job.txn,
             attempt,
             dupgen: 0,
             terminal: term,
-            stan,
             key,
             amount: job.amount,
             account: job.account,
@@ -690,8 +704,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let m = &self.msgs[slot as usize];
         MsgRef {
             id: m.id,
-            mti: m.kind.mti(m.repeat),
-            stan: m.stan,
+            mti: m.kind.mti(m.repeat()),
+            stan: m.stan(),
             key: m.key,
             attempt: m.attempt,
             rc: (!m.kind.is_request()).then(|| rc::text(m.rc)),
@@ -1718,7 +1732,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         let rev = Rev {
                             job,
                             key: m.key,
-                            stan: m.stan,
+                            stan: m.stan(),
                             sends: 0,
                         };
                         self.queue_reversal(term, rev);

@@ -144,7 +144,18 @@ impl Dist {
 #[inline]
 fn to_duration(ns: f64) -> SimDuration {
     // `as` saturates and maps NaN to 0; the explicit cap keeps sums far from overflow.
-    SimDuration::from_nanos(ns.clamp(0.0, CAP_NS).round() as u64)
+    let ns = ns.clamp(0.0, CAP_NS);
+    // Rounding half away from zero, as `f64::round`, without its call into a software
+    // routine. From 0.5 up to 2^52, adding one half and truncating gives the same; below 0.5
+    // the sum may round up to 1.0; from 2^52 every float is an integer already.
+    const EXACT: f64 = (1u64 << 52) as f64;
+    SimDuration::from_nanos(if ns < 0.5 {
+        0
+    } else if ns < EXACT {
+        (ns + 0.5) as u64
+    } else {
+        ns as u64
+    })
 }
 
 /// Ziggurat tables (Marsaglia and Tsang, 2000; 128 layers), built once with libm so that they
@@ -225,6 +236,37 @@ mod tests {
         let mut v: Vec<u64> = (0..20_001).map(|_| d.sample(&mut f).as_nanos()).collect();
         v.sort_unstable();
         v[10_000]
+    }
+
+    #[test]
+    fn durations_round_as_f64_round_does() {
+        let mut edge = vec![
+            0.0,
+            0.49999999999999994,
+            0.5,
+            1.5,
+            2.5,
+            4_503_599_627_370_495.5,
+            4_503_599_627_370_497.0,
+            9_007_199_254_740_993.0,
+            CAP_NS,
+            2.0 * CAP_NS,
+            -3.0,
+            f64::NAN,
+        ];
+        let mut f = Fate::new(Seed(1), &[2]);
+        for _ in 0..100_000 {
+            let x = f64::from_bits(f.next_u64() >> 2) % 1e15;
+            edge.extend([x, x.floor() + 0.5, x.floor() + 0.49999999999999]);
+        }
+        for x in edge {
+            let want = if x.is_nan() {
+                0
+            } else {
+                x.clamp(0.0, CAP_NS).round() as u64
+            };
+            assert_eq!(to_duration(x).as_nanos(), want, "{x}");
+        }
     }
 
     #[test]
