@@ -137,8 +137,9 @@ impl Msg {
             dupgen: 0,
             terminal: term,
             key,
-            amount: job.amount,
-            account: job.account,
+            // Filled in by `send_request` from the intent.
+            amount: 0,
+            account: 0,
             rc: 0,
             from: term,
             to: term,
@@ -164,12 +165,11 @@ fn make_key(intent: u64, txn: u8, attempt: u32) -> u64 {
     (intent << 24) | (u64::from(txn) << 16) | u64::from(attempt.min(0xffff))
 }
 
+/// One transaction a terminal is to run; the amount and account are the intent's.
 #[derive(Clone, Debug)]
 struct Job {
     intent: u64,
     txn: u8,
-    amount: u64,
-    account: u32,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -211,18 +211,53 @@ struct Rev {
     sends: u32,
 }
 
+/// A terminal's state: one cache line, for there may be a million terminals and each event
+/// that touches one finds it cold. What only some runs use (a transaction in progress,
+/// reversals) is boxed; the retry budget's tokens live in [`Sim`].
 #[derive(Debug, Default)]
+#[repr(align(64))]
 struct Terminal {
     down: u32,
     main_gen: u32,
-    saf_gen: u32,
-    waiting: VecDeque<Job>,
-    /// Boxed: a terminal is idle most of the time, and there may be a million of them.
     cur: Option<Box<Txn>>,
-    saf: VecDeque<Rev>,
-    saf_inflight: bool,
+    /// Purchases issued so far: which draw gives the next arrival.
+    arrivals: u64,
+    /// Customers in line; nearly always at most one.
+    waiting: SmallVec<[Job; 1]>,
+    saf: Option<Box<Saf>>,
     stan: u32,
-    tokens_milli: u64,
+    saf_inflight: bool,
+}
+
+const _: () = assert!(std::mem::size_of::<Terminal>() == 64);
+
+/// The store-and-forward queue of reversals, with its timer's generation. Once made it stays,
+/// so that the generation never restarts under a pending timer.
+#[derive(Debug, Default)]
+struct Saf {
+    queue: VecDeque<Rev>,
+    gen: u32,
+}
+
+impl Terminal {
+    fn saf_empty(&self) -> bool {
+        self.saf.as_ref().is_none_or(|s| s.queue.is_empty())
+    }
+
+    fn saf_front(&self) -> Option<&Rev> {
+        self.saf.as_ref().and_then(|s| s.queue.front())
+    }
+
+    fn saf_mut(&mut self) -> &mut Saf {
+        self.saf.get_or_insert_with(Box::default)
+    }
+
+    /// Invalidates a pending reversal timer.
+    fn bump_saf_gen(&mut self) {
+        if let Some(s) = &mut self.saf {
+            s.gen = s.gen.wrapping_add(1);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -361,7 +396,8 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     /// Each terminal's next purchase, keyed by (time, terminal): the order in which purchases
     /// are numbered does not depend on anything else that happens at the same instant.
     arrivals: MonotoneQueue<()>,
-    arrival_counts: Vec<u64>,
+    /// Each terminal's retry-budget tokens, in thousandths; empty without a budget.
+    tokens_milli: Vec<u64>,
     issued: u64,
     issuing: bool,
     faults_active: bool,
@@ -459,7 +495,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             },
             bank_reply: b.reply_delay.0.clone(),
             arrivals: MonotoneQueue::new(),
-            arrival_counts: vec![0; n_terms as usize],
+            tokens_milli: Vec::new(),
             issued: 0,
             issuing: true,
             faults_active: true,
@@ -515,9 +551,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         sim.lanes.bank = sim.lanes.for_dist(&mut sim.sched, &sim.bank_srv.dist);
         sim.lanes.bank_reply = sim.lanes.for_dist(&mut sim.sched, &sim.bank_reply);
         if let Some((cap, _)) = sim.budget {
-            for t in &mut sim.terms {
-                t.tokens_milli = cap;
-            }
+            sim.tokens_milli = vec![cap; n_terms as usize];
         }
         sim
     }
@@ -594,7 +628,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     }
                 }
                 Ev::SafTimer { term, gen } => {
-                    if self.terms[term as usize].saf_gen == gen {
+                    if self.terms[term as usize]
+                        .saf
+                        .as_ref()
+                        .is_some_and(|s| s.gen == gen)
+                    {
                         self.on_saf_timer(term)?;
                     }
                 }
@@ -1319,7 +1357,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     /// The queue key of terminal `term`'s next purchase after `after`.
     fn next_arrival(&self, term: u32, after: SimTime) -> u128 {
-        let k = self.arrival_counts[term as usize];
+        let k = self.terms[term as usize].arrivals;
         let mut fate = Fate::new(self.seed, &[family::WORKLOAD, u64::from(term), k, 0]);
         let gap = self.sc.workload.inter_arrival.0.sample(&mut fate);
         // A zero gap would let one terminal issue forever at one instant.
@@ -1363,8 +1401,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let (at, term) = ((key >> 64) as u64, key as u32);
         let now = SimTime::from_nanos(at);
         debug_assert_eq!(now, self.sched.now());
-        let k = self.arrival_counts[term as usize];
-        self.arrival_counts[term as usize] += 1;
+        let k = self.terms[term as usize].arrivals;
+        self.terms[term as usize].arrivals += 1;
         let next = self.next_arrival(term, now);
         self.arrivals.replace_min(next, ());
         let w = &self.sc.workload;
@@ -1424,14 +1462,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let job = Job {
             intent,
             txn: ops.txns,
-            amount: ops.amount,
-            account: ops.account,
         };
         ops.txns = ops.txns.saturating_add(1);
         ops.refs += 1;
         self.c.transactions += 1;
         let t = &mut self.terms[term as usize];
-        t.waiting.push_back(job);
+        t.waiting.push(job);
         self.c.peak_terminal_queue = self.c.peak_terminal_queue.max(t.waiting.len());
     }
 
@@ -1462,8 +1498,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn arm_saf(&mut self, term: u32) {
         let t = &mut self.terms[term as usize];
-        t.saf_gen = t.saf_gen.wrapping_add(1);
-        let gen = t.saf_gen;
+        let s = t.saf_mut();
+        s.gen = s.gen.wrapping_add(1);
+        let gen = s.gen;
         self.sched.schedule_in_on(
             self.lanes.saf,
             self.policy.reversal_timeout(),
@@ -1488,7 +1525,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             match cur.phase {
                 Phase::Waiting | Phase::Inquiring | Phase::Backoff(_) => return,
                 Phase::Blocked(next) => {
-                    if t.saf.is_empty() {
+                    if t.saf_empty() {
                         self.send_next(term, next);
                     } else {
                         self.send_reversal(term);
@@ -1497,13 +1534,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 }
             }
         }
-        if !t.saf.is_empty() {
+        if !t.saf_empty() {
             self.send_reversal(term);
             return;
         }
-        let Some(job) = self.terms[term as usize].waiting.pop_front() else {
+        let waiting = &mut self.terms[term as usize].waiting;
+        if waiting.is_empty() {
             return;
-        };
+        }
+        let job = waiting.remove(0);
         let now = self.sched.now();
         self.terms[term as usize].cur = Some(Box::new(Txn {
             job,
@@ -1524,7 +1563,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn send_next(&mut self, term: u32, next: Next) {
         let t = &mut self.terms[term as usize];
-        if !t.saf.is_empty() || t.saf_inflight {
+        if !t.saf_empty() || t.saf_inflight {
             t.cur.as_mut().expect("a transaction is current").phase = Phase::Blocked(next);
             if !t.saf_inflight {
                 self.send_reversal(term);
@@ -1553,7 +1592,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         cur.attempts = cur.attempts.saturating_add(1);
         if cur.attempts == 1 {
             if let Some((cap, ratio)) = budget {
-                t.tokens_milli = (t.tokens_milli + ratio).min(cap);
+                let tokens = &mut self.tokens_milli[term as usize];
+                *tokens = (*tokens + ratio).min(cap);
             }
         }
         let repeat = !fresh;
@@ -1591,6 +1631,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn send_request(&mut self, term: u32, mut msg: Msg) {
         msg.id = self.new_msg_id();
+        let ops = self
+            .intents
+            .get(msg.intent)
+            .expect("a request's intent is held by its job");
+        (msg.amount, msg.account) = (ops.amount, ops.account);
         let slot = self.alloc(msg);
         let acq = self.acq_node();
         self.transmit(slot, term, acq);
@@ -1621,9 +1666,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn send_reversal(&mut self, term: u32) {
         let t = &mut self.terms[term as usize];
-        let r = t.saf.front_mut().expect("a reversal is queued");
-        r.sends = r.sends.saturating_add(1);
         t.saf_inflight = true;
+        let r = t
+            .saf_mut()
+            .queue
+            .front_mut()
+            .expect("a reversal is queued");
+        r.sends = r.sends.saturating_add(1);
         // Reversals of different attempts of one transaction keep apart identities.
         let attempt = ((r.key & 0xff) as u32) << 16 | r.sends.min(0xffff);
         let msg = Msg::request(
@@ -1642,13 +1691,17 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn queue_reversal(&mut self, term: u32, rev: Rev) {
         let t = &self.terms[term as usize];
-        if t.saf.iter().any(|r| r.key == rev.key) {
+        if t
+            .saf
+            .as_ref()
+            .is_some_and(|s| s.queue.iter().any(|r| r.key == rev.key))
+        {
             return;
         }
         let (intent, key) = (rev.job.intent, rev.key);
         self.hold(intent);
         self.c.reversals_queued += 1;
-        self.terms[term as usize].saf.push_back(rev);
+        self.terms[term as usize].saf_mut().queue.push_back(rev);
         self.trace(
             NodeLabel::Terminal(term),
             "queue-reversal",
@@ -1726,8 +1779,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         let job = Job {
                             intent: m.intent,
                             txn: m.txn,
-                            amount: m.amount,
-                            account: m.account,
                         };
                         let rev = Rev {
                             job,
@@ -1767,10 +1818,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             }
             Kind::ReversalResp => {
                 let t = &mut self.terms[term as usize];
-                if t.saf_inflight && t.saf.front().is_some_and(|r| r.key == m.key) {
-                    let r = t.saf.pop_front().expect("front exists");
+                if t.saf_inflight && t.saf_front().is_some_and(|r| r.key == m.key) {
+                    let r = t.saf_mut().queue.pop_front().expect("front exists");
                     t.saf_inflight = false;
-                    t.saf_gen = t.saf_gen.wrapping_add(1);
+                    t.bump_saf_gen();
                     self.c.reversals_acked += 1;
                     self.release(r.job.intent);
                     self.pump(term);
@@ -1841,9 +1892,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             match s.budget {
                 None => true,
                 Some(_) => {
-                    let t = &mut s.terms[term as usize];
-                    if t.tokens_milli >= 1000 {
-                        t.tokens_milli -= 1000;
+                    let tokens = &mut s.tokens_milli[term as usize];
+                    if *tokens >= 1000 {
+                        *tokens -= 1000;
                         true
                     } else {
                         s.c.budget_refusals += 1;
@@ -1924,13 +1975,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return Ok(());
         }
         t.saf_inflight = false;
-        let r = t.saf.front().expect("in flight");
+        let r = t.saf_front().expect("in flight");
         if self
             .policy
             .reversal_max_sends()
             .is_some_and(|max| r.sends >= max)
         {
-            let r = t.saf.pop_front().expect("front");
+            let r = t.saf_mut().queue.pop_front().expect("front");
             self.c.reversals_abandoned += 1;
             self.trace(
                 NodeLabel::Terminal(term),
@@ -2071,12 +2122,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let t = &mut self.terms[term as usize];
         t.down += 1;
         t.main_gen = t.main_gen.wrapping_add(1);
-        t.saf_gen = t.saf_gen.wrapping_add(1);
+        t.bump_saf_gen();
         t.saf_inflight = false;
         if durable {
             return;
         }
-        let lost: Vec<Rev> = t.saf.drain(..).collect();
+        let lost: Vec<Rev> = t
+            .saf
+            .as_mut()
+            .map_or_else(Vec::new, |s| s.queue.drain(..).collect());
         for r in lost {
             self.c.reversals_lost += 1;
             self.trace(
