@@ -133,6 +133,11 @@ impl<E> RadixHeap<E> {
             }
             self.buckets[nb].push(e);
         }
+        // A bucket that once held a burst keeps its capacity; let the large ones go, so that
+        // memory follows what is pending now rather than the largest burst of the run.
+        if items.capacity() > 1024 && items.capacity() > self.len / 4 {
+            items = Vec::new();
+        }
         self.spare = items;
     }
 
