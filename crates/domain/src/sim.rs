@@ -1667,11 +1667,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     fn send_reversal(&mut self, term: u32) {
         let t = &mut self.terms[term as usize];
         t.saf_inflight = true;
-        let r = t
-            .saf_mut()
-            .queue
-            .front_mut()
-            .expect("a reversal is queued");
+        let r = t.saf_mut().queue.front_mut().expect("a reversal is queued");
         r.sends = r.sends.saturating_add(1);
         // Reversals of different attempts of one transaction keep apart identities.
         let attempt = ((r.key & 0xff) as u32) << 16 | r.sends.min(0xffff);
@@ -1691,8 +1687,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn queue_reversal(&mut self, term: u32, rev: Rev) {
         let t = &self.terms[term as usize];
-        if t
-            .saf
+        if t.saf
             .as_ref()
             .is_some_and(|s| s.queue.iter().any(|r| r.key == rev.key))
         {
