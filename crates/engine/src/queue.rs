@@ -388,18 +388,13 @@ impl<E> Scheduler<E> {
     /// Schedules `event` at instant `at`, which must not be before [`Scheduler::now`].
     #[inline]
     pub fn schedule_at(&mut self, at: SimTime, event: E) -> Result<(), EngineError> {
-        if at < self.now {
-            return Err(EngineError::InPast { now: self.now, at });
-        }
-        self.push(None, at, event);
-        Ok(())
+        self.schedule_at_on(None, at, event)
     }
 
     /// Schedules `event` after `delay`; a delay is never negative, so this cannot fail.
     #[inline]
     pub fn schedule_in(&mut self, delay: SimDuration, event: E) {
-        let at = self.now.saturating_add(delay);
-        self.push(None, at, event);
+        self.schedule_in_on(None, delay, event);
     }
 
     /// [`Scheduler::schedule_at`] on `lane` when it has one.
