@@ -270,6 +270,8 @@ struct Server {
     down: u32,
     epoch: u32,
     peak: usize,
+    /// The scheduler lane for service times, when they are constant.
+    lane: Option<Lane>,
 }
 
 impl Server {
@@ -283,6 +285,7 @@ impl Server {
             down: 0,
             epoch: 0,
             peak: 0,
+            lane: None,
         }
     }
 }
@@ -416,18 +419,16 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     lanes: Lanes,
 }
 
-/// The scheduler's FIFO lanes this run uses: one for the terminals' timers, and one per
-/// constant delay (a constant hop latency, processing time or reply delay), shared by every
-/// event of that delay. Their times arrive in order, so they skip the heap.
+/// The scheduler's FIFO lanes this run uses: one each for the terminals' main and reversal
+/// timers, and one per constant delay (a constant hop latency, processing time or reply
+/// delay), shared by every event of that delay. Their times arrive in order, so they skip the
+/// heap. A server keeps its own lane.
 #[derive(Default)]
 struct Lanes {
     timer: Option<Lane>,
     saf: Option<Lane>,
     /// Per link, by [`LinkName`].
     link: [Option<Lane>; 4],
-    acq: Option<Lane>,
-    sw: Option<Lane>,
-    bank: Option<Lane>,
     bank_reply: Option<Lane>,
     by_delay: Vec<(SimDuration, Lane)>,
 }
@@ -544,11 +545,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 sim.lanes.link[name as usize] = sim.lanes.for_dist(&mut sim.sched, &cfg.latency.0);
             }
         }
-        sim.lanes.acq = sim.lanes.for_dist(&mut sim.sched, &sim.acq.dist);
-        if let Some(sw) = &sim.sw {
-            sim.lanes.sw = sim.lanes.for_dist(&mut sim.sched, &sw.dist);
+        for srv in [Some(&mut sim.acq), sim.sw.as_mut(), Some(&mut sim.bank_srv)]
+            .into_iter()
+            .flatten()
+        {
+            srv.lane = sim.lanes.for_dist(&mut sim.sched, &srv.dist);
         }
-        sim.lanes.bank = sim.lanes.for_dist(&mut sim.sched, &sim.bank_srv.dist);
         sim.lanes.bank_reply = sim.lanes.for_dist(&mut sim.sched, &sim.bank_reply);
         if let Some((cap, _)) = sim.budget {
             sim.tokens_milli = vec![cap; n_terms as usize];
@@ -1059,7 +1061,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     }
 
     fn start_service(&mut self, node: Node, slot: u32) {
-        let (epoch, d) = {
+        let (epoch, d, lane) = {
             let m = &self.msgs[slot as usize];
             let ident = [
                 family::SERVICE,
@@ -1070,16 +1072,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             ];
             let mut fate = Fate::new(self.seed, &ident);
             let srv = self.server(node);
-            (srv.epoch, srv.dist.sample(&mut fate))
+            (srv.epoch, srv.dist.sample(&mut fate), srv.lane)
         };
         self.msgs[slot as usize].epoch = epoch;
-        let lane = if node == self.acq_node() {
-            self.lanes.acq
-        } else if node == self.sw_node() {
-            self.lanes.sw
-        } else {
-            self.lanes.bank
-        };
         self.sched.schedule_in_on(lane, d, Ev::Service(slot));
     }
 
