@@ -44,9 +44,13 @@ struct Entry<E> {
 /// taking out the smallest key redistributes one bucket into lower ones, so each entry moves
 /// at most once per bit of the key.
 pub struct RadixHeap<E> {
+    /// The smallest key when it was last looked for: every key in buckets 1 and up is above it.
     last: u128,
+    /// The last key taken out: no key below it may come in.
+    floor: u128,
     len: usize,
-    /// Bucket 0 holds keys equal to `last`; bucket `b` keys whose highest differing bit is b-1.
+    /// Bucket 0 holds keys up to `last`, largest first, so that the smallest is popped; bucket
+    /// `b` holds keys above `last` whose highest bit differing from it is b-1.
     buckets: Vec<Vec<Entry<E>>>,
     /// Bit `b - 1` is set when bucket `b` (1..=128) is not empty.
     occupied: u128,
@@ -63,6 +67,7 @@ impl<E> RadixHeap<E> {
     pub fn new() -> Self {
         RadixHeap {
             last: 0,
+            floor: 0,
             len: 0,
             buckets: (0..129).map(|_| Vec::new()).collect(),
             occupied: 0,
@@ -106,12 +111,28 @@ impl<E> RadixHeap<E> {
 
     #[inline]
     fn push(&mut self, entry: Entry<E>) {
-        debug_assert!(entry.key >= self.last, "a radix heap is monotone");
+        debug_assert!(entry.key >= self.floor, "a radix heap is monotone");
+        if entry.key < self.last {
+            self.push_below_last(entry);
+            return;
+        }
         let b = self.bucket(entry.key);
         if b > 0 {
             self.occupied |= 1u128 << (b - 1);
         }
         self.buckets[b].push(entry);
+        self.len += 1;
+    }
+
+    /// A key below `last` but not below `floor`: the smallest was looked at and has not been
+    /// taken out yet, and a smaller key came in after it (a peek, then an earlier event).
+    /// Bucket 0 takes it in its sorted place; every other bucket's keys are above `last`.
+    #[cold]
+    #[inline(never)]
+    fn push_below_last(&mut self, entry: Entry<E>) {
+        let b0 = &mut self.buckets[0];
+        let at = b0.partition_point(|e| e.key > entry.key);
+        b0.insert(at, entry);
         self.len += 1;
     }
 
@@ -147,6 +168,7 @@ impl<E> RadixHeap<E> {
         self.fill();
         let e = self.buckets[0].pop()?;
         self.len -= 1;
+        self.floor = e.key;
         Some(e)
     }
 }
@@ -275,6 +297,7 @@ impl<E> MonotoneQueue<E> {
         if let Inner::Small { heap, last } = &mut self.0 {
             let mut radix = RadixHeap::new();
             radix.last = *last;
+            radix.floor = *last;
             for e in std::mem::take(heap) {
                 radix.push(e);
             }
@@ -585,7 +608,9 @@ mod tests {
     #[test]
     fn lanes_keep_the_order_of_a_single_queue() {
         // The same schedule twice: once all on the heap, once spread over lanes, some of whose
-        // events arrive out of order for their lane.
+        // events arrive out of order for their lane. Enough stay pending for the heap to turn
+        // into a radix heap.
+        const N: u32 = 4 * RADIX_FROM as u32;
         let run = |use_lanes: bool| {
             let mut s = Scheduler::new(Limits::default());
             let lanes: Vec<Option<Lane>> = (0..3)
@@ -593,7 +618,7 @@ mod tests {
                 .collect();
             let mut x = 7u64;
             let mut out = Vec::new();
-            for i in 0..30_000u32 {
+            for i in 0..N {
                 x = lcg(x);
                 let lane = lanes[(x % 4) as usize % 3];
                 // Lane 0 gets a constant delay, the others random ones; every fourth event
@@ -610,12 +635,13 @@ mod tests {
                     out.push((t.as_nanos(), e));
                 }
             }
-            assert_eq!(s.pending(), 15_000);
+            assert_eq!(s.pending(), N as usize / 2);
+            assert!(matches!(s.heap.0, Inner::Large(_)));
             out.extend(drain(&mut s));
             out
         };
         let plain = run(false);
-        assert_eq!(plain.len(), 30_000);
+        assert_eq!(plain.len(), N as usize);
         assert_eq!(run(true), plain);
     }
 
@@ -688,6 +714,47 @@ mod tests {
             }
             assert!(b.is_empty());
         }
+    }
+
+    /// Regression: looking at the radix heap's smallest key moved its reference key up to
+    /// it, so a key that came in afterwards between the last one taken out and that smallest
+    /// was filed against the wrong reference and came out after it.
+    #[test]
+    fn a_key_below_a_peeked_minimum_still_comes_out_first() {
+        let mut q = MonotoneQueue::new();
+        for i in 0..(2 * RADIX_FROM as u64) {
+            q.insert(u128::from(1000 + i * 10) << 64, i);
+        }
+        assert!(matches!(q.0, Inner::Large(_)));
+        assert_eq!(q.take_min().map(|(_, e)| e), Some(0));
+        assert_eq!(q.min_key(), Some(u128::from(1010u64) << 64));
+        for (t, e) in [(1007u64, 100u64), (1003, 101), (1005, 102)] {
+            q.insert(u128::from(t) << 64, e);
+        }
+        assert_eq!(q.min_key(), Some(u128::from(1003u64) << 64));
+        let first: Vec<u64> = (0..5).map(|_| q.take_min().unwrap().1).collect();
+        assert_eq!(first, vec![101, 102, 100, 1, 2]);
+        // The same through the scheduler: a lane's event is next, so the heap's smallest has
+        // been looked at; the lane's event then schedules one before it on the heap.
+        let mut s = Scheduler::new(Limits::default());
+        let lane = s.new_lane();
+        for i in 0..(2 * RADIX_FROM as u32) {
+            s.schedule_in(SimDuration::from_nanos(1000 + u64::from(i) * 10), i);
+        }
+        s.schedule_in_on(lane, SimDuration::from_nanos(500), 1_000_000);
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some((SimTime::from_nanos(500), 1_000_000))
+        );
+        s.schedule_in(SimDuration::from_nanos(400), 2_000_000);
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some((SimTime::from_nanos(900), 2_000_000))
+        );
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some((SimTime::from_nanos(1000), 0))
+        );
     }
 
     #[test]
