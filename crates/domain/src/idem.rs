@@ -45,6 +45,17 @@ impl IdemTable {
         SimTime::from_nanos(u64::from(ms) * NS_PER_MS).saturating_add(self.retention) <= now
     }
 
+    /// Starts loading the packed entry `key` would have into cache.
+    #[inline]
+    pub fn prefetch(&self, key: u64) {
+        if let Some(idx) = (key >> 24).checked_sub(self.base).map(|i| i as usize) {
+            if let (Some(c), Some(t)) = (self.codes.get(idx), self.times_ms.get(idx)) {
+                payfault_engine::prefetch(c);
+                payfault_engine::prefetch(t);
+            }
+        }
+    }
+
     /// The response stored for `key`, if it is still inside its window.
     pub fn lookup(&mut self, key: u64, now: SimTime) -> Option<u8> {
         self.expire(now);

@@ -235,6 +235,12 @@ impl Oracle {
         }
     }
 
+    /// Starts loading what the oracle holds about `intent` into cache.
+    #[inline]
+    pub fn prefetch(&self, intent: u64) {
+        self.intents.prefetch(intent);
+    }
+
     /// A fault lasted until `end`: answers within the liveness bound of it are on time.
     pub fn fault_until(&mut self, end: SimTime) {
         self.faults_end = self.faults_end.max(end);

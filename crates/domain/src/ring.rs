@@ -90,6 +90,17 @@ impl<T> Ring<T> {
         self.len
     }
 
+    /// Starts loading the slot of `id` into cache; a hint with no effect on the contents.
+    #[inline]
+    pub fn prefetch(&self, id: u64) {
+        if let Some(slot) = id
+            .checked_sub(self.base)
+            .and_then(|i| self.slots.get(i as usize))
+        {
+            payfault_engine::prefetch(slot);
+        }
+    }
+
     /// Live entries in id order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
         let base = self.base;

@@ -7,8 +7,8 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use payfault_engine::{
-    stream, Dist, EngineError, Fate, Lane, Limits, MonotoneQueue, Next as Due, Scheduler, Seed,
-    SimDuration, SimTime, StreamRng,
+    prefetch, stream, Dist, EngineError, Fate, Lane, Limits, MonotoneQueue, Next as Due, Scheduler,
+    Seed, SimDuration, SimTime, StreamRng,
 };
 
 use smallvec::SmallVec;
@@ -150,11 +150,22 @@ impl Msg {
 
 #[derive(Copy, Clone, Debug)]
 enum Ev {
-    Deliver(u32),
+    /// Message slot `slot` reaches node `to`; the node rides along so that it can be fetched
+    /// into cache before the message is read.
+    Deliver {
+        slot: u32,
+        to: Node,
+    },
     Service(u32),
     BankReply(u32),
-    MainTimer { term: u32, gen: u32 },
-    SafTimer { term: u32, gen: u32 },
+    MainTimer {
+        term: u32,
+        gen: u32,
+    },
+    SafTimer {
+        term: u32,
+        gen: u32,
+    },
     PayAgain(u64),
     Crash(u32),
     Recover(Node),
@@ -417,7 +428,14 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     schedule: Option<Schedule>,
     recorded: Option<FaultSchedule>,
     lanes: Lanes,
+    /// Whether to fetch the next event's data ahead of time: worth its instructions only once
+    /// the model outgrows the cache.
+    prefetching: bool,
 }
+
+/// Terminals from which a run prefetches: their state alone (64 bytes each) then fills a
+/// core's 2 MiB second-level cache, and the messages and intents in flight grow with them.
+const PREFETCH_FROM_TERMINALS: u32 = 32_768;
 
 /// The scheduler's FIFO lanes this run uses: one each for the terminals' main and reversal
 /// timers, and one per constant delay (a constant hop latency, processing time or reply
@@ -531,6 +549,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             }),
             recorded: None,
             lanes: Lanes::default(),
+            prefetching: n_terms >= PREFETCH_FROM_TERMINALS,
         };
         sim.lanes.timer = sim.sched.new_lane();
         sim.lanes.saf = sim.sched.new_lane();
@@ -610,6 +629,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             } else {
                 None
             };
+            if self.prefetching {
+                self.prefetch_deep();
+            }
             let ev = match self.sched.next_or(arrival)? {
                 Due::Queued(_, ev) => ev,
                 Due::Outside(_) => {
@@ -619,9 +641,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 }
                 Due::Idle => break,
             };
+            if self.prefetching {
+                self.prefetch_next();
+            }
             self.c.events += 1;
             match ev {
-                Ev::Deliver(slot) => self.on_deliver(slot)?,
+                Ev::Deliver { slot, .. } => self.on_deliver(slot)?,
                 Ev::Service(slot) => self.on_service(slot)?,
                 Ev::BankReply(slot) => self.on_bank_reply(slot)?,
                 Ev::MainTimer { term, gen } => {
@@ -960,7 +985,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
         self.trace_msg(from, "send", slot, Some(to), None);
         let lane = self.lanes.link[link as usize];
-        self.sched.schedule_in_on(lane, latency, Ev::Deliver(slot));
+        self.sched
+            .schedule_in_on(lane, latency, Ev::Deliver { slot, to });
         if dup {
             self.c.duplicated += 1;
             let mut copy = self.msgs[slot as usize].clone();
@@ -976,7 +1002,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             let lat = cfg.latency.0.sample(&mut Fate::new(self.seed, &copy_ident));
             let s2 = self.alloc(copy);
             self.trace_msg(from, "duplicate", s2, Some(to), None);
-            self.sched.schedule_in_on(lane, lat, Ev::Deliver(s2));
+            self.sched
+                .schedule_in_on(lane, lat, Ev::Deliver { slot: s2, to });
         }
     }
 
@@ -1391,6 +1418,61 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         );
     }
 
+    /// Starts loading what the next queued event will read first, so that the misses of a
+    /// large model (a million terminals) overlap the handling of the current event.
+    #[inline(always)]
+    fn prefetch_next(&mut self) {
+        let Some(&ev) = self.sched.peek() else {
+            return;
+        };
+        let (slot, term) = match ev {
+            Ev::Deliver { slot, to } => (Some(slot), Some(to)),
+            Ev::Service(slot) | Ev::BankReply(slot) => (Some(slot), None),
+            Ev::MainTimer { term, .. } | Ev::SafTimer { term, .. } => (None, Some(term)),
+            Ev::PayAgain(_) | Ev::Crash(_) | Ev::Recover(_) => (None, None),
+        };
+        if let Some(m) = slot.and_then(|s| self.msgs.get(s as usize)) {
+            prefetch(m);
+        }
+        if let Some(t) = term.and_then(|t| self.terms.get(t as usize)) {
+            prefetch(t);
+        }
+    }
+
+    /// The second step for the next queued event, whose message and terminal
+    /// [`Sim::prefetch_next`] asked for while the event before it was handled: what those
+    /// point to (the transaction in progress, the intent's entries in each table), all asked
+    /// for at once so that their misses overlap rather than follow one another.
+    #[inline(always)]
+    fn prefetch_deep(&mut self) {
+        let Some(&ev) = self.sched.peek() else {
+            return;
+        };
+        let (slot, term) = match ev {
+            Ev::Deliver { slot, to } => (Some(slot), Some(to)),
+            Ev::Service(slot) | Ev::BankReply(slot) => (Some(slot), None),
+            Ev::MainTimer { term, .. } | Ev::SafTimer { term, .. } => (None, Some(term)),
+            Ev::PayAgain(_) | Ev::Crash(_) | Ev::Recover(_) => (None, None),
+        };
+        if let Some(cur) = term
+            .and_then(|t| self.terms.get(t as usize))
+            .and_then(|t| t.cur.as_deref())
+        {
+            prefetch(cur);
+        }
+        let Some(m) = slot.and_then(|s| self.msgs.get(s as usize)) else {
+            return;
+        };
+        self.intents.prefetch(m.intent);
+        self.oracle.prefetch(m.intent);
+        if m.to == self.bank_node() {
+            self.bank.intents.prefetch(m.intent);
+            if let Some(t) = &self.bank.idem {
+                t.prefetch(m.key);
+            }
+        }
+    }
+
     fn on_arrival(&mut self) -> Result<(), SimError> {
         let key = self.arrivals.min_key().expect("an arrival is due");
         let (at, term) = ((key >> 64) as u64, key as u32);
@@ -1400,6 +1482,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         self.terms[term as usize].arrivals += 1;
         let next = self.next_arrival(term, now);
         self.arrivals.replace_min(next, ());
+        if self.prefetching {
+            if let Some(t) = self.arrivals.min_key() {
+                prefetch(&self.terms[t as u32 as usize]);
+            }
+        }
         let w = &self.sc.workload;
         let mut fate = Fate::new(self.seed, &[family::WORKLOAD, u64::from(term), k, 1]);
         let span = w.amount.max - w.amount.min;
@@ -2203,5 +2290,74 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             by_property,
             faults: self.recorded,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Builtin;
+    use crate::trace::TraceEvent;
+
+    /// Where the engine's queue turns into a radix heap.
+    const RADIX_FROM: u64 = 16_384;
+
+    /// The trace (as a count and an FNV-1a hash of every record) and the metrics of one run.
+    fn fingerprint(sc: &Scenario, seed: u64, prefetching: bool) -> (u64, u64, Metrics) {
+        let policy = Builtin::new(sc.policy.clone());
+        let (mut n, mut h) = (0u64, 0xcbf2_9ce4_8422_2325u64);
+        let mut tracer = |e: TraceEvent| {
+            n += 1;
+            for b in format!("{e:?}").bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+            }
+        };
+        let mut sim = Sim::new(sc, seed, &policy, &mut tracer);
+        sim.prefetching = prefetching;
+        let out = sim.run().expect("runs");
+        (n, h, out.metrics)
+    }
+
+    fn shipped(name: &str) -> Scenario {
+        let path = format!("{}/../../scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("readable");
+        crate::from_ron(&text).expect("shipped scenarios parse")
+    }
+
+    /// Prefetching is a cache hint only: every shipped scenario gives the same trace and
+    /// metrics with it on as with it off.
+    #[test]
+    fn prefetching_changes_no_trace() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios");
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .expect("scenarios directory")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".ron"))
+            .collect();
+        names.sort();
+        assert!(names.len() > 20);
+        for name in names {
+            let mut sc = shipped(&name);
+            // The reference in full is a benchmark; a slice of it is enough here.
+            sc.workload.purchases = Some(sc.workload.purchases.map_or(2000, |n| n.min(2000)));
+            for seed in [1, 2] {
+                let off = fingerprint(&sc, seed, false);
+                assert!(off.0 > 0);
+                assert_eq!(off, fingerprint(&sc, seed, true), "{name}, seed {seed}");
+            }
+        }
+    }
+
+    /// The same at a scale where it is on by default and the event queue is a radix heap,
+    /// whose next event the prefetch looks at before it is taken.
+    #[test]
+    fn prefetching_changes_no_trace_at_scale() {
+        let mut sc = shipped("reference.ron");
+        sc.terminals.0 = 2 * PREFETCH_FROM_TERMINALS;
+        sc.workload.purchases = Some(40_000);
+        let on = fingerprint(&sc, 7, true);
+        assert!(on.0 > 300_000, "{} records", on.0);
+        assert!(on.2.peak_pending_events > RADIX_FROM, "{on:?}");
+        assert_eq!(fingerprint(&sc, 7, false), on);
     }
 }

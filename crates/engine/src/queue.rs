@@ -244,6 +244,18 @@ impl<E> MonotoneQueue<E> {
         }
     }
 
+    /// The entry with the smallest key, without taking it out.
+    #[inline]
+    pub fn peek(&mut self) -> Option<&E> {
+        match &mut self.0 {
+            Inner::Small { heap, .. } => heap.peek().map(|e| &e.event),
+            Inner::Large(r) => {
+                r.fill();
+                r.buckets[0].last().map(|e| &e.event)
+            }
+        }
+    }
+
     /// Takes out the entry with the smallest key and adds `event` under `key` in one step:
     /// half the work of [`MonotoneQueue::take_min`] then [`MonotoneQueue::insert`] on a heap.
     /// `key` must not be below the key taken out.
@@ -347,6 +359,9 @@ pub struct Scheduler<E> {
     seq: u64,
     heap: MonotoneQueue<E>,
     lanes: Vec<VecDeque<Entry<E>>>,
+    /// The smallest pending key and where it is, kept up to date by every push and pop, so
+    /// that the next event is known as soon as one is taken (see [`Scheduler::peek`]).
+    head: Option<(u128, Source)>,
     pending: usize,
     processed: u64,
     peak_pending: usize,
@@ -367,6 +382,7 @@ impl<E> Scheduler<E> {
             seq: 0,
             heap: MonotoneQueue::new(),
             lanes: Vec::new(),
+            head: None,
             pending: 0,
             processed: 0,
             peak_pending: 0,
@@ -447,17 +463,25 @@ impl<E> Scheduler<E> {
         let key = (u128::from(at.as_nanos()) << 64) | u128::from(self.seq);
         self.seq += 1;
         let entry = Entry { key, event };
-        match lane {
+        let src = match lane {
             Some(Lane(l)) => {
                 let q = &mut self.lanes[l as usize];
                 // Out of order for its lane: the heap keeps it in its place.
                 if q.back().is_none_or(|b| b.key < key) {
                     q.push_back(entry);
+                    Source::Lane(l as usize)
                 } else {
                     self.heap.push(entry);
+                    Source::Heap
                 }
             }
-            None => self.heap.push(entry),
+            None => {
+                self.heap.push(entry);
+                Source::Heap
+            }
+        };
+        if self.head.is_none_or(|(k, _)| key < k) {
+            self.head = Some((key, src));
         }
         self.pending += 1;
         if self.pending > self.peak_pending {
@@ -465,7 +489,17 @@ impl<E> Scheduler<E> {
         }
     }
 
-    /// The smallest pending key and where it is.
+    /// The next event to come out of the queue, if nothing earlier is scheduled before it is
+    /// taken. A simulation uses it to fetch that event's data into cache ahead of time.
+    #[inline]
+    pub fn peek(&mut self) -> Option<&E> {
+        match self.head? {
+            (_, Source::Heap) => self.heap.peek(),
+            (_, Source::Lane(i)) => self.lanes[i].front().map(|e| &e.event),
+        }
+    }
+
+    /// The smallest pending key and where it is, found by looking at every source.
     #[inline]
     fn min(&mut self) -> Option<(u128, Source)> {
         let mut best = self.heap.min_key().map(|k| (k, Source::Heap));
@@ -495,8 +529,7 @@ impl<E> Scheduler<E> {
     /// monotone stream (a workload's arrivals) thus skips the queue yet keeps a total order.
     #[inline]
     pub fn next_or(&mut self, outside: Option<SimTime>) -> Result<Next<E>, EngineError> {
-        let queued = self.min();
-        let (at, from) = match (queued, outside) {
+        let (at, from) = match (self.head, outside) {
             (None, None) => return Ok(Next::Idle),
             (Some((k, src)), o) => {
                 let t = SimTime::from_nanos((k >> 64) as u64);
@@ -530,7 +563,8 @@ impl<E> Scheduler<E> {
             Source::Heap => self.heap.pop(),
             Source::Lane(i) => self.lanes[i].pop_front(),
         }
-        .expect("the minimum was just found");
+        .expect("the head is pending");
+        self.head = self.min();
         self.pending -= 1;
         Ok(Next::Queued(at, entry.event))
     }
