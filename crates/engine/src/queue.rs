@@ -136,8 +136,10 @@ impl<E> RadixHeap<E> {
         self.len += 1;
     }
 
-    /// Makes bucket 0 hold the smallest key, if any is pending. Keys are unique, so bucket 0
-    /// then holds exactly that one entry.
+    /// Makes bucket 0 hold the smallest keys, if any are pending: either the one smallest,
+    /// after spreading the lowest bucket over the lower ones, or the whole lowest bucket,
+    /// sorted, when it is small. Spreading moves each entry once per level it passes; sorting
+    /// the last few levels' worth at once saves most of those moves.
     #[inline]
     fn fill(&mut self) {
         if !self.buckets[0].is_empty() || self.occupied == 0 {
@@ -145,6 +147,16 @@ impl<E> RadixHeap<E> {
         }
         let b = self.occupied.trailing_zeros() as usize + 1;
         self.occupied &= !(1u128 << (b - 1));
+        if self.buckets[b].len() <= SORTED_RUN {
+            // Few enough to sort: they become bucket 0, largest first, and `last` the largest
+            // of them. Every other bucket's keys are above it and differ from it in the same
+            // highest bit as from the old `last`, so they stay where they are.
+            self.buckets.swap(0, b);
+            let run = &mut self.buckets[0];
+            run.sort_unstable_by_key(|e| std::cmp::Reverse(e.key));
+            self.last = run[0].key;
+            return;
+        }
         let mut items = std::mem::replace(&mut self.buckets[b], std::mem::take(&mut self.spare));
         self.last = items.iter().map(|e| e.key).min().expect("occupied bucket");
         for e in items.drain(..) {
@@ -190,6 +202,9 @@ impl<E> Ord for Entry<E> {
         other.key.cmp(&self.key)
     }
 }
+
+/// A bucket this small is sorted into bucket 0 rather than spread over the buckets below it.
+const SORTED_RUN: usize = 32;
 
 /// Pending events beyond which the queue moves from a binary heap to a radix heap. Below it a
 /// binary heap's few levels stay in cache and beat the radix heap's bucket moves; above it
@@ -789,6 +804,47 @@ mod tests {
             s.next_event().unwrap(),
             Some((SimTime::from_nanos(1000), 0))
         );
+    }
+
+    /// Pushes near and far from the smallest key, peeks and pops at random, on a radix heap:
+    /// the order is that of a sorted set, whether a bucket was spread or sorted whole.
+    #[test]
+    fn a_radix_heap_with_peeks_keeps_a_sorted_sets_order() {
+        let mut q = MonotoneQueue::new();
+        let mut set = std::collections::BTreeSet::new();
+        let mut x = 11u64;
+        let mut taken = 0u64;
+        for i in 0..200_000u64 {
+            x = lcg(x);
+            match x % 8 {
+                0..=4 => {
+                    // Mostly far ahead, sometimes just past the last key taken out.
+                    let ahead = if x % 16 < 12 {
+                        (x >> 20) % 1_000_000
+                    } else {
+                        (x >> 40) % 50
+                    };
+                    let k = (u128::from(taken + ahead) << 64) | u128::from(i);
+                    q.insert(k, i);
+                    set.insert((k, i));
+                }
+                5 => assert_eq!(q.min_key(), set.first().map(|e| e.0)),
+                _ => {
+                    let got = q.take_min();
+                    assert_eq!(got, set.pop_first());
+                    if let Some((k, _)) = got {
+                        taken = (k >> 64) as u64;
+                    }
+                }
+            }
+            if i == 100_000 {
+                assert!(matches!(q.0, Inner::Large(_)));
+            }
+        }
+        while let Some(e) = q.take_min() {
+            assert_eq!(Some(e), set.pop_first());
+        }
+        assert!(set.is_empty());
     }
 
     #[test]
