@@ -90,6 +90,29 @@ impl<T> Ring<T> {
         self.len
     }
 
+    /// The smallest live id, if any.
+    #[inline]
+    pub fn first_id(&self) -> Option<u64> {
+        (!self.slots.is_empty()).then_some(self.base)
+    }
+
+    /// Drops every entry with an id below `id`.
+    #[inline]
+    pub fn drop_before(&mut self, id: u64) {
+        while self.base < id {
+            let Some(v) = self.slots.pop_front() else {
+                break;
+            };
+            self.len -= usize::from(v.is_some());
+            self.base += 1;
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.len = 0;
+    }
+
     /// Starts loading the slot of `id` into cache; a hint with no effect on the contents.
     #[inline]
     pub fn prefetch(&self, id: u64) {
@@ -114,6 +137,26 @@ impl<T> Ring<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drops_entries_before_an_id() {
+        let mut r = Ring::default();
+        for i in 5..10u64 {
+            r.insert(i, i);
+        }
+        r.remove(7);
+        assert_eq!(r.first_id(), Some(5));
+        r.drop_before(8);
+        assert_eq!((r.first_id(), r.len()), (Some(8), 2));
+        assert_eq!(r.get(6), None);
+        assert_eq!(r.get(8), Some(&8));
+        r.drop_before(100);
+        assert_eq!((r.first_id(), r.len()), (None, 0));
+        r.insert(200, 1);
+        assert_eq!(r.first_id(), Some(200));
+        r.clear();
+        assert_eq!((r.first_id(), r.len()), (None, 0));
+    }
 
     #[test]
     fn keeps_only_live_ids() {
