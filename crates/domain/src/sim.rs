@@ -410,10 +410,12 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     /// Each terminal's next purchase, keyed by (time, terminal): the order in which purchases
     /// are numbered does not depend on anything else that happens at the same instant.
     arrivals: MonotoneQueue<()>,
+    /// When the next purchase is due while purchases are being issued: the smallest key of
+    /// `arrivals`, kept so that the run loop does not ask the queue before every event.
+    next_arrival_at: Option<SimTime>,
     /// Each terminal's retry-budget tokens, in thousandths; empty without a budget.
     tokens_milli: Vec<u64>,
     issued: u64,
-    issuing: bool,
     faults_active: bool,
     intents: Ring<IntentOps>,
     oracle: Oracle,
@@ -514,9 +516,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             },
             bank_reply: b.reply_delay.0.clone(),
             arrivals: MonotoneQueue::new(),
+            next_arrival_at: None,
             tokens_milli: Vec::new(),
             issued: 0,
-            issuing: true,
             faults_active: true,
             intents: Ring::default(),
             oracle: Oracle::new(seed.0, sc.liveness_bound.get()),
@@ -622,17 +624,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     pub fn run(mut self) -> Result<Outcome, SimError> {
         self.start()?;
         loop {
-            let arrival = if self.issuing {
-                self.arrivals
-                    .min_key()
-                    .map(|k| SimTime::from_nanos((k >> 64) as u64))
-            } else {
-                None
-            };
             if self.prefetching {
                 self.prefetch_deep();
             }
-            let ev = match self.sched.next_or(arrival)? {
+            let ev = match self.sched.next_or(self.next_arrival_at)? {
                 Due::Queued(_, ev) => ev,
                 Due::Outside(_) => {
                     self.c.events += 1;
@@ -1401,13 +1396,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             w.purchases.is_none_or(|n| self.issued < n)
                 && w.duration.is_none_or(|d| at <= d.0.as_nanos())
         });
-        if !more {
+        if more {
+            self.next_arrival_at = next.map(SimTime::from_nanos);
+        } else {
             self.stop_issuing();
         }
     }
 
     fn stop_issuing(&mut self) {
-        self.issuing = false;
+        self.next_arrival_at = None;
         let now = self.sched.now();
         // Without `until`, random faults stop with the workload; with it, at `until`.
         if self.sc.faults.until.is_none() {

@@ -140,11 +140,17 @@ impl<E> RadixHeap<E> {
     /// after spreading the lowest bucket over the lower ones, or the whole lowest bucket,
     /// sorted, when it is small. Spreading moves each entry once per level it passes; sorting
     /// the last few levels' worth at once saves most of those moves.
-    #[inline]
+    #[inline(always)]
     fn fill(&mut self) {
-        if !self.buckets[0].is_empty() || self.occupied == 0 {
-            return;
+        if self.buckets[0].is_empty() && self.occupied != 0 {
+            self.refill();
         }
+    }
+
+    /// [`RadixHeap::fill`] when bucket 0 is empty and another is not: kept out of line so
+    /// that the common check stays small enough to inline.
+    #[inline(never)]
+    fn refill(&mut self) {
         let b = self.occupied.trailing_zeros() as usize + 1;
         self.occupied &= !(1u128 << (b - 1));
         if self.buckets[b].len() <= SORTED_RUN {
