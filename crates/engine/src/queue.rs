@@ -686,7 +686,10 @@ mod tests {
                 let lane = if x % 4 == 3 { None } else { lane };
                 s.schedule_in_on(lane, SimDuration::from_nanos(delay), i);
                 if i % 2 == 0 {
+                    // What `peek` shows is what comes out next.
+                    let peeked = s.peek().copied();
                     let (t, e) = s.next_event().unwrap().unwrap();
+                    assert_eq!(peeked, Some(e));
                     out.push((t.as_nanos(), e));
                 }
             }
