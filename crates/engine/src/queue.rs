@@ -39,18 +39,24 @@ struct Entry<E> {
 }
 
 /// A radix heap (Ahuja, Mehlhorn, Orlin and Tarjan): a monotone priority queue whose cost does
-/// not grow with the number of pending events the way a binary heap's does. Entry `k` lives in
-/// the bucket numbered by the highest bit in which `k` differs from the last key taken out;
-/// taking out the smallest key redistributes one bucket into lower ones, so each entry moves
-/// at most once per bit of the key.
+/// not grow with the number of pending events the way a binary heap's does. A key above the
+/// reference key `last` lives in the bucket numbered by the highest bit in which it differs
+/// from `last`; taking out the smallest key redistributes the lowest bucket into lower ones,
+/// so each entry moves at most once per bit of the key. The smallest keys, up to `last`, wait
+/// in a small binary heap, the front.
 pub struct RadixHeap<E> {
-    /// The smallest key when it was last looked for: every key in buckets 1 and up is above it.
+    /// The reference key: every key in the front is at or below it, every key in a bucket
+    /// above it.
     last: u128,
     /// The last key taken out: no key below it may come in.
     floor: u128,
     len: usize,
-    /// Bucket 0 holds keys up to `last`, largest first, so that the smallest is popped; bucket
-    /// `b` holds keys above `last` whose highest bit differing from it is b-1.
+    /// The keys up to `last`: usually one, the smallest; a whole small bucket after
+    /// [`RadixHeap::refill`] sorted it in; and any key that came in below `last` after a peek.
+    /// A heap rather than a sorted list, so that many such keys never cost more than a heap.
+    front: std::collections::BinaryHeap<Entry<E>>,
+    /// Bucket `b` (1..=128) holds keys above `last` whose highest bit differing from it is
+    /// b-1; index 0 is unused.
     buckets: Vec<Vec<Entry<E>>>,
     /// Bit `b - 1` is set when bucket `b` (1..=128) is not empty.
     occupied: u128,
@@ -69,6 +75,7 @@ impl<E> RadixHeap<E> {
             last: 0,
             floor: 0,
             len: 0,
+            front: std::collections::BinaryHeap::new(),
             buckets: (0..129).map(|_| Vec::new()).collect(),
             occupied: 0,
             spare: Vec::new(),
@@ -85,7 +92,8 @@ impl<E> RadixHeap<E> {
         self.len == 0
     }
 
-    /// Adds `event` under `key`, which must not be below the last key taken out.
+    /// Adds `event` under `key`, which must not be below the last key taken out. Equal keys
+    /// come out in no particular order.
     #[inline]
     pub fn insert(&mut self, key: u128, event: E) {
         self.push(Entry { key, event });
@@ -101,7 +109,7 @@ impl<E> RadixHeap<E> {
     #[inline]
     pub fn min_key(&mut self) -> Option<u128> {
         self.fill();
-        self.buckets[0].last().map(|e| e.key)
+        self.front.peek().map(|e| e.key)
     }
 
     #[inline]
@@ -112,64 +120,54 @@ impl<E> RadixHeap<E> {
     #[inline]
     fn push(&mut self, entry: Entry<E>) {
         debug_assert!(entry.key >= self.floor, "a radix heap is monotone");
-        if entry.key < self.last {
-            self.push_below_last(entry);
+        self.len += 1;
+        if entry.key <= self.last {
+            // Only after a peek or a sorted bucket: the smallest keys wait in the front.
+            self.front.push(entry);
             return;
         }
         let b = self.bucket(entry.key);
-        if b > 0 {
-            self.occupied |= 1u128 << (b - 1);
-        }
+        self.occupied |= 1u128 << (b - 1);
         self.buckets[b].push(entry);
-        self.len += 1;
     }
 
-    /// A key below `last` but not below `floor`: the smallest was looked at and has not been
-    /// taken out yet, and a smaller key came in after it (a peek, then an earlier event).
-    /// Bucket 0 takes it in its sorted place; every other bucket's keys are above `last`.
-    #[cold]
-    #[inline(never)]
-    fn push_below_last(&mut self, entry: Entry<E>) {
-        let b0 = &mut self.buckets[0];
-        let at = b0.partition_point(|e| e.key > entry.key);
-        b0.insert(at, entry);
-        self.len += 1;
-    }
-
-    /// Makes bucket 0 hold the smallest keys, if any are pending: either the one smallest,
-    /// after spreading the lowest bucket over the lower ones, or the whole lowest bucket,
-    /// sorted, when it is small. Spreading moves each entry once per level it passes; sorting
-    /// the last few levels' worth at once saves most of those moves.
+    /// Makes the front hold the smallest key, if any is pending.
     #[inline(always)]
     fn fill(&mut self) {
-        if self.buckets[0].is_empty() && self.occupied != 0 {
+        if self.front.is_empty() && self.occupied != 0 {
             self.refill();
         }
     }
 
-    /// [`RadixHeap::fill`] when bucket 0 is empty and another is not: kept out of line so
-    /// that the common check stays small enough to inline.
+    /// [`RadixHeap::fill`] when the front is empty and a bucket is not: kept out of line so
+    /// that the common check stays small enough to inline. A small lowest bucket goes to the
+    /// front whole; a larger one is spread over the buckets below it. Spreading moves each
+    /// entry once per level it passes; taking the last few levels' worth at once saves most
+    /// of those moves.
     #[inline(never)]
     fn refill(&mut self) {
         let b = self.occupied.trailing_zeros() as usize + 1;
         self.occupied &= !(1u128 << (b - 1));
         if self.buckets[b].len() <= SORTED_RUN {
-            // Few enough to sort: they become bucket 0, largest first, and `last` the largest
-            // of them. Every other bucket's keys are above it and differ from it in the same
-            // highest bit as from the old `last`, so they stay where they are.
-            self.buckets.swap(0, b);
-            let run = &mut self.buckets[0];
-            run.sort_unstable_by_key(|e| std::cmp::Reverse(e.key));
-            self.last = run[0].key;
+            // `last` becomes the largest of them. Every other bucket's keys are above it and
+            // differ from it in the same highest bit as from the old `last`, so they stay.
+            let run = std::mem::take(&mut self.buckets[b]);
+            self.last = run.iter().map(|e| e.key).max().expect("occupied bucket");
+            let mut front = std::collections::BinaryHeap::from(run);
+            std::mem::swap(&mut self.front, &mut front);
+            // The old front is empty; its buffer serves the bucket just emptied.
+            self.buckets[b] = front.into_vec();
             return;
         }
         let mut items = std::mem::replace(&mut self.buckets[b], std::mem::take(&mut self.spare));
         self.last = items.iter().map(|e| e.key).min().expect("occupied bucket");
         for e in items.drain(..) {
-            let nb = self.bucket(e.key);
-            if nb > 0 {
-                self.occupied |= 1u128 << (nb - 1);
+            if e.key == self.last {
+                self.front.push(e);
+                continue;
             }
+            let nb = self.bucket(e.key);
+            self.occupied |= 1u128 << (nb - 1);
             self.buckets[nb].push(e);
         }
         // A bucket that once held a burst keeps its capacity; let the large ones go, so that
@@ -184,7 +182,7 @@ impl<E> RadixHeap<E> {
     #[inline]
     fn pop(&mut self) -> Option<Entry<E>> {
         self.fill();
-        let e = self.buckets[0].pop()?;
+        let e = self.front.pop()?;
         self.len -= 1;
         self.floor = e.key;
         Some(e)
@@ -209,7 +207,7 @@ impl<E> Ord for Entry<E> {
     }
 }
 
-/// A bucket this small is sorted into bucket 0 rather than spread over the buckets below it.
+/// A bucket this small goes to the front whole rather than being spread over the buckets below.
 const SORTED_RUN: usize = 32;
 
 /// Pending events beyond which the queue moves from a binary heap to a radix heap. Below it a
@@ -272,7 +270,7 @@ impl<E> MonotoneQueue<E> {
             Inner::Small { heap, .. } => heap.peek().map(|e| &e.event),
             Inner::Large(r) => {
                 r.fill();
-                r.buckets[0].last().map(|e| &e.event)
+                r.front.peek().map(|e| &e.event)
             }
         }
     }
@@ -813,6 +811,20 @@ mod tests {
             s.next_event().unwrap(),
             Some((SimTime::from_nanos(1000), 0))
         );
+    }
+
+    /// Regression: with the smallest keys kept in a sorted list, a key equal to the reference
+    /// key was appended to it unsorted and came out before smaller ones.
+    #[test]
+    fn equal_keys_do_not_overtake_smaller_ones() {
+        let mut r = RadixHeap::new();
+        for k in [5u128, 6, 7] {
+            r.insert(k, k as u32);
+        }
+        assert_eq!(r.take_min(), Some((5, 5)));
+        r.insert(7, 99);
+        let keys: Vec<u128> = std::iter::from_fn(|| r.take_min().map(|(k, _)| k)).collect();
+        assert_eq!(keys, vec![6, 7, 7]);
     }
 
     /// Pushes near and far from the smallest key, peeks and pops at random, on a radix heap:
