@@ -171,6 +171,17 @@ enum Ev {
     Recover(Node),
 }
 
+/// The message slot and the terminal an event reads first.
+#[inline(always)]
+fn first_reads(ev: Ev) -> (Option<u32>, Option<Node>) {
+    match ev {
+        Ev::Deliver { slot, to } => (Some(slot), Some(to)),
+        Ev::Service(slot) | Ev::BankReply(slot) => (Some(slot), None),
+        Ev::MainTimer { term, .. } | Ev::SafTimer { term, .. } => (None, Some(term)),
+        Ev::PayAgain(_) | Ev::Crash(_) | Ev::Recover(_) => (None, None),
+    }
+}
+
 /// The idempotency key of attempt `attempt` of transaction `txn` of `intent`.
 fn make_key(intent: u64, txn: u8, attempt: u32) -> u64 {
     (intent << 24) | (u64::from(txn) << 16) | u64::from(attempt.min(0xffff))
@@ -1427,12 +1438,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let Some(&ev) = self.sched.peek() else {
             return;
         };
-        let (slot, term) = match ev {
-            Ev::Deliver { slot, to } => (Some(slot), Some(to)),
-            Ev::Service(slot) | Ev::BankReply(slot) => (Some(slot), None),
-            Ev::MainTimer { term, .. } | Ev::SafTimer { term, .. } => (None, Some(term)),
-            Ev::PayAgain(_) | Ev::Crash(_) | Ev::Recover(_) => (None, None),
-        };
+        let (slot, term) = first_reads(ev);
         if let Some(m) = slot.and_then(|s| self.msgs.get(s as usize)) {
             prefetch(m);
         }
@@ -1450,12 +1456,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let Some(&ev) = self.sched.peek() else {
             return;
         };
-        let (slot, term) = match ev {
-            Ev::Deliver { slot, to } => (Some(slot), Some(to)),
-            Ev::Service(slot) | Ev::BankReply(slot) => (Some(slot), None),
-            Ev::MainTimer { term, .. } | Ev::SafTimer { term, .. } => (None, Some(term)),
-            Ev::PayAgain(_) | Ev::Crash(_) | Ev::Recover(_) => (None, None),
-        };
+        let (slot, term) = first_reads(ev);
         if let Some(cur) = term
             .and_then(|t| self.terms.get(t as usize))
             .and_then(|t| t.cur.as_deref())

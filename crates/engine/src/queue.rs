@@ -53,8 +53,9 @@ pub struct RadixHeap<E> {
     len: usize,
     /// The keys up to `last`: usually one, the smallest; a whole small bucket after
     /// [`RadixHeap::refill`] sorted it in; and any key that came in below `last` after a peek.
-    /// A heap rather than a sorted list, so that many such keys never cost more than a heap.
-    front: std::collections::BinaryHeap<Entry<E>>,
+    /// A min-heap by key (a vector in heap order) rather than a sorted list, so that many
+    /// such keys never cost more than a heap.
+    front: Vec<Entry<E>>,
     /// Bucket `b` (1..=128) holds keys above `last` whose highest bit differing from it is
     /// b-1; index 0 is unused.
     buckets: Vec<Vec<Entry<E>>>,
@@ -75,7 +76,7 @@ impl<E> RadixHeap<E> {
             last: 0,
             floor: 0,
             len: 0,
-            front: std::collections::BinaryHeap::new(),
+            front: Vec::new(),
             buckets: (0..129).map(|_| Vec::new()).collect(),
             occupied: 0,
             spare: Vec::new(),
@@ -109,7 +110,7 @@ impl<E> RadixHeap<E> {
     #[inline]
     pub fn min_key(&mut self) -> Option<u128> {
         self.fill();
-        self.front.peek().map(|e| e.key)
+        self.front.first().map(|e| e.key)
     }
 
     #[inline]
@@ -122,8 +123,8 @@ impl<E> RadixHeap<E> {
         debug_assert!(entry.key >= self.floor, "a radix heap is monotone");
         self.len += 1;
         if entry.key <= self.last {
-            // Only after a peek or a sorted bucket: the smallest keys wait in the front.
-            self.front.push(entry);
+            // Only after a peek or a small bucket: the smallest keys wait in the front.
+            self.front_push(entry);
             return;
         }
         let b = self.bucket(entry.key);
@@ -151,19 +152,17 @@ impl<E> RadixHeap<E> {
         if self.buckets[b].len() <= SORTED_RUN {
             // `last` becomes the largest of them. Every other bucket's keys are above it and
             // differ from it in the same highest bit as from the old `last`, so they stay.
-            let run = std::mem::take(&mut self.buckets[b]);
-            self.last = run.iter().map(|e| e.key).max().expect("occupied bucket");
-            let mut front = std::collections::BinaryHeap::from(run);
-            std::mem::swap(&mut self.front, &mut front);
-            // The old front is empty; its buffer serves the bucket just emptied.
-            self.buckets[b] = front.into_vec();
+            // Sorted in increasing order, a vector is in min-heap order.
+            std::mem::swap(&mut self.front, &mut self.buckets[b]);
+            self.front.sort_unstable_by_key(|e| e.key);
+            self.last = self.front.last().expect("occupied bucket").key;
             return;
         }
         let mut items = std::mem::replace(&mut self.buckets[b], std::mem::take(&mut self.spare));
         self.last = items.iter().map(|e| e.key).min().expect("occupied bucket");
         for e in items.drain(..) {
             if e.key == self.last {
-                self.front.push(e);
+                self.front_push(e);
                 continue;
             }
             let nb = self.bucket(e.key);
@@ -182,10 +181,51 @@ impl<E> RadixHeap<E> {
     #[inline]
     fn pop(&mut self) -> Option<Entry<E>> {
         self.fill();
-        let e = self.front.pop()?;
+        let e = self.front_pop()?;
         self.len -= 1;
         self.floor = e.key;
         Some(e)
+    }
+
+    #[inline]
+    fn front_push(&mut self, entry: Entry<E>) {
+        let f = &mut self.front;
+        f.push(entry);
+        let mut i = f.len() - 1;
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if f[parent].key <= f[i].key {
+                break;
+            }
+            f.swap(parent, i);
+            i = parent;
+        }
+    }
+
+    #[inline]
+    fn front_pop(&mut self) -> Option<Entry<E>> {
+        let f = &mut self.front;
+        let n = f.len().checked_sub(1)?;
+        f.swap(0, n);
+        let e = f.pop();
+        let mut i = 0;
+        loop {
+            let l = 2 * i + 1;
+            if l >= n {
+                break;
+            }
+            let c = if l + 1 < n && f[l + 1].key < f[l].key {
+                l + 1
+            } else {
+                l
+            };
+            if f[i].key <= f[c].key {
+                break;
+            }
+            f.swap(i, c);
+            i = c;
+        }
+        e
     }
 }
 
@@ -270,7 +310,7 @@ impl<E> MonotoneQueue<E> {
             Inner::Small { heap, .. } => heap.peek().map(|e| &e.event),
             Inner::Large(r) => {
                 r.fill();
-                r.front.peek().map(|e| &e.event)
+                r.front.first().map(|e| &e.event)
             }
         }
     }
