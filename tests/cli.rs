@@ -420,3 +420,39 @@ fn trace_is_json_lines_and_depends_only_on_the_seed() {
     );
     assert!(first != trace("c", "6"), "another seed gave the same trace");
 }
+
+#[test]
+fn bench_prints_each_run_the_total_and_the_fastest() {
+    let o = payfault(&[
+        "bench",
+        &scenario("reference.ron"),
+        "--runs",
+        "2",
+        "--purchases",
+        "2000",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let rows: Vec<Vec<&str>> = o
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(o
+        .stdout
+        .starts_with("bench reference: 1000 terminals, 2000 purchases"));
+    let num = |r: &[&str], i: usize| -> f64 { r[i].parse().expect("a number") };
+    let runs: Vec<&Vec<&str>> = rows.iter().filter(|r| r[0] == "1" || r[0] == "2").collect();
+    assert_eq!(runs.len(), 2, "{}", o.stdout);
+    for r in &runs {
+        // events, events/s, ns/event, wall s, peak MiB: all positive, and consistent.
+        assert_eq!(r.len(), 6);
+        assert!((1..6).all(|i| num(r, i) > 0.0), "{r:?}");
+        let ns = 1e9 / num(r, 2);
+        assert!((ns - num(r, 3)).abs() / ns < 0.01, "{r:?}");
+    }
+    let total = rows.iter().find(|r| r[0] == "total").expect("a total row");
+    assert_eq!(num(total, 1), num(runs[0], 1) + num(runs[1], 1));
+    let best = rows.iter().find(|r| r[0] == "best").expect("a best row");
+    let fastest = runs.iter().map(|r| num(r, 3)).fold(f64::INFINITY, f64::min);
+    assert_eq!(num(best, 3), fastest);
+}

@@ -120,6 +120,8 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
     );
     let mut total_events = 0u64;
     let mut total_secs = 0f64;
+    // On a shared machine the fastest run is the one least disturbed by others.
+    let mut best: Option<(u64, f64)> = None;
     for seed in 1..=args.runs.max(1) {
         let start = Instant::now();
         let s = payfault_domain::run::run_quick(&sc, seed)?;
@@ -127,6 +129,9 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
         let events = s.metrics.events;
         total_events += events;
         total_secs += secs;
+        if best.is_none_or(|(e, s)| secs / (events as f64) < s / (e as f64)) {
+            best = Some((events, secs));
+        }
         println!(
             "{:>6} {:>12} {:>12.0} {:>10.1} {:>10.3} {:>12.1}",
             seed,
@@ -144,5 +149,14 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
         total_secs * 1e9 / total_events as f64,
         total_secs
     );
+    if let Some((events, secs)) = best.filter(|_| args.runs > 1) {
+        println!(
+            "best   {:>12} {:>12.0} {:>10.1} {:>10.3}",
+            events,
+            events as f64 / secs,
+            secs * 1e9 / events as f64,
+            secs
+        );
+    }
     Ok(0)
 }
