@@ -45,14 +45,14 @@ impl IdemTable {
         SimTime::from_nanos(u64::from(ms) * NS_PER_MS).saturating_add(self.retention) <= now
     }
 
-    /// Starts loading the packed entry `key` would have into cache.
+    /// Starts loading the packed entry of the intent whose id has low 32 bits `intent_low`
+    /// into cache. The table spans fewer than 2^32 intents, so the low bits name one.
     #[inline]
-    pub fn prefetch(&self, key: u64) {
-        if let Some(idx) = (key >> 24).checked_sub(self.base).map(|i| i as usize) {
-            if let (Some(c), Some(t)) = (self.codes.get(idx), self.times_ms.get(idx)) {
-                payfault_engine::prefetch(c);
-                payfault_engine::prefetch(t);
-            }
+    pub fn prefetch_low(&self, intent_low: u32) {
+        let idx = intent_low.wrapping_sub(self.base as u32) as usize;
+        if let (Some(c), Some(t)) = (self.codes.get(idx), self.times_ms.get(idx)) {
+            payfault_engine::prefetch(c);
+            payfault_engine::prefetch(t);
         }
     }
 

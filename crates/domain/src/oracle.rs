@@ -237,8 +237,8 @@ impl Oracle {
 
     /// Starts loading what the oracle holds about `intent` into cache.
     #[inline]
-    pub fn prefetch(&self, intent: u64) {
-        self.intents.prefetch(intent);
+    pub fn prefetch_low(&self, intent_low: u32) {
+        self.intents.prefetch_low(intent_low);
     }
 
     /// A fault lasted until `end`: answers within the liveness bound of it are on time.

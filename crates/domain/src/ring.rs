@@ -114,17 +114,16 @@ impl<T> Ring<T> {
     }
 
     /// Starts loading the slot of `id` into cache; a hint with no effect on the contents.
+    /// Starts loading the entry of the id whose low 32 bits are `low` into cache. The ids
+    /// in the table span less than 2^32, so the low bits name one of them.
     #[inline]
-    pub fn prefetch(&self, id: u64) {
-        if let Some(slot) = id
-            .checked_sub(self.base)
-            .and_then(|i| self.slots.get(i as usize))
-        {
+    pub fn prefetch_low(&self, low: u32) {
+        let idx = low.wrapping_sub(self.base as u32) as usize;
+        if let Some(slot) = self.slots.get(idx) {
             payfault_engine::prefetch(slot);
         }
     }
 
-    /// Live entries in id order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
         let base = self.base;
         self.slots

@@ -150,13 +150,20 @@ impl Msg {
 
 #[derive(Copy, Clone, Debug)]
 enum Ev {
-    /// Message slot `slot` reaches node `to`; the node rides along so that it can be fetched
-    /// into cache before the message is read.
+    /// Message slot `slot` reaches node `to`. The node and the low bits of the message's
+    /// intent ride along so that what the delivery reads can be fetched into cache before the
+    /// message itself is read.
     Deliver {
         slot: u32,
         to: Node,
+        intent: u32,
     },
-    Service(u32),
+    /// A server's service of message slot `slot` completes; fields as for `Deliver`.
+    Service {
+        slot: u32,
+        node: Node,
+        intent: u32,
+    },
     BankReply(u32),
     MainTimer {
         term: u32,
@@ -171,15 +178,27 @@ enum Ev {
     Recover(Node),
 }
 
-/// The message slot and the terminal an event reads first.
+const _: () = assert!(std::mem::size_of::<Ev>() == 16);
+
+/// What an event reads first: its message slot, a node, and the low 32 bits of the intent
+/// whose tables it reads (enough to find an entry among the intents in flight).
+#[derive(Clone, Copy)]
+struct Reads {
+    slot: Option<u32>,
+    node: Option<Node>,
+    intent: Option<u32>,
+}
+
 #[inline(always)]
-fn first_reads(ev: Ev) -> (Option<u32>, Option<Node>) {
-    match ev {
-        Ev::Deliver { slot, to } => (Some(slot), Some(to)),
-        Ev::Service(slot) | Ev::BankReply(slot) => (Some(slot), None),
-        Ev::MainTimer { term, .. } | Ev::SafTimer { term, .. } => (None, Some(term)),
-        Ev::PayAgain(_) | Ev::Crash(_) | Ev::Recover(_) => (None, None),
-    }
+fn first_reads(ev: Ev) -> Reads {
+    let (slot, node, intent) = match ev {
+        Ev::Deliver { slot, to, intent } => (Some(slot), Some(to), Some(intent)),
+        Ev::Service { slot, node, intent } => (Some(slot), Some(node), Some(intent)),
+        Ev::BankReply(slot) => (Some(slot), None, None),
+        Ev::MainTimer { term, .. } | Ev::SafTimer { term, .. } => (None, Some(term), None),
+        Ev::PayAgain(_) | Ev::Crash(_) | Ev::Recover(_) => (None, None, None),
+    };
+    Reads { slot, node, intent }
 }
 
 /// The idempotency key of attempt `attempt` of transaction `txn` of `intent`.
@@ -444,6 +463,8 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     /// Whether to fetch the next event's data ahead of time: worth its instructions only once
     /// the model outgrows the cache.
     prefetching: bool,
+    /// The queue's count of groups of upcoming events when their data was last prefetched.
+    prefetched_runs: u64,
 }
 
 /// Terminals from which a run prefetches: their state alone (64 bytes each) then fills a
@@ -563,6 +584,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             recorded: None,
             lanes: Lanes::default(),
             prefetching: n_terms >= PREFETCH_FROM_TERMINALS,
+            prefetched_runs: 0,
         };
         sim.lanes.timer = sim.sched.new_lane();
         sim.lanes.saf = sim.sched.new_lane();
@@ -635,9 +657,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     pub fn run(mut self) -> Result<Outcome, SimError> {
         self.start()?;
         loop {
-            if self.prefetching {
-                self.prefetch_deep();
-            }
             let ev = match self.sched.next_or(self.next_arrival_at)? {
                 Due::Queued(_, ev) => ev,
                 Due::Outside(_) => {
@@ -653,7 +672,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             self.c.events += 1;
             match ev {
                 Ev::Deliver { slot, .. } => self.on_deliver(slot)?,
-                Ev::Service(slot) => self.on_service(slot)?,
+                Ev::Service { slot, .. } => self.on_service(slot)?,
                 Ev::BankReply(slot) => self.on_bank_reply(slot)?,
                 Ev::MainTimer { term, gen } => {
                     if self.terms[term as usize].main_gen == gen {
@@ -954,6 +973,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return;
         }
         let m = &self.msgs[slot as usize];
+        // Low bits only: see `Reads`.
+        let intent = m.intent as u32;
         let ident = [
             family::LINK,
             (link as u64) << 1 | u64::from(towards_bank),
@@ -997,7 +1018,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         self.trace_msg(from, "send", slot, Some(to), None);
         let lane = self.lanes.link[link as usize];
         self.sched
-            .schedule_in_on(lane, latency, Ev::Deliver { slot, to });
+            .schedule_in_on(lane, latency, Ev::Deliver { slot, to, intent });
         if dup {
             self.c.duplicated += 1;
             let mut copy = self.msgs[slot as usize].clone();
@@ -1013,8 +1034,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             let lat = cfg.latency.0.sample(&mut Fate::new(self.seed, &copy_ident));
             let s2 = self.alloc(copy);
             self.trace_msg(from, "duplicate", s2, Some(to), None);
-            self.sched
-                .schedule_in_on(lane, lat, Ev::Deliver { slot: s2, to });
+            self.sched.schedule_in_on(
+                lane,
+                lat,
+                Ev::Deliver {
+                    slot: s2,
+                    to,
+                    intent,
+                },
+            );
         }
     }
 
@@ -1099,7 +1127,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     }
 
     fn start_service(&mut self, node: Node, slot: u32) {
-        let (epoch, d, lane) = {
+        let (epoch, d, lane, intent) = {
             let m = &self.msgs[slot as usize];
             let ident = [
                 family::SERVICE,
@@ -1108,12 +1136,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 (u64::from(m.txn) << 32) | (u64::from(m.attempt) << 8) | m.kind as u64,
                 u64::from(m.dupgen),
             ];
+            let intent = m.intent as u32;
             let mut fate = Fate::new(self.seed, &ident);
             let srv = self.server(node);
-            (srv.epoch, srv.dist.sample(&mut fate), srv.lane)
+            (srv.epoch, srv.dist.sample(&mut fate), srv.lane, intent)
         };
         self.msgs[slot as usize].epoch = epoch;
-        self.sched.schedule_in_on(lane, d, Ev::Service(slot));
+        self.sched
+            .schedule_in_on(lane, d, Ev::Service { slot, node, intent });
     }
 
     fn on_service(&mut self, slot: u32) -> Result<(), SimError> {
@@ -1431,47 +1461,81 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         );
     }
 
-    /// Starts loading what the next queued event will read first, so that the misses of a
-    /// large model (a million terminals) overlap the handling of the current event.
+    /// Starts loading what the next queued events will read, so that the misses of a large
+    /// model (a million terminals) overlap the handling of the current event: for each group
+    /// of upcoming events the queue forms, all of theirs at once, well ahead; and for the next
+    /// event, which may not be in a group (a timer, a service that takes no time).
     #[inline(always)]
     fn prefetch_next(&mut self) {
-        let Some(&ev) = self.sched.peek() else {
-            return;
+        let runs = {
+            let (runs, group) = self.sched.upcoming();
+            if runs != self.prefetched_runs {
+                for &ev in group {
+                    self.prefetch_reads(ev);
+                }
+            }
+            runs
         };
-        let (slot, term) = first_reads(ev);
-        if let Some(m) = slot.and_then(|s| self.msgs.get(s as usize)) {
-            prefetch(m);
-        }
-        if let Some(t) = term.and_then(|t| self.terms.get(t as usize)) {
-            prefetch(t);
+        self.prefetched_runs = runs;
+        if let Some(&ev) = self.sched.peek() {
+            self.prefetch_reads(ev);
+            if let Ev::Deliver { .. } = ev {
+                self.prefetch_deep(ev);
+            }
         }
     }
 
-    /// The second step for the next queued event, whose message and terminal
-    /// [`Sim::prefetch_next`] asked for while the event before it was handled: what those
-    /// point to (the transaction in progress, the intent's entries in each table), all asked
-    /// for at once so that their misses overlap rather than follow one another.
+    /// Starts loading what `ev` reads first: its message, its terminal, and the intent's
+    /// entries in the tables it reads, all at once so that their misses overlap.
     #[inline(always)]
-    fn prefetch_deep(&mut self) {
-        let Some(&ev) = self.sched.peek() else {
+    fn prefetch_reads(&self, ev: Ev) {
+        let r = first_reads(ev);
+        if let Some(m) = r.slot.and_then(|s| self.msgs.get(s as usize)) {
+            prefetch(m);
+        }
+        let Some(node) = r.node else {
             return;
         };
-        let (slot, term) = first_reads(ev);
-        if let Some(cur) = term
+        if let Some(t) = self.terms.get(node as usize) {
+            prefetch(t);
+        }
+        let Some(intent) = r.intent else {
+            return;
+        };
+        if node < self.n_terms {
+            // A terminal's answer settles the intent.
+            self.intents.prefetch_low(intent);
+            self.oracle.prefetch_low(intent);
+        } else if node == self.bank_node() {
+            // Also on delivery: with no processing time the bank's service follows it at
+            // once, too soon to be seen here as the next event.
+            self.bank.intents.prefetch_low(intent);
+            self.oracle.prefetch_low(intent);
+            if let Some(t) = &self.bank.idem {
+                t.prefetch_low(intent);
+            }
+        }
+    }
+
+    /// The second step for a delivery that comes next: what its terminal and message point
+    /// to. Those were asked for with the delivery's group, well ahead, and are in cache by now.
+    #[inline(always)]
+    fn prefetch_deep(&self, ev: Ev) {
+        let r = first_reads(ev);
+        if let Some(cur) = r
+            .node
             .and_then(|t| self.terms.get(t as usize))
             .and_then(|t| t.cur.as_deref())
         {
             prefetch(cur);
         }
-        let Some(m) = slot.and_then(|s| self.msgs.get(s as usize)) else {
-            return;
-        };
-        self.intents.prefetch(m.intent);
-        self.oracle.prefetch(m.intent);
-        if m.to == self.bank_node() {
-            self.bank.intents.prefetch(m.intent);
-            if let Some(t) = &self.bank.idem {
-                t.prefetch(m.key);
+        if r.node == Some(self.bank_node()) {
+            if let Some(a) = r
+                .slot
+                .and_then(|s| self.msgs.get(s as usize))
+                .and_then(|m| self.bank.accounts.get(m.account as usize))
+            {
+                prefetch(a);
             }
         }
     }

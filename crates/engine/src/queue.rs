@@ -62,6 +62,8 @@ pub struct RadixHeap<E> {
     /// Bit `b % 64` of word `b / 64` is set when bucket `b` is not empty.
     occupied: [u64; BUCKETS / 64],
     spare: Vec<Entry<E>>,
+    /// How many times a bucket has gone to the front whole: see [`RadixHeap::upcoming`].
+    runs: u64,
 }
 
 impl<E> Default for RadixHeap<E> {
@@ -80,6 +82,7 @@ impl<E> RadixHeap<E> {
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
             occupied: [0; BUCKETS / 64],
             spare: Vec::new(),
+            runs: 0,
         }
     }
 
@@ -175,6 +178,7 @@ impl<E> RadixHeap<E> {
             // Sorted in increasing order, a vector is in min-heap order.
             std::mem::swap(&mut self.front, &mut self.buckets[b]);
             self.front.sort_unstable_by_key(|e| e.key);
+            self.runs += 1;
             self.last = self.front.last().expect("occupied bucket").key;
             return;
         }
@@ -327,6 +331,18 @@ impl<E> MonotoneQueue<E> {
             Inner::Small { heap, .. } => heap.peek().map(|e| e.key),
             Inner::Large(r) => r.min_key(),
         }
+    }
+
+    /// The events of a radix heap's front, the next to come out, in no particular order, and
+    /// a count that changes whenever a bucket has come to the front whole; none from a binary
+    /// heap, whose few pending events are in cache anyway.
+    #[inline]
+    pub fn upcoming(&self) -> (u64, impl Iterator<Item = &E>) {
+        let (runs, front) = match &self.0 {
+            Inner::Small { .. } => (0, &[][..]),
+            Inner::Large(r) => (r.runs, &r.front[..]),
+        };
+        (runs, front.iter().map(|e| &e.event))
     }
 
     /// The entry with the smallest key, without taking it out.
@@ -574,6 +590,14 @@ impl<E> Scheduler<E> {
         }
     }
 
+    /// A group of the events to come out next, from the heap (lanes aside), in no particular
+    /// order, and a count that changes when the group does: a simulation fetches their data
+    /// into cache once per group, well before each is taken.
+    #[inline]
+    pub fn upcoming(&self) -> (u64, impl Iterator<Item = &E>) {
+        self.heap.upcoming()
+    }
+
     /// The next event to come out of the queue, if nothing earlier is scheduled before it is
     /// taken. A simulation uses it to fetch that event's data into cache ahead of time.
     #[inline]
@@ -722,6 +746,33 @@ mod tests {
         }
         assert!(matches!(s.heap.0, Inner::Large(_)));
         assert_eq!(drain(&mut s), pending.into_iter().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn upcoming_events_are_the_next_to_come_out() {
+        let mut s = Scheduler::new(Limits::default());
+        let mut x = 7u64;
+        for i in 0..(2 * RADIX_FROM as u32) {
+            x = lcg(x);
+            s.schedule_in(SimDuration::from_nanos((x >> 33) % 1_000_000), i);
+        }
+        let (mut groups, mut seen) = (0, None);
+        while s.pending() > 0 {
+            let (count, group) = s.upcoming();
+            let group: std::collections::BTreeSet<u32> = group.copied().collect();
+            if seen != Some(count) {
+                // A new group: exactly the events that come out next, in some order.
+                seen = Some(count);
+                groups += 1;
+                let next: std::collections::BTreeSet<u32> = (0..group.len())
+                    .map(|_| s.next_event().unwrap().unwrap().1)
+                    .collect();
+                assert_eq!(next, group);
+            } else {
+                s.next_event().unwrap();
+            }
+        }
+        assert!(groups > 100, "{groups} groups");
     }
 
     #[test]
