@@ -51,11 +51,13 @@ pub struct RadixHeap<E> {
     /// The last key taken out: no key below it may come in.
     floor: u128,
     len: usize,
-    /// The keys up to `last`: usually one, the smallest; a whole small bucket after
-    /// [`RadixHeap::refill`] sorted it in; and any key that came in below `last` after a peek.
-    /// A min-heap by key (a vector in heap order) rather than a sorted list, so that many
-    /// such keys never cost more than a heap.
+    /// The keys up to `last`: usually a whole small bucket, which [`RadixHeap::refill`]
+    /// sorted in; and any key that came in below `last` after a peek. Sorted in decreasing
+    /// order (`front_sorted`), so that taking the smallest is taking the last; once more
+    /// than [`SORTED_INSERTS`] keys would have to be inserted into it, a min-heap instead, so
+    /// that many such keys never cost more than a heap.
     front: Vec<Entry<E>>,
+    front_sorted: bool,
     /// Bucket `level * DIGITS + d` holds keys above `last` whose highest digit differing from
     /// it is digit `level`, of value `d`.
     buckets: Vec<Vec<Entry<E>>>,
@@ -79,6 +81,7 @@ impl<E> RadixHeap<E> {
             floor: 0,
             len: 0,
             front: Vec::new(),
+            front_sorted: true,
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
             occupied: [0; BUCKETS / 64],
             spare: Vec::new(),
@@ -113,16 +116,25 @@ impl<E> RadixHeap<E> {
     #[inline]
     pub fn min_key(&mut self) -> Option<u128> {
         self.fill();
-        self.front.first().map(|e| e.key)
+        self.front_min().map(|e| e.key)
     }
 
     /// The bucket of a key above `last`: by the highest digit in which it differs from
     /// `last`, then by its value of that digit. Buckets in index order hold increasing keys.
     #[inline]
     fn bucket(&self, key: u128) -> usize {
-        let level = (127 - (key ^ self.last).leading_zeros()) / DIGIT_BITS;
-        let digit = (key >> (level * DIGIT_BITS)) as usize & (DIGITS - 1);
-        level as usize * DIGITS + digit
+        // On one 64-bit half, the one where the keys differ: shifting a u128 by a variable
+        // amount costs several instructions, and keys nearly always differ in the upper half
+        // (their time).
+        let x = key ^ self.last;
+        let (word, diff, base) = if (x >> 64) != 0 {
+            ((key >> 64) as u64, (x >> 64) as u64, 64 / DIGIT_BITS)
+        } else {
+            (key as u64, x as u64, 0)
+        };
+        let level = (63 - diff.leading_zeros()) / DIGIT_BITS;
+        let digit = (word >> (level * DIGIT_BITS)) as usize & (DIGITS - 1);
+        (base + level) as usize * DIGITS + digit
     }
 
     #[inline]
@@ -177,13 +189,15 @@ impl<E> RadixHeap<E> {
             // `last`, so they stay.
             // Sorted in increasing order, a vector is in min-heap order.
             std::mem::swap(&mut self.front, &mut self.buckets[b]);
-            self.front.sort_unstable_by_key(|e| e.key);
+            self.front.sort_unstable_by_key(|e| std::cmp::Reverse(e.key));
+            self.front_sorted = true;
             self.runs += 1;
-            self.last = self.front.last().expect("occupied bucket").key;
+            self.last = self.front.first().expect("occupied bucket").key;
             return;
         }
         let mut items = std::mem::replace(&mut self.buckets[b], std::mem::take(&mut self.spare));
         self.last = items.iter().map(|e| e.key).min().expect("occupied bucket");
+        self.front_sorted = true;
         for e in items.drain(..) {
             if e.key == self.last {
                 self.front_push(e);
@@ -212,8 +226,27 @@ impl<E> RadixHeap<E> {
     }
 
     #[inline]
+    fn front_min(&self) -> Option<&Entry<E>> {
+        if self.front_sorted {
+            self.front.last()
+        } else {
+            self.front.first()
+        }
+    }
+
+    #[inline]
     fn front_push(&mut self, entry: Entry<E>) {
         let f = &mut self.front;
+        if self.front_sorted {
+            if f.len() < SORTED_INSERTS {
+                let at = f.partition_point(|e| e.key > entry.key);
+                f.insert(at, entry);
+                return;
+            }
+            // Reversed, a vector sorted in decreasing order is in min-heap order.
+            f.reverse();
+            self.front_sorted = false;
+        }
         f.push(entry);
         let mut i = f.len() - 1;
         while i > 0 {
@@ -229,6 +262,9 @@ impl<E> RadixHeap<E> {
     #[inline]
     fn front_pop(&mut self) -> Option<Entry<E>> {
         let f = &mut self.front;
+        if self.front_sorted {
+            return f.pop();
+        }
         let n = f.len().checked_sub(1)?;
         f.swap(0, n);
         let e = f.pop();
@@ -279,6 +315,9 @@ const BUCKETS: usize = 128 / DIGIT_BITS as usize * DIGITS;
 
 /// A bucket this small goes to the front whole rather than being spread over the buckets below.
 const SORTED_RUN: usize = 32;
+/// The most keys a sorted front takes one by one (each an insertion) before it turns into a
+/// heap.
+const SORTED_INSERTS: usize = 64;
 
 /// Pending events beyond which the queue moves from a binary heap to a radix heap. Below it a
 /// binary heap's few levels stay in cache and beat the radix heap's bucket moves; above it
@@ -352,7 +391,7 @@ impl<E> MonotoneQueue<E> {
             Inner::Small { heap, .. } => heap.peek().map(|e| &e.event),
             Inner::Large(r) => {
                 r.fill();
-                r.front.first().map(|e| &e.event)
+                r.front_min().map(|e| &e.event)
             }
         }
     }
@@ -928,6 +967,35 @@ mod tests {
             s.next_event().unwrap(),
             Some((SimTime::from_nanos(1000), 0))
         );
+    }
+
+    /// Many keys below a peeked minimum: the sorted front takes the first ones by insertion,
+    /// then turns into a heap; the order holds throughout.
+    #[test]
+    fn a_burst_below_a_peeked_minimum_keeps_its_order() {
+        let mut q = MonotoneQueue::new();
+        let mut set = std::collections::BTreeSet::new();
+        for i in 0..(2 * RADIX_FROM as u64) {
+            let k = u128::from(1_000_000 + i * 1000) << 64;
+            q.insert(k, i);
+            set.insert((k, i));
+        }
+        assert_eq!(q.take_min(), set.pop_first());
+        assert_eq!(q.min_key(), set.first().map(|e| e.0));
+        let mut x = 5u64;
+        for i in 0..500u64 {
+            x = lcg(x);
+            let k = (u128::from(1_000_000 + (x >> 33) % 1000) << 64) | u128::from(i);
+            q.insert(k, 1_000_000 + i);
+            set.insert((k, 1_000_000 + i));
+            if i % 5 == 0 {
+                assert_eq!(q.take_min(), set.pop_first());
+            }
+        }
+        while let Some(e) = q.take_min() {
+            assert_eq!(Some(e), set.pop_first());
+        }
+        assert!(set.is_empty());
     }
 
     /// Regression: with the smallest keys kept in a sorted list, a key equal to the reference
