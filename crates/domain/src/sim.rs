@@ -471,6 +471,11 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
 /// core's 2 MiB second-level cache, and the messages and intents in flight grow with them.
 const PREFETCH_FROM_TERMINALS: u32 = 32_768;
 
+/// Pending events from which a prefetching run's queue is a radix heap (16,384 otherwise):
+/// its groups are worth more than a binary heap's fewer instructions (7% faster at 100,000
+/// terminals, with about 3% more instructions).
+const PREFETCH_RADIX_FROM: usize = 2_048;
+
 /// The scheduler's FIFO lanes this run uses: one each for the terminals' main and reversal
 /// timers, and one per constant delay (a constant hop latency, processing time or reply
 /// delay), shared by every event of that delay. Their times arrive in order, so they skip the
@@ -608,6 +613,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         sim.lanes.bank_reply = sim.lanes.for_dist(&mut sim.sched, &sim.bank_reply);
         if let Some((cap, _)) = sim.budget {
             sim.tokens_milli = vec![cap; n_terms as usize];
+        }
+        if sim.prefetching {
+            // Prefetching by group reads the radix heap's sorted front.
+            sim.sched.set_radix_from(PREFETCH_RADIX_FROM);
         }
         sim
     }

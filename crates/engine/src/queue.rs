@@ -189,7 +189,8 @@ impl<E> RadixHeap<E> {
             // `last`, so they stay.
             // Sorted in increasing order, a vector is in min-heap order.
             std::mem::swap(&mut self.front, &mut self.buckets[b]);
-            self.front.sort_unstable_by_key(|e| std::cmp::Reverse(e.key));
+            self.front
+                .sort_unstable_by_key(|e| std::cmp::Reverse(e.key));
             self.front_sorted = true;
             self.runs += 1;
             self.last = self.front.first().expect("occupied bucket").key;
@@ -333,6 +334,8 @@ enum Inner<E> {
     Small {
         heap: std::collections::BinaryHeap<Entry<E>>,
         last: u128,
+        /// Pending entries beyond which it becomes a radix heap.
+        radix_from: usize,
     },
     Large(RadixHeap<E>),
 }
@@ -348,6 +351,7 @@ impl<E> MonotoneQueue<E> {
         MonotoneQueue(Inner::Small {
             heap: std::collections::BinaryHeap::with_capacity(1024),
             last: 0,
+            radix_from: RADIX_FROM,
         })
     }
 
@@ -402,7 +406,7 @@ impl<E> MonotoneQueue<E> {
     #[inline]
     pub fn replace_min(&mut self, key: u128, event: E) -> Option<(u128, E)> {
         match &mut self.0 {
-            Inner::Small { heap, last } => {
+            Inner::Small { heap, last, .. } => {
                 let mut top = heap.peek_mut()?;
                 debug_assert!(key >= top.key, "a monotone queue only moves forward");
                 let old = std::mem::replace(&mut *top, Entry { key, event });
@@ -433,9 +437,11 @@ impl<E> MonotoneQueue<E> {
     #[inline(always)]
     fn push(&mut self, entry: Entry<E>) {
         match &mut self.0 {
-            Inner::Small { heap, .. } => {
+            Inner::Small {
+                heap, radix_from, ..
+            } => {
                 heap.push(entry);
-                if heap.len() > RADIX_FROM {
+                if heap.len() > *radix_from {
                     self.grow();
                 }
             }
@@ -443,10 +449,25 @@ impl<E> MonotoneQueue<E> {
         }
     }
 
+    /// Moves to a radix heap once more than `pending` entries are pending, rather than the
+    /// default 16,384: for a caller that reads the radix heap's sorted front
+    /// ([`MonotoneQueue::upcoming`]) to prefetch. No effect once it is a radix heap.
+    pub fn set_radix_from(&mut self, pending: usize) {
+        if let Inner::Small {
+            radix_from, heap, ..
+        } = &mut self.0
+        {
+            *radix_from = pending;
+            if heap.len() > pending {
+                self.grow();
+            }
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn grow(&mut self) {
-        if let Inner::Small { heap, last } = &mut self.0 {
+        if let Inner::Small { heap, last, .. } = &mut self.0 {
             let mut radix = RadixHeap::new();
             radix.last = *last;
             radix.floor = *last;
@@ -460,7 +481,7 @@ impl<E> MonotoneQueue<E> {
     #[inline(always)]
     fn pop(&mut self) -> Option<Entry<E>> {
         match &mut self.0 {
-            Inner::Small { heap, last } => {
+            Inner::Small { heap, last, .. } => {
                 let e = heap.pop()?;
                 *last = e.key;
                 Some(e)
@@ -635,6 +656,11 @@ impl<E> Scheduler<E> {
     #[inline]
     pub fn upcoming(&self) -> (u64, impl Iterator<Item = &E>) {
         self.heap.upcoming()
+    }
+
+    /// See [`MonotoneQueue::set_radix_from`].
+    pub fn set_radix_from(&mut self, pending: usize) {
+        self.heap.set_radix_from(pending);
     }
 
     /// The next event to come out of the queue, if nothing earlier is scheduled before it is
@@ -812,6 +838,32 @@ mod tests {
             }
         }
         assert!(groups > 100, "{groups} groups");
+    }
+
+    #[test]
+    fn a_lower_switch_point_makes_a_radix_heap_sooner_in_the_same_order() {
+        let run = |radix_from: Option<usize>| {
+            let mut s = Scheduler::new(Limits::default());
+            if let Some(n) = radix_from {
+                s.set_radix_from(n);
+            }
+            let mut x = 3u64;
+            let mut out = Vec::new();
+            for i in 0..3000u32 {
+                x = lcg(x);
+                s.schedule_in(SimDuration::from_nanos((x >> 33) % 100_000), i);
+                if i % 4 == 0 {
+                    out.push(s.next_event().unwrap().unwrap());
+                }
+            }
+            let large = matches!(s.heap.0, Inner::Large(_));
+            out.extend(std::iter::from_fn(|| s.next_event().unwrap()));
+            (large, out)
+        };
+        let (small, expected) = run(None);
+        let (large, got) = run(Some(500));
+        assert!(!small && large);
+        assert_eq!(got, expected);
     }
 
     #[test]
