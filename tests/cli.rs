@@ -456,3 +456,39 @@ fn bench_prints_each_run_the_total_and_the_fastest() {
     let fastest = runs.iter().map(|r| num(r, 3)).fold(f64::INFINITY, f64::min);
     assert_eq!(num(best, 3), fastest);
 }
+
+#[test]
+fn bench_scales_prints_a_row_a_scale() {
+    // The terminal scales run at 10^6 purchases each: a few seconds in all.
+    let o = payfault(&[
+        "bench",
+        &scenario("reference.ron"),
+        "--scales",
+        "--max-purchases",
+        "100000",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("one run a scale"), "{}", o.stdout);
+    let rows: Vec<Vec<f64>> = o
+        .stdout
+        .lines()
+        .skip(2)
+        .map(|l| {
+            l.split_whitespace()
+                .map(|w| w.parse().expect("a number"))
+                .collect()
+        })
+        .collect();
+    let scales: Vec<(f64, f64)> = rows.iter().map(|r| (r[0], r[1])).collect();
+    assert_eq!(
+        scales,
+        [(1e3, 1e6), (1e4, 1e6), (1e5, 1e6), (1e6, 1e6), (1e3, 1e5)]
+    );
+    for r in &rows {
+        // events, events/s, ns/event, wall s, peak MiB: positive and consistent.
+        assert_eq!(r.len(), 7);
+        assert!(r.iter().all(|&x| x > 0.0), "{r:?}");
+        assert!((r[2] / r[5] - r[3]).abs() / r[3] < 0.01, "{r:?}");
+        assert!((1e9 / r[3] - r[4]).abs() / r[4] < 0.01, "{r:?}");
+    }
+}

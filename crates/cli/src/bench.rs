@@ -14,61 +14,88 @@ pub fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// One run of the scenario at `t` terminals and `p` purchases, in a child process of its own:
+/// (events, wall seconds, peak resident KiB).
+fn scale_run(
+    exe: &std::path::Path,
+    args: &BenchArgs,
+    t: u32,
+    p: u64,
+) -> Result<(f64, f64, f64), CliError> {
+    let out = std::process::Command::new(exe)
+        .arg("bench")
+        .arg(&args.scenario)
+        .args([
+            "--runs",
+            "1",
+            "--raw",
+            "--terminals",
+            &t.to_string(),
+            "--purchases",
+            &p.to_string(),
+        ])
+        .output()
+        .map_err(|source| CliError::Write {
+            path: exe.to_path_buf(),
+            source,
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    if !out.status.success() || f.len() < 3 {
+        return Err(CliError::Usage(format!(
+            "bench at {t} terminals, {p} purchases failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok((f[0], f[1], f[2]))
+}
+
 /// Runs each scale in a child process, so that each peak memory is its own.
 fn scales(args: &BenchArgs) -> Result<u8, CliError> {
     let exe = std::env::current_exe().map_err(|source| CliError::Write {
         path: "payfault".into(),
         source,
     })?;
-    let mut runs: Vec<(u32, u64)> = [1_000u32, 10_000, 100_000, 1_000_000]
+    let mut points: Vec<(u32, u64)> = [1_000u32, 10_000, 100_000, 1_000_000]
         .iter()
         .map(|&t| (t, 1_000_000))
         .collect();
     let mut p = 100_000u64;
     while p <= args.max_purchases {
         if p != 1_000_000 {
-            runs.push((1_000, p));
+            points.push((1_000, p));
         }
         p *= 10;
     }
+    let tries = args.runs.unwrap_or(1).max(1);
     println!(
-        "bench {}: one run a scale, oracle and metrics on, tracing off",
-        args.scenario.display()
+        "bench {}: {}, oracle and metrics on, tracing off",
+        args.scenario.display(),
+        if tries == 1 {
+            "one run a scale".to_string()
+        } else {
+            format!("the fastest of {tries} runs a scale, the largest peak")
+        }
     );
     println!(
         "{:>10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}",
         "terminals", "purchases", "events", "events/s", "ns/event", "wall s", "peak MiB"
     );
-    for (t, p) in runs {
-        let out = std::process::Command::new(&exe)
-            .arg("bench")
-            .arg(&args.scenario)
-            .args([
-                "--runs",
-                "1",
-                "--raw",
-                "--terminals",
-                &t.to_string(),
-                "--purchases",
-                &p.to_string(),
-            ])
-            .output()
-            .map_err(|source| CliError::Write {
-                path: exe.clone(),
-                source,
-            })?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let f: Vec<f64> = text
-            .split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect();
-        if !out.status.success() || f.len() < 3 {
-            return Err(CliError::Usage(format!(
-                "bench at {t} terminals, {p} purchases failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )));
+    for (t, p) in points {
+        // On a shared machine the fastest run is the one least disturbed by others.
+        let mut best: Option<(f64, f64, f64)> = None;
+        for _ in 0..tries {
+            let (events, secs, kib) = scale_run(&exe, args, t, p)?;
+            best = Some(match best {
+                Some((e, s, k)) if s <= secs => (e, s, k.max(kib)),
+                Some((_, _, k)) => (events, secs, k.max(kib)),
+                None => (events, secs, kib),
+            });
         }
-        let (events, secs, kib) = (f[0], f[1], f[2]);
+        let (events, secs, kib) = best.expect("at least one run");
         println!(
             "{:>10} {:>12} {:>12} {:>12.0} {:>10.1} {:>10.3} {:>10.1}",
             t,
@@ -122,7 +149,8 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
     let mut total_secs = 0f64;
     // On a shared machine the fastest run is the one least disturbed by others.
     let mut best: Option<(u64, f64)> = None;
-    for seed in 1..=args.runs.max(1) {
+    let runs = args.runs.unwrap_or(3).max(1);
+    for seed in 1..=runs {
         let start = Instant::now();
         let s = payfault_domain::run::run_quick(&sc, seed)?;
         let secs = start.elapsed().as_secs_f64();
@@ -149,7 +177,7 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
         total_secs * 1e9 / total_events as f64,
         total_secs
     );
-    if let Some((events, secs)) = best.filter(|_| args.runs > 1) {
+    if let Some((events, secs)) = best.filter(|_| runs > 1) {
         println!(
             "best   {:>12} {:>12.0} {:>10.1} {:>10.3}",
             events,

@@ -79,9 +79,10 @@ struct BenchArgs {
     /// The scenario to measure.
     #[arg(default_value = "scenarios/reference.ron")]
     scenario: PathBuf,
-    /// Runs to time, one after the other, seeds 1..=N.
-    #[arg(long, default_value_t = 3)]
-    runs: u64,
+    /// Runs to time, one after the other, seeds 1..=N [default: 3]. With --scales, runs of
+    /// each scale (seed 1), of which the fastest is shown [default: 1].
+    #[arg(long)]
+    runs: Option<u64>,
     /// Override the number of purchases of the scenario.
     #[arg(long)]
     purchases: Option<u64>,
