@@ -15,6 +15,7 @@ pub mod run;
 pub mod scenario;
 pub mod shrink;
 pub mod sim;
+mod timers;
 pub mod trace;
 
 pub use config::{PolicyKind, Property, Scenario};

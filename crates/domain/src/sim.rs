@@ -24,6 +24,7 @@ use crate::metrics::{Counters, Metrics, PeakQueues};
 use crate::oracle::{Answer, Oracle, Violation};
 use crate::policy::{Action, Failure, FailureCtx, KeyMode, RetryPolicy};
 use crate::ring::Ring;
+use crate::timers::Timers;
 use crate::trace::{MsgRef, NodeLabel, TraceEvent, Tracer};
 
 /// Response codes (ISO 8583 field 39).
@@ -165,9 +166,10 @@ enum Ev {
         intent: u32,
     },
     BankReply(u32),
+    /// A transaction's timeout or backoff: it counts if timer `timer` of [`Timers`] is live.
     MainTimer {
         term: u32,
-        gen: u32,
+        timer: u32,
     },
     SafTimer {
         term: u32,
@@ -259,7 +261,8 @@ struct Rev {
 #[repr(align(64))]
 struct Terminal {
     down: u32,
-    main_gen: u32,
+    /// The name of the transaction's timer in [`Timers`], if one may be live; else 0.
+    main_timer: u32,
     cur: Option<Box<Txn>>,
     /// Purchases issued so far: which draw gives the next arrival.
     arrivals: u64,
@@ -448,6 +451,7 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     issued: u64,
     faults_active: bool,
     intents: Ring<IntentOps>,
+    timers: Timers,
     oracle: Oracle,
     crash_sources: Vec<CrashSource>,
     partitions: Vec<(LinkName, SimTime, SimTime, Direction)>,
@@ -558,6 +562,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             issued: 0,
             faults_active: true,
             intents: Ring::default(),
+            timers: Timers::default(),
             oracle: Oracle::new(seed.0, sc.liveness_bound.get()),
             crash_sources: Vec::new(),
             partitions: sc
@@ -683,8 +688,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 Ev::Deliver { slot, .. } => self.on_deliver(slot)?,
                 Ev::Service { slot, .. } => self.on_service(slot)?,
                 Ev::BankReply(slot) => self.on_bank_reply(slot)?,
-                Ev::MainTimer { term, gen } => {
-                    if self.terms[term as usize].main_gen == gen {
+                Ev::MainTimer { term, timer } => {
+                    if self.timers.fire(timer) {
                         self.on_main_timer(term)?;
                     }
                 }
@@ -1498,6 +1503,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     /// entries in the tables it reads, all at once so that their misses overlap.
     #[inline(always)]
     fn prefetch_reads(&self, ev: Ev) {
+        if let Ev::MainTimer { timer, .. } = ev {
+            if !self.timers.is_live(timer) {
+                // Cancelled: it will not read its terminal.
+                return;
+            }
+        }
         let r = first_reads(ev);
         if let Some(m) = r.slot.and_then(|s| self.msgs.get(s as usize)) {
             prefetch(m);
@@ -1647,10 +1658,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn arm_main(&mut self, term: u32, at: SimTime) {
         let t = &mut self.terms[term as usize];
-        t.main_gen = t.main_gen.wrapping_add(1);
-        let gen = t.main_gen;
+        self.timers.cancel(t.main_timer);
+        let timer = self.timers.arm();
+        t.main_timer = timer;
         self.sched
-            .schedule_at_on(self.lanes.timer, at, Ev::MainTimer { term, gen })
+            .schedule_at_on(self.lanes.timer, at, Ev::MainTimer { term, timer })
             .expect("timers are set in the future");
     }
 
@@ -2152,7 +2164,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let now = self.sched.now();
         let t = &mut self.terms[term as usize];
         let cur = t.cur.take().expect("current");
-        t.main_gen = t.main_gen.wrapping_add(1);
+        self.timers.cancel(std::mem::take(&mut t.main_timer));
         let intent = cur.job.intent;
         self.oracle.answer(intent, answer, now);
         self.trace(
@@ -2274,7 +2286,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let durable = self.sc.terminal.durable;
         let t = &mut self.terms[term as usize];
         t.down += 1;
-        t.main_gen = t.main_gen.wrapping_add(1);
+        self.timers.cancel(std::mem::take(&mut t.main_timer));
         t.bump_saf_gen();
         t.saf_inflight = false;
         if durable {
