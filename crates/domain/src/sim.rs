@@ -1481,6 +1481,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     /// event, which may not be in a group (a timer, a service that takes no time).
     #[inline(always)]
     fn prefetch_next(&mut self) {
+        // Looking at the next event first lets the queue form its next group.
+        let next = self.sched.peek().copied();
         let runs = {
             let (runs, group) = self.sched.upcoming();
             if runs != self.prefetched_runs {
@@ -1491,8 +1493,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             runs
         };
         self.prefetched_runs = runs;
-        if let Some(&ev) = self.sched.peek() {
-            self.prefetch_reads(ev);
+        if let Some(ev) = next {
+            if !self.sched.next_is_upcoming() {
+                self.prefetch_reads(ev);
+            }
             if let Ev::Deliver { .. } = ev {
                 self.prefetch_deep(ev);
             }

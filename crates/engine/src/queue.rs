@@ -658,6 +658,13 @@ impl<E> Scheduler<E> {
         self.heap.upcoming()
     }
 
+    /// Whether the next event comes from a radix heap's front, so that [`Scheduler::upcoming`]
+    /// has listed it (unless it came in below the front's keys after the list was read).
+    #[inline]
+    pub fn next_is_upcoming(&self) -> bool {
+        matches!(self.head, Some((_, Source::Heap))) && matches!(self.heap.0, Inner::Large(_))
+    }
+
     /// See [`MonotoneQueue::set_radix_from`].
     pub fn set_radix_from(&mut self, pending: usize) {
         self.heap.set_radix_from(pending);
