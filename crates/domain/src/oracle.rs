@@ -235,7 +235,8 @@ impl Oracle {
         }
     }
 
-    /// Starts loading what the oracle holds about `intent` into cache.
+    /// Starts loading what the oracle holds about the intent whose id has low 32 bits
+    /// `intent_low` into cache.
     #[inline]
     pub fn prefetch_low(&self, intent_low: u32) {
         self.intents.prefetch_low(intent_low);

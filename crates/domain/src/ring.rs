@@ -113,9 +113,9 @@ impl<T> Ring<T> {
         self.len = 0;
     }
 
-    /// Starts loading the slot of `id` into cache; a hint with no effect on the contents.
-    /// Starts loading the entry of the id whose low 32 bits are `low` into cache. The ids
-    /// in the table span less than 2^32, so the low bits name one of them.
+    /// Starts loading the entry of the id whose low 32 bits are `low` into cache; a hint with
+    /// no effect on the contents. The ids in the table span less than 2^32, so the low bits
+    /// name one of them.
     #[inline]
     pub fn prefetch_low(&self, low: u32) {
         let idx = low.wrapping_sub(self.base as u32) as usize;

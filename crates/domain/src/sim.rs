@@ -620,7 +620,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             sim.tokens_milli = vec![cap; n_terms as usize];
         }
         if sim.prefetching {
-            // Prefetching by group reads the radix heap's sorted front.
+            // Prefetching by group reads the radix heap's front.
             sim.sched.set_radix_from(PREFETCH_RADIX_FROM);
         }
         sim
