@@ -1542,7 +1542,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     }
 
     /// The second step for a delivery that comes next: what its terminal and message point
-    /// to. Those were asked for with the delivery's group, well ahead, and are in cache by now.
+    /// to. Those were asked for with the delivery's group, well ahead, so reading them here
+    /// seldom waits.
     #[inline(always)]
     fn prefetch_deep(&self, ev: Ev) {
         let r = first_reads(ev);

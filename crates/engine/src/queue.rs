@@ -64,7 +64,7 @@ pub struct RadixHeap<E> {
     /// Bit `b % 64` of word `b / 64` is set when bucket `b` is not empty.
     occupied: [u64; BUCKETS / 64],
     spare: Vec<Entry<E>>,
-    /// How many times a bucket has gone to the front whole: see [`RadixHeap::upcoming`].
+    /// How many times a bucket has gone to the front whole: see [`MonotoneQueue::upcoming`].
     runs: u64,
 }
 
@@ -187,7 +187,7 @@ impl<E> RadixHeap<E> {
             // `last` becomes the largest of them. Every other bucket's keys are above it and
             // differ from it in the same highest digit, by the same value, as from the old
             // `last`, so they stay.
-            // Sorted in increasing order, a vector is in min-heap order.
+            // Sorted in decreasing order, so that the smallest is taken from the end.
             std::mem::swap(&mut self.front, &mut self.buckets[b]);
             self.front
                 .sort_unstable_by_key(|e| std::cmp::Reverse(e.key));
@@ -450,7 +450,7 @@ impl<E> MonotoneQueue<E> {
     }
 
     /// Moves to a radix heap once more than `pending` entries are pending, rather than the
-    /// default 16,384: for a caller that reads the radix heap's sorted front
+    /// default 16,384: for a caller that reads the radix heap's front
     /// ([`MonotoneQueue::upcoming`]) to prefetch. No effect once it is a radix heap.
     pub fn set_radix_from(&mut self, pending: usize) {
         if let Inner::Small {
