@@ -15,14 +15,32 @@ const ABSENT: u8 = 0;
 const PACKED_BASE: u8 = 1;
 const NS_PER_MS: u64 = 1_000_000;
 
+/// A packed entry: its code, then its time in milliseconds, in five bytes, so that one read
+/// finds both.
+#[derive(Clone, Copy, Debug)]
+struct Packed([u8; 5]);
+
+impl Packed {
+    const ABSENT: Packed = Packed([ABSENT, 0, 0, 0, 0]);
+
+    fn new(code: u8, ms: u32) -> Packed {
+        let t = ms.to_le_bytes();
+        Packed([code, t[0], t[1], t[2], t[3]])
+    }
+
+    fn get(self) -> (u8, u32) {
+        let [code, t @ ..] = self.0;
+        (code, u32::from_le_bytes(t))
+    }
+}
+
 #[derive(Debug)]
 pub struct IdemTable {
     retention: SimDuration,
     /// The sub-key (the key's low 24 bits) that the packed form stands for.
     common_sub: u64,
     base: u64,
-    codes: VecDeque<u8>,
-    times_ms: VecDeque<u32>,
+    packed: VecDeque<Packed>,
     exact: BTreeMap<u64, (u8, SimTime)>,
     exact_expiry: VecDeque<(SimTime, u64)>,
 }
@@ -34,8 +52,7 @@ impl IdemTable {
             retention,
             common_sub,
             base: 0,
-            codes: VecDeque::new(),
-            times_ms: VecDeque::new(),
+            packed: VecDeque::new(),
             exact: BTreeMap::new(),
             exact_expiry: VecDeque::new(),
         }
@@ -50,9 +67,8 @@ impl IdemTable {
     #[inline]
     pub fn prefetch_low(&self, intent_low: u32) {
         let idx = intent_low.wrapping_sub(self.base as u32) as usize;
-        if let (Some(c), Some(t)) = (self.codes.get(idx), self.times_ms.get(idx)) {
-            payfault_engine::prefetch(c);
-            payfault_engine::prefetch(t);
+        if let Some(p) = self.packed.get(idx) {
+            payfault_engine::prefetch_all(p);
         }
     }
 
@@ -62,7 +78,7 @@ impl IdemTable {
         let (intent, sub) = (key >> 24, key & 0xff_ffff);
         if sub == self.common_sub {
             if let Some(idx) = intent.checked_sub(self.base).map(|i| i as usize) {
-                if let (Some(&code), Some(&ms)) = (self.codes.get(idx), self.times_ms.get(idx)) {
+                if let Some((code, ms)) = self.packed.get(idx).map(|p| p.get()) {
                     if code != ABSENT && !self.packed_expired(ms, now) {
                         return Some(code - PACKED_BASE);
                     }
@@ -82,21 +98,18 @@ impl IdemTable {
         let packable =
             sub == self.common_sub && code < u8::MAX - PACKED_BASE && ms <= u64::from(u32::MAX);
         if packable {
-            if self.codes.is_empty() {
+            if self.packed.is_empty() {
                 self.base = intent;
             }
             while intent < self.base {
-                self.codes.push_front(ABSENT);
-                self.times_ms.push_front(0);
+                self.packed.push_front(Packed::ABSENT);
                 self.base -= 1;
             }
             let idx = (intent - self.base) as usize;
-            while self.codes.len() <= idx {
-                self.codes.push_back(ABSENT);
-                self.times_ms.push_back(0);
+            if self.packed.len() <= idx {
+                self.packed.resize(idx + 1, Packed::ABSENT);
             }
-            self.codes[idx] = code + PACKED_BASE;
-            self.times_ms[idx] = ms as u32;
+            self.packed[idx] = Packed::new(code + PACKED_BASE, ms as u32);
             self.exact.remove(&key);
         } else {
             self.exact.insert(key, (code, now));
@@ -109,12 +122,11 @@ impl IdemTable {
     /// that outlives its older neighbours holds them a little past their window; lookups check
     /// each entry's own time, so that costs memory for a while, never correctness.
     fn expire(&mut self, now: SimTime) {
-        while let (Some(&code), Some(&ms)) = (self.codes.front(), self.times_ms.front()) {
+        while let Some((code, ms)) = self.packed.front().map(|p| p.get()) {
             if code != ABSENT && !self.packed_expired(ms, now) {
                 break;
             }
-            self.codes.pop_front();
-            self.times_ms.pop_front();
+            self.packed.pop_front();
             self.base += 1;
         }
         while let Some(&(exp, key)) = self.exact_expiry.front() {
@@ -134,8 +146,7 @@ impl IdemTable {
 
     /// A crash of a volatile table.
     pub fn clear(&mut self) {
-        self.codes.clear();
-        self.times_ms.clear();
+        self.packed.clear();
         self.exact.clear();
         self.exact_expiry.clear();
     }
@@ -143,7 +154,7 @@ impl IdemTable {
     /// Entries held, live or waiting to be swept.
     #[cfg(test)]
     pub fn held(&self) -> usize {
-        self.codes.len() + self.exact.len()
+        self.packed.len() + self.exact.len()
     }
 }
 

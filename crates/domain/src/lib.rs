@@ -6,6 +6,7 @@
 pub use payfault_engine as engine;
 
 pub mod config;
+mod few;
 mod idem;
 pub mod metrics;
 pub mod oracle;

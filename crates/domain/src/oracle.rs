@@ -91,7 +91,9 @@ pub struct Violation {
     pub chain: Vec<ChainLink>,
 }
 
+/// One cache line, aligned to one: the bank's debit and the terminal's answer read it cold.
 #[derive(Clone, Debug, Default)]
+#[repr(align(64))]
 struct Record {
     amount: u64,
     issued: SimTime,
@@ -102,6 +104,8 @@ struct Record {
     answered_at: SimTime,
     saw_failure: bool,
 }
+
+const _: () = assert!(std::mem::size_of::<Option<Record>>() == 64);
 
 /// Counts the oracle keeps for the metrics.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

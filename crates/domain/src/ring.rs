@@ -3,10 +3,24 @@
 
 use std::collections::VecDeque;
 
+/// Entries a block holds. Blocks come and go whole as the live ids move on, so that a table
+/// of line-aligned entries never copies itself to grow (the system allocator cannot grow an
+/// over-aligned block in place).
+const BLOCK: usize = 1024;
+
+type Block<T> = Box<[Option<T>]>;
+
 #[derive(Debug)]
 pub struct Ring<T> {
+    /// The id of slot 0.
     base: u64,
-    slots: VecDeque<Option<T>>,
+    /// Where slot 0 lies in the first block.
+    head: usize,
+    /// Slots from `base` on, live or not; the first and the last are live.
+    span: usize,
+    blocks: VecDeque<Block<T>>,
+    /// A block let go, kept for the next one needed: the live ids move on steadily.
+    spare: Option<Block<T>>,
     len: usize,
 }
 
@@ -14,74 +28,153 @@ impl<T> Default for Ring<T> {
     fn default() -> Self {
         Ring {
             base: 0,
-            slots: VecDeque::new(),
+            head: 0,
+            span: 0,
+            blocks: VecDeque::new(),
+            spare: None,
             len: 0,
         }
     }
 }
 
 impl<T> Ring<T> {
+    fn new_block(&mut self) -> Block<T> {
+        self.spare
+            .take()
+            .unwrap_or_else(|| (0..BLOCK).map(|_| None).collect())
+    }
+
+    fn release_block(&mut self, b: Block<T>) {
+        debug_assert!(b.iter().all(Option::is_none));
+        self.spare = Some(b);
+    }
+
+    #[inline]
+    fn slot(&self, idx: usize) -> Option<&Option<T>> {
+        if idx >= self.span {
+            return None;
+        }
+        let p = self.head + idx;
+        Some(&self.blocks[p / BLOCK][p % BLOCK])
+    }
+
+    #[inline]
+    fn slot_mut(&mut self, idx: usize) -> Option<&mut Option<T>> {
+        if idx >= self.span {
+            return None;
+        }
+        let p = self.head + idx;
+        Some(&mut self.blocks[p / BLOCK][p % BLOCK])
+    }
+
+    /// Makes slot `idx` exist, adding empty slots at the back.
+    fn extend_to(&mut self, idx: usize) {
+        while self.span <= idx {
+            if self.head + self.span == self.blocks.len() * BLOCK {
+                let b = self.new_block();
+                self.blocks.push_back(b);
+            }
+            self.span += 1;
+        }
+    }
+
+    /// Adds an empty slot before slot 0.
+    fn push_front_empty(&mut self) {
+        if self.head == 0 {
+            let b = self.new_block();
+            self.blocks.push_front(b);
+            self.head = BLOCK;
+        }
+        self.head -= 1;
+        self.span += 1;
+        self.base -= 1;
+    }
+
+    /// Takes slot 0 away.
+    fn pop_front(&mut self) -> Option<T> {
+        let v = self.slot_mut(0)?.take();
+        self.head += 1;
+        self.span -= 1;
+        self.base += 1;
+        if self.head == BLOCK || self.span == 0 {
+            if let Some(b) = self.blocks.pop_front() {
+                self.release_block(b);
+            }
+            self.head = 0;
+        }
+        v
+    }
+
+    /// Takes the last slot away; it is empty.
+    fn pop_back_empty(&mut self) {
+        self.span -= 1;
+        let used = (self.head + self.span).div_ceil(BLOCK);
+        if self.blocks.len() > used.max(1) || self.span == 0 {
+            if let Some(b) = self.blocks.pop_back() {
+                self.release_block(b);
+            }
+        }
+        if self.span == 0 {
+            self.head = 0;
+        }
+    }
+
     /// Inserts the value for `id`, which must be at or after every id inserted before.
     pub fn insert(&mut self, id: u64, value: T) {
-        if self.slots.is_empty() {
+        if self.span == 0 {
             self.base = id;
         }
         assert!(id >= self.base, "ids are inserted in increasing order");
         let idx = (id - self.base) as usize;
-        while self.slots.len() <= idx {
-            self.slots.push_back(None);
-        }
-        assert!(self.slots[idx].is_none(), "id {id} inserted twice");
-        self.slots[idx] = Some(value);
+        self.extend_to(idx);
+        let slot = self.slot_mut(idx).expect("just made");
+        assert!(slot.is_none(), "id {id} inserted twice");
+        *slot = Some(value);
         self.len += 1;
     }
 
     /// The value for `id`, inserted with `make` if absent. Unlike [`Ring::insert`], `id` may
     /// lie before every live id.
     pub fn get_or_insert_with(&mut self, id: u64, make: impl FnOnce() -> T) -> &mut T {
-        if self.slots.is_empty() {
+        if self.span == 0 {
             self.base = id;
         }
         while id < self.base {
-            self.slots.push_front(None);
-            self.base -= 1;
+            self.push_front_empty();
         }
         let idx = (id - self.base) as usize;
-        while self.slots.len() <= idx {
-            self.slots.push_back(None);
-        }
-        let slot = &mut self.slots[idx];
-        if slot.is_none() {
-            *slot = Some(make());
+        self.extend_to(idx);
+        if self.slot(idx).is_some_and(Option::is_none) {
             self.len += 1;
         }
-        slot.as_mut().expect("just filled")
+        self.slot_mut(idx)
+            .expect("just made")
+            .get_or_insert_with(make)
     }
 
     #[inline]
     pub fn get(&self, id: u64) -> Option<&T> {
         let idx = id.checked_sub(self.base)? as usize;
-        self.slots.get(idx)?.as_ref()
+        self.slot(idx)?.as_ref()
     }
 
     #[inline]
     pub fn get_mut(&mut self, id: u64) -> Option<&mut T> {
         let idx = id.checked_sub(self.base)? as usize;
-        self.slots.get_mut(idx)?.as_mut()
+        self.slot_mut(idx)?.as_mut()
     }
 
     pub fn remove(&mut self, id: u64) -> Option<T> {
         let idx = id.checked_sub(self.base)? as usize;
-        let v = self.slots.get_mut(idx)?.take();
+        let v = self.slot_mut(idx)?.take();
         if v.is_some() {
             self.len -= 1;
         }
-        while matches!(self.slots.front(), Some(None)) {
-            self.slots.pop_front();
-            self.base += 1;
+        while matches!(self.slot(0), Some(None)) {
+            self.pop_front();
         }
-        while matches!(self.slots.back(), Some(None)) {
-            self.slots.pop_back();
+        while self.span > 0 && matches!(self.slot(self.span - 1), Some(None)) {
+            self.pop_back_empty();
         }
         v
     }
@@ -93,23 +186,22 @@ impl<T> Ring<T> {
     /// The smallest live id, if any.
     #[inline]
     pub fn first_id(&self) -> Option<u64> {
-        (!self.slots.is_empty()).then_some(self.base)
+        (self.span > 0).then_some(self.base)
     }
 
     /// Drops every entry with an id below `id`.
     #[inline]
     pub fn drop_before(&mut self, id: u64) {
-        while self.base < id {
-            let Some(v) = self.slots.pop_front() else {
-                break;
-            };
+        while self.base < id && self.span > 0 {
+            let v = self.pop_front();
             self.len -= usize::from(v.is_some());
-            self.base += 1;
         }
     }
 
     pub fn clear(&mut self) {
-        self.slots.clear();
+        while self.span > 0 {
+            self.pop_front();
+        }
         self.len = 0;
     }
 
@@ -119,17 +211,18 @@ impl<T> Ring<T> {
     #[inline]
     pub fn prefetch_low(&self, low: u32) {
         let idx = low.wrapping_sub(self.base as u32) as usize;
-        if let Some(slot) = self.slots.get(idx) {
-            payfault_engine::prefetch(slot);
+        if let Some(slot) = self.slot(idx) {
+            payfault_engine::prefetch_all(slot);
         }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
         let base = self.base;
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(move |(i, v)| v.as_ref().map(|v| (base + i as u64, v)))
+        (0..self.span).filter_map(move |i| {
+            self.slot(i)
+                .and_then(Option::as_ref)
+                .map(|v| (base + i as u64, v))
+        })
     }
 }
 
@@ -157,6 +250,64 @@ mod tests {
         assert_eq!((r.first_id(), r.len()), (None, 0));
     }
 
+    /// Random operations across many blocks, checked against an ordered map.
+    #[test]
+    fn agrees_with_a_map_across_blocks() {
+        use std::collections::BTreeMap;
+        let mut r = Ring::default();
+        let mut m = BTreeMap::new();
+        let mut live: Vec<u64> = Vec::new();
+        let (mut x, mut next, mut widest) = (1u64, 1_000u64, 0);
+        for step in 0..100_000u64 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let pick = (x >> 33) % 1000;
+            if pick < 500 {
+                r.insert(next, step);
+                m.insert(next, step);
+                live.push(next);
+                next += 1 + (x >> 62);
+            } else if pick < 850 && !live.is_empty() {
+                let id = live.swap_remove((x >> 20) as usize % live.len());
+                assert_eq!(r.remove(id), m.remove(&id));
+            } else if pick < 997 {
+                // Also before every live id.
+                let lo = m.keys().next().copied().unwrap_or(next);
+                let id = lo.saturating_sub(3).max(1) + (x >> 40) % (next - lo + 4);
+                *r.get_or_insert_with(id, || step) += 0;
+                if m.insert(id, *m.get(&id).unwrap_or(&step)).is_none() {
+                    live.push(id);
+                }
+                next = next.max(id + 1);
+            } else if pick == 997 {
+                if let Some(&id) = m.keys().nth(m.len() / 3) {
+                    r.drop_before(id);
+                    m.retain(|&k, _| k >= id);
+                    live.retain(|&k| k >= id);
+                }
+            } else if step % 20 == 0 {
+                r.clear();
+                m.clear();
+                live.clear();
+            }
+            let probe = next.saturating_sub((x >> 45) % 3000);
+            assert_eq!(r.get(probe), m.get(&probe));
+            assert_eq!(r.len(), m.len());
+            assert_eq!(r.first_id(), m.keys().next().copied());
+            if pick % 50 == 0 {
+                assert!(r
+                    .iter()
+                    .map(|(k, v)| (k, *v))
+                    .eq(m.iter().map(|(k, v)| (*k, *v))));
+            }
+            // Memory follows the span of live ids.
+            assert!(r.blocks.len() <= r.span.div_ceil(BLOCK) + 1);
+            widest = widest.max(r.span);
+        }
+        assert!(widest > 4 * BLOCK, "spans at most {widest}");
+    }
+
     #[test]
     fn keeps_only_live_ids() {
         let mut r = Ring::default();
@@ -168,11 +319,7 @@ mod tests {
         assert_eq!(r.remove(12), Some(24));
         assert_eq!(r.get(10), None);
         assert_eq!(r.len(), 8);
-        assert_eq!(
-            r.slots.len(),
-            9,
-            "the front is released, the hole at 12 stays"
-        );
+        assert_eq!(r.span, 9, "the front is released, the hole at 12 stays");
         assert_eq!(
             r.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             vec![11, 13, 14, 15, 16, 17, 18, 19]

@@ -5,7 +5,7 @@
 //! - [`Scheduler`]: an event queue ordered by (time, insertion order), with run limits;
 //! - [`Seed`], [`stream`] and [`Fate`]: every random number of a run derived from one seed;
 //! - [`Dist`]: latency distributions that give the same bits on every platform;
-//! - [`prefetch`]: a hint to load data into cache, with no effect on any result.
+//! - [`prefetch`], [`prefetch_all`]: a hint to load data into cache, with no effect on any result.
 //!
 //! # Ordering guarantees
 //! Events come out in time order; events scheduled for the same instant come out in the
@@ -19,7 +19,7 @@ mod rng;
 mod time;
 
 pub use dist::{Dist, DistError};
-pub use prefetch::prefetch;
+pub use prefetch::{prefetch, prefetch_all};
 pub use queue::{EngineError, Lane, Limits, MonotoneQueue, Next, RadixHeap, Scheduler};
 pub use rng::{stream, Fate, Prob, ProbError, Seed, StreamRng};
 pub use time::{parse_duration, DurationParseError, SimDuration, SimTime};

@@ -15,6 +15,31 @@ pub fn prefetch<T>(r: &T) {
     let _ = r;
 }
 
+/// Like [`prefetch`], for every cache line `r` spans.
+#[inline(always)]
+pub fn prefetch_all<T>(r: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let start = std::ptr::from_ref(r).cast::<i8>();
+        let mut offset = 0;
+        while offset < std::mem::size_of::<T>() {
+            // SAFETY: as for `prefetch`; the address lies inside `*r`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
+            offset += 64;
+        }
+        if std::mem::size_of::<T>() > 1 {
+            // An unaligned value ends in one line more.
+            // SAFETY: as above.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(std::mem::size_of::<T>() - 1));
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -22,6 +47,7 @@ mod tests {
         let v = vec![1u64, 2, 3];
         super::prefetch(&v[2]);
         super::prefetch(&v);
+        super::prefetch_all(&[0u8; 200]);
         assert_eq!(v, [1, 2, 3]);
     }
 }

@@ -388,6 +388,19 @@ impl<E> MonotoneQueue<E> {
         (runs, front.iter().map(|e| &e.event))
     }
 
+    /// The event `k` places behind the next one (0 is the next), when a radix heap's sorted
+    /// front holds it; `None` otherwise.
+    #[inline]
+    pub fn ahead(&self, k: usize) -> Option<&E> {
+        match &self.0 {
+            Inner::Large(r) if r.front_sorted => {
+                let i = r.front.len().checked_sub(k + 1)?;
+                Some(&r.front[i].event)
+            }
+            _ => None,
+        }
+    }
+
     /// The entry with the smallest key, without taking it out.
     #[inline]
     pub fn peek(&mut self) -> Option<&E> {
@@ -658,6 +671,15 @@ impl<E> Scheduler<E> {
         self.heap.upcoming()
     }
 
+    /// The heap's event `k` places behind its next one, lanes aside, when a radix heap's
+    /// front lists it in order: see [`MonotoneQueue::ahead`]. Unlike [`Scheduler::peek`], it
+    /// may be overtaken by an event scheduled later or by a lane, so it is for fetching data
+    /// ahead of time only.
+    #[inline]
+    pub fn ahead(&self, k: usize) -> Option<&E> {
+        self.heap.ahead(k)
+    }
+
     /// Whether the next event comes from a radix heap's front, so that [`Scheduler::upcoming`]
     /// has listed it (unless it came in below the front's keys after the list was read).
     #[inline]
@@ -845,6 +867,29 @@ mod tests {
             }
         }
         assert!(groups > 100, "{groups} groups");
+    }
+
+    #[test]
+    fn events_ahead_come_out_in_that_order() {
+        let mut s = Scheduler::new(Limits::default());
+        let mut x = 11u64;
+        for i in 0..(2 * RADIX_FROM as u32) {
+            x = lcg(x);
+            s.schedule_in(SimDuration::from_nanos((x >> 33) % 1_000_000), i);
+        }
+        let mut listed = 0;
+        while s.pending() > 0 {
+            s.peek();
+            let ahead: Vec<Option<u32>> = (0..3).map(|k| s.ahead(k).copied()).collect();
+            for want in ahead {
+                let got = s.next_event().unwrap().map(|(_, e)| e);
+                if let Some(w) = want {
+                    listed += 1;
+                    assert_eq!(got, Some(w));
+                }
+            }
+        }
+        assert!(listed > 10_000, "{listed} events listed ahead");
     }
 
     #[test]
@@ -1042,13 +1087,18 @@ mod tests {
         assert_eq!(q.take_min(), set.pop_first());
         assert_eq!(q.min_key(), set.first().map(|e| e.0));
         let mut x = 5u64;
+        // Keys never below the last one taken: the queue is monotone.
+        let mut floor = 1_000_000u64;
         for i in 0..500u64 {
             x = lcg(x);
-            let k = (u128::from(1_000_000 + (x >> 33) % 1000) << 64) | u128::from(i);
+            let span = 1_001_000u64.saturating_sub(floor).max(1);
+            let k = (u128::from(floor + (x >> 33) % span) << 64) | u128::from(i);
             q.insert(k, 1_000_000 + i);
             set.insert((k, 1_000_000 + i));
             if i % 5 == 0 {
-                assert_eq!(q.take_min(), set.pop_first());
+                let e = q.take_min();
+                assert_eq!(e, set.pop_first());
+                floor = e.map_or(floor, |(k, _)| (k >> 64) as u64);
             }
         }
         while let Some(e) = q.take_min() {
