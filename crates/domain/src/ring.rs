@@ -8,7 +8,13 @@ use std::collections::VecDeque;
 /// over-aligned block in place).
 const BLOCK: usize = 1024;
 
-type Block<T> = Box<[Option<T>]>;
+/// A block's slots, with a bit a slot that is set when it is live: whether a slot is live is
+/// asked without reading its entry, which is usually cold.
+#[derive(Debug)]
+struct Block<T> {
+    slots: Box<[Option<T>]>,
+    live: [u64; BLOCK / 64],
+}
 
 #[derive(Debug)]
 pub struct Ring<T> {
@@ -39,13 +45,14 @@ impl<T> Default for Ring<T> {
 
 impl<T> Ring<T> {
     fn new_block(&mut self) -> Block<T> {
-        self.spare
-            .take()
-            .unwrap_or_else(|| (0..BLOCK).map(|_| None).collect())
+        self.spare.take().unwrap_or_else(|| Block {
+            slots: (0..BLOCK).map(|_| None).collect(),
+            live: [0; BLOCK / 64],
+        })
     }
 
     fn release_block(&mut self, b: Block<T>) {
-        debug_assert!(b.iter().all(Option::is_none));
+        debug_assert!(b.slots.iter().all(Option::is_none) && b.live == [0; BLOCK / 64]);
         self.spare = Some(b);
     }
 
@@ -55,7 +62,7 @@ impl<T> Ring<T> {
             return None;
         }
         let p = self.head + idx;
-        Some(&self.blocks[p / BLOCK][p % BLOCK])
+        Some(&self.blocks[p / BLOCK].slots[p % BLOCK])
     }
 
     #[inline]
@@ -64,7 +71,38 @@ impl<T> Ring<T> {
             return None;
         }
         let p = self.head + idx;
-        Some(&mut self.blocks[p / BLOCK][p % BLOCK])
+        Some(&mut self.blocks[p / BLOCK].slots[p % BLOCK])
+    }
+
+    /// Whether slot `idx` holds an entry, from its bit.
+    #[inline]
+    fn is_live(&self, idx: usize) -> bool {
+        if idx >= self.span {
+            return false;
+        }
+        let p = self.head + idx;
+        let b = p % BLOCK;
+        self.blocks[p / BLOCK].live[b / 64] & (1 << (b % 64)) != 0
+    }
+
+    /// Fills slot `idx`, which exists, or empties it, keeping its bit and the count.
+    #[inline]
+    fn put(&mut self, idx: usize, value: Option<T>) -> Option<T> {
+        let p = self.head + idx;
+        let block = &mut self.blocks[p / BLOCK];
+        let b = p % BLOCK;
+        let was = block.live[b / 64] & (1 << (b % 64)) != 0;
+        if value.is_some() {
+            block.live[b / 64] |= 1 << (b % 64);
+        } else {
+            block.live[b / 64] &= !(1 << (b % 64));
+        }
+        self.len = self.len + usize::from(value.is_some()) - usize::from(was);
+        if was || value.is_some() {
+            std::mem::replace(&mut block.slots[b], value)
+        } else {
+            None
+        }
     }
 
     /// Makes slot `idx` exist, adding empty slots at the back.
@@ -90,9 +128,12 @@ impl<T> Ring<T> {
         self.base -= 1;
     }
 
-    /// Takes slot 0 away.
+    /// Takes slot 0 away; an empty one is not read.
     fn pop_front(&mut self) -> Option<T> {
-        let v = self.slot_mut(0)?.take();
+        if self.span == 0 {
+            return None;
+        }
+        let v = self.put(0, None);
         self.head += 1;
         self.span -= 1;
         self.base += 1;
@@ -127,10 +168,8 @@ impl<T> Ring<T> {
         assert!(id >= self.base, "ids are inserted in increasing order");
         let idx = (id - self.base) as usize;
         self.extend_to(idx);
-        let slot = self.slot_mut(idx).expect("just made");
-        assert!(slot.is_none(), "id {id} inserted twice");
-        *slot = Some(value);
-        self.len += 1;
+        assert!(!self.is_live(idx), "id {id} inserted twice");
+        self.put(idx, Some(value));
     }
 
     /// The value for `id`, inserted with `make` if absent. Unlike [`Ring::insert`], `id` may
@@ -144,12 +183,12 @@ impl<T> Ring<T> {
         }
         let idx = (id - self.base) as usize;
         self.extend_to(idx);
-        if self.slot(idx).is_some_and(Option::is_none) {
-            self.len += 1;
+        if !self.is_live(idx) {
+            self.put(idx, Some(make()));
         }
         self.slot_mut(idx)
-            .expect("just made")
-            .get_or_insert_with(make)
+            .and_then(Option::as_mut)
+            .expect("just filled")
     }
 
     #[inline]
@@ -166,20 +205,16 @@ impl<T> Ring<T> {
 
     pub fn remove(&mut self, id: u64) -> Option<T> {
         let idx = id.checked_sub(self.base)? as usize;
-        let v = self.slot_mut(idx)?.take();
-        if v.is_some() {
-            self.len -= 1;
+        if !self.is_live(idx) {
+            return None;
         }
-        // Only an end that was just emptied can be released: the other end's entry, usually
-        // cold, is not read.
-        if idx == 0 {
-            while matches!(self.slot(0), Some(None)) {
-                self.pop_front();
-            }
-        } else if idx + 1 == self.span {
-            while self.span > 0 && matches!(self.slot(self.span - 1), Some(None)) {
-                self.pop_back_empty();
-            }
+        let v = self.put(idx, None);
+        // Empty ends are released, found by their bits: no entry is read.
+        while self.span > 0 && !self.is_live(0) {
+            self.pop_front();
+        }
+        while self.span > 0 && !self.is_live(self.span - 1) {
+            self.pop_back_empty();
         }
         v
     }
@@ -200,9 +235,8 @@ impl<T> Ring<T> {
         if self.base >= id {
             return;
         }
-        while self.span > 0 && (self.base < id || matches!(self.slot(0), Some(None))) {
-            let v = self.pop_front();
-            self.len -= usize::from(v.is_some());
+        while self.span > 0 && (self.base < id || !self.is_live(0)) {
+            self.pop_front();
         }
     }
 
@@ -210,7 +244,6 @@ impl<T> Ring<T> {
         while self.span > 0 {
             self.pop_front();
         }
-        self.len = 0;
     }
 
     /// Starts loading the entry of the id whose low 32 bits are `low` into cache; a hint with

@@ -15,25 +15,27 @@ pub fn prefetch<T>(r: &T) {
     let _ = r;
 }
 
-/// Like [`prefetch`], for every cache line `r` spans.
+/// Like [`prefetch`], for every cache line `r` spans, each once.
 #[inline(always)]
 pub fn prefetch_all<T>(r: &T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let start = std::ptr::from_ref(r).cast::<i8>();
-        let mut offset = 0;
-        while offset < std::mem::size_of::<T>() {
-            // SAFETY: as for `prefetch`; the address lies inside `*r`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
-            offset += 64;
+        let size = std::mem::size_of::<T>();
+        if size == 0 {
+            return;
         }
-        if std::mem::size_of::<T>() > 1 {
-            // An unaligned value ends in one line more.
-            // SAFETY: as above.
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(std::mem::size_of::<T>() - 1));
+        let start = std::ptr::from_ref(r).cast::<i8>();
+        let addr = start as usize;
+        let (first, last) = (addr & !63, (addr + size - 1) & !63);
+        let mut line = first;
+        loop {
+            // SAFETY: as for `prefetch`; the address lies in a line that `*r` overlaps.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_sub(addr - line)) };
+            if line == last {
+                break;
             }
+            line += 64;
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
