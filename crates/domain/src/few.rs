@@ -14,15 +14,18 @@ pub enum Few<T> {
 }
 
 impl<T> Few<T> {
+    #[inline]
     pub fn push(&mut self, item: T) {
-        *self = match std::mem::take(self) {
-            Few::None => Few::One(item),
-            Few::One(first) => Few::More(Box::new(vec![first, item])),
-            Few::More(mut v) => {
-                v.push(item);
-                Few::More(v)
+        match self {
+            Few::None => *self = Few::One(item),
+            Few::More(v) => v.push(item),
+            Few::One(_) => {
+                let Few::One(first) = std::mem::take(self) else {
+                    unreachable!("matched One")
+                };
+                *self = Few::More(Box::new(vec![first, item]));
             }
-        };
+        }
     }
 
     pub fn as_slice(&self) -> &[T] {

@@ -1,222 +1,244 @@
 //! Dense tables indexed by increasing ids, holding only the ids still live: memory follows
 //! what is in flight, not the length of the run.
 
-use std::collections::VecDeque;
+/// Entries a block holds, as a power of two. Blocks come and go whole as the live ids move
+/// on, so that a table of line-aligned entries never copies itself to grow (the system
+/// allocator cannot grow an over-aligned block in place).
+const SHIFT: u32 = 10;
+const BLOCK: usize = 1 << SHIFT;
+const WORDS: usize = BLOCK / 64;
 
-/// Entries a block holds. Blocks come and go whole as the live ids move on, so that a table
-/// of line-aligned entries never copies itself to grow (the system allocator cannot grow an
-/// over-aligned block in place).
-const BLOCK: usize = 1024;
-
-/// A block's slots, with a bit a slot that is set when it is live: whether a slot is live is
-/// asked without reading its entry, which is usually cold.
+/// The entries of the ids of one block number, with a bit an entry that is set when it is
+/// live: whether an id is live is asked without reading its entry, which is usually cold.
 #[derive(Debug)]
 struct Block<T> {
-    slots: Box<[Option<T>]>,
-    live: [u64; BLOCK / 64],
+    slots: Box<[Option<T>; BLOCK]>,
+    live: [u64; WORDS],
 }
 
 #[derive(Debug)]
 pub struct Ring<T> {
-    /// The id of slot 0.
-    base: u64,
-    /// Where slot 0 lies in the first block.
-    head: usize,
-    /// Slots from `base` on, live or not; the first and the last are live.
-    span: usize,
-    blocks: VecDeque<Block<T>>,
-    /// A block let go, kept for the next one needed: the live ids move on steadily.
-    spare: Option<Block<T>>,
+    /// The block of number `n` is at `n % table.len()`, for every block that holds ids from
+    /// `lo` to `hi`; other places are empty. The length is a power of two, or zero.
+    table: Vec<Option<Box<Block<T>>>>,
+    /// The smallest and one past the largest live id; equal when none is.
+    lo: u64,
+    hi: u64,
     len: usize,
+    /// A block let go, kept for the next one needed: the live ids move on steadily.
+    spare: Option<Box<Block<T>>>,
 }
 
 impl<T> Default for Ring<T> {
     fn default() -> Self {
         Ring {
-            base: 0,
-            head: 0,
-            span: 0,
-            blocks: VecDeque::new(),
-            spare: None,
+            table: Vec::new(),
+            lo: 0,
+            hi: 0,
             len: 0,
+            spare: None,
         }
     }
 }
 
 impl<T> Ring<T> {
-    fn new_block(&mut self) -> Block<T> {
-        self.spare.take().unwrap_or_else(|| Block {
-            slots: (0..BLOCK).map(|_| None).collect(),
-            live: [0; BLOCK / 64],
+    fn new_block(&mut self) -> Box<Block<T>> {
+        self.spare.take().unwrap_or_else(|| {
+            Box::new(Block {
+                slots: (0..BLOCK)
+                    .map(|_| None)
+                    .collect::<Box<[Option<T>]>>()
+                    .try_into()
+                    .unwrap_or_else(|_| unreachable!("BLOCK slots")),
+                live: [0; WORDS],
+            })
         })
     }
 
-    fn release_block(&mut self, b: Block<T>) {
-        debug_assert!(b.slots.iter().all(Option::is_none) && b.live == [0; BLOCK / 64]);
-        self.spare = Some(b);
+    #[inline]
+    fn place(&self, n: u64) -> usize {
+        n as usize & (self.table.len() - 1)
     }
 
     #[inline]
-    fn slot(&self, idx: usize) -> Option<&Option<T>> {
-        if idx >= self.span {
-            return None;
-        }
-        let p = self.head + idx;
-        Some(&self.blocks[p / BLOCK].slots[p % BLOCK])
+    fn in_range(&self, id: u64) -> bool {
+        id.wrapping_sub(self.lo) < self.hi - self.lo
+    }
+
+    /// The block of `id`, which is in range.
+    #[inline]
+    fn block(&self, id: u64) -> &Block<T> {
+        self.table[self.place(id >> SHIFT)]
+            .as_deref()
+            .expect("blocks in range are held")
     }
 
     #[inline]
-    fn slot_mut(&mut self, idx: usize) -> Option<&mut Option<T>> {
-        if idx >= self.span {
-            return None;
-        }
-        let p = self.head + idx;
-        Some(&mut self.blocks[p / BLOCK].slots[p % BLOCK])
+    fn block_mut(&mut self, id: u64) -> &mut Block<T> {
+        let p = self.place(id >> SHIFT);
+        self.table[p]
+            .as_deref_mut()
+            .expect("blocks in range are held")
     }
 
-    /// Whether slot `idx` holds an entry, from its bit.
     #[inline]
-    fn is_live(&self, idx: usize) -> bool {
-        if idx >= self.span {
-            return false;
-        }
-        let p = self.head + idx;
-        let b = p % BLOCK;
-        self.blocks[p / BLOCK].live[b / 64] & (1 << (b % 64)) != 0
+    fn is_live(&self, id: u64) -> bool {
+        let i = id as usize % BLOCK;
+        self.in_range(id) && self.block(id).live[i / 64] & (1 << (i % 64)) != 0
     }
 
-    /// Fills slot `idx`, which exists, or empties it, keeping its bit and the count.
-    #[inline]
-    fn put(&mut self, idx: usize, value: Option<T>) -> Option<T> {
-        let p = self.head + idx;
-        let block = &mut self.blocks[p / BLOCK];
-        let b = p % BLOCK;
-        let was = block.live[b / 64] & (1 << (b % 64)) != 0;
-        if value.is_some() {
-            block.live[b / 64] |= 1 << (b % 64);
+    /// Widens the range to hold `id`, making its blocks.
+    fn reach(&mut self, id: u64) {
+        let (lo, hi) = if self.len == 0 {
+            (id, id + 1)
         } else {
-            block.live[b / 64] &= !(1 << (b % 64));
-        }
-        self.len = self.len + usize::from(value.is_some()) - usize::from(was);
-        if was || value.is_some() {
-            std::mem::replace(&mut block.slots[b], value)
-        } else {
-            None
-        }
-    }
-
-    /// Makes slot `idx` exist, adding empty slots at the back.
-    fn extend_to(&mut self, idx: usize) {
-        while self.span <= idx {
-            if self.head + self.span == self.blocks.len() * BLOCK {
-                let b = self.new_block();
-                self.blocks.push_back(b);
+            (self.lo.min(id), self.hi.max(id + 1))
+        };
+        let (first, last) = (lo >> SHIFT, (hi - 1) >> SHIFT);
+        let blocks = (last - first + 1) as usize;
+        if blocks > self.table.len() {
+            let mut table: Vec<Option<Box<Block<T>>>> = Vec::new();
+            table.resize_with((2 * blocks).next_power_of_two(), || None);
+            let mask = table.len() - 1;
+            if self.len > 0 {
+                for n in (self.lo >> SHIFT)..=((self.hi - 1) >> SHIFT) {
+                    let p = self.place(n);
+                    table[n as usize & mask] = self.table[p].take();
+                }
             }
-            self.span += 1;
+            self.table = table;
         }
-    }
-
-    /// Adds an empty slot before slot 0.
-    fn push_front_empty(&mut self) {
-        if self.head == 0 {
-            let b = self.new_block();
-            self.blocks.push_front(b);
-            self.head = BLOCK;
-        }
-        self.head -= 1;
-        self.span += 1;
-        self.base -= 1;
-    }
-
-    /// Takes slot 0 away; an empty one is not read.
-    fn pop_front(&mut self) -> Option<T> {
-        if self.span == 0 {
-            return None;
-        }
-        let v = self.put(0, None);
-        self.head += 1;
-        self.span -= 1;
-        self.base += 1;
-        if self.head == BLOCK || self.span == 0 {
-            if let Some(b) = self.blocks.pop_front() {
-                self.release_block(b);
+        for n in first..=last {
+            let p = self.place(n);
+            if self.table[p].is_none() {
+                self.table[p] = Some(self.new_block());
             }
-            self.head = 0;
         }
+        (self.lo, self.hi) = (lo, hi);
+    }
+
+    /// Fills the entry of `id`, which is not live.
+    fn fill(&mut self, id: u64, value: T) -> &mut T {
+        if !self.in_range(id) {
+            let n = id >> SHIFT;
+            if self.len > 0 && n >= self.lo >> SHIFT && n <= (self.hi - 1) >> SHIFT {
+                // A block already held.
+                (self.lo, self.hi) = (self.lo.min(id), self.hi.max(id + 1));
+            } else {
+                self.reach(id);
+            }
+        }
+        self.len += 1;
+        let i = id as usize % BLOCK;
+        let block = self.block_mut(id);
+        block.live[i / 64] |= 1 << (i % 64);
+        block.slots[i].insert(value)
+    }
+
+    /// Empties the entry of `id`, which is live, and returns its value.
+    fn empty(&mut self, id: u64) -> T {
+        let i = id as usize % BLOCK;
+        let block = self.block_mut(id);
+        block.live[i / 64] &= !(1 << (i % 64));
+        let v = block.slots[i].take().expect("a live entry");
+        self.len -= 1;
         v
     }
 
-    /// Takes the last slot away; it is empty.
-    fn pop_back_empty(&mut self) {
-        self.span -= 1;
-        let used = (self.head + self.span).div_ceil(BLOCK);
-        if self.blocks.len() > used.max(1) || self.span == 0 {
-            if let Some(b) = self.blocks.pop_back() {
-                self.release_block(b);
+    /// The smallest live id at or after `from`; one is, below `hi`.
+    fn next_live(&self, mut from: u64) -> u64 {
+        loop {
+            let i = from as usize % BLOCK;
+            let word = self.block(from).live[i / 64] >> (i % 64);
+            if word != 0 {
+                return from + u64::from(word.trailing_zeros());
             }
+            from += 64 - (i % 64) as u64;
         }
-        if self.span == 0 {
-            self.head = 0;
+    }
+
+    /// The largest live id below `before`; one is, at or after `lo`.
+    fn prev_live(&self, mut before: u64) -> u64 {
+        loop {
+            let i = (before - 1) as usize % BLOCK;
+            let word = self.block(before - 1).live[i / 64] << (63 - i % 64);
+            if word != 0 {
+                return before - 1 - u64::from(word.leading_zeros());
+            }
+            before -= (i % 64) as u64 + 1;
+        }
+    }
+
+    /// Narrows the range after an entry at one of its ends went: finds the new ends by their
+    /// bits and lets go of the blocks left outside.
+    /// The new smallest live id is searched for from `lo_from`, when given.
+    fn narrow(&mut self, lo_from: Option<u64>, hi_went: bool) {
+        let (old_first, old_last) = (self.lo >> SHIFT, (self.hi - 1) >> SHIFT);
+        let (first, last) = if self.len == 0 {
+            (self.lo, self.hi) = (0, 0);
+            (old_last + 1, old_last)
+        } else {
+            if let Some(from) = lo_from {
+                self.lo = self.next_live(from);
+            }
+            if hi_went {
+                self.hi = self.prev_live(self.hi) + 1;
+            }
+            (self.lo >> SHIFT, (self.hi - 1) >> SHIFT)
+        };
+        for n in (old_first..first.min(old_last + 1)).chain((last + 1).max(old_first)..=old_last) {
+            let p = self.place(n);
+            if let Some(b) = self.table[p].take() {
+                debug_assert!(b.live == [0; WORDS]);
+                self.spare = Some(b);
+            }
         }
     }
 
     /// Inserts the value for `id`, which must be at or after every id inserted before.
     pub fn insert(&mut self, id: u64, value: T) {
-        if self.span == 0 {
-            self.base = id;
-        }
-        assert!(id >= self.base, "ids are inserted in increasing order");
-        let idx = (id - self.base) as usize;
-        self.extend_to(idx);
-        assert!(!self.is_live(idx), "id {id} inserted twice");
-        self.put(idx, Some(value));
+        assert!(
+            self.len == 0 || id >= self.lo,
+            "ids are inserted in increasing order"
+        );
+        assert!(!self.is_live(id), "id {id} inserted twice");
+        self.fill(id, value);
     }
 
     /// The value for `id`, inserted with `make` if absent. Unlike [`Ring::insert`], `id` may
     /// lie before every live id.
     pub fn get_or_insert_with(&mut self, id: u64, make: impl FnOnce() -> T) -> &mut T {
-        if self.span == 0 {
-            self.base = id;
+        if !self.is_live(id) {
+            return self.fill(id, make());
         }
-        while id < self.base {
-            self.push_front_empty();
-        }
-        let idx = (id - self.base) as usize;
-        self.extend_to(idx);
-        if !self.is_live(idx) {
-            self.put(idx, Some(make()));
-        }
-        self.slot_mut(idx)
-            .and_then(Option::as_mut)
-            .expect("just filled")
+        self.get_mut(id).expect("live")
     }
 
     #[inline]
     pub fn get(&self, id: u64) -> Option<&T> {
-        let idx = id.checked_sub(self.base)? as usize;
-        self.slot(idx)?.as_ref()
+        if !self.in_range(id) {
+            return None;
+        }
+        self.block(id).slots[id as usize % BLOCK].as_ref()
     }
 
     #[inline]
     pub fn get_mut(&mut self, id: u64) -> Option<&mut T> {
-        let idx = id.checked_sub(self.base)? as usize;
-        self.slot_mut(idx)?.as_mut()
+        if !self.in_range(id) {
+            return None;
+        }
+        self.block_mut(id).slots[id as usize % BLOCK].as_mut()
     }
 
     pub fn remove(&mut self, id: u64) -> Option<T> {
-        let idx = id.checked_sub(self.base)? as usize;
-        if !self.is_live(idx) {
+        if !self.is_live(id) {
             return None;
         }
-        let v = self.put(idx, None);
-        // Empty ends are released, found by their bits: no entry is read.
-        while self.span > 0 && !self.is_live(0) {
-            self.pop_front();
+        let v = self.empty(id);
+        if id == self.lo || id + 1 == self.hi {
+            self.narrow((id == self.lo).then_some(id), id + 1 == self.hi);
         }
-        while self.span > 0 && !self.is_live(self.span - 1) {
-            self.pop_back_empty();
-        }
-        v
+        Some(v)
     }
 
     pub fn len(&self) -> usize {
@@ -226,24 +248,32 @@ impl<T> Ring<T> {
     /// The smallest live id, if any.
     #[inline]
     pub fn first_id(&self) -> Option<u64> {
-        (self.span > 0).then_some(self.base)
+        (self.len > 0).then_some(self.lo)
     }
 
     /// Drops every entry with an id below `id`.
     #[inline]
     pub fn drop_before(&mut self, id: u64) {
-        if self.base >= id {
+        if self.len == 0 || self.lo >= id {
             return;
         }
-        while self.span > 0 && (self.base < id || !self.is_live(0)) {
-            self.pop_front();
+        let end = id.min(self.hi);
+        let mut x = self.lo;
+        while self.len > 0 {
+            x = self.next_live(x);
+            if x >= end {
+                break;
+            }
+            self.empty(x);
+            x += 1;
         }
+        // Every entry below `end` went: if any is left, the largest is.
+        self.narrow(Some(end), false);
     }
 
     pub fn clear(&mut self) {
-        while self.span > 0 {
-            self.pop_front();
-        }
+        let hi = self.hi;
+        self.drop_before(hi);
     }
 
     /// Starts loading the entry of the id whose low 32 bits are `low` into cache; a hint with
@@ -251,19 +281,14 @@ impl<T> Ring<T> {
     /// name one of them.
     #[inline]
     pub fn prefetch_low(&self, low: u32) {
-        let idx = low.wrapping_sub(self.base as u32) as usize;
-        if let Some(slot) = self.slot(idx) {
-            payfault_engine::prefetch_all(slot);
+        let id = self.lo + u64::from(low.wrapping_sub(self.lo as u32));
+        if self.in_range(id) {
+            payfault_engine::prefetch_all(&self.block(id).slots[id as usize % BLOCK]);
         }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
-        let base = self.base;
-        (0..self.span).filter_map(move |i| {
-            self.slot(i)
-                .and_then(Option::as_ref)
-                .map(|v| (base + i as u64, v))
-        })
+        (self.lo..self.hi).filter_map(move |id| self.get(id).map(|v| (id, v)))
     }
 }
 
@@ -306,7 +331,7 @@ mod tests {
         let mut r = Ring::default();
         let mut m = BTreeMap::new();
         let mut live: Vec<u64> = Vec::new();
-        let (mut x, mut next, mut widest) = (1u64, 1_000u64, 0);
+        let (mut x, mut next, mut widest) = (1u64, 1_000u64, 0u64);
         for step in 0..100_000u64 {
             x = x
                 .wrapping_mul(6_364_136_223_846_793_005)
@@ -352,10 +377,15 @@ mod tests {
                     .eq(m.iter().map(|(k, v)| (*k, *v))));
             }
             // Memory follows the span of live ids.
-            assert!(r.blocks.len() <= r.span.div_ceil(BLOCK) + 1);
-            widest = widest.max(r.span);
+            let span = r.hi - r.lo;
+            let held = r.table.iter().filter(|b| b.is_some()).count() as u64;
+            assert!(
+                held <= span.div_ceil(BLOCK as u64) + 1,
+                "{held} blocks for {span} ids"
+            );
+            widest = widest.max(span);
         }
-        assert!(widest > 4 * BLOCK, "spans at most {widest}");
+        assert!(widest > 4 * BLOCK as u64, "spans at most {widest}");
     }
 
     #[test]
@@ -369,7 +399,11 @@ mod tests {
         assert_eq!(r.remove(12), Some(24));
         assert_eq!(r.get(10), None);
         assert_eq!(r.len(), 8);
-        assert_eq!(r.span, 9, "the front is released, the hole at 12 stays");
+        assert_eq!(
+            r.hi - r.lo,
+            9,
+            "the front is released, the hole at 12 stays"
+        );
         assert_eq!(
             r.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             vec![11, 13, 14, 15, 16, 17, 18, 19]
