@@ -241,6 +241,22 @@ impl<T> Ring<T> {
         Some(v)
     }
 
+    /// Like [`Ring::remove`], dropping the entry where it is instead of moving it out.
+    pub fn discard(&mut self, id: u64) -> bool {
+        if !self.is_live(id) {
+            return false;
+        }
+        let i = id as usize % BLOCK;
+        let block = self.block_mut(id);
+        block.live[i / 64] &= !(1 << (i % 64));
+        block.slots[i] = None;
+        self.len -= 1;
+        if id == self.lo || id + 1 == self.hi {
+            self.narrow((id == self.lo).then_some(id), id + 1 == self.hi);
+        }
+        true
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
@@ -344,7 +360,11 @@ mod tests {
                 next += 1 + (x >> 62);
             } else if pick < 850 && !live.is_empty() {
                 let id = live.swap_remove((x >> 20) as usize % live.len());
-                assert_eq!(r.remove(id), m.remove(&id));
+                if pick % 2 == 0 {
+                    assert_eq!(r.remove(id), m.remove(&id));
+                } else {
+                    assert_eq!(r.discard(id), m.remove(&id).is_some());
+                }
             } else if pick < 997 {
                 // Also before every live id.
                 let lo = m.keys().next().copied().unwrap_or(next);

@@ -7,8 +7,8 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use payfault_engine::{
-    prefetch, prefetch_all, stream, Dist, EngineError, Fate, Lane, Limits, MonotoneQueue,
-    Next as Due, Scheduler, Seed, SimDuration, SimTime, StreamRng,
+    prefetch, stream, Dist, EngineError, Fate, Lane, Limits, MonotoneQueue, Next as Due, Scheduler,
+    Seed, SimDuration, SimTime, StreamRng,
 };
 
 use smallvec::SmallVec;
@@ -256,15 +256,19 @@ struct Rev {
 }
 
 /// A terminal's state: one cache line, for there may be a million terminals and each event
-/// that touches one finds it cold. What only some runs use (a transaction in progress,
-/// reversals) is boxed; the retry budget's tokens live in [`Sim`].
+/// that touches one finds it cold. The transaction in progress lives with its intent in
+/// [`IntentOps`]; reversals, which only some runs have, are boxed; the retry budget's tokens
+/// live in [`Sim`].
 #[derive(Debug, Default)]
 #[repr(align(64))]
 struct Terminal {
     down: u32,
     /// The name of the transaction's timer in [`Timers`], if one may be live; else 0.
     main_timer: u32,
-    cur: Option<Box<Txn>>,
+    /// One more than the intent whose transaction is current, 0 if none. The transaction's
+    /// state lives with its intent (an intent's transactions all run on one terminal, one at
+    /// a time), where an event's intent finds it without reading the terminal first.
+    cur: u64,
     /// Purchases issued so far: which draw gives the next arrival.
     arrivals: u64,
     /// Customers in line; nearly always at most one.
@@ -275,7 +279,7 @@ struct Terminal {
 }
 
 const _: () = assert!(std::mem::size_of::<Terminal>() == 64);
-const _: () = assert!(std::mem::size_of::<Option<IntentOps>>() == 64);
+const _: () = assert!(std::mem::size_of::<Option<IntentOps>>() == 192);
 const _: () = assert!(std::mem::size_of::<Option<BankIntent>>() == 64);
 
 /// The store-and-forward queue of reversals, with its timer's generation. Once made it stays,
@@ -386,10 +390,13 @@ enum CrashKind {
     },
 }
 
-/// One cache line, aligned to one: a terminal's answer reads it cold.
+/// Aligned to cache lines: a terminal's answer reads it cold, fetched ahead by the intent
+/// its event carries.
 #[derive(Debug, Default)]
 #[repr(align(64))]
 struct IntentOps {
+    /// The transaction of the intent that a terminal is running, if any.
+    txn: Option<Txn>,
     refs: u32,
     terminal: u32,
     amount: u64,
@@ -397,6 +404,15 @@ struct IntentOps {
     txns: u8,
     /// Keys whose approval the terminal accepted: another copy of that reply is no news.
     approved_keys: Few<u64>,
+}
+
+/// The transaction that terminal `t` is running, which lives with its intent.
+fn txn_of<'r>(intents: &'r Ring<IntentOps>, t: &Terminal) -> Option<&'r Txn> {
+    intents.get(t.cur.checked_sub(1)?)?.txn.as_ref()
+}
+
+fn txn_of_mut<'r>(intents: &'r mut Ring<IntentOps>, t: &Terminal) -> Option<&'r mut Txn> {
+    intents.get_mut(t.cur.checked_sub(1)?)?.txn.as_mut()
 }
 
 /// Fixed families of random draws; changing one changes every trace.
@@ -891,7 +907,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         };
         o.refs -= 1;
         if o.refs == 0 {
-            self.intents.remove(intent);
+            self.intents.discard(intent);
             let now = self.sched.now();
             self.oracle.settle(intent, now);
             // Nothing can refer to the intent's keys any more. Its bank entry goes once every
@@ -1563,13 +1579,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return;
         }
         let r = first_reads(ev);
-        if let Some(cur) = r
-            .node
-            .and_then(|t| self.terms.get(t as usize))
-            .and_then(|t| t.cur.as_deref())
-        {
-            prefetch_all(cur);
-        }
         if r.node == Some(self.bank_node()) {
             if let Some(a) = r
                 .slot
@@ -1620,6 +1629,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 account,
                 txns: 0,
                 approved_keys: Few::None,
+                txn: None,
             },
         );
         self.oracle.issue(intent, amount, now);
@@ -1712,8 +1722,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         if t.down > 0 || t.saf_inflight {
             return;
         }
-        if let Some(cur) = &t.cur {
-            match cur.phase {
+        if let Some(phase) = txn_of(&self.intents, t).map(|c| c.phase) {
+            match phase {
                 Phase::Waiting | Phase::Inquiring | Phase::Backoff(_) => return,
                 Phase::Blocked(next) => {
                     if t.saf_empty() {
@@ -1735,7 +1745,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
         let job = waiting.remove(0);
         let now = self.sched.now();
-        self.terms[term as usize].cur = Some(Box::new(Txn {
+        let intent = job.intent;
+        self.intents
+            .get_mut(intent)
+            .expect("a job's intent is held")
+            .txn = Some(Txn {
             job,
             started: now,
             attempts: 0,
@@ -1748,15 +1762,19 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             hedge_at: None,
             timeout_at: now,
             fresh_next: true,
-        }));
+        });
+        self.terms[term as usize].cur = intent + 1;
         self.send_next(term, Next::Purchase);
     }
 
     fn send_next(&mut self, term: u32, next: Next) {
-        let t = &mut self.terms[term as usize];
+        let t = &self.terms[term as usize];
         if !t.saf_empty() || t.saf_inflight {
-            t.cur.as_mut().expect("a transaction is current").phase = Phase::Blocked(next);
-            if !t.saf_inflight {
+            let inflight = t.saf_inflight;
+            txn_of_mut(&mut self.intents, t)
+                .expect("a transaction is current")
+                .phase = Phase::Blocked(next);
+            if !inflight {
                 self.send_reversal(term);
             }
             return;
@@ -1769,17 +1787,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn send_purchase(&mut self, term: u32) {
         let now = self.sched.now();
-        let fresh = self.terms[term as usize]
-            .cur
-            .as_ref()
+        let fresh = txn_of(&self.intents, &self.terms[term as usize])
             .expect("current")
             .fresh_next;
         let stan = if fresh { self.next_stan(term) } else { 0 };
         let budget = self.budget;
         let hedge = self.hedge;
         let timeout = self.timeout;
-        let t = &mut self.terms[term as usize];
-        let cur = t.cur.as_mut().expect("current");
+        let cur = txn_of_mut(&mut self.intents, &self.terms[term as usize]).expect("current");
         cur.attempts = cur.attempts.saturating_add(1);
         if cur.attempts == 1 {
             if let Some((cap, ratio)) = budget {
@@ -1835,8 +1850,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     fn send_inquiry(&mut self, term: u32) {
         let now = self.sched.now();
         let timeout = self.timeout;
-        let t = &mut self.terms[term as usize];
-        let cur = t.cur.as_mut().expect("current");
+        let cur = txn_of_mut(&mut self.intents, &self.terms[term as usize]).expect("current");
         cur.inquiries = cur.inquiries.saturating_add(1);
         cur.phase = Phase::Inquiring;
         cur.timeout_at = now.saturating_add(timeout);
@@ -1897,7 +1911,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     }
 
     fn reverse_outstanding(&mut self, term: u32) {
-        let cur = self.terms[term as usize].cur.as_mut().expect("current");
+        let cur = txn_of_mut(&mut self.intents, &self.terms[term as usize]).expect("current");
         let keys = std::mem::take(&mut cur.outstanding);
         let (job, stan) = (cur.job.clone(), cur.stan);
         for key in keys {
@@ -1917,19 +1931,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let m = self.msgs[slot as usize].clone();
         self.free_slot_keep_intent(slot);
         let t = &self.terms[term as usize];
-        let matches_cur = t
-            .cur
-            .as_ref()
-            .is_some_and(|c| c.job.intent == m.intent && c.job.txn == m.txn);
+        let cur = txn_of(&self.intents, t);
+        let matches_cur = cur.is_some_and(|c| c.job.intent == m.intent && c.job.txn == m.txn);
         match m.kind {
             Kind::PurchaseResp => {
                 // A reply to an attempt the transaction still stands by, in whatever phase: an
                 // approval that comes while the terminal backs off or inquires still approves.
-                let open = matches_cur
-                    && t.cur
-                        .as_ref()
-                        .is_some_and(|c| c.outstanding.contains(&m.key));
-                let waiting = open && t.cur.as_ref().is_some_and(|c| c.phase == Phase::Waiting);
+                let open = matches_cur && cur.is_some_and(|c| c.outstanding.contains(&m.key));
+                let waiting = open && cur.is_some_and(|c| c.phase == Phase::Waiting);
                 let approves = matches!(m.rc, rc::APPROVED | rc::DUPLICATE);
                 let already = self
                     .intents
@@ -1980,7 +1989,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             Kind::InquiryResp => {
                 // The answer may come after the inquiry timed out, while the next one waits.
                 let waiting = matches_cur
-                    && t.cur.as_ref().is_some_and(|c| {
+                    && cur.is_some_and(|c| {
                         c.key == m.key
                             && matches!(c.phase, Phase::Inquiring | Phase::Backoff(Next::Inquiry))
                     });
@@ -1991,9 +2000,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             self.finish_txn(term, Answer::Approved)
                         }
                         _ => {
-                            self.terms[term as usize]
-                                .cur
-                                .as_mut()
+                            txn_of_mut(&mut self.intents, &self.terms[term as usize])
                                 .expect("current")
                                 .outstanding
                                 .retain(|k| *k != m.key);
@@ -2034,7 +2041,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn fail(&mut self, term: u32, failure: Failure) {
         let now = self.sched.now();
-        let cur = self.terms[term as usize].cur.as_ref().expect("current");
+        let cur = txn_of(&self.intents, &self.terms[term as usize]).expect("current");
         let ctx = FailureCtx {
             failure,
             attempts: cur.attempts,
@@ -2103,7 +2110,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     self.reverse_outstanding(term);
                 }
                 let fresh = reverse || self.key_mode == KeyMode::Fresh;
-                let cur = self.terms[term as usize].cur.as_mut().expect("current");
+                let cur =
+                    txn_of_mut(&mut self.intents, &self.terms[term as usize]).expect("current");
                 if fresh {
                     cur.outstanding.clear();
                 }
@@ -2113,7 +2121,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 self.arm_main(term, now.saturating_add(after));
             }
             Action::Inquire { after } => {
-                let cur = self.terms[term as usize].cur.as_mut().expect("current");
+                let cur =
+                    txn_of_mut(&mut self.intents, &self.terms[term as usize]).expect("current");
                 cur.prev_backoff = after;
                 cur.phase = Phase::Backoff(Next::Inquiry);
                 self.arm_main(term, now.saturating_add(after));
@@ -2128,7 +2137,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn on_main_timer(&mut self, term: u32) -> Result<(), SimError> {
         let now = self.sched.now();
-        let Some(cur) = self.terms[term as usize].cur.as_mut() else {
+        let Some(cur) = txn_of_mut(&mut self.intents, &self.terms[term as usize]) else {
             return Ok(());
         };
         match cur.phase {
@@ -2184,15 +2193,21 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     fn finish_txn(&mut self, term: u32, answer: Answer) {
         let now = self.sched.now();
         let t = &mut self.terms[term as usize];
-        let cur = t.cur.take().expect("current");
+        let intent = std::mem::take(&mut t.cur).checked_sub(1).expect("current");
         self.timers.cancel(std::mem::take(&mut t.main_timer));
-        let intent = cur.job.intent;
+        let ops = self.intents.get_mut(intent).expect("current");
+        let (attempts, txn) = {
+            let cur = ops.txn.as_ref().expect("current");
+            (cur.attempts, cur.job.txn)
+        };
+        // Dropped in place rather than moved out: it is most of a cache line's worth of copying.
+        ops.txn = None;
         self.oracle.answer(intent, answer, now);
         self.trace(
             NodeLabel::Terminal(term),
             "answer",
             Some(intent),
-            Some(format_args!("{answer:?} after {} attempts", cur.attempts)),
+            Some(format_args!("{answer:?} after {attempts} attempts")),
         );
         if answer == Answer::Failed {
             self.c.visible_failures += 1;
@@ -2200,10 +2215,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             // does not happen.
             let more = self.intents.get(intent).is_some_and(|o| o.txns < u8::MAX);
             if let Some(pa) = self.sc.workload.pay_again.as_ref().filter(|_| more) {
-                let mut f = Fate::new(
-                    self.seed,
-                    &[family::CUSTOMER, intent, 1 + u64::from(cur.job.txn)],
-                );
+                let mut f = Fate::new(self.seed, &[family::CUSTOMER, intent, 1 + u64::from(txn)]);
                 if f.chance(pa.probability.prob) {
                     let d = pa.delay.0.sample(&mut f);
                     self.hold(intent);
@@ -2327,7 +2339,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             );
             self.release(r.job.intent);
         }
-        if self.terms[term as usize].cur.is_some() {
+        if self.terms[term as usize].cur != 0 {
             // The screen went dark mid-payment: the customer was told nothing good.
             self.finish_txn_quiet(term);
         }
@@ -2349,7 +2361,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 return Ok(());
             }
             // A durable terminal resumes: whatever it was waiting for is now unknown.
-            let phase = t.cur.as_ref().map(|c| c.phase);
+            let phase = txn_of(&self.intents, t).map(|c| c.phase);
             match phase {
                 Some(Phase::Waiting) => self.fail(node, Failure::Timeout),
                 Some(Phase::Inquiring) => self.fail(node, Failure::InquiryTimeout),
