@@ -31,7 +31,9 @@ pub fn prefetch_all<T>(r: &T) {
         let mut line = first;
         loop {
             // SAFETY: as for `prefetch`; the address lies in a line that `*r` overlaps.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_sub(addr - line)) };
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(start.wrapping_offset(line.wrapping_sub(addr) as isize))
+            };
             if line == last {
                 break;
             }
