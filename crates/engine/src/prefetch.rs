@@ -27,17 +27,12 @@ pub fn prefetch_all<T>(r: &T) {
         }
         let start = std::ptr::from_ref(r).cast::<i8>();
         let addr = start as usize;
-        let (first, last) = (addr & !63, (addr + size - 1) & !63);
-        let mut line = first;
-        loop {
+        let lines = ((addr + size - 1) / 64) - (addr / 64) + 1;
+        // The start of the first line `*r` overlaps.
+        let first = start.wrapping_sub(addr % 64);
+        for k in 0..lines {
             // SAFETY: as for `prefetch`; the address lies in a line that `*r` overlaps.
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(start.wrapping_offset(line.wrapping_sub(addr) as isize))
-            };
-            if line == last {
-                break;
-            }
-            line += 64;
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(first.wrapping_add(64 * k)) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
