@@ -28,6 +28,23 @@ impl<T> Few<T> {
         }
     }
 
+    pub fn clear(&mut self) {
+        *self = Few::None;
+    }
+
+    /// Keeps the items for which `keep` holds, in order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        match self {
+            Few::None => {}
+            Few::One(item) => {
+                if !keep(item) {
+                    *self = Few::None;
+                }
+            }
+            Few::More(v) => v.retain(keep),
+        }
+    }
+
     pub fn as_slice(&self) -> &[T] {
         match self {
             Few::None => &[],
@@ -77,6 +94,13 @@ mod tests {
             *x += 1;
         }
         assert_eq!(f.iter().copied().collect::<Vec<_>>(), [11, 21, 31, 41, 51]);
+        f.retain(|x| x % 20 != 1);
+        assert_eq!(f.as_slice(), [11, 31, 51]);
+        f.clear();
+        assert!(f.as_slice().is_empty());
+        f.push(4);
+        f.retain(|&x| x != 4);
+        assert_eq!(f, Few::None);
     }
 
     #[test]

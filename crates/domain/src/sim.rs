@@ -231,20 +231,32 @@ enum Phase {
     Blocked(Next),
 }
 
+/// Flat and small enough that an [`IntentOps`] holding it fits two cache lines.
 #[derive(Clone, Debug)]
 struct Txn {
-    job: Job,
+    /// The job, flattened: a nested `Job` would keep padding of its own.
+    intent: u64,
+    txn: u8,
     started: SimTime,
     attempts: u32,
     inquiries: u32,
     key: u64,
     stan: u32,
-    outstanding: SmallVec<[u64; 4]>,
+    outstanding: Few<u64>,
     phase: Phase,
     prev_backoff: SimDuration,
     hedge_at: Option<SimTime>,
     timeout_at: SimTime,
     fresh_next: bool,
+}
+
+impl Txn {
+    fn job(&self) -> Job {
+        Job {
+            intent: self.intent,
+            txn: self.txn,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -279,7 +291,7 @@ struct Terminal {
 }
 
 const _: () = assert!(std::mem::size_of::<Terminal>() == 64);
-const _: () = assert!(std::mem::size_of::<Option<IntentOps>>() == 192);
+const _: () = assert!(std::mem::size_of::<Option<IntentOps>>() == 128);
 const _: () = assert!(std::mem::size_of::<Option<BankIntent>>() == 64);
 
 /// The store-and-forward queue of reversals, with its timer's generation. Once made it stays,
@@ -504,7 +516,7 @@ const PREFETCH_FROM_TERMINALS: u32 = 32_768;
 const PREFETCH_RADIX_FROM: usize = 2_048;
 
 /// How far behind the next event a delivery's second step is prefetched: far enough for its
-/// first step (its terminal, its message) to have arrived.
+/// first step (its message) to have arrived.
 const DEEP_AHEAD: usize = 2;
 
 /// The scheduler's FIFO lanes this run uses: one each for the terminals' main and reversal
@@ -1570,9 +1582,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
     }
 
-    /// The second step for a delivery that comes next: what its terminal and message point
-    /// to. Those were asked for with the delivery's group, well ahead, so reading them here
-    /// seldom waits.
+    /// The second step for a delivery to the bank: the account its message names. The message
+    /// was asked for with the delivery's group, well ahead, so reading it here seldom waits.
     #[inline(always)]
     fn prefetch_deep(&self, ev: Ev) {
         if !matches!(ev, Ev::Deliver { .. }) {
@@ -1750,13 +1761,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             .get_mut(intent)
             .expect("a job's intent is held")
             .txn = Some(Txn {
-            job,
+            intent,
+            txn: job.txn,
             started: now,
             attempts: 0,
             inquiries: 0,
             key: 0,
             stan: 0,
-            outstanding: SmallVec::new(),
+            outstanding: Few::None,
             phase: Phase::Blocked(Next::Purchase),
             prev_backoff: SimDuration::ZERO,
             hedge_at: None,
@@ -1804,7 +1816,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
         let repeat = !fresh;
         if fresh {
-            cur.key = make_key(cur.job.intent, cur.job.txn, cur.attempts);
+            cur.key = make_key(cur.intent, cur.txn, cur.attempts);
             cur.stan = stan;
         }
         if self.key_mode == KeyMode::Fresh || !cur.outstanding.contains(&cur.key) {
@@ -1822,7 +1834,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             Kind::Purchase,
             repeat,
             term,
-            &cur.job,
+            &cur.job(),
             cur.attempts,
             cur.stan,
             cur.key,
@@ -1858,7 +1870,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             Kind::Inquiry,
             false,
             term,
-            &cur.job,
+            &cur.job(),
             cur.inquiries,
             cur.stan,
             cur.key,
@@ -1913,8 +1925,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     fn reverse_outstanding(&mut self, term: u32) {
         let cur = txn_of_mut(&mut self.intents, &self.terms[term as usize]).expect("current");
         let keys = std::mem::take(&mut cur.outstanding);
-        let (job, stan) = (cur.job.clone(), cur.stan);
-        for key in keys {
+        let (job, stan) = (cur.job(), cur.stan);
+        for &key in keys.iter() {
             self.queue_reversal(
                 term,
                 Rev {
@@ -1932,7 +1944,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         self.free_slot_keep_intent(slot);
         let t = &self.terms[term as usize];
         let cur = txn_of(&self.intents, t);
-        let matches_cur = cur.is_some_and(|c| c.job.intent == m.intent && c.job.txn == m.txn);
+        let matches_cur = cur.is_some_and(|c| c.intent == m.intent && c.txn == m.txn);
         match m.kind {
             Kind::PurchaseResp => {
                 // A reply to an attempt the transaction still stands by, in whatever phase: an
@@ -2053,12 +2065,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             self.seed,
             &[
                 family::POLICY,
-                cur.job.intent,
-                u64::from(cur.job.txn),
+                cur.intent,
+                u64::from(cur.txn),
                 u64::from(cur.attempts) << 16 | u64::from(cur.inquiries),
             ],
         );
-        let intent = cur.job.intent;
+        let intent = cur.intent;
         let action = self.policy.on_failure(&ctx, &mut fate);
         let what = match failure {
             Failure::Timeout => "timeout",
@@ -2145,7 +2157,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 if cur.hedge_at.is_some_and(|h| h <= now) {
                     cur.hedge_at = None;
                     if cur.attempts < self.sc.policy.max_attempts.0 {
-                        let intent = cur.job.intent;
+                        let intent = cur.intent;
                         self.c.hedges += 1;
                         self.trace(NodeLabel::Terminal(term), "hedge", Some(intent), None);
                         self.send_purchase(term);
@@ -2198,7 +2210,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let ops = self.intents.get_mut(intent).expect("current");
         let (attempts, txn) = {
             let cur = ops.txn.as_ref().expect("current");
-            (cur.attempts, cur.job.txn)
+            (cur.attempts, cur.txn)
         };
         // Dropped in place rather than moved out: it is most of a cache line's worth of copying.
         ops.txn = None;
