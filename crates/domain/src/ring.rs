@@ -25,13 +25,13 @@ struct Block<T> {
 pub struct Ring<T> {
     /// The block of number `n` is at `n % table.len()`, for every block that holds ids from
     /// `lo` to `hi`; other places are empty. The length is a power of two, or zero.
-    table: Vec<Option<Box<Block<T>>>>,
+    table: Vec<Option<Block<T>>>,
     /// The smallest and one past the largest live id; equal when none is.
     lo: u64,
     hi: u64,
     len: usize,
     /// Blocks let go, kept for the next ones needed: see [`SPARE_BLOCKS`].
-    spare: Vec<Box<Block<T>>>,
+    spare: Vec<Block<T>>,
 }
 
 impl<T> Default for Ring<T> {
@@ -47,16 +47,14 @@ impl<T> Default for Ring<T> {
 }
 
 impl<T> Ring<T> {
-    fn new_block(&mut self) -> Box<Block<T>> {
-        self.spare.pop().unwrap_or_else(|| {
-            Box::new(Block {
-                slots: (0..BLOCK)
-                    .map(|_| None)
-                    .collect::<Box<[Option<T>]>>()
-                    .try_into()
-                    .unwrap_or_else(|_| unreachable!("BLOCK slots")),
-                live: [0; WORDS],
-            })
+    fn new_block(&mut self) -> Block<T> {
+        self.spare.pop().unwrap_or_else(|| Block {
+            slots: (0..BLOCK)
+                .map(|_| None)
+                .collect::<Box<[Option<T>]>>()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("BLOCK slots")),
+            live: [0; WORDS],
         })
     }
 
@@ -74,16 +72,14 @@ impl<T> Ring<T> {
     #[inline]
     fn block(&self, id: u64) -> &Block<T> {
         self.table[self.place(id >> SHIFT)]
-            .as_deref()
+            .as_ref()
             .expect("blocks in range are held")
     }
 
     #[inline]
     fn block_mut(&mut self, id: u64) -> &mut Block<T> {
         let p = self.place(id >> SHIFT);
-        self.table[p]
-            .as_deref_mut()
-            .expect("blocks in range are held")
+        self.table[p].as_mut().expect("blocks in range are held")
     }
 
     #[inline]
@@ -102,7 +98,7 @@ impl<T> Ring<T> {
         let (first, last) = (lo >> SHIFT, (hi - 1) >> SHIFT);
         let blocks = (last - first + 1) as usize;
         if blocks > self.table.len() {
-            let mut table: Vec<Option<Box<Block<T>>>> = Vec::new();
+            let mut table: Vec<Option<Block<T>>> = Vec::new();
             table.resize_with((2 * blocks).next_power_of_two(), || None);
             let mask = table.len() - 1;
             if self.len > 0 {
