@@ -842,14 +842,19 @@ mod tests {
         assert_eq!(drain(&mut s), pending.into_iter().collect::<Vec<_>>());
     }
 
-    #[test]
-    fn upcoming_events_are_the_next_to_come_out() {
+    /// A scheduler on a radix heap, with events at random times within a millisecond.
+    fn random_radix_scheduler(mut x: u64) -> Scheduler<u32> {
         let mut s = Scheduler::new(Limits::default());
-        let mut x = 7u64;
         for i in 0..(2 * RADIX_FROM as u32) {
             x = lcg(x);
             s.schedule_in(SimDuration::from_nanos((x >> 33) % 1_000_000), i);
         }
+        s
+    }
+
+    #[test]
+    fn upcoming_events_are_the_next_to_come_out() {
+        let mut s = random_radix_scheduler(7);
         let (mut groups, mut seen) = (0, None);
         while s.pending() > 0 {
             let (count, group) = s.upcoming();
@@ -871,12 +876,7 @@ mod tests {
 
     #[test]
     fn events_ahead_come_out_in_that_order() {
-        let mut s = Scheduler::new(Limits::default());
-        let mut x = 11u64;
-        for i in 0..(2 * RADIX_FROM as u32) {
-            x = lcg(x);
-            s.schedule_in(SimDuration::from_nanos((x >> 33) % 1_000_000), i);
-        }
+        let mut s = random_radix_scheduler(11);
         let mut listed = 0;
         while s.pending() > 0 {
             s.peek();
