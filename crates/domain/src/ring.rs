@@ -138,12 +138,23 @@ impl<T> Ring<T> {
 
     /// Empties the entry of `id`, which is live, and returns its value.
     fn empty(&mut self, id: u64) -> T {
+        self.unmark(id).take().expect("a live entry")
+    }
+
+    /// Marks the entry of `id`, which is live, as not, and gives its slot to be emptied.
+    fn unmark(&mut self, id: u64) -> &mut Option<T> {
+        self.len -= 1;
         let i = id as usize % BLOCK;
         let block = self.block_mut(id);
         block.live[i / 64] &= !(1 << (i % 64));
-        let v = block.slots[i].take().expect("a live entry");
-        self.len -= 1;
-        v
+        &mut block.slots[i]
+    }
+
+    /// After the entry of `id` went: narrows the range if it was at an end.
+    fn removed(&mut self, id: u64) {
+        if id == self.lo || id + 1 == self.hi {
+            self.narrow((id == self.lo).then_some(id), id + 1 == self.hi);
+        }
     }
 
     /// The smallest live id at or after `from`; one is, below `hi`.
@@ -238,9 +249,7 @@ impl<T> Ring<T> {
             return None;
         }
         let v = self.empty(id);
-        if id == self.lo || id + 1 == self.hi {
-            self.narrow((id == self.lo).then_some(id), id + 1 == self.hi);
-        }
+        self.removed(id);
         Some(v)
     }
 
@@ -249,14 +258,8 @@ impl<T> Ring<T> {
         if !self.is_live(id) {
             return false;
         }
-        let i = id as usize % BLOCK;
-        let block = self.block_mut(id);
-        block.live[i / 64] &= !(1 << (i % 64));
-        block.slots[i] = None;
-        self.len -= 1;
-        if id == self.lo || id + 1 == self.hi {
-            self.narrow((id == self.lo).then_some(id), id + 1 == self.hi);
-        }
+        *self.unmark(id) = None;
+        self.removed(id);
         true
     }
 
