@@ -515,10 +515,6 @@ const PREFETCH_FROM_TERMINALS: u32 = 32_768;
 /// terminals, with about 3% more instructions).
 const PREFETCH_RADIX_FROM: usize = 2_048;
 
-/// How far behind the next event a delivery's second step is prefetched: far enough for its
-/// first step (its message) to have arrived.
-const DEEP_AHEAD: usize = 2;
-
 /// The scheduler's FIFO lanes this run uses: one each for the terminals' main and reversal
 /// timers, and one per constant delay (a constant hop latency, processing time or reply
 /// delay), shared by every event of that delay. Their times arrive in order, so they skip the
@@ -1535,11 +1531,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             if !self.sched.next_is_upcoming() {
                 self.prefetch_reads(ev);
             }
-            self.prefetch_deep(ev);
-        }
-        // A few events ahead, so that the second step has time to arrive too; its first step
-        // was asked for with its group.
-        if let Some(&ev) = self.sched.ahead(DEEP_AHEAD) {
             self.prefetch_deep(ev);
         }
     }

@@ -388,19 +388,6 @@ impl<E> MonotoneQueue<E> {
         (runs, front.iter().map(|e| &e.event))
     }
 
-    /// The event `k` places behind the next one (0 is the next), when a radix heap's sorted
-    /// front holds it; `None` otherwise.
-    #[inline]
-    pub fn ahead(&self, k: usize) -> Option<&E> {
-        match &self.0 {
-            Inner::Large(r) if r.front_sorted => {
-                let i = r.front.len().checked_sub(k + 1)?;
-                Some(&r.front[i].event)
-            }
-            _ => None,
-        }
-    }
-
     /// The entry with the smallest key, without taking it out.
     #[inline]
     pub fn peek(&mut self) -> Option<&E> {
@@ -671,15 +658,6 @@ impl<E> Scheduler<E> {
         self.heap.upcoming()
     }
 
-    /// The heap's event `k` places behind its next one, lanes aside, when a radix heap's
-    /// front lists it in order: see [`MonotoneQueue::ahead`]. Unlike [`Scheduler::peek`], it
-    /// may be overtaken by an event scheduled later or by a lane, so it is for fetching data
-    /// ahead of time only.
-    #[inline]
-    pub fn ahead(&self, k: usize) -> Option<&E> {
-        self.heap.ahead(k)
-    }
-
     /// Whether the next event comes from a radix heap's front, so that [`Scheduler::upcoming`]
     /// has listed it (unless it came in below the front's keys after the list was read).
     #[inline]
@@ -842,19 +820,14 @@ mod tests {
         assert_eq!(drain(&mut s), pending.into_iter().collect::<Vec<_>>());
     }
 
-    /// A scheduler on a radix heap, with events at random times within a millisecond.
-    fn random_radix_scheduler(mut x: u64) -> Scheduler<u32> {
+    #[test]
+    fn upcoming_events_are_the_next_to_come_out() {
         let mut s = Scheduler::new(Limits::default());
+        let mut x = 7u64;
         for i in 0..(2 * RADIX_FROM as u32) {
             x = lcg(x);
             s.schedule_in(SimDuration::from_nanos((x >> 33) % 1_000_000), i);
         }
-        s
-    }
-
-    #[test]
-    fn upcoming_events_are_the_next_to_come_out() {
-        let mut s = random_radix_scheduler(7);
         let (mut groups, mut seen) = (0, None);
         while s.pending() > 0 {
             let (count, group) = s.upcoming();
@@ -872,24 +845,6 @@ mod tests {
             }
         }
         assert!(groups > 100, "{groups} groups");
-    }
-
-    #[test]
-    fn events_ahead_come_out_in_that_order() {
-        let mut s = random_radix_scheduler(11);
-        let mut listed = 0;
-        while s.pending() > 0 {
-            s.peek();
-            let ahead: Vec<Option<u32>> = (0..3).map(|k| s.ahead(k).copied()).collect();
-            for want in ahead {
-                let got = s.next_event().unwrap().map(|(_, e)| e);
-                if let Some(w) = want {
-                    listed += 1;
-                    assert_eq!(got, Some(w));
-                }
-            }
-        }
-        assert!(listed > 10_000, "{listed} events listed ahead");
     }
 
     #[test]
