@@ -1559,7 +1559,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return;
         };
         if node < self.n_terms {
-            // A terminal's answer settles the intent.
+            // The intent's entry holds the terminal's transaction; the answer settles it.
             self.intents.prefetch_low(intent);
             self.oracle.prefetch_low(intent);
         } else if node == self.bank_node() {
