@@ -46,6 +46,12 @@ impl<T> Default for Ring<T> {
     }
 }
 
+/// The block numbers from `first` to `last` outside `keep`, a range within them, if given.
+fn outside(first: u64, last: u64, keep: Option<(u64, u64)>) -> impl Iterator<Item = u64> {
+    let (a, b) = keep.unwrap_or((last + 1, last));
+    (first..a.min(last + 1)).chain((b + 1).max(first)..=last)
+}
+
 impl<T> Ring<T> {
     fn new_block(&mut self) -> Block<T> {
         self.spare.pop().unwrap_or_else(|| Block {
@@ -88,32 +94,46 @@ impl<T> Ring<T> {
         self.in_range(id) && self.block(id).live[i / 64] & (1 << (i % 64)) != 0
     }
 
-    /// Widens the range to hold `id`, making its blocks.
+    /// The first and last block numbers of the range `lo..hi`, which is not empty.
+    fn blocks(&self) -> (u64, u64) {
+        (self.lo >> SHIFT, (self.hi - 1) >> SHIFT)
+    }
+
+    /// The first and last block numbers held, if any id is live.
+    fn held(&self) -> Option<(u64, u64)> {
+        (self.len > 0).then(|| self.blocks())
+    }
+
+    /// Widens the range to hold `id`, making the blocks it gains.
+    #[inline]
     fn reach(&mut self, id: u64) {
-        let (lo, hi) = if self.len == 0 {
-            (id, id + 1)
-        } else {
-            (self.lo.min(id), self.hi.max(id + 1))
+        let held = self.held();
+        let (lo, hi) = match held {
+            None => (id, id + 1),
+            Some(_) => (self.lo.min(id), self.hi.max(id + 1)),
         };
         let (first, last) = (lo >> SHIFT, (hi - 1) >> SHIFT);
+        if held == Some((first, last)) {
+            // Nearly always: the id falls in a block already held.
+            (self.lo, self.hi) = (lo, hi);
+            return;
+        }
         let blocks = (last - first + 1) as usize;
         if blocks > self.table.len() {
             let mut table: Vec<Option<Block<T>>> = Vec::new();
             table.resize_with((2 * blocks).next_power_of_two(), || None);
             let mask = table.len() - 1;
-            if self.len > 0 {
-                for n in (self.lo >> SHIFT)..=((self.hi - 1) >> SHIFT) {
+            if let Some((a, b)) = held {
+                for n in a..=b {
                     let p = self.place(n);
                     table[n as usize & mask] = self.table[p].take();
                 }
             }
             self.table = table;
         }
-        for n in first..=last {
+        for n in outside(first, last, held) {
             let p = self.place(n);
-            if self.table[p].is_none() {
-                self.table[p] = Some(self.new_block());
-            }
+            self.table[p] = Some(self.new_block());
         }
         (self.lo, self.hi) = (lo, hi);
     }
@@ -121,13 +141,7 @@ impl<T> Ring<T> {
     /// Fills the entry of `id`, which is not live.
     fn fill(&mut self, id: u64, value: T) -> &mut T {
         if !self.in_range(id) {
-            let n = id >> SHIFT;
-            if self.len > 0 && n >= self.lo >> SHIFT && n <= (self.hi - 1) >> SHIFT {
-                // A block already held.
-                (self.lo, self.hi) = (self.lo.min(id), self.hi.max(id + 1));
-            } else {
-                self.reach(id);
-            }
+            self.reach(id);
         }
         self.len += 1;
         let i = id as usize % BLOCK;
@@ -181,14 +195,13 @@ impl<T> Ring<T> {
         }
     }
 
-    /// Narrows the range after an entry at one of its ends went: finds the new ends by their
-    /// bits and lets go of the blocks left outside.
-    /// The new smallest live id is searched for from `lo_from`, when given.
+    /// Narrows the range after an entry at one of its ends went, searching for the new
+    /// smallest live id from `lo_from` if given and for the new largest if `hi_went`, by their
+    /// bits; lets go of the blocks left outside.
     fn narrow(&mut self, lo_from: Option<u64>, hi_went: bool) {
-        let (old_first, old_last) = (self.lo >> SHIFT, (self.hi - 1) >> SHIFT);
-        let (first, last) = if self.len == 0 {
+        let (first, last) = self.blocks();
+        if self.len == 0 {
             (self.lo, self.hi) = (0, 0);
-            (old_last + 1, old_last)
         } else {
             if let Some(from) = lo_from {
                 self.lo = self.next_live(from);
@@ -196,9 +209,8 @@ impl<T> Ring<T> {
             if hi_went {
                 self.hi = self.prev_live(self.hi) + 1;
             }
-            (self.lo >> SHIFT, (self.hi - 1) >> SHIFT)
-        };
-        for n in (old_first..first.min(old_last + 1)).chain((last + 1).max(old_first)..=old_last) {
+        }
+        for n in outside(first, last, self.held()) {
             let p = self.place(n);
             if let Some(b) = self.table[p].take() {
                 debug_assert!(b.live == [0; WORDS]);

@@ -1577,17 +1577,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     /// was asked for with the delivery's group, well ahead, so reading it here seldom waits.
     #[inline(always)]
     fn prefetch_deep(&self, ev: Ev) {
-        if !matches!(ev, Ev::Deliver { .. }) {
-            return;
-        }
-        let r = first_reads(ev);
-        if r.node == Some(self.bank_node()) {
-            if let Some(a) = r
-                .slot
-                .and_then(|s| self.msgs.get(s as usize))
-                .and_then(|m| self.bank.accounts.get(m.account as usize))
-            {
-                prefetch(a);
+        if let Ev::Deliver { slot, to, .. } = ev {
+            if to == self.bank_node() {
+                if let Some(a) = self
+                    .msgs
+                    .get(slot as usize)
+                    .and_then(|m| self.bank.accounts.get(m.account as usize))
+                {
+                    prefetch(a);
+                }
             }
         }
     }
