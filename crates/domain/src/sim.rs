@@ -919,8 +919,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             let now = self.sched.now();
             self.oracle.settle(intent, now);
             // Nothing can refer to the intent's keys any more. Its bank entry goes once every
-            // intent before it has settled too, from the front of the table, so that it is not
-            // read (a likely cache miss) only to be dropped; the table spans the same ids.
+            // intent before it has settled too, from the front of the table, read in order (which
+            // the processor streams) rather than at random (a likely cache miss) only to be
+            // dropped; the table spans the same ids.
             match self.intents.first_id() {
                 Some(oldest) => self.bank.intents.drop_before(oldest),
                 None => self.bank.intents.clear(),
