@@ -246,6 +246,12 @@ impl Oracle {
         self.intents.prefetch_low(intent_low);
     }
 
+    /// Moves the records of intents below `intent` out of their blocks: see
+    /// [`Ring::spill_before`].
+    pub fn spill_before(&mut self, intent: u64) {
+        self.intents.spill_before(intent, |_| true);
+    }
+
     /// A fault lasted until `end`: answers within the liveness bound of it are on time.
     pub fn fault_until(&mut self, end: SimTime) {
         self.faults_end = self.faults_end.max(end);

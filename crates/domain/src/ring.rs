@@ -1,6 +1,8 @@
 //! Dense tables indexed by increasing ids, holding only the ids still live: memory follows
 //! what is in flight, not the length of the run.
 
+use std::collections::BTreeMap;
+
 /// Entries a block holds, as a power of two. Blocks come and go whole as the live ids move
 /// on, so that a table of line-aligned entries never copies itself to grow (the system
 /// allocator cannot grow an over-aligned block in place).
@@ -12,6 +14,15 @@ const WORDS: usize = BLOCK / 64;
 /// swings by a few blocks; handing each block back to the allocator and asking for a new one
 /// fragmented the heap (resident memory grew six times over at 10,000 terminals).
 const SPARE_BLOCKS: usize = 16;
+
+/// The most live entries of a block that [`Ring::sparse_front`] counts as sparse. Each
+/// spilled entry costs a walk down an ordered map whenever it is looked up: at a sixteenth of
+/// a block, a million terminals spilled every intent that waited for a retry (4% of them)
+/// and ran 7% slower; at this, only the rarer stragglers go, and the time is unchanged.
+const SPARSE_LIVE: u32 = (BLOCK / 128) as u32;
+
+/// The ids of a block, as a number: callers that spill a table do so as a new block begins.
+pub const BLOCK_IDS: u64 = BLOCK as u64;
 
 /// The entries of the ids of one block number, with a bit an entry that is set when it is
 /// live: whether an id is live is asked without reading its entry, which is usually cold.
@@ -32,6 +43,11 @@ pub struct Ring<T> {
     len: usize,
     /// Blocks let go, kept for the next ones needed: see [`SPARE_BLOCKS`].
     spare: Vec<Block<T>>,
+    /// The live entries of ids below `far_below`, moved out of blocks that were let go while
+    /// they still held a few (see [`Ring::spill_before`]): a few slow ids must not keep every
+    /// block after theirs. Ids at or above `far_below` live in the blocks.
+    far: BTreeMap<u64, T>,
+    far_below: u64,
 }
 
 impl<T> Default for Ring<T> {
@@ -42,6 +58,8 @@ impl<T> Default for Ring<T> {
             hi: 0,
             len: 0,
             spare: Vec::new(),
+            far: BTreeMap::new(),
+            far_below: 0,
         }
     }
 }
@@ -88,10 +106,17 @@ impl<T> Ring<T> {
         self.table[p].as_mut().expect("blocks in range are held")
     }
 
+    /// Whether `id` is live in the blocks.
     #[inline]
     fn is_live(&self, id: u64) -> bool {
         let i = id as usize % BLOCK;
         self.in_range(id) && self.block(id).live[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    /// Whether `id` lives in [`Ring::far`]'s part of the ids.
+    #[inline]
+    fn is_far(&self, id: u64) -> bool {
+        id < self.far_below
     }
 
     /// The first and last block numbers of the range `lo..hi`, which is not empty.
@@ -224,7 +249,7 @@ impl<T> Ring<T> {
     /// Inserts the value for `id`, which must be at or after every id inserted before.
     pub fn insert(&mut self, id: u64, value: T) {
         assert!(
-            self.len == 0 || id >= self.lo,
+            id >= self.far_below && (self.len == 0 || id >= self.lo),
             "ids are inserted in increasing order"
         );
         assert!(!self.is_live(id), "id {id} inserted twice");
@@ -234,6 +259,9 @@ impl<T> Ring<T> {
     /// The value for `id`, inserted with `make` if absent. Unlike [`Ring::insert`], `id` may
     /// lie before every live id.
     pub fn get_or_insert_with(&mut self, id: u64, make: impl FnOnce() -> T) -> &mut T {
+        if self.is_far(id) {
+            return self.far.entry(id).or_insert_with(make);
+        }
         if !self.is_live(id) {
             return self.fill(id, make());
         }
@@ -243,7 +271,7 @@ impl<T> Ring<T> {
     #[inline]
     pub fn get(&self, id: u64) -> Option<&T> {
         if !self.in_range(id) {
-            return None;
+            return self.far_get(id);
         }
         self.block(id).slots[id as usize % BLOCK].as_ref()
     }
@@ -251,12 +279,34 @@ impl<T> Ring<T> {
     #[inline]
     pub fn get_mut(&mut self, id: u64) -> Option<&mut T> {
         if !self.in_range(id) {
-            return None;
+            return self.far_get_mut(id);
         }
         self.block_mut(id).slots[id as usize % BLOCK].as_mut()
     }
 
+    /// Out of line: the blocks answer nearly every lookup.
+    #[inline(never)]
+    fn far_get(&self, id: u64) -> Option<&T> {
+        if self.is_far(id) {
+            self.far.get(&id)
+        } else {
+            None
+        }
+    }
+
+    #[inline(never)]
+    fn far_get_mut(&mut self, id: u64) -> Option<&mut T> {
+        if self.is_far(id) {
+            self.far.get_mut(&id)
+        } else {
+            None
+        }
+    }
+
     pub fn remove(&mut self, id: u64) -> Option<T> {
+        if self.is_far(id) {
+            return self.far.remove(&id);
+        }
         if !self.is_live(id) {
             return None;
         }
@@ -267,6 +317,9 @@ impl<T> Ring<T> {
 
     /// Like [`Ring::remove`], dropping the entry where it is instead of moving it out.
     pub fn discard(&mut self, id: u64) -> bool {
+        if self.is_far(id) {
+            return self.far.remove(&id).is_some();
+        }
         if !self.is_live(id) {
             return false;
         }
@@ -276,38 +329,83 @@ impl<T> Ring<T> {
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.len + self.far.len()
     }
 
-    /// The smallest live id, if any.
+    /// The smallest live id that was never spilled, if any.
     #[inline]
-    pub fn first_id(&self) -> Option<u64> {
+    pub fn first_near_id(&self) -> Option<u64> {
         (self.len > 0).then_some(self.lo)
     }
 
-    /// Drops every entry with an id below `id`.
+    /// Ids below this one that are live were spilled, by [`Ring::spill_before`] or by
+    /// [`Ring::get_or_insert_with`] after it.
     #[inline]
-    pub fn drop_before(&mut self, id: u64) {
-        if self.len == 0 || self.lo >= id {
+    pub fn spilled_below(&self) -> u64 {
+        self.far_below
+    }
+
+    /// Drops every entry with an id below `id` that was never spilled; the spilled ones stay.
+    #[inline]
+    pub fn drop_near_before(&mut self, id: u64) {
+        self.take_near_before(id, |_, _| ());
+    }
+
+    /// Hands `take` every entry below `end` that was never spilled, in increasing order of id,
+    /// and lets go of the blocks left empty.
+    #[inline]
+    fn take_near_before(&mut self, end: u64, mut take: impl FnMut(u64, T)) {
+        if self.len == 0 || self.lo >= end {
             return;
         }
-        let end = id.min(self.hi);
+        let end = end.min(self.hi);
         let mut x = self.lo;
         while self.len > 0 {
             x = self.next_live(x);
             if x >= end {
                 break;
             }
-            self.empty(x);
+            let v = self.empty(x);
+            take(x, v);
             x += 1;
         }
         // Every entry below `end` went: if any is left, the largest is.
         self.narrow(Some(end), false);
     }
 
-    pub fn clear(&mut self) {
-        let hi = self.hi;
-        self.drop_before(hi);
+    /// Where the leading sparse blocks end, if the table holds more than `keep` blocks (at
+    /// least one) and its first is sparse: the blocks before the returned id, none of the last
+    /// `keep`, each hold at most [`SPARSE_LIVE`] live entries.
+    pub fn sparse_front(&self, keep: u64) -> Option<u64> {
+        let (first, last) = self.held()?;
+        let mut n = first;
+        while n.saturating_add(keep.max(1)) <= last
+            && self.table[self.place(n)]
+                .as_ref()
+                .expect("blocks in range are held")
+                .live
+                .iter()
+                .map(|w| w.count_ones())
+                .sum::<u32>()
+                <= SPARSE_LIVE
+        {
+            n += 1;
+        }
+        (n > first).then_some(n << SHIFT)
+    }
+
+    /// Moves the entries below `end` for which `keep` holds out of their blocks into an
+    /// ordered map, drops the others and lets go of the blocks: from then on, ids below `end`
+    /// live in the map. `keep` is asked in increasing order of id.
+    pub fn spill_before(&mut self, end: u64, mut keep: impl FnMut(u64) -> bool) {
+        let mut far = std::mem::take(&mut self.far);
+        self.take_near_before(end, |id, v| {
+            if keep(id) {
+                far.insert(id, v);
+            }
+        });
+        self.far = far;
+        self.far_below = self.far_below.max(end);
     }
 
     /// Starts loading the entry of the id whose low 32 bits are `low` into cache; a hint with
@@ -321,8 +419,14 @@ impl<T> Ring<T> {
         }
     }
 
+    /// Every entry, in increasing order of id.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
-        (self.lo..self.hi).filter_map(move |id| self.get(id).map(|v| (id, v)))
+        let near = (self.lo..self.hi).filter_map(move |id| {
+            self.block(id).slots[id as usize % BLOCK]
+                .as_ref()
+                .map(|v| (id, v))
+        });
+        self.far.iter().map(|(&id, v)| (id, v)).chain(near)
     }
 }
 
@@ -337,25 +441,25 @@ mod tests {
             r.insert(i, i);
         }
         r.remove(7);
-        assert_eq!(r.first_id(), Some(5));
-        r.drop_before(8);
-        assert_eq!((r.first_id(), r.len()), (Some(8), 2));
+        assert_eq!(r.first_near_id(), Some(5));
+        r.drop_near_before(8);
+        assert_eq!((r.first_near_id(), r.len()), (Some(8), 2));
         assert_eq!(r.get(6), None);
         assert_eq!(r.get(8), Some(&8));
         // The front is live again after a drop that ends on a hole.
         r.insert(10, 10);
         r.insert(12, 12);
         r.remove(9);
-        r.drop_before(9);
-        assert_eq!(r.first_id(), Some(10));
+        r.drop_near_before(9);
+        assert_eq!(r.first_near_id(), Some(10));
         r.remove(10);
         r.remove(12);
-        r.drop_before(100);
-        assert_eq!((r.first_id(), r.len()), (None, 0));
+        r.drop_near_before(100);
+        assert_eq!((r.first_near_id(), r.len()), (None, 0));
         r.insert(200, 1);
-        assert_eq!(r.first_id(), Some(200));
-        r.clear();
-        assert_eq!((r.first_id(), r.len()), (None, 0));
+        assert_eq!(r.first_near_id(), Some(200));
+        r.drop_near_before(u64::MAX);
+        assert_eq!((r.first_near_id(), r.len()), (None, 0));
     }
 
     /// Random operations across many blocks, checked against an ordered map.
@@ -366,6 +470,7 @@ mod tests {
         let mut m = BTreeMap::new();
         let mut live: Vec<u64> = Vec::new();
         let (mut x, mut next, mut widest) = (1u64, 1_000u64, 0u64);
+        let (mut far_end, mut spills) = (0u64, 0u32);
         for step in 0..100_000u64 {
             x = x
                 .wrapping_mul(6_364_136_223_846_793_005)
@@ -395,19 +500,39 @@ mod tests {
             } else if pick == 997 {
                 // A live id or the one after it, which may be a hole.
                 if let Some(id) = m.keys().nth(m.len() / 3).map(|k| k + (x >> 63)) {
-                    r.drop_before(id);
-                    m.retain(|&k, _| k >= id);
-                    live.retain(|&k| k >= id);
+                    r.drop_near_before(id);
+                    let far = r.spilled_below();
+                    m.retain(|&k, _| k < far || k >= id);
+                    live.retain(|&k| k < far || k >= id);
+                }
+            } else if pick == 998 {
+                // Spill what the sparse front blocks hold, dropping every third id.
+                if let Some(end) = r.sparse_front((x >> 50) % 3) {
+                    assert!(end > far_end, "spills move on");
+                    far_end = end;
+                    let mut asked = Vec::new();
+                    r.spill_before(end, |id| {
+                        asked.push(id);
+                        id % 3 != 0
+                    });
+                    let below: Vec<u64> = m.range(..end).map(|(k, _)| *k).collect();
+                    assert!(asked.iter().all(|id| below.contains(id)));
+                    m.retain(|&k, _| k >= end || !asked.contains(&k) || k % 3 != 0);
+                    live.retain(|k| m.contains_key(k));
+                    spills += 1;
                 }
             } else if step % 20 == 0 {
-                r.clear();
-                m.clear();
-                live.clear();
+                r.drop_near_before(u64::MAX);
+                let far = r.spilled_below();
+                m.retain(|&k, _| k < far);
+                live.retain(|&k| k < far);
             }
             let probe = next.saturating_sub((x >> 45) % 3000);
             assert_eq!(r.get(probe), m.get(&probe));
             assert_eq!(r.len(), m.len());
-            assert_eq!(r.first_id(), m.keys().next().copied());
+            let far = r.spilled_below();
+            assert_eq!(r.first_near_id(), m.range(far..).next().map(|(k, _)| *k));
+            assert!(r.far.keys().all(|&k| k < far));
             if pick % 50 == 0 {
                 assert!(r
                     .iter()
@@ -424,6 +549,49 @@ mod tests {
             widest = widest.max(span);
         }
         assert!(widest > 4 * BLOCK as u64, "spans at most {widest}");
+        assert!(spills > 5 && !r.far.is_empty(), "{spills} spills");
+    }
+
+    /// A few slow ids in each old block do not keep the blocks: they move to the map, and are
+    /// found, changed and removed there as before.
+    #[test]
+    fn spills_the_stragglers_of_sparse_blocks() {
+        let mut r = Ring::default();
+        let blocks = 40u64;
+        for id in 0..blocks * BLOCK_IDS {
+            r.insert(id, id);
+        }
+        assert_eq!(r.sparse_front(3), None, "full blocks stay");
+        for id in 0..(blocks - 2) * BLOCK_IDS {
+            if id % 200 != 7 {
+                r.discard(id);
+            }
+        }
+        assert_eq!(
+            r.first_near_id(),
+            Some(7),
+            "the stragglers hold every block"
+        );
+        assert_eq!(r.sparse_front(3), Some((blocks - 3) * BLOCK_IDS));
+        r.spill_before((blocks - 3) * BLOCK_IDS, |_| true);
+        let held = r.table.iter().filter(|b| b.is_some()).count();
+        assert_eq!(held, 3, "only the last blocks stay");
+        assert_eq!(r.spilled_below(), (blocks - 3) * BLOCK_IDS);
+        assert_eq!(r.get(1007), Some(&1007));
+        assert_eq!(r.get(1008), None);
+        *r.get_mut(2007).expect("spilled, still live") += 1;
+        assert_eq!(r.remove(2007), Some(2008));
+        assert!(r.discard(3007));
+        assert!(!r.discard(3007));
+        // An id below the spill point that was never seen goes to the map too.
+        *r.get_or_insert_with(5, || 50) += 1;
+        assert_eq!(r.get(5), Some(&51));
+        let ids: Vec<u64> = r.iter().map(|(k, _)| k).take(4).collect();
+        assert_eq!(ids, vec![5, 7, 207, 407]);
+        assert_eq!(r.len(), r.iter().count());
+        // Later ids still go to the blocks.
+        r.insert(blocks * BLOCK_IDS, 0);
+        assert_eq!(r.get(blocks * BLOCK_IDS), Some(&0));
     }
 
     #[test]
