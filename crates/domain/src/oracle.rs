@@ -252,6 +252,12 @@ impl Oracle {
         self.intents.spill_before(intent, |_| true);
     }
 
+    /// Starts loading the record that intent `intent`, the next to be issued, will fill.
+    #[inline]
+    pub fn prefetch_next(&self, intent: u64) {
+        self.intents.prefetch_next(intent);
+    }
+
     /// A fault lasted until `end`: answers within the liveness bound of it are on time.
     pub fn fault_until(&mut self, end: SimTime) {
         self.faults_end = self.faults_end.max(end);

@@ -414,8 +414,24 @@ impl<T> Ring<T> {
     #[inline]
     pub fn prefetch_low(&self, low: u32) {
         let id = self.lo + u64::from(low.wrapping_sub(self.lo as u32));
-        if self.in_range(id) {
-            payfault_engine::prefetch_all(&self.block(id).slots[id as usize % BLOCK]);
+        // Also an entry still to be made in a block already held, such as the bank's first
+        // entry for an intent.
+        if let Some((first, last)) = self.held() {
+            if (first..=last).contains(&(id >> SHIFT)) {
+                let block = self.table[self.place(id >> SHIFT)]
+                    .as_ref()
+                    .expect("blocks in range are held");
+                payfault_engine::prefetch_all(&block.slots[id as usize % BLOCK]);
+            }
+        }
+    }
+
+    /// Starts loading the entry that `id`, above every live id, will fill, if its block is
+    /// held already: an entry about to be made is as cold as any other.
+    #[inline]
+    pub fn prefetch_next(&self, id: u64) {
+        if self.len > 0 && id >= self.hi && id >> SHIFT == (self.hi - 1) >> SHIFT {
+            payfault_engine::prefetch_all(&self.block(self.hi - 1).slots[id as usize % BLOCK]);
         }
     }
 

@@ -1651,6 +1651,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             if let Some(t) = self.arrivals.min_key() {
                 prefetch(&self.terms[t as u32 as usize]);
             }
+            // The next purchase's records, which it will write first.
+            self.intents.prefetch_next(self.issued + 1);
+            self.oracle.prefetch_next(self.issued + 1);
         }
         let w = &self.sc.workload;
         let mut fate = Fate::new(self.seed, &[family::WORKLOAD, u64::from(term), k, 1]);
