@@ -458,19 +458,94 @@ fn bench_prints_each_run_the_total_and_the_fastest() {
 }
 
 #[test]
+fn bench_baseline_measures_the_hand_written_loop() {
+    let o = payfault(&[
+        "bench",
+        &scenario("reference.ron"),
+        "--baseline",
+        "--runs",
+        "2",
+        "--purchases",
+        "2000",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.starts_with(
+            "bench: the hand-written loop of design.md's reference model, 1000 terminals, 2000 \
+             purchases"
+        ),
+        "{}",
+        o.stdout
+    );
+    let runs: Vec<Vec<f64>> = o
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("     1 ") || l.starts_with("     2 "))
+        .map(|l| {
+            l.split_whitespace()
+                .map(|w| w.parse().expect("a number"))
+                .collect()
+        })
+        .collect();
+    assert_eq!(runs.len(), 2, "{}", o.stdout);
+    for r in &runs {
+        // An arrival, four hops and a timeout a purchase, and the retries'.
+        assert!((12_000.0..13_200.0).contains(&r[1]), "{r:?}");
+        assert!(r.iter().all(|&x| x > 0.0), "{r:?}");
+    }
+    // Without a purchase count there is nothing to stop the loop.
+    let text = std::fs::read_to_string(workspace("scenarios/reference.ron")).expect("readable");
+    let endless = temp_path("endless.ron");
+    std::fs::write(
+        &endless,
+        text.replace("purchases: 1000000,", "duration: \"10s\","),
+    )
+    .expect("writable");
+    let o = payfault(&["bench".as_ref(), endless.as_os_str(), "--baseline".as_ref()]);
+    let _ = std::fs::remove_file(&endless);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("--purchases"), "{}", o.stderr);
+}
+
+#[test]
 fn bench_scales_prints_a_row_a_scale() {
-    // The terminal scales run at 10^6 purchases each: a few seconds in all.
+    // The terminal scales run at 10^6 purchases each, the simulator's then the loop's: about
+    // ten seconds in all.
     let o = payfault(&[
         "bench",
         &scenario("reference.ron"),
         "--scales",
+        "--baseline",
         "--max-purchases",
         "100000",
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("one run a scale"), "{}", o.stdout);
-    let rows: Vec<Vec<f64>> = o
+    let (sim, rest) = o
         .stdout
+        .split_once("\nthe hand-written loop")
+        .expect("a table of the loop");
+    let table = |text: &str, skip: usize| -> Vec<Vec<f64>> {
+        text.lines()
+            .skip(skip)
+            .map(|l| {
+                l.split_whitespace()
+                    .map(|w| w.parse().expect("a number"))
+                    .collect()
+            })
+            .collect()
+    };
+    let looped = table(rest, 2);
+    assert_eq!(
+        looped.iter().map(|r| r[0]).collect::<Vec<_>>(),
+        [1e3, 1e4, 1e5, 1e6]
+    );
+    for r in &looped {
+        // The loop's columns, then the simulator's cost per event over the loop's.
+        assert_eq!(r.len(), 8, "{r:?}");
+        assert!(r.iter().all(|&x| x > 0.0), "{r:?}");
+    }
+    let rows: Vec<Vec<f64>> = sim
         .lines()
         .skip(2)
         .map(|l| {

@@ -16,15 +16,18 @@ pub fn peak_rss_kib() -> Option<u64> {
 
 /// One run of the scenario at `t` terminals and `p` purchases, in a child process of its own:
 /// (events, wall seconds, peak resident KiB).
+/// With `baseline`, of the hand-written loop instead.
 fn scale_run(
     exe: &std::path::Path,
     args: &BenchArgs,
     t: u32,
     p: u64,
+    baseline: bool,
 ) -> Result<(f64, f64, f64), CliError> {
     let out = std::process::Command::new(exe)
         .arg("bench")
         .arg(&args.scenario)
+        .args(baseline.then_some("--baseline"))
         .args([
             "--runs",
             "1",
@@ -84,30 +87,75 @@ fn scales(args: &BenchArgs) -> Result<u8, CliError> {
         "{:>10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}",
         "terminals", "purchases", "events", "events/s", "ns/event", "wall s", "peak MiB"
     );
+    let mut loop_points = Vec::new();
     for (t, p) in points {
-        // On a shared machine the fastest run is the one least disturbed by others.
-        let mut best: Option<(f64, f64, f64)> = None;
-        for _ in 0..tries {
-            let (events, secs, kib) = scale_run(&exe, args, t, p)?;
-            best = Some(match best {
-                Some((e, s, k)) if s <= secs => (e, s, k.max(kib)),
-                Some((_, _, k)) => (events, secs, k.max(kib)),
-                None => (events, secs, kib),
-            });
+        let (events, secs, kib) = fastest(&exe, args, t, p, tries, false)?;
+        println!("{}", scale_row(t, p, events, secs, kib));
+        if p == 1_000_000 {
+            loop_points.push((t, p, secs * 1e9 / events));
         }
-        let (events, secs, kib) = best.expect("at least one run");
+    }
+    if args.baseline {
         println!(
-            "{:>10} {:>12} {:>12} {:>12.0} {:>10.1} {:>10.3} {:>10.1}",
-            t,
-            p,
-            events,
-            events / secs,
-            secs * 1e9 / events,
-            secs,
-            kib / 1024.0
+            "\nthe hand-written loop of design.md (binary heap, ChaCha8, hash maps; no oracle, \
+             metrics or trace), and the simulator's cost per event against it"
         );
+        println!(
+            "{:>10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10}",
+            "terminals",
+            "purchases",
+            "events",
+            "events/s",
+            "ns/event",
+            "wall s",
+            "peak MiB",
+            "sim/loop"
+        );
+        for (t, p, sim_ns) in loop_points {
+            let (events, secs, kib) = fastest(&exe, args, t, p, tries, true)?;
+            println!(
+                "{} {:>10.2}",
+                scale_row(t, p, events, secs, kib),
+                sim_ns / (secs * 1e9 / events)
+            );
+        }
     }
     Ok(0)
+}
+
+/// The fastest of `tries` runs at one scale, with the largest peak memory: on a shared
+/// machine the fastest run is the one least disturbed by others.
+fn fastest(
+    exe: &std::path::Path,
+    args: &BenchArgs,
+    t: u32,
+    p: u64,
+    tries: u64,
+    baseline: bool,
+) -> Result<(f64, f64, f64), CliError> {
+    let mut best: Option<(f64, f64, f64)> = None;
+    for _ in 0..tries {
+        let (events, secs, kib) = scale_run(exe, args, t, p, baseline)?;
+        best = Some(match best {
+            Some((e, s, k)) if s <= secs => (e, s, k.max(kib)),
+            Some((_, _, k)) => (events, secs, k.max(kib)),
+            None => (events, secs, kib),
+        });
+    }
+    Ok(best.expect("at least one run"))
+}
+
+fn scale_row(t: u32, p: u64, events: f64, secs: f64, kib: f64) -> String {
+    format!(
+        "{:>10} {:>12} {:>12} {:>12.0} {:>10.1} {:>10.3} {:>10.1}",
+        t,
+        p,
+        events,
+        events / secs,
+        secs * 1e9 / events,
+        secs,
+        kib / 1024.0
+    )
 }
 
 pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
@@ -121,26 +169,43 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
     if let Some(t) = args.terminals {
         sc.terminals = AtLeastOne(t.max(1));
     }
-    if args.raw {
+    let baseline = if args.baseline {
+        let purchases = sc.workload.purchases.ok_or_else(|| {
+            CliError::Usage("--baseline needs a purchase count: give --purchases".into())
+        })?;
+        Some((sc.terminals.0, purchases))
+    } else {
+        None
+    };
+    // The events of one timed run of `seed`, and its wall time.
+    let measure = |seed: u64| -> Result<(u64, f64), CliError> {
         let start = Instant::now();
-        let s = payfault_domain::run::run_quick(&sc, 1)?;
-        let secs = start.elapsed().as_secs_f64();
-        println!(
-            "{} {secs} {}",
-            s.metrics.events,
-            peak_rss_kib().unwrap_or(0)
-        );
+        let events = match baseline {
+            Some((t, p)) => crate::baseline::run(t, p, seed).events,
+            None => payfault_domain::run::run_quick(&sc, seed)?.metrics.events,
+        };
+        Ok((events, start.elapsed().as_secs_f64()))
+    };
+    if args.raw {
+        let (events, secs) = measure(1)?;
+        println!("{events} {secs} {}", peak_rss_kib().unwrap_or(0));
         return Ok(0);
     }
-    println!(
-        "bench {}: {} terminals, {} purchases, policy {}",
-        sc.name,
-        sc.terminals.0,
-        sc.workload
-            .purchases
-            .map_or("unbounded".into(), |p| p.to_string()),
-        sc.policy.kind
-    );
+    match baseline {
+        Some((t, p)) => println!(
+            "bench: the hand-written loop of design.md's reference model, {t} terminals, {p} \
+             purchases"
+        ),
+        None => println!(
+            "bench {}: {} terminals, {} purchases, policy {}",
+            sc.name,
+            sc.terminals.0,
+            sc.workload
+                .purchases
+                .map_or("unbounded".into(), |p| p.to_string()),
+            sc.policy.kind
+        ),
+    }
     println!(
         "{:>6} {:>12} {:>12} {:>10} {:>10} {:>12}",
         "seed", "events", "events/s", "ns/event", "wall s", "peak MiB"
@@ -151,10 +216,7 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
     let mut best: Option<(u64, f64)> = None;
     let runs = args.runs.unwrap_or(3).max(1);
     for seed in 1..=runs {
-        let start = Instant::now();
-        let s = payfault_domain::run::run_quick(&sc, seed)?;
-        let secs = start.elapsed().as_secs_f64();
-        let events = s.metrics.events;
+        let (events, secs) = measure(seed)?;
         total_events += events;
         total_secs += secs;
         if best.is_none_or(|(e, s)| secs / (events as f64) < s / (e as f64)) {

@@ -1,5 +1,6 @@
 //! The payfault command line.
 
+mod baseline;
 mod bench;
 mod chart;
 mod check;
@@ -96,6 +97,12 @@ struct BenchArgs {
     /// The largest purchase count measured by --scales.
     #[arg(long, default_value_t = 100_000_000)]
     max_purchases: u64,
+    /// Measure the minimal hand-written loop of design.md's reference model instead of the
+    /// simulator (a binary heap, one ChaCha8 stream, hash maps; no oracle, metrics or trace),
+    /// at the scenario's terminals and purchases: the yardstick the simulator is held to.
+    /// With --scales, both, across the terminal counts.
+    #[arg(long)]
+    baseline: bool,
     /// Print one machine-readable line per run (used by --scales).
     #[arg(long, hide = true)]
     raw: bool,
