@@ -40,6 +40,7 @@ pub struct Ring<T> {
     /// The smallest and one past the largest live id; equal when none is.
     lo: u64,
     hi: u64,
+    /// Live ids in the blocks; the spilled ones are counted by their map.
     len: usize,
     /// Blocks let go, kept for the next ones needed: see [`SPARE_BLOCKS`].
     spare: Vec<Block<T>>,
