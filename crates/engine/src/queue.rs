@@ -314,8 +314,10 @@ const DIGIT_BITS: u32 = 4;
 const DIGITS: usize = 1 << DIGIT_BITS;
 const BUCKETS: usize = 128 / DIGIT_BITS as usize * DIGITS;
 
-/// A bucket this small goes to the front whole rather than being spread over the buckets below.
-const SORTED_RUN: usize = 32;
+/// A bucket this small goes to the front whole, sorted, rather than being spread over the
+/// buckets below: sorting a few more saves each of them a move. On the reference at 100,000
+/// and 1,000,000 terminals, 128 was about 2% faster than 32 and than 256.
+const SORTED_RUN: usize = 128;
 /// The most keys a sorted front takes one by one (each an insertion) before it turns into a
 /// heap.
 const SORTED_INSERTS: usize = 64;
