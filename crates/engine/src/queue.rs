@@ -53,8 +53,8 @@ pub struct RadixHeap<E> {
     len: usize,
     /// The keys up to `last`: usually a whole small bucket, which [`RadixHeap::refill`]
     /// sorted in; and any key that came in below `last` after a peek. Sorted in decreasing
-    /// order (`front_sorted`), so that taking the smallest is taking the last; once more
-    /// than [`SORTED_INSERTS`] keys would have to be inserted into it, a min-heap instead, so
+    /// order (`front_sorted`), so that taking the smallest is taking the last; a key that
+    /// comes in while it holds [`SORTED_INSERTS`] or more turns it into a min-heap first, so
     /// that many such keys never cost more than a heap.
     front: Vec<Entry<E>>,
     front_sorted: bool,
@@ -318,8 +318,8 @@ const BUCKETS: usize = 128 / DIGIT_BITS as usize * DIGITS;
 /// buckets below: sorting a few more saves each of them a move. On the reference at 100,000
 /// and 1,000,000 terminals, 128 was about 2% faster than 32 and than 256.
 const SORTED_RUN: usize = 128;
-/// The most keys a sorted front takes one by one (each an insertion) before it turns into a
-/// heap.
+/// The longest sorted front that takes a key by insertion (shifting the keys above it); a
+/// longer one turns into a heap first.
 const SORTED_INSERTS: usize = 64;
 
 /// Pending events beyond which the queue moves from a binary heap to a radix heap. Below it a
