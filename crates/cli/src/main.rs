@@ -1,5 +1,6 @@
 //! The payfault command line.
 
+mod alloc;
 mod baseline;
 mod bench;
 mod chart;
@@ -171,6 +172,10 @@ impl CliError {
         }
     }
 }
+
+/// Large tables on huge pages where the kernel offers them: see [`alloc`].
+#[global_allocator]
+static GLOBAL: alloc::HugeAlloc = alloc::HugeAlloc;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
