@@ -458,6 +458,44 @@ fn bench_prints_each_run_the_total_and_the_fastest() {
 }
 
 #[test]
+fn bench_load_of_stretches_the_terminals_arrivals() {
+    let bench = |extra: &[&str]| {
+        let reference = scenario("reference.ron");
+        let mut args = vec![
+            "bench",
+            reference.as_str(),
+            "--runs",
+            "1",
+            "--purchases",
+            "3000",
+            "--terminals",
+            "4000",
+        ];
+        args.extend_from_slice(extra);
+        let o = payfault(&args);
+        let events: Option<f64> = o
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("     1 "))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok());
+        (o, events)
+    };
+    let (plain, plain_events) = bench(&[]);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    let (same, same_events) = bench(&["--load-of", "4000"]);
+    assert!(same
+        .stdout
+        .starts_with("bench reference: 4000 terminals at the load of 4000, 3000 purchases"));
+    assert_eq!(same_events, plain_events, "stretched by 1: the same run");
+    let (slow, slow_events) = bench(&["--load-of", "1000"]);
+    assert_eq!(slow.code, 0, "{}", slow.stderr);
+    assert!(slow_events.is_some() && slow_events != plain_events);
+    let (bad, _) = bench(&["--load-of", "3000"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("--load-of 3000"), "{}", bad.stderr);
+}
+
+#[test]
 fn bench_baseline_measures_the_hand_written_loop() {
     let o = payfault(&[
         "bench",
@@ -545,21 +583,24 @@ fn bench_scales_prints_a_row_a_scale() {
         assert_eq!(r.len(), 8, "{r:?}");
         assert!(r.iter().all(|&x| x > 0.0), "{r:?}");
     }
-    let rows: Vec<Vec<f64>> = sim
-        .lines()
-        .skip(2)
-        .map(|l| {
-            l.split_whitespace()
-                .map(|w| w.parse().expect("a number"))
-                .collect()
-        })
-        .collect();
+    let (sim, same_load) = sim
+        .split_once("\nthe same terminals at the load of 1000")
+        .expect("a table at the load of 1000 terminals");
+    let rows = table(sim, 2);
     let scales: Vec<(f64, f64)> = rows.iter().map(|r| (r[0], r[1])).collect();
     assert_eq!(
         scales,
         [(1e3, 1e6), (1e4, 1e6), (1e5, 1e6), (1e6, 1e6), (1e3, 1e5)]
     );
-    for r in &rows {
+    let same_load = table(same_load, 2);
+    assert_eq!(
+        same_load.iter().map(|r| (r[0], r[1])).collect::<Vec<_>>(),
+        scales[..4]
+    );
+    // A million terminals each a thousand times slower keep a thousand terminals' payments
+    // in flight, not a million's: a fraction of the memory.
+    assert!(same_load[3][6] * 2.0 < rows[3][6], "{same_load:?} {rows:?}");
+    for r in rows.iter().chain(&same_load) {
         // events, events/s, ns/event, wall s, peak MiB: positive and consistent.
         assert_eq!(r.len(), 7);
         assert!(r.iter().all(|&x| x > 0.0), "{r:?}");

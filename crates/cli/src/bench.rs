@@ -14,20 +14,40 @@ pub fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The terminal count whose load the third table of `--scales` keeps.
+const LOAD_OF: u32 = 1_000;
+
+/// What one row of `--scales` measures.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// The scenario as it is, each terminal at its own rate.
+    Sim,
+    /// The scenario at the total load of [`LOAD_OF`] terminals.
+    SameLoad,
+    /// The hand-written loop.
+    Baseline,
+}
+
 /// One run of the scenario at `t` terminals and `p` purchases, in a child process of its own:
 /// (events, wall seconds, peak resident KiB).
-/// With `baseline`, of the hand-written loop instead.
 fn scale_run(
     exe: &std::path::Path,
     args: &BenchArgs,
     t: u32,
     p: u64,
-    baseline: bool,
+    kind: Kind,
 ) -> Result<(f64, f64, f64), CliError> {
+    let load_of = LOAD_OF.to_string();
     let out = std::process::Command::new(exe)
         .arg("bench")
         .arg(&args.scenario)
-        .args(baseline.then_some("--baseline"))
+        .args((kind == Kind::Baseline).then_some("--baseline"))
+        .args(
+            (kind == Kind::SameLoad)
+                .then_some(["--load-of", &load_of])
+                .into_iter()
+                .flatten(),
+        )
         .args([
             "--runs",
             "1",
@@ -89,11 +109,23 @@ fn scales(args: &BenchArgs) -> Result<u8, CliError> {
     );
     let mut loop_points = Vec::new();
     for (t, p) in points {
-        let (events, secs, kib) = fastest(&exe, args, t, p, tries, false)?;
+        let (events, secs, kib) = fastest(&exe, args, t, p, tries, Kind::Sim)?;
         println!("{}", scale_row(t, p, events, secs, kib));
         if p == 1_000_000 {
             loop_points.push((t, p, secs * 1e9 / events));
         }
+    }
+    println!(
+        "\nthe same terminals at the load of {LOAD_OF}: each terminal's inter-arrival times \
+         stretched by terminals/{LOAD_OF}, so that as many payments are in flight"
+    );
+    println!(
+        "{:>10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}",
+        "terminals", "purchases", "events", "events/s", "ns/event", "wall s", "peak MiB"
+    );
+    for &(t, p, _) in &loop_points {
+        let (events, secs, kib) = fastest(&exe, args, t, p, tries, Kind::SameLoad)?;
+        println!("{}", scale_row(t, p, events, secs, kib));
     }
     if args.baseline {
         println!(
@@ -112,7 +144,7 @@ fn scales(args: &BenchArgs) -> Result<u8, CliError> {
             "sim/loop"
         );
         for (t, p, sim_ns) in loop_points {
-            let (events, secs, kib) = fastest(&exe, args, t, p, tries, true)?;
+            let (events, secs, kib) = fastest(&exe, args, t, p, tries, Kind::Baseline)?;
             println!(
                 "{} {:>10.2}",
                 scale_row(t, p, events, secs, kib),
@@ -131,11 +163,11 @@ fn fastest(
     t: u32,
     p: u64,
     tries: u64,
-    baseline: bool,
+    kind: Kind,
 ) -> Result<(f64, f64, f64), CliError> {
     let mut best: Option<(f64, f64, f64)> = None;
     for _ in 0..tries {
-        let (events, secs, kib) = scale_run(exe, args, t, p, baseline)?;
+        let (events, secs, kib) = scale_run(exe, args, t, p, kind)?;
         best = Some(match best {
             Some((e, s, k)) if s <= secs => (e, s, k.max(kib)),
             Some((_, _, k)) => (events, secs, k.max(kib)),
@@ -169,6 +201,16 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
     if let Some(t) = args.terminals {
         sc.terminals = AtLeastOne(t.max(1));
     }
+    if let Some(n) = args.load_of {
+        let t = sc.terminals.0;
+        if n == 0 || t % n != 0 {
+            return Err(CliError::Usage(format!(
+                "--load-of {n}: the terminals ({t}) must be a whole multiple of it"
+            )));
+        }
+        let w = &mut sc.workload;
+        w.inter_arrival.0 = w.inter_arrival.0.stretched(u64::from(t / n));
+    }
     let baseline = if args.baseline {
         let purchases = sc.workload.purchases.ok_or_else(|| {
             CliError::Usage("--baseline needs a purchase count: give --purchases".into())
@@ -197,9 +239,11 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
              purchases"
         ),
         None => println!(
-            "bench {}: {} terminals, {} purchases, policy {}",
+            "bench {}: {} terminals{}, {} purchases, policy {}",
             sc.name,
             sc.terminals.0,
+            args.load_of
+                .map_or(String::new(), |n| format!(" at the load of {n}")),
             sc.workload
                 .purchases
                 .map_or("unbounded".into(), |p| p.to_string()),

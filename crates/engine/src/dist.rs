@@ -123,6 +123,34 @@ impl Dist {
         }
     }
 
+    /// The same distribution with every duration `k` times as long (saturating): the same
+    /// shape on a slower clock.
+    pub fn stretched(&self, k: u64) -> Dist {
+        match self {
+            Dist::Constant(d) => Dist::Constant(d.saturating_mul(k)),
+            Dist::Uniform { lo, hi } => Dist::Uniform {
+                lo: lo.saturating_mul(k),
+                hi: hi.saturating_mul(k),
+            },
+            Dist::Exponential { mean } => Dist::Exponential {
+                mean: mean.saturating_mul(k),
+            },
+            Dist::LogNormal { median, sigma } => Dist::LogNormal {
+                median: median.saturating_mul(k),
+                sigma: *sigma,
+            },
+            Dist::Pareto { scale, shape } => Dist::Pareto {
+                scale: scale.saturating_mul(k),
+                shape: *shape,
+            },
+            Dist::Spike { base, p, extra } => Dist::Spike {
+                base: Box::new(base.stretched(k)),
+                p: *p,
+                extra: Box::new(extra.stretched(k)),
+            },
+        }
+    }
+
     /// The mean, for reports and sanity checks (infinite for Pareto with shape <= 1).
     pub fn mean_nanos(&self) -> f64 {
         match self {
@@ -236,6 +264,39 @@ mod tests {
         let mut v: Vec<u64> = (0..20_001).map(|_| d.sample(&mut f).as_nanos()).collect();
         v.sort_unstable();
         v[10_000]
+    }
+
+    #[test]
+    fn stretching_multiplies_every_duration() {
+        let ms = SimDuration::from_millis;
+        let d = Dist::Spike {
+            base: Box::new(Dist::Uniform {
+                lo: ms(1),
+                hi: ms(3),
+            }),
+            p: 0.5,
+            extra: Box::new(Dist::LogNormal {
+                median: ms(20),
+                sigma: 0.6,
+            }),
+        };
+        let s = d.stretched(1000);
+        assert_eq!(s.mean_nanos().round(), (d.mean_nanos() * 1000.0).round());
+        for d in [
+            Dist::Constant(ms(7)),
+            Dist::Exponential { mean: ms(7) },
+            Dist::Pareto {
+                scale: ms(7),
+                shape: 3.0,
+            },
+        ] {
+            assert_eq!(d.stretched(4).mean_nanos(), d.mean_nanos() * 4.0, "{d:?}");
+        }
+        assert_eq!(
+            Dist::Constant(SimDuration::from_nanos(u64::MAX / 2)).stretched(3),
+            Dist::Constant(SimDuration::from_nanos(u64::MAX)),
+            "saturates"
+        );
     }
 
     #[test]
