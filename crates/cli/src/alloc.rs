@@ -3,9 +3,10 @@
 //!
 //! At a million terminals the run's state is hundreds of MB read at random; on 4 KiB pages
 //! nearly every cold read also misses the TLB. Asking for huge pages made such runs about 4%
-//! faster, and costs small runs nothing: their blocks are too small to ask for any. The
-//! request is advice (`madvise`), applied only to whole huge pages inside the block, so the
-//! allocator's behaviour is otherwise the system's.
+//! faster. A table on huge pages is resident 2 MiB at a time, so it may hold up to 2 MiB more
+//! than it has touched; small runs have few tables that large. The request is advice
+//! (`madvise`), applied only to whole huge pages inside the block, so the allocator's
+//! behaviour is otherwise the system's.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 

@@ -94,11 +94,11 @@ struct BenchArgs {
     /// Keep the load that this many terminals make: stretch each terminal's inter-arrival
     /// times by terminals / N (a whole number), so that purchases arrive as fast in all, and
     /// as many are in flight, as at N terminals.
-    #[arg(long, value_name = "N", conflicts_with = "baseline")]
+    #[arg(long, value_name = "N", conflicts_with_all = ["baseline", "scales"])]
     load_of: Option<u32>,
-    /// Measure each scale in its own process: 10^3 to 10^6 terminals at 10^6 purchases, the
-    /// same at the load of 1000 terminals, and 10^5 up to --max-purchases purchases at 1000
-    /// terminals.
+    /// Measure each scale in its own process: 10^3 to 10^6 terminals at 10^6 purchases and
+    /// 10^5 up to --max-purchases purchases at 1000 terminals, then the terminal counts again
+    /// at the load of 1000 terminals.
     #[arg(long)]
     scales: bool,
     /// The largest purchase count measured by --scales.
