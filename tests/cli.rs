@@ -421,6 +421,13 @@ fn trace_is_json_lines_and_depends_only_on_the_seed() {
     assert!(first != trace("c", "6"), "another seed gave the same trace");
 }
 
+/// The numbers of a row of a table `bench` prints, every word of which is one.
+fn numbers(line: &str) -> Vec<f64> {
+    line.split_whitespace()
+        .map(|w| w.parse().expect("a number"))
+        .collect()
+}
+
 #[test]
 fn bench_prints_each_run_the_total_and_the_fastest() {
     let o = payfault(&[
@@ -519,11 +526,7 @@ fn bench_baseline_measures_the_hand_written_loop() {
         .stdout
         .lines()
         .filter(|l| l.starts_with("     1 ") || l.starts_with("     2 "))
-        .map(|l| {
-            l.split_whitespace()
-                .map(|w| w.parse().expect("a number"))
-                .collect()
-        })
+        .map(numbers)
         .collect();
     assert_eq!(runs.len(), 2, "{}", o.stdout);
     for r in &runs {
@@ -564,14 +567,7 @@ fn bench_scales_prints_a_row_a_scale() {
         .split_once("\nthe hand-written loop")
         .expect("a table of the loop");
     let table = |text: &str, skip: usize| -> Vec<Vec<f64>> {
-        text.lines()
-            .skip(skip)
-            .map(|l| {
-                l.split_whitespace()
-                    .map(|w| w.parse().expect("a number"))
-                    .collect()
-            })
-            .collect()
+        text.lines().skip(skip).map(numbers).collect()
     };
     let looped = table(rest, 2);
     assert_eq!(
