@@ -7,8 +7,8 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use payfault_engine::{
-    prefetch, stream, Dist, EngineError, Fate, Lane, Limits, MonotoneQueue, Next as Due, Scheduler,
-    Seed, SimDuration, SimTime, StreamRng,
+    prefetch, stream, Dist, EngineError, Fate, Lane, Limits, Next as Due, Scheduler, Seed,
+    SimDuration, SimTime, SourceQueue, StreamRng,
 };
 
 use smallvec::SmallVec;
@@ -478,10 +478,11 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     bank_srv: Server,
     bank: Bank,
     bank_reply: Dist,
-    /// Each terminal's next purchase, keyed by (time, terminal): the order in which purchases
-    /// are numbered does not depend on anything else that happens at the same instant.
-    arrivals: MonotoneQueue<()>,
-    /// When the next purchase is due while purchases are being issued: the smallest key of
+    /// Each terminal's next purchase, taken in order of (time, terminal): the order in which
+    /// purchases are numbered does not depend on anything else that happens at the same
+    /// instant.
+    arrivals: SourceQueue,
+    /// When the next purchase is due while purchases are being issued: the first of
     /// `arrivals`, kept so that the run loop does not ask the queue before every event.
     next_arrival_at: Option<SimTime>,
     /// Each terminal's retry-budget tokens, in thousandths; empty without a budget.
@@ -560,6 +561,16 @@ struct Schedule {
     erroneous: BTreeSet<MsgId>,
 }
 
+/// The span of time whose purchases [`SourceQueue`] gathers at once: a quarter of a terminal's
+/// mean gap, so that about a quarter of the terminals wait in its queue and each pass over
+/// them gathers one in four. Only the speed depends on it, never the order.
+fn arrival_window(gap: &Dist) -> SimDuration {
+    let mean = gap.mean_nanos();
+    // An infinite mean (a heavy tail): the queue skips the windows with nothing due anyway.
+    let quarter = if mean.is_finite() { mean / 4.0 } else { 1e9 };
+    SimDuration::from_nanos(quarter.clamp(1.0, 1e15) as u64)
+}
+
 impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     pub fn new(sc: &'a Scenario, seed: u64, policy: &'a P, tracer: &'a mut T) -> Self {
         let seed = Seed(seed);
@@ -603,7 +614,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 commits: 0,
             },
             bank_reply: b.reply_delay.0.clone(),
-            arrivals: MonotoneQueue::new(),
+            arrivals: SourceQueue::new(n_terms, arrival_window(&sc.workload.inter_arrival.0)),
             next_arrival_at: None,
             tokens_milli: Vec::new(),
             issued: 0,
@@ -772,8 +783,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 .fault_until(SimTime::ZERO.saturating_add(p.until.0));
         }
         for t in 0..self.n_terms {
-            let key = self.next_arrival(t, SimTime::ZERO);
-            self.arrivals.insert(key, ());
+            let at = self.next_arrival(t, SimTime::ZERO);
+            self.arrivals.set(t, at);
         }
         self.check_issuing();
         let node_list = |n: NodeName, nt: u32| -> Vec<Node> {
@@ -1519,27 +1530,26 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     // ----- workload ------------------------------------------------------------------------
 
-    /// The queue key of terminal `term`'s next purchase after `after`.
-    fn next_arrival(&self, term: u32, after: SimTime) -> u128 {
+    /// The time of terminal `term`'s next purchase after `after`.
+    fn next_arrival(&self, term: u32, after: SimTime) -> SimTime {
         let k = self.terms[term as usize].arrivals;
         let mut fate = Fate::new(self.seed, &[family::WORKLOAD, u64::from(term), k, 0]);
         let gap = self.sc.workload.inter_arrival.0.sample(&mut fate);
         // A zero gap would let one terminal issue forever at one instant.
-        let at = after.saturating_add(gap.max(SimDuration::from_nanos(1)));
-        (u128::from(at.as_nanos()) << 64) | u128::from(term)
+        after.saturating_add(gap.max(SimDuration::from_nanos(1)))
     }
 
     /// Stops issuing once the workload's count is reached or its next purchase would fall
     /// after its duration.
     fn check_issuing(&mut self) {
         let w = &self.sc.workload;
-        let next = self.arrivals.min_key().map(|k| (k >> 64) as u64);
+        let next = self.arrivals.peek().map(|(at, _)| at);
         let more = next.is_some_and(|at| {
             w.purchases.is_none_or(|n| self.issued < n)
-                && w.duration.is_none_or(|d| at <= d.0.as_nanos())
+                && w.duration.is_none_or(|d| at.as_nanos() <= d.0.as_nanos())
         });
         if more {
-            self.next_arrival_at = next.map(SimTime::from_nanos);
+            self.next_arrival_at = next;
         } else {
             self.stop_issuing();
         }
@@ -1644,17 +1654,16 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     }
 
     fn on_arrival(&mut self) -> Result<(), SimError> {
-        let key = self.arrivals.min_key().expect("an arrival is due");
-        let (at, term) = ((key >> 64) as u64, key as u32);
-        let now = SimTime::from_nanos(at);
+        let (now, term) = self.arrivals.peek().expect("an arrival is due");
         debug_assert_eq!(now, self.sched.now());
         let k = self.terms[term as usize].arrivals;
         self.terms[term as usize].arrivals += 1;
         let next = self.next_arrival(term, now);
-        self.arrivals.replace_min(next, ());
+        self.arrivals.replace_first(next);
         if self.prefetching {
-            if let Some(t) = self.arrivals.min_key() {
-                prefetch(&self.terms[t as u32 as usize]);
+            if let Some((_, t)) = self.arrivals.peek() {
+                prefetch(&self.terms[t as usize]);
+                self.arrivals.prefetch(t);
             }
             // The next purchase's records, which it will write first.
             self.intents.prefetch_next(self.issued + 1);

@@ -3,6 +3,8 @@
 //! This crate knows nothing of payments. It provides:
 //! - [`SimTime`] and [`SimDuration`]: an instant and a span of simulated time, in nanoseconds;
 //! - [`Scheduler`]: an event queue ordered by (time, insertion order), with run limits;
+//! - [`SourceQueue`]: the next instants of many sources, one each, such as a workload's
+//!   terminals;
 //! - [`Seed`], [`stream`] and [`Fate`]: every random number of a run derived from one seed;
 //! - [`Dist`]: latency distributions that give the same bits on every platform;
 //! - [`prefetch`], [`prefetch_all`]: a hint to load data into cache, with no effect on any result.
@@ -16,10 +18,12 @@ mod dist;
 mod prefetch;
 mod queue;
 mod rng;
+mod sources;
 mod time;
 
 pub use dist::{Dist, DistError};
 pub use prefetch::{prefetch, prefetch_all};
 pub use queue::{EngineError, Lane, Limits, MonotoneQueue, Next, RadixHeap, Scheduler};
 pub use rng::{stream, Fate, Prob, ProbError, Seed, StreamRng};
+pub use sources::{SourceQueue, ALL_DUE_UP_TO};
 pub use time::{parse_duration, DurationParseError, SimDuration, SimTime};

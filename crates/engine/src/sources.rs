@@ -1,0 +1,283 @@
+//! A queue of many sources, each with at most one pending instant: a workload's terminals,
+//! each waiting for its next customer.
+
+use crate::queue::MonotoneQueue;
+use crate::time::{SimDuration, SimTime};
+
+/// No pending instant.
+const NONE: u64 = u64::MAX;
+
+/// Sources few enough that all their instants wait in the queue: there, a heap small enough
+/// to stay in cache is faster than gathering windows, and its memory does not matter.
+pub const ALL_DUE_UP_TO: usize = 16_384;
+
+/// The pending instants of sources `0..n`, taken in order of (instant, source).
+///
+/// Each source's instant lives in a dense table; only those due before the end of the
+/// current window, a span of time given at construction, also wait in a priority queue. When
+/// that queue runs dry, one pass over the table gathers the next window's. So the queue holds
+/// a fraction of the sources rather than all of them, each of its entries moves fewer times
+/// on its way out, and a source costs 8 bytes. With a window of a quarter of a source's mean
+/// gap, a pass reads about four instants for each one it gathers.
+pub struct SourceQueue {
+    /// Each source's instant if it is at or after `end`. Below `end`, an entry is stale: the
+    /// source's instant, if pending, is in `due`. An instant set below `end` is not written
+    /// here, nor is one taken cleared, so that the table, large and touched at random, is
+    /// touched only for instants beyond the window; [`NONE`] if none was ever set.
+    next: Vec<u64>,
+    /// Sources with an instant pending.
+    pending: usize,
+    /// Every pending instant before this one is in `due`; none at or after it is.
+    end: u64,
+    width: u64,
+    /// Keys (instant, source) of the instants before `end`.
+    due: MonotoneQueue<()>,
+}
+
+impl SourceQueue {
+    /// `sources` sources, none with an instant pending, gathered `window` at a time. Up to
+    /// [`ALL_DUE_UP_TO`] sources, all wait in the queue whatever the window.
+    pub fn new(sources: u32, window: SimDuration) -> Self {
+        let width = if sources as usize <= ALL_DUE_UP_TO {
+            u64::MAX
+        } else {
+            window.as_nanos()
+        };
+        Self::windowed(sources, width)
+    }
+
+    fn windowed(sources: u32, width: u64) -> Self {
+        SourceQueue {
+            next: vec![NONE; sources as usize],
+            pending: 0,
+            end: 0,
+            width: width.max(1),
+            due: MonotoneQueue::new(),
+        }
+    }
+
+    /// Sources with an instant pending.
+    pub fn len(&self) -> usize {
+        self.pending
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending == 0
+    }
+
+    /// Gives `source`, which has no instant pending, its next one `at`. The pair (`at`,
+    /// `source`) must not come before the last one taken. [`SimTime::MAX`] counts as the
+    /// nanosecond before it.
+    ///
+    /// # Panics
+    /// If `source` is out of range.
+    #[inline]
+    pub fn set(&mut self, source: u32, at: SimTime) {
+        let t = at.as_nanos().min(NONE - 1);
+        self.pending += 1;
+        if t < self.end {
+            self.due.insert(key(t, source), ());
+        } else {
+            self.next[source as usize] = t;
+        }
+    }
+
+    /// Starts loading what [`SourceQueue::set`] for `source` writes.
+    #[inline]
+    pub fn prefetch(&self, source: u32) {
+        // With every instant in the queue, `set` writes nothing here.
+        if let Some(t) = self
+            .next
+            .get(source as usize)
+            .filter(|_| self.width != u64::MAX)
+        {
+            crate::prefetch(t);
+        }
+    }
+
+    /// The smallest pending (instant, source), without taking it.
+    #[inline]
+    pub fn peek(&mut self) -> Option<(SimTime, u32)> {
+        if self.due.is_empty() && !self.gather() {
+            return None;
+        }
+        self.due.min_key().map(split)
+    }
+
+    /// Takes the smallest pending (instant, source) and gives its source its next instant
+    /// `at`, in one step: half the work of [`SourceQueue::take`] then [`SourceQueue::set`]
+    /// when `at` falls in the current window. The pair (`at`, source) must not come before
+    /// the one taken.
+    #[inline]
+    pub fn replace_first(&mut self, at: SimTime) -> Option<(SimTime, u32)> {
+        if self.due.is_empty() && !self.gather() {
+            return None;
+        }
+        let first = self.due.min_key()?;
+        let source = first as u32;
+        let t = at.as_nanos().min(NONE - 1);
+        if t < self.end {
+            self.due.replace_min(key(t, source), ());
+        } else {
+            self.due.take_min();
+            self.next[source as usize] = t;
+        }
+        Some(split(first))
+    }
+
+    /// Takes the smallest pending (instant, source); the source then has none pending.
+    #[inline]
+    pub fn take(&mut self) -> Option<(SimTime, u32)> {
+        if self.due.is_empty() && !self.gather() {
+            return None;
+        }
+        let (k, ()) = self.due.take_min()?;
+        self.pending -= 1;
+        Some(split(k))
+    }
+
+    /// Moves the next window's instants into `due`, which is empty, skipping windows with
+    /// none; false when no source has an instant pending.
+    #[cold]
+    #[inline(never)]
+    fn gather(&mut self) -> bool {
+        while self.pending > 0 {
+            let start = self.end;
+            let end = start.saturating_add(self.width);
+            let mut first = NONE;
+            for (s, &t) in self.next.iter().enumerate() {
+                // Stale: see `next`.
+                if t < start {
+                    continue;
+                }
+                if t < end {
+                    self.due.insert(key(t, s as u32), ());
+                } else {
+                    first = first.min(t);
+                }
+            }
+            self.end = end;
+            if !self.due.is_empty() {
+                return true;
+            }
+            if first == NONE {
+                // Only if a source was set twice without being taken between.
+                self.pending = 0;
+                break;
+            }
+            // Nothing in this window: the next one starts at the first pending instant.
+            self.end = first;
+        }
+        false
+    }
+}
+
+#[inline]
+fn key(t: u64, source: u32) -> u128 {
+    (u128::from(t) << 64) | u128::from(source)
+}
+
+#[inline]
+fn split(k: u128) -> (SimTime, u32) {
+    (SimTime::from_nanos((k >> 64) as u64), k as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Knuth's MMIX step: reproducible pseudo-random gaps for the tests.
+    fn lcg(x: u64) -> u64 {
+        x.wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407)
+    }
+
+    /// Takes `rounds` instants from `sources` sources that each set a new one after a random
+    /// gap up to `max_gap`, checking every one against an ordered set.
+    fn against_a_set(sources: u32, window: u64, max_gap: u64, rounds: usize) {
+        let mut q = SourceQueue::windowed(sources, window);
+        let mut model = BTreeSet::new();
+        let mut x = u64::from(sources) ^ window;
+        for s in 0..sources {
+            x = lcg(x);
+            let t = (x >> 20) % max_gap;
+            q.set(s, SimTime::from_nanos(t));
+            model.insert((t, s));
+        }
+        for i in 0..rounds {
+            let want = model.pop_first();
+            let as_time = |(t, s): (u64, u32)| (SimTime::from_nanos(t), s);
+            assert_eq!(q.peek(), want.map(as_time), "peek {i}");
+            let Some((t, s)) = want else {
+                assert_eq!(q.take(), None);
+                break;
+            };
+            x = lcg(x);
+            // Some sources stop; the rest go on, some at once (a gap of zero), in either of
+            // the two ways.
+            let next = t + (x >> 20) % max_gap;
+            match x % 7 {
+                0 => assert_eq!(q.take(), want.map(as_time), "take {i}"),
+                1..=3 => {
+                    assert_eq!(q.take(), want.map(as_time), "take {i}");
+                    q.set(s, SimTime::from_nanos(next));
+                    model.insert((next, s));
+                }
+                _ => {
+                    let got = q.replace_first(SimTime::from_nanos(next));
+                    assert_eq!(got, want.map(as_time), "replace {i}");
+                    model.insert((next, s));
+                }
+            }
+            assert_eq!(q.len(), model.len());
+        }
+    }
+
+    #[test]
+    fn instants_come_out_in_order_of_time_then_source() {
+        against_a_set(1, 10, 100, 1000);
+        // Every instant in the queue, as [`SourceQueue::new`] does for few sources.
+        against_a_set(1000, u64::MAX, 1000, 20_000);
+        against_a_set(5, 1, 3, 2000);
+        against_a_set(1000, 250, 1000, 20_000);
+        against_a_set(1000, 1_000_000, 1000, 20_000);
+        against_a_set(30_000, 1 << 20, 1 << 22, 200_000);
+        // Enough in one window for the queue to become a radix heap.
+        against_a_set(100_000, 1 << 22, 1 << 22, 300_000);
+    }
+
+    #[test]
+    fn few_sources_all_wait_in_the_queue() {
+        let few = SourceQueue::new(ALL_DUE_UP_TO as u32, SimDuration::from_nanos(10));
+        assert_eq!(few.width, u64::MAX);
+        let many = SourceQueue::new(ALL_DUE_UP_TO as u32 + 1, SimDuration::from_nanos(10));
+        assert_eq!(many.width, 10);
+    }
+
+    #[test]
+    fn empty_windows_are_skipped() {
+        let mut q = SourceQueue::windowed(3, 1);
+        q.set(2, SimTime::from_nanos(1 << 50));
+        q.set(0, SimTime::from_nanos(1 << 50));
+        assert_eq!(q.take(), Some((SimTime::from_nanos(1 << 50), 0)));
+        assert_eq!(q.take(), Some((SimTime::from_nanos(1 << 50), 2)));
+        assert_eq!(q.take(), None);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_source_set_within_the_window_comes_out_in_its_place() {
+        let mut q = SourceQueue::windowed(3, 100);
+        q.set(0, SimTime::from_nanos(10));
+        q.set(1, SimTime::from_nanos(50));
+        assert_eq!(q.take(), Some((SimTime::from_nanos(10), 0)));
+        // Source 0 comes back within the window, before source 1; source 2 joins after it.
+        q.set(0, SimTime::from_nanos(20));
+        q.set(2, SimTime::from_nanos(50));
+        assert_eq!(q.take(), Some((SimTime::from_nanos(20), 0)));
+        assert_eq!(q.take(), Some((SimTime::from_nanos(50), 1)));
+        assert_eq!(q.take(), Some((SimTime::from_nanos(50), 2)));
+        assert_eq!(q.take(), None);
+    }
+}
