@@ -2576,6 +2576,27 @@ mod tests {
         }
     }
 
+    /// Gathering the terminals' arrivals a window at a time, as beyond `ALL_DUE_UP_TO`
+    /// terminals, numbers and times the purchases as keeping all in one queue does: windows of
+    /// a hundredth of a mean gap (most of them empty), of a quarter, and of one nanosecond.
+    #[test]
+    fn arrival_windows_change_no_trace() {
+        for name in ["reference.ron", "trap-pay-again-idempotent.ron"] {
+            let mut sc = shipped(name);
+            sc.terminals.0 = 3000;
+            sc.workload.purchases = Some(20_000);
+            let n = sc.terminals.0;
+            let mean = sc.workload.inter_arrival.0.mean_nanos() as u64;
+            let all = fingerprint_with(&sc, 5, |_| ());
+            for window in [mean / 100, mean / 4, 1] {
+                let windowed = fingerprint_with(&sc, 5, |sim| {
+                    sim.arrivals = SourceQueue::windowed(n, SimDuration::from_nanos(window));
+                });
+                assert_eq!(windowed, all, "{name}, window {window} ns");
+            }
+        }
+    }
+
     /// The same at a scale where it is on by default and the event queue is a radix heap,
     /// whose next event the prefetch looks at before it is taken.
     #[test]

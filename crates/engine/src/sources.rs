@@ -43,10 +43,16 @@ impl SourceQueue {
         } else {
             window.as_nanos()
         };
-        Self::windowed(sources, width)
+        Self::with_width(sources, width)
     }
 
-    fn windowed(sources: u32, width: u64) -> Self {
+    /// Like [`SourceQueue::new`], gathering windows however few the sources: the order the
+    /// instants come out in is the same, only the cost differs.
+    pub fn windowed(sources: u32, window: SimDuration) -> Self {
+        Self::with_width(sources, window.as_nanos())
+    }
+
+    fn with_width(sources: u32, width: u64) -> Self {
         SourceQueue {
             next: vec![NONE; sources as usize],
             pending: 0,
@@ -196,7 +202,7 @@ mod tests {
     /// Takes `rounds` instants from `sources` sources that each set a new one after a random
     /// gap up to `max_gap`, checking every one against an ordered set.
     fn against_a_set(sources: u32, window: u64, max_gap: u64, rounds: usize) {
-        let mut q = SourceQueue::windowed(sources, window);
+        let mut q = SourceQueue::with_width(sources, window);
         let mut model = BTreeSet::new();
         let mut x = u64::from(sources) ^ window;
         for s in 0..sources {
@@ -257,7 +263,7 @@ mod tests {
 
     #[test]
     fn empty_windows_are_skipped() {
-        let mut q = SourceQueue::windowed(3, 1);
+        let mut q = SourceQueue::windowed(3, SimDuration::from_nanos(1));
         q.set(2, SimTime::from_nanos(1 << 50));
         q.set(0, SimTime::from_nanos(1 << 50));
         assert_eq!(q.take(), Some((SimTime::from_nanos(1 << 50), 0)));
@@ -268,7 +274,7 @@ mod tests {
 
     #[test]
     fn a_source_set_within_the_window_comes_out_in_its_place() {
-        let mut q = SourceQueue::windowed(3, 100);
+        let mut q = SourceQueue::windowed(3, SimDuration::from_nanos(100));
         q.set(0, SimTime::from_nanos(10));
         q.set(1, SimTime::from_nanos(50));
         assert_eq!(q.take(), Some((SimTime::from_nanos(10), 0)));
