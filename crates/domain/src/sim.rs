@@ -2583,8 +2583,8 @@ mod tests {
     fn arrival_windows_change_no_trace() {
         for name in ["reference.ron", "trap-pay-again-idempotent.ron"] {
             let mut sc = shipped(name);
-            sc.terminals.0 = 3000;
-            sc.workload.purchases = Some(20_000);
+            sc.terminals.0 = 2000;
+            sc.workload.purchases = Some(8_000);
             let n = sc.terminals.0;
             let mean = sc.workload.inter_arrival.0.mean_nanos() as u64;
             let all = fingerprint_with(&sc, 5, |_| ());
