@@ -561,9 +561,10 @@ struct Schedule {
     erroneous: BTreeSet<MsgId>,
 }
 
-/// The span of time whose purchases [`SourceQueue`] gathers at once: a quarter of a terminal's
-/// mean gap, so that about a quarter of the terminals wait in its queue and each pass over
-/// them gathers one in four. Only the speed depends on it, never the order.
+/// The first guess at the span of time whose purchases [`SourceQueue`] gathers at once: a
+/// quarter of a terminal's mean gap, so that about a quarter of the terminals wait in its
+/// queue and each pass over them gathers one in four. Only the speed depends on it, never the
+/// order.
 fn arrival_window(gap: &Dist) -> SimDuration {
     let mean = gap.mean_nanos();
     // An infinite mean (a heavy tail): the queue skips the windows with nothing due anyway.

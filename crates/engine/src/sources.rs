@@ -18,7 +18,8 @@ pub const ALL_DUE_UP_TO: usize = 16_384;
 /// that queue runs dry, one pass over the table gathers the next window's. So the queue holds
 /// a fraction of the sources rather than all of them, each of its entries moves fewer times
 /// on its way out, and a source costs 8 bytes. With a window of a quarter of a source's mean
-/// gap, a pass reads about four instants for each one it gathers.
+/// gap, a pass reads about four instants for each one it gathers; the window widens or
+/// narrows after each pass to keep near that.
 pub struct SourceQueue {
     /// Each source's instant if it is at or after `end`. Below `end`, an entry is stale: the
     /// source's instant, if pending, is in `due`. An instant set below `end` is not written
@@ -79,6 +80,11 @@ impl SourceQueue {
     /// If `source` is out of range.
     #[inline]
     pub fn set(&mut self, source: u32, at: SimTime) {
+        assert!(
+            (source as usize) < self.next.len(),
+            "source {source} of {}",
+            self.next.len()
+        );
         let t = at.as_nanos().min(NONE - 1);
         self.pending += 1;
         if t < self.end {
@@ -91,7 +97,7 @@ impl SourceQueue {
     /// Starts loading what [`SourceQueue::set`] for `source` writes.
     #[inline]
     pub fn prefetch(&self, source: u32) {
-        // With every instant in the queue, `set` writes nothing here.
+        // With every instant in the queue, `set` writes here only before the first is taken.
         if let Some(t) = self
             .next
             .get(source as usize)
@@ -163,7 +169,18 @@ impl SourceQueue {
                 }
             }
             self.end = end;
-            if !self.due.is_empty() {
+            let gathered = self.due.len();
+            if self.width != u64::MAX {
+                // The window aims at a quarter of the pending instants: a pass that gathers
+                // few costs a read of every source for each, one that gathers most makes a
+                // large queue. Only the cost depends on it, never the order.
+                if gathered < self.pending / 16 {
+                    self.width = self.width.saturating_mul(2);
+                } else if gathered > self.pending / 2 {
+                    self.width = (self.width / 2).max(1);
+                }
+            }
+            if gathered > 0 {
                 return true;
             }
             if first == NONE {
@@ -259,6 +276,71 @@ mod tests {
         assert_eq!(few.width, u64::MAX);
         let many = SourceQueue::new(ALL_DUE_UP_TO as u32 + 1, SimDuration::from_nanos(10));
         assert_eq!(many.width, 10);
+    }
+
+    #[test]
+    fn an_instant_at_the_end_of_the_window_waits_for_the_next() {
+        let mut q = SourceQueue::windowed(3, SimDuration::from_nanos(10));
+        q.set(0, SimTime::from_nanos(5));
+        q.set(1, SimTime::from_nanos(10));
+        assert_eq!(q.take(), Some((SimTime::from_nanos(5), 0)));
+        // The window is [0, 10): source 2's instant is not in it, and must come after
+        // source 1's, gathered with it.
+        q.set(2, SimTime::from_nanos(10));
+        assert_eq!(q.take(), Some((SimTime::from_nanos(10), 1)));
+        assert_eq!(q.take(), Some((SimTime::from_nanos(10), 2)));
+    }
+
+    #[test]
+    fn instants_at_the_end_of_time_are_kept() {
+        for window in [0, 1, 1 << 40, u64::MAX] {
+            let mut q = SourceQueue::windowed(2, SimDuration::from_nanos(window));
+            let last = SimTime::from_nanos(u64::MAX - 1);
+            q.set(1, SimTime::MAX);
+            q.set(0, last);
+            assert_eq!(q.take(), Some((last, 0)), "window {window}");
+            assert_eq!(q.take(), Some((last, 1)), "window {window}");
+            assert_eq!(q.take(), None);
+        }
+    }
+
+    #[test]
+    fn the_window_follows_the_gaps() {
+        // Gaps of about a million nanoseconds and a window guessed a thousand times too small:
+        // the window widens until each pass gathers a fair share.
+        let n = 20_000u32;
+        let mut q = SourceQueue::windowed(n, SimDuration::from_nanos(1_000));
+        let mut x = 99u64;
+        for s in 0..n {
+            x = lcg(x);
+            q.set(s, SimTime::from_nanos((x >> 20) % 1_000_000));
+        }
+        for _ in 0..100_000 {
+            x = lcg(x);
+            let (t, _) = q.peek().unwrap();
+            q.replace_first(t.saturating_add(SimDuration::from_nanos(1 + (x >> 20) % 2_000_000)));
+        }
+        assert!(
+            (20_000..=2_000_000).contains(&q.width),
+            "window {}",
+            q.width
+        );
+        // Guessed far too large, it narrows at the first pass.
+        let mut q = SourceQueue::windowed(n, SimDuration::from_secs(1));
+        for s in 0..n {
+            q.set(s, SimTime::from_nanos(u64::from(s) * 50));
+        }
+        q.peek();
+        assert_eq!(q.width, 500_000_000);
+    }
+
+    #[test]
+    #[should_panic(expected = "source 3 of 3")]
+    fn sources_out_of_range_are_refused() {
+        let mut q = SourceQueue::windowed(3, SimDuration::from_nanos(10));
+        q.set(0, SimTime::from_nanos(5));
+        q.take();
+        q.set(3, SimTime::from_nanos(6));
     }
 
     #[test]
