@@ -279,19 +279,6 @@ mod tests {
     }
 
     #[test]
-    fn an_instant_at_the_end_of_the_window_waits_for_the_next() {
-        let mut q = SourceQueue::windowed(3, SimDuration::from_nanos(10));
-        q.set(0, SimTime::from_nanos(5));
-        q.set(1, SimTime::from_nanos(10));
-        assert_eq!(q.take(), Some((SimTime::from_nanos(5), 0)));
-        // The window is [0, 10): source 2's instant is not in it, and must come after
-        // source 1's, gathered with it.
-        q.set(2, SimTime::from_nanos(10));
-        assert_eq!(q.take(), Some((SimTime::from_nanos(10), 1)));
-        assert_eq!(q.take(), Some((SimTime::from_nanos(10), 2)));
-    }
-
-    #[test]
     fn instants_at_the_end_of_time_are_kept() {
         for window in [0, 1, 1 << 40, u64::MAX] {
             let mut q = SourceQueue::windowed(2, SimDuration::from_nanos(window));
@@ -343,29 +330,63 @@ mod tests {
         q.set(3, SimTime::from_nanos(6));
     }
 
-    #[test]
-    fn empty_windows_are_skipped() {
-        let mut q = SourceQueue::windowed(3, SimDuration::from_nanos(1));
-        q.set(2, SimTime::from_nanos(1 << 50));
-        q.set(0, SimTime::from_nanos(1 << 50));
-        assert_eq!(q.take(), Some((SimTime::from_nanos(1 << 50), 0)));
-        assert_eq!(q.take(), Some((SimTime::from_nanos(1 << 50), 2)));
-        assert_eq!(q.take(), None);
+    /// A step of a script: give a source an instant, or take one and expect it.
+    enum Step {
+        Set(u32, u64),
+        Take(Option<(u64, u32)>),
+    }
+    use Step::{Set, Take};
+
+    /// Plays `steps` on three sources gathered `window` nanoseconds at a time.
+    fn play(window: u64, steps: &[Step]) {
+        let mut q = SourceQueue::windowed(3, SimDuration::from_nanos(window));
+        for (i, step) in steps.iter().enumerate() {
+            match *step {
+                Set(s, t) => q.set(s, SimTime::from_nanos(t)),
+                Take(want) => {
+                    let want = want.map(|(t, s)| (SimTime::from_nanos(t), s));
+                    assert_eq!(q.take(), want, "step {i}, window {window}");
+                }
+            }
+        }
         assert!(q.is_empty());
     }
 
     #[test]
-    fn a_source_set_within_the_window_comes_out_in_its_place() {
-        let mut q = SourceQueue::windowed(3, SimDuration::from_nanos(100));
-        q.set(0, SimTime::from_nanos(10));
-        q.set(1, SimTime::from_nanos(50));
-        assert_eq!(q.take(), Some((SimTime::from_nanos(10), 0)));
-        // Source 0 comes back within the window, before source 1; source 2 joins after it.
-        q.set(0, SimTime::from_nanos(20));
-        q.set(2, SimTime::from_nanos(50));
-        assert_eq!(q.take(), Some((SimTime::from_nanos(20), 0)));
-        assert_eq!(q.take(), Some((SimTime::from_nanos(50), 1)));
-        assert_eq!(q.take(), Some((SimTime::from_nanos(50), 2)));
-        assert_eq!(q.take(), None);
+    fn scripts() {
+        // An instant at the window's end, [0, 10), waits for the next window and comes after
+        // an earlier source's instant at the same time.
+        let at_the_end = [
+            Set(0, 5),
+            Set(1, 10),
+            Take(Some((5, 0))),
+            Set(2, 10),
+            Take(Some((10, 1))),
+            Take(Some((10, 2))),
+        ];
+        play(10, &at_the_end);
+        // Empty windows are skipped: the next pass starts at the first pending instant.
+        let far = [
+            Set(2, 1 << 50),
+            Set(0, 1 << 50),
+            Take(Some((1 << 50, 0))),
+            Take(Some((1 << 50, 2))),
+            Take(None),
+        ];
+        play(1, &far);
+        // A source set again within the window comes out in its place, before one gathered
+        // with the window; one set within it for the first time, after.
+        let within = [
+            Set(0, 10),
+            Set(1, 50),
+            Take(Some((10, 0))),
+            Set(0, 20),
+            Set(2, 50),
+            Take(Some((20, 0))),
+            Take(Some((50, 1))),
+            Take(Some((50, 2))),
+            Take(None),
+        ];
+        play(100, &within);
     }
 }
