@@ -567,7 +567,7 @@ struct Schedule {
 /// order.
 fn arrival_window(gap: &Dist) -> SimDuration {
     let mean = gap.mean_nanos();
-    // An infinite mean (a heavy tail): the queue skips the windows with nothing due anyway.
+    // An infinite mean (a heavy tail): a second, which the queue widens or narrows to fit.
     let quarter = if mean.is_finite() { mean / 4.0 } else { 1e9 };
     SimDuration::from_nanos(quarter.clamp(1.0, 1e15) as u64)
 }
@@ -2578,8 +2578,8 @@ mod tests {
     }
 
     /// Gathering the terminals' arrivals a window at a time, as beyond `ALL_DUE_UP_TO`
-    /// terminals, numbers and times the purchases as keeping all in one queue does: windows of
-    /// a hundredth of a mean gap (most of them empty), of a quarter, and of one nanosecond.
+    /// terminals, numbers and times the purchases as keeping all in one queue does, starting
+    /// from windows of a hundredth of a mean gap, of a quarter, and of one nanosecond.
     #[test]
     fn arrival_windows_change_no_trace() {
         for name in ["reference.ron", "trap-pay-again-idempotent.ron"] {
