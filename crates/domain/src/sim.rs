@@ -784,7 +784,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 .fault_until(SimTime::ZERO.saturating_add(p.until.0));
         }
         for t in 0..self.n_terms {
-            let at = self.next_arrival(t, SimTime::ZERO);
+            // Every terminal's first: its count is 0, not read from a million cold terminals.
+            let at = self.next_arrival(t, 0, SimTime::ZERO);
             self.arrivals.set(t, at);
         }
         self.check_issuing();
@@ -1531,9 +1532,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     // ----- workload ------------------------------------------------------------------------
 
-    /// The time of terminal `term`'s next purchase after `after`.
-    fn next_arrival(&self, term: u32, after: SimTime) -> SimTime {
-        let k = self.terms[term as usize].arrivals;
+    /// The time of terminal `term`'s purchase number `k` (from 0), after `after`.
+    fn next_arrival(&self, term: u32, k: u64, after: SimTime) -> SimTime {
         let mut fate = Fate::new(self.seed, &[family::WORKLOAD, u64::from(term), k, 0]);
         let gap = self.sc.workload.inter_arrival.0.sample(&mut fate);
         // A zero gap would let one terminal issue forever at one instant.
@@ -1659,7 +1659,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         debug_assert_eq!(now, self.sched.now());
         let k = self.terms[term as usize].arrivals;
         self.terms[term as usize].arrivals += 1;
-        let next = self.next_arrival(term, now);
+        let next = self.next_arrival(term, k + 1, now);
         self.arrivals.replace_first(next);
         if self.prefetching {
             if let Some((_, t)) = self.arrivals.peek() {
