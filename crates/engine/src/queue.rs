@@ -754,11 +754,11 @@ impl<E> Scheduler<E> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Knuth's MMIX step: reproducible pseudo-random times for the tests.
-    fn lcg(x: u64) -> u64 {
+    pub(crate) fn lcg(x: u64) -> u64 {
         x.wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407)
     }

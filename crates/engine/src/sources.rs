@@ -14,7 +14,7 @@ pub const ALL_DUE_UP_TO: usize = 16_384;
 /// The pending instants of sources `0..n`, taken in order of (instant, source).
 ///
 /// Each source's instant lives in a dense table; only those due before the end of the
-/// current window, a span of time given at construction, also wait in a priority queue. When
+/// current window, a span of time guessed at construction, also wait in a priority queue. When
 /// that queue runs dry, one pass over the table gathers the next window's. So the queue holds
 /// a fraction of the sources rather than all of them, each of its entries moves fewer times
 /// on its way out, and a source costs 8 bytes. With a window of a quarter of a source's mean
@@ -208,13 +208,8 @@ fn split(k: u128) -> (SimTime, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::tests::lcg;
     use std::collections::BTreeSet;
-
-    /// Knuth's MMIX step: reproducible pseudo-random gaps for the tests.
-    fn lcg(x: u64) -> u64 {
-        x.wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407)
-    }
 
     /// Takes `rounds` instants from `sources` sources that each set a new one after a random
     /// gap up to `max_gap`, checking every one against an ordered set.
@@ -321,13 +316,23 @@ mod tests {
         assert_eq!(q.width, 500_000_000);
     }
 
+    /// A source out of range is refused, inside the window as beyond it, rather than coming
+    /// out of the queue later under a number no caller has.
     #[test]
-    #[should_panic(expected = "source 3 of 3")]
     fn sources_out_of_range_are_refused() {
-        let mut q = SourceQueue::windowed(3, SimDuration::from_nanos(10));
-        q.set(0, SimTime::from_nanos(5));
-        q.take();
-        q.set(3, SimTime::from_nanos(6));
+        for at in [6, 60] {
+            let refused = std::panic::catch_unwind(|| {
+                let mut q = SourceQueue::windowed(3, SimDuration::from_nanos(10));
+                q.set(0, SimTime::from_nanos(5));
+                assert_eq!(q.take(), Some((SimTime::from_nanos(5), 0)));
+                q.set(3, SimTime::from_nanos(at));
+            });
+            let message = refused.expect_err("refused");
+            let message = message
+                .downcast_ref::<String>()
+                .expect("a formatted message");
+            assert_eq!(message, "source 3 of 3", "at {at}");
+        }
     }
 
     /// A step of a script: give a source an instant, or take one and expect it.
