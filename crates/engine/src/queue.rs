@@ -64,7 +64,8 @@ pub struct RadixHeap<E> {
     /// Bit `b % 64` of word `b / 64` is set when bucket `b` is not empty.
     occupied: [u64; BUCKETS / 64],
     spare: Vec<Entry<E>>,
-    /// How many times a bucket has gone to the front whole: see [`MonotoneQueue::upcoming`].
+    /// How many times the front has been refilled from a bucket, whole or spread: see
+    /// [`MonotoneQueue::upcoming`].
     runs: u64,
 }
 
@@ -199,6 +200,8 @@ impl<E> RadixHeap<E> {
         let mut items = std::mem::replace(&mut self.buckets[b], std::mem::take(&mut self.spare));
         self.last = items.iter().map(|e| e.key).min().expect("occupied bucket");
         self.front_sorted = true;
+        // The front is a new group too, of the keys equal to `last`.
+        self.runs += 1;
         for e in items.drain(..) {
             if e.key == self.last {
                 self.front_push(e);
@@ -379,7 +382,7 @@ impl<E> MonotoneQueue<E> {
     }
 
     /// The events of a radix heap's front, the next to come out, in no particular order, and
-    /// a count that changes whenever a bucket has come to the front whole; none from a binary
+    /// a count that changes whenever the front is refilled from a bucket; none from a binary
     /// heap, whose few pending events are in cache anyway.
     #[inline]
     pub fn upcoming(&self) -> (u64, impl Iterator<Item = &E>) {
@@ -404,9 +407,13 @@ impl<E> MonotoneQueue<E> {
 
     /// Takes out the entry with the smallest key and adds `event` under `key` in one step:
     /// half the work of [`MonotoneQueue::take_min`] then [`MonotoneQueue::insert`] on a heap.
-    /// `key` must not be below the key taken out.
+    /// `key` must not be below the key taken out. On an empty queue it only adds the event.
     #[inline]
     pub fn replace_min(&mut self, key: u128, event: E) -> Option<(u128, E)> {
+        if self.is_empty() {
+            self.insert(key, event);
+            return None;
+        }
         match &mut self.0 {
             Inner::Small { heap, last, .. } => {
                 let mut top = heap.peek_mut()?;
@@ -416,7 +423,7 @@ impl<E> MonotoneQueue<E> {
                 Some((old.key, old.event))
             }
             Inner::Large(r) => {
-                let old = r.pop()?;
+                let old = r.pop().expect("not empty");
                 r.push(Entry { key, event });
                 Some((old.key, old.event))
             }
@@ -710,8 +717,15 @@ impl<E> Scheduler<E> {
     /// `outside`: when it is due strictly before every queued event, the clock moves to it
     /// and [`Next::Outside`] says so. At equal times queued events go first. A caller's own
     /// monotone stream (a workload's arrivals) thus skips the queue yet keeps a total order.
+    /// An `outside` before [`Scheduler::now`] is an error, as scheduling into the past is.
     #[inline]
     pub fn next_or(&mut self, outside: Option<SimTime>) -> Result<Next<E>, EngineError> {
+        if let Some(o) = outside.filter(|&o| o < self.now) {
+            return Err(EngineError::InPast {
+                now: self.now,
+                at: o,
+            });
+        }
         let (at, from) = match (self.head, outside) {
             (None, None) => return Ok(Next::Idle),
             (Some((k, src)), o) => {
@@ -960,6 +974,75 @@ pub(crate) mod tests {
             s.next_or(at(60)),
             Err(EngineError::EventLimit { .. })
         ));
+    }
+
+    /// Regression: an outside instant before the current time moved the clock back, and an
+    /// event could then be scheduled before one already processed.
+    #[test]
+    fn an_outside_instant_in_the_past_is_refused_and_changes_nothing() {
+        let mut s: Scheduler<u32> = Scheduler::new(Limits::default());
+        s.schedule_at(SimTime::from_nanos(10), 1).unwrap();
+        s.schedule_at(SimTime::from_nanos(20), 2).unwrap();
+        assert_eq!(s.next_event().unwrap(), Some((SimTime::from_nanos(10), 1)));
+        assert_eq!(
+            s.next_or(Some(SimTime::from_nanos(5))),
+            Err(EngineError::InPast {
+                now: SimTime::from_nanos(10),
+                at: SimTime::from_nanos(5),
+            })
+        );
+        assert_eq!(s.now(), SimTime::from_nanos(10));
+        assert_eq!(s.processed(), 1);
+        assert!(s.schedule_at(SimTime::from_nanos(7), 3).is_err());
+        // An outside instant equal to the current time is fine.
+        assert_eq!(
+            s.next_or(Some(SimTime::from_nanos(10))).unwrap(),
+            Next::Outside(SimTime::from_nanos(10))
+        );
+        assert_eq!(s.next_event().unwrap(), Some((SimTime::from_nanos(20), 2)));
+    }
+
+    /// Regression: replacing the minimum of an empty queue dropped the event it was given.
+    #[test]
+    fn replacing_the_minimum_of_an_empty_queue_adds_the_event() {
+        for radix_from in [RADIX_FROM, 0] {
+            let mut q = MonotoneQueue::new();
+            q.set_radix_from(radix_from);
+            assert_eq!(q.replace_min(5, 7u32), None);
+            assert_eq!(q.len(), 1);
+            assert_eq!(q.replace_min(6, 8), Some((5, 7)));
+            assert_eq!(q.take_min(), Some((6, 8)));
+            assert_eq!(q.replace_min(9, 1), None);
+            assert_eq!(q.take_min(), Some((9, 1)));
+            assert!(q.is_empty());
+        }
+    }
+
+    /// Regression: when the radix heap spread a large bucket rather than moving it to the
+    /// front whole, `upcoming` kept its count, so the next events were never listed to be
+    /// prefetched.
+    #[test]
+    fn a_spread_bucket_makes_a_new_group() {
+        let mut s: Scheduler<u32> = Scheduler::new(Limits::default());
+        s.set_radix_from(0);
+        for i in 0..5 {
+            s.schedule_at(SimTime::from_nanos(1), i).unwrap();
+        }
+        let burst = 2 * SORTED_RUN as u32;
+        for i in 100..100 + burst {
+            s.schedule_at(SimTime::from_nanos(2), i).unwrap();
+        }
+        s.peek();
+        let (first, group) = s.upcoming();
+        assert_eq!(group.count(), 5);
+        for _ in 0..5 {
+            s.next_event().unwrap();
+        }
+        assert_eq!(s.peek(), Some(&100));
+        let (second, mut group) = s.upcoming();
+        assert_ne!(first, second, "the front was refilled");
+        assert!(group.any(|&e| e == 100), "the next event is listed");
+        assert!(s.next_is_upcoming());
     }
 
     #[test]
