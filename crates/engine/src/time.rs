@@ -70,7 +70,8 @@ impl SimDuration {
 }
 
 impl fmt::Display for SimDuration {
-    /// The shortest exact form in the largest unit that divides it: "250ms", "60s", "1500us".
+    /// The shortest exact form in the largest unit that divides it: "250ms", "90s", "1m",
+    /// "1500us".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ns = self.0;
         for (unit, size) in [
@@ -154,11 +155,15 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, DurationParseError> {
     let mut total = int.checked_mul(scale).ok_or_else(overflow)?;
     let mut place = scale;
     for c in frac_part.chars() {
+        let digit = u64::from(c as u8 - b'0');
         if !place.is_multiple_of(10) {
-            return Err(DurationParseError::TooPrecise(text.to_string()));
+            // Below a nanosecond only zeros are exact: "1.0ns", "2.50000000ms".
+            if digit != 0 {
+                return Err(DurationParseError::TooPrecise(text.to_string()));
+            }
+            continue;
         }
         place /= 10;
-        let digit = u64::from(c as u8 - b'0');
         total = total.checked_add(digit * place).ok_or_else(overflow)?;
     }
     Ok(SimDuration(total))
@@ -176,6 +181,33 @@ mod tests {
         assert_eq!(parse_duration("24h"), Ok(SimDuration::from_secs(86_400)));
         assert_eq!(parse_duration("0ms"), Ok(SimDuration::ZERO));
         assert_eq!(parse_duration(" 7 us"), Ok(SimDuration::from_micros(7)));
+        assert_eq!(SimDuration::from_secs(60).to_string(), "1m");
+    }
+
+    /// Regression: a zero below the nanosecond was refused as too precise, though the value
+    /// is exact.
+    #[test]
+    fn zeros_below_a_nanosecond_are_exact() {
+        for (text, ns) in [
+            ("1.0ns", 1),
+            ("3.0000us", 3_000),
+            ("2.50000000ms", 2_500_000),
+            ("1.0000000000s", 1_000_000_000),
+            ("0.000000001s", 1),
+            ("0.0000000010s", 1),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(SimDuration::from_nanos(ns)),
+                "{text}"
+            );
+        }
+        for text in ["1.5ns", "1.0001us", "0.0000000001s", "1.00000000001s"] {
+            assert!(
+                matches!(parse_duration(text), Err(DurationParseError::TooPrecise(_))),
+                "{text}"
+            );
+        }
     }
 
     #[test]
