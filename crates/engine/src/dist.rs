@@ -51,11 +51,24 @@ pub enum DistError {
 const CAP_NS: f64 = 1.0e18;
 
 impl Dist {
-    /// The one value this distribution can give, if it can give only one.
+    /// The one value this distribution can give, if it can give only one: a constant, and
+    /// the degenerate cases of the others (a uniform of zero width, a zero mean or scale, a
+    /// lognormal of zero sigma whose median a float holds exactly, a spike that never
+    /// happens or adds nothing).
     pub fn constant(&self) -> Option<SimDuration> {
         match self {
             Dist::Constant(d) => Some(*d),
             Dist::Uniform { lo, hi } if lo == hi => Some(*lo),
+            Dist::Exponential { mean } if mean.as_nanos() == 0 => Some(SimDuration::ZERO),
+            Dist::Pareto { scale, .. } if scale.as_nanos() == 0 => Some(SimDuration::ZERO),
+            Dist::LogNormal { median, sigma } if *sigma == 0.0 && median.as_nanos() <= 1 << 53 => {
+                Some(*median)
+            }
+            Dist::Spike { base, p, extra }
+                if *p == 0.0 || extra.constant() == Some(SimDuration::ZERO) =>
+            {
+                base.constant()
+            }
             _ => None,
         }
     }
@@ -264,6 +277,69 @@ mod tests {
         let mut v: Vec<u64> = (0..20_001).map(|_| d.sample(&mut f).as_nanos()).collect();
         v.sort_unstable();
         v[10_000]
+    }
+
+    /// Regression: distributions that can give only one value were not recognised as such,
+    /// so their events missed the FIFO lanes of constant delays.
+    #[test]
+    fn a_distribution_with_one_value_says_so_and_gives_only_it() {
+        let ms = SimDuration::from_millis;
+        let spike = |p, extra| Dist::Spike {
+            base: Box::new(Dist::Constant(ms(5))),
+            p,
+            extra: Box::new(extra),
+        };
+        let lognormal = |median, sigma| Dist::LogNormal { median, sigma };
+        let one = [
+            (Dist::Constant(ms(5)), ms(5)),
+            (
+                Dist::Uniform {
+                    lo: ms(5),
+                    hi: ms(5),
+                },
+                ms(5),
+            ),
+            (Dist::Exponential { mean: ms(0) }, ms(0)),
+            (
+                Dist::Pareto {
+                    scale: ms(0),
+                    shape: 1e-300,
+                },
+                ms(0),
+            ),
+            (lognormal(ms(5), 0.0), ms(5)),
+            (
+                lognormal(SimDuration::from_nanos(1 << 53), 0.0),
+                SimDuration::from_nanos(1 << 53),
+            ),
+            (spike(0.0, Dist::Constant(ms(9))), ms(5)),
+            (spike(0.7, Dist::Constant(ms(0))), ms(5)),
+        ];
+        for (d, v) in one {
+            assert_eq!(d.constant(), Some(v), "{d:?}");
+            let mut f = Fate::new(Seed(3), &[2]);
+            for _ in 0..2_000 {
+                assert_eq!(d.sample(&mut f), v, "{d:?}");
+            }
+        }
+        for d in [
+            Dist::Uniform {
+                lo: ms(5),
+                hi: ms(6),
+            },
+            Dist::Exponential { mean: ms(1) },
+            lognormal(ms(5), 0.1),
+            // A float cannot hold every median: this one comes out rounded.
+            lognormal(SimDuration::from_nanos((1 << 53) + 1), 0.0),
+            spike(0.5, Dist::Constant(ms(1))),
+            Dist::Spike {
+                base: Box::new(Dist::Exponential { mean: ms(1) }),
+                p: 0.0,
+                extra: Box::new(Dist::Constant(ms(1))),
+            },
+        ] {
+            assert_eq!(d.constant(), None, "{d:?}");
+        }
     }
 
     #[test]

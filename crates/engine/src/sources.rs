@@ -74,7 +74,8 @@ impl SourceQueue {
 
     /// Gives `source`, which has no instant pending, its next one `at`. The pair (`at`,
     /// `source`) must not come before the last one taken. [`SimTime::MAX`] counts as the
-    /// nanosecond before it.
+    /// nanosecond before it, where the table keeps its mark for "none": so (`MAX`, `source`)
+    /// must not come before the last one taken either when read as (`MAX - 1`, `source`).
     ///
     /// # Panics
     /// If `source` is out of range.
