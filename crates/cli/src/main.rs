@@ -7,6 +7,7 @@ mod chart;
 mod check;
 mod progress;
 mod scenario_file;
+mod shell;
 mod sweep;
 
 use std::fs::File;
@@ -59,8 +60,8 @@ struct CheckArgs {
     /// The first seed.
     #[arg(long, default_value_t = 1)]
     seed_start: u64,
-    /// Worker threads (default: every core). The outcome does not depend on it.
-    #[arg(long)]
+    /// Worker threads, 1 to 1024 (default: every core). The outcome does not depend on it.
+    #[arg(long, value_parser = shell::parse_jobs)]
     jobs: Option<usize>,
     /// Check every scenario even after one failed.
     #[arg(long)]
@@ -456,7 +457,7 @@ fn render_text(s: &Summary, path: &Path) -> String {
         let _ = writeln!(
             o,
             "replay: payfault run {} --seed {}",
-            path.display(),
+            shell::quote(path),
             s.seed
         );
     }

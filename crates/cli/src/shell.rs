@@ -1,0 +1,63 @@
+//! What the binary prints for people to paste back into a shell, and the arguments shared by
+//! its parallel commands.
+
+use std::path::Path;
+
+/// The most worker threads `--jobs` accepts: far more than any machine's cores, few enough that
+/// starting them cannot exhaust the system.
+pub const MAX_JOBS: usize = 1024;
+
+/// Parses `--jobs`: a whole number from 1 to [`MAX_JOBS`].
+pub fn parse_jobs(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|_| format!("expected a whole number of worker threads, found {s:?}"))?;
+    if (1..=MAX_JOBS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "expected between 1 and {MAX_JOBS} worker threads, found {n}"
+        ))
+    }
+}
+
+/// `path` as one word of a POSIX shell command: as it is when it holds only characters no
+/// shell treats specially, else in single quotes.
+pub fn quote(path: &Path) -> String {
+    let s = path.to_string_lossy();
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:=@%".contains(c));
+    if plain {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_come_out_as_one_shell_word() {
+        for (path, word) in [
+            ("scenarios/reference.ron", "scenarios/reference.ron"),
+            ("my dir/x.ron", "'my dir/x.ron'"),
+            ("it's.ron", r"'it'\''s.ron'"),
+            ("$HOME/a.ron", "'$HOME/a.ron'"),
+            ("", "''"),
+        ] {
+            assert_eq!(quote(Path::new(path)), word);
+        }
+    }
+
+    #[test]
+    fn jobs_are_between_one_and_the_cap() {
+        assert_eq!(parse_jobs("1"), Ok(1));
+        assert_eq!(parse_jobs("1024"), Ok(1024));
+        for bad in ["0", "1025", "18446744073709551615", "-1", "two", ""] {
+            assert!(parse_jobs(bad).is_err(), "{bad}");
+        }
+    }
+}
