@@ -604,3 +604,100 @@ fn bench_scales_prints_a_row_a_scale() {
         assert!((1e9 / r[3] - r[4]).abs() / r[4] < 0.01, "{r:?}");
     }
 }
+
+/// Regression: `--trace` or `--chart` naming the scenario itself wrote over it.
+#[test]
+fn an_output_naming_the_scenario_is_refused_and_the_scenario_kept() {
+    let dir = temp_path("overwrite");
+    std::fs::create_dir_all(&dir).unwrap();
+    let sc = dir.join("s.ron");
+    std::fs::copy(workspace("scenarios/policy-naive.ron"), &sc).unwrap();
+    let before = std::fs::read(&sc).unwrap();
+    let sc_text = sc.display().to_string();
+    // The same file by another name is still the same file.
+    let other_name = dir.join(".").join("s.ron").display().to_string();
+    for flag in ["--trace", "--chart"] {
+        for out in [&sc_text, &other_name] {
+            let o = payfault(&["run", &sc_text, flag, out]);
+            assert_eq!(o.code, 2, "{flag} {out}: stderr: {}", o.stderr);
+            assert!(o.stderr.contains("is an input"), "{}", o.stderr);
+            assert_eq!(std::fs::read(&sc).unwrap(), before, "{flag} {out}");
+        }
+    }
+    let trace = dir.join("t.jsonl").display().to_string();
+    let o = payfault(&["run", &sc_text, "--trace", &trace, "--chart", &trace]);
+    assert_eq!(o.code, 2, "stderr: {}", o.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Regression: a run that stopped at a limit had already truncated the trace file it was
+/// given, losing the trace an earlier run wrote there.
+#[test]
+fn a_run_that_stops_keeps_the_earlier_trace_and_writes_its_own_beside_it() {
+    let dir = temp_path("partial");
+    std::fs::create_dir_all(&dir).unwrap();
+    let naive = scenario("policy-naive.ron");
+    let trace = dir.join("t.jsonl");
+    let trace_text = trace.display().to_string();
+    let o = payfault(&["run", &naive, "--trace", &trace_text]);
+    assert_eq!(o.code, 1, "stderr: {}", o.stderr);
+    let earlier = std::fs::read(&trace).unwrap();
+    let text = std::fs::read_to_string(&naive).unwrap();
+    let limited = dir.join("limited.ron");
+    let cut = text.rfind(')').unwrap();
+    std::fs::write(
+        &limited,
+        format!("{}    limits: (max_events: 50),\n)\n", &text[..cut]),
+    )
+    .unwrap();
+    let o = payfault(&[
+        "run",
+        &limited.display().to_string(),
+        "--trace",
+        &trace_text,
+    ]);
+    assert_eq!(o.code, 2, "stderr: {}", o.stderr);
+    assert!(o.stderr.contains("limit of 50 events"), "{}", o.stderr);
+    let partial = dir.join("t.jsonl.partial");
+    assert!(
+        o.stderr.contains(&partial.display().to_string()),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(std::fs::read(&trace).unwrap(), earlier, "the earlier trace");
+    let lines = std::fs::read_to_string(&partial).unwrap().lines().count();
+    let whole = String::from_utf8(earlier).unwrap().lines().count();
+    assert!(
+        lines > 0 && lines * 10 < whole,
+        "{lines} lines in the partial trace, {whole} in the whole"
+    );
+    // Nothing else is left behind: no temporary file.
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["limited.ron", "t.jsonl", "t.jsonl.partial"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Regression: when the reader of standard output closed the pipe, a run that violated a
+/// property exited 0, hiding the violation from `set -o pipefail`.
+#[test]
+fn a_closed_pipe_keeps_the_verdict() {
+    use std::process::Stdio;
+    for (name, verdict) in [("policy-naive.ron", 1), ("policy-idempotent.ron", 0)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_payfault"))
+            .args(["run", &scenario(name), "--format", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before the report is written: the run takes longer than this.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(verdict), "{name}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+}

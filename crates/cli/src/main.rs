@@ -169,12 +169,18 @@ enum CliError {
     },
     #[error("the run stopped: {0}")]
     Sim(#[from] payfault_domain::SimError),
+    #[error("the run stopped: {source}; the trace up to there is in {}", partial.display())]
+    SimTraced {
+        source: payfault_domain::SimError,
+        partial: PathBuf,
+    },
 }
 
 impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
             CliError::Load(_) | CliError::Usage(_) | CliError::Sim(_) => 2,
+            CliError::SimTraced { .. } => 2,
             CliError::Write { .. } => 2,
         }
     }
@@ -201,15 +207,53 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
-        // A reader that closed the pipe (`payfault ... | head`) wanted no more.
-        Err(CliError::Write { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
-            ExitCode::SUCCESS
-        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// The verdict `code` of a command once its report went to standard output: a reader that
+/// closed the pipe (`payfault ... | head`) wanted no more, but the verdict still stands, so
+/// that a pipeline under `set -o pipefail` still sees a violation.
+fn printed(written: std::io::Result<()>, code: u8) -> Result<u8, CliError> {
+    match written {
+        Ok(()) => Ok(code),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(code),
+        Err(source) => Err(CliError::Write {
+            path: "stdout".into(),
+            source,
+        }),
+    }
+}
+
+/// Refuses to write `output` over one of the `inputs`: a scenario is not to be lost to a
+/// mistyped flag.
+fn refuse_overwriting(output: &Path, inputs: &[&Path]) -> Result<(), CliError> {
+    let Ok(out) = output.canonicalize() else {
+        // Not there yet, so it is no input.
+        return Ok(());
+    };
+    for input in inputs {
+        if input.canonicalize().is_ok_and(|i| i == out) {
+            return Err(CliError::Usage(format!(
+                "{} is an input: refusing to write over it",
+                output.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A temporary name beside `path`, in the same folder so that renaming it into place is
+/// atomic.
+fn temp_beside(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.tmp{}", std::process::id()))
 }
 
 /// Writes a file whole or not at all: to a temporary name beside it, then renamed.
@@ -218,13 +262,12 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         path: path.to_path_buf(),
         source,
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    let tmp = temp_beside(path);
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(err)
 }
 
 fn load_with_policy(path: &Path, policy: Option<PolicyKind>) -> Result<Scenario, CliError> {
@@ -237,26 +280,19 @@ fn load_with_policy(path: &Path, policy: Option<PolicyKind>) -> Result<Scenario,
 
 fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
     let sc = load_with_policy(&args.scenario, args.policy)?;
+    for out in [&args.trace, &args.chart].into_iter().flatten() {
+        refuse_overwriting(out, &[&args.scenario])?;
+    }
+    if args.trace.is_some() && args.trace == args.chart {
+        return Err(CliError::Usage(
+            "--trace and --chart name the same file".into(),
+        ));
+    }
     let policy = Builtin::new(sc.policy.clone());
     let seed = args.seed.or(sc.seed).unwrap_or(1);
     let summary = match &args.trace {
         None => payfault_domain::run(&sc, seed)?,
-        Some(path) => {
-            let file = File::create(path).map_err(|source| CliError::Write {
-                path: path.clone(),
-                source,
-            })?;
-            let mut w = JsonLines {
-                out: BufWriter::with_capacity(1 << 16, file),
-                error: None,
-            };
-            let summary = payfault_domain::run_with(&sc, seed, &policy, &mut w)?;
-            w.finish().map_err(|source| CliError::Write {
-                path: path.clone(),
-                source,
-            })?;
-            summary
-        }
+        Some(path) => run_traced(&sc, seed, &policy, path)?,
     };
     if let Some(chart) = &args.chart {
         let intent = args
@@ -283,12 +319,53 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
             .map_err(std::io::Error::from)
             .and_then(|_| writeln!(out)),
         Format::Text => write!(out, "{}", render_text(&summary, &args.scenario)),
-    };
-    written.map_err(|source| CliError::Write {
-        path: "stdout".into(),
+    }
+    .and_then(|()| out.flush());
+    printed(written, if summary.all_held() { 0 } else { 1 })
+}
+
+/// Runs with every event streamed to a temporary file beside `path`, which takes its place
+/// once the run has ended (whatever the verdict): a run that stops early leaves an earlier
+/// trace at `path` as it was, and its own partial trace beside it.
+fn run_traced(
+    sc: &Scenario,
+    seed: u64,
+    policy: &Builtin,
+    path: &Path,
+) -> Result<Summary, CliError> {
+    let write_err = |source| CliError::Write {
+        path: path.to_path_buf(),
         source,
-    })?;
-    Ok(if summary.all_held() { 0 } else { 1 })
+    };
+    let tmp = temp_beside(path);
+    let file = File::create(&tmp).map_err(write_err)?;
+    let mut w = JsonLines {
+        out: BufWriter::with_capacity(1 << 16, file),
+        error: None,
+    };
+    let ran = payfault_domain::run_with(sc, seed, policy, &mut w);
+    let finished = w.finish();
+    let summary = match ran {
+        Ok(s) => s,
+        Err(source) => {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".partial");
+            let partial = PathBuf::from(name);
+            return Err(match std::fs::rename(&tmp, &partial) {
+                Ok(()) => CliError::SimTraced { source, partial },
+                Err(_) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    CliError::Sim(source)
+                }
+            });
+        }
+    };
+    let placed = finished.and_then(|()| std::fs::rename(&tmp, path));
+    if placed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    placed.map_err(write_err)?;
+    Ok(summary)
 }
 
 /// Streams trace records to disk as they happen; the run is never held in memory.
