@@ -72,6 +72,26 @@ struct Malformed {
 }
 
 const MALFORMED: &[Malformed] = &[
+    // Regression: a count this large aborted the process when the run allocated its tables.
+    Malformed {
+        file: "too-many-terminals.ron",
+        line: 4,
+        phrase: "expected at most 100000000, found 4294967295",
+        fix: Some(("4294967295", "2")),
+    },
+    Malformed {
+        file: "too-many-accounts.ron",
+        line: 11,
+        phrase: "expected at most 1000000000, found 4294967295",
+        fix: Some(("4294967295", "1000")),
+    },
+    // Regression: `check_seeds: 0` made `check` pass having run no seed.
+    Malformed {
+        file: "zero-check-seeds.ron",
+        line: 13,
+        phrase: "expected at least 1 seed, found 0",
+        fix: Some(("check_seeds: 0", "check_seeds: 1")),
+    },
     Malformed {
         file: "unknown-field.ron",
         line: 7,
@@ -252,6 +272,32 @@ fn usage_errors_exit_2_and_say_what_is_wrong() {
         (&["run", &idempotent, "--seed", "many"], &["many", "--seed"]),
         (&["run"], &["<SCENARIO>"]),
         (&["walk", &idempotent], &["walk"]),
+        // Regression: bench took zeros as ones, and a terminal count too large to allocate
+        // aborted the process.
+        (
+            &["bench", &idempotent, "--terminals", "0"],
+            &["--terminals", "0"],
+        ),
+        (
+            &["bench", &idempotent, "--terminals", "400000000"],
+            &["--terminals", "400000000", "100000000"],
+        ),
+        (
+            &["bench", &idempotent, "--purchases", "0"],
+            &["--purchases"],
+        ),
+        (&["bench", &idempotent, "--runs", "0"], &["--runs"]),
+        (&["bench", &idempotent, "--load-of", "0"], &["--load-of"]),
+        (
+            &["bench", "--scales", "--max-purchases", "10"],
+            &["--max-purchases", "100000"],
+        ),
+        // Regression: a huge worker count hung while starting threads.
+        (
+            &["check", &idempotent, "--jobs", "100000"],
+            &["--jobs", "1024"],
+        ),
+        (&["check", &idempotent, "--jobs", "0"], &["--jobs"]),
         (&[], &["Usage"]),
     ];
     for (args, phrases) in cases {

@@ -76,24 +76,34 @@ fn scale_run(
     Ok((f[0], f[1], f[2]))
 }
 
+/// The (terminals, purchases) of `--scales`: 10^3 to 10^6 terminals at 10^6 purchases, then
+/// 10^5 purchases and every power of ten up to `max_purchases` at 1,000 terminals.
+fn scale_points(max_purchases: u64) -> Vec<(u32, u64)> {
+    let mut points: Vec<(u32, u64)> = [1_000u32, 10_000, 100_000, 1_000_000]
+        .iter()
+        .map(|&t| (t, 1_000_000))
+        .collect();
+    let mut p = 100_000u64;
+    while p <= max_purchases {
+        if p != 1_000_000 {
+            points.push((1_000, p));
+        }
+        let Some(next) = p.checked_mul(10) else {
+            break;
+        };
+        p = next;
+    }
+    points
+}
+
 /// Runs each scale in a child process, so that each peak memory is its own.
 fn scales(args: &BenchArgs) -> Result<u8, CliError> {
     let exe = std::env::current_exe().map_err(|source| CliError::Write {
         path: "payfault".into(),
         source,
     })?;
-    let mut points: Vec<(u32, u64)> = [1_000u32, 10_000, 100_000, 1_000_000]
-        .iter()
-        .map(|&t| (t, 1_000_000))
-        .collect();
-    let mut p = 100_000u64;
-    while p <= args.max_purchases {
-        if p != 1_000_000 {
-            points.push((1_000, p));
-        }
-        p *= 10;
-    }
-    let tries = args.runs.unwrap_or(1).max(1);
+    let points = scale_points(args.max_purchases);
+    let tries = args.runs.unwrap_or(1);
     println!(
         "bench {}: {}, oracle and metrics on, tracing off",
         args.scenario.display(),
@@ -196,14 +206,14 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
     }
     let mut sc = scenario_file::load(&args.scenario)?;
     if let Some(p) = args.purchases {
-        sc.workload.purchases = Some(p.max(1));
+        sc.workload.purchases = Some(p);
     }
     if let Some(t) = args.terminals {
-        sc.terminals = AtLeastOne(t.max(1));
+        sc.terminals = AtLeastOne(t);
     }
     if let Some(n) = args.load_of {
         let t = sc.terminals.0;
-        if n == 0 || t % n != 0 {
+        if t % n != 0 {
             return Err(CliError::Usage(format!(
                 "--load-of {n}: the terminals ({t}) must be a whole multiple of it"
             )));
@@ -258,7 +268,7 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
     let mut total_secs = 0f64;
     // On a shared machine the fastest run is the one least disturbed by others.
     let mut best: Option<(u64, f64)> = None;
-    let runs = args.runs.unwrap_or(3).max(1);
+    let runs = args.runs.unwrap_or(3);
     for seed in 1..=runs {
         let (events, secs) = measure(seed)?;
         total_events += events;
@@ -293,4 +303,29 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
         );
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a largest purchase count near `u64::MAX` made the powers of ten wrap
+    /// around to zero, and the list of scales grew until memory ran out.
+    #[test]
+    fn the_scales_end_at_the_largest_purchase_count_however_large() {
+        let at_1000 = |max| -> Vec<u64> {
+            scale_points(max)
+                .into_iter()
+                .filter(|&(t, p)| t == 1_000 && p != 1_000_000)
+                .map(|(_, p)| p)
+                .collect()
+        };
+        assert_eq!(at_1000(100_000), [100_000]);
+        assert_eq!(at_1000(99_999_999), [100_000, 10_000_000]);
+        assert_eq!(at_1000(100_000_000), [100_000, 10_000_000, 100_000_000]);
+        let all = at_1000(u64::MAX);
+        assert_eq!(all.len(), 14);
+        assert_eq!(all.last(), Some(&10_000_000_000_000_000_000));
+        assert_eq!(scale_points(u64::MAX).len(), 4 + 14);
+    }
 }

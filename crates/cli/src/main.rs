@@ -84,18 +84,20 @@ struct BenchArgs {
     scenario: PathBuf,
     /// Runs to time, one after the other, seeds 1..=N [default: 3]. With --scales, runs of
     /// each scale (seed 1), of which the fastest is shown [default: 1].
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     runs: Option<u64>,
     /// Override the number of purchases of the scenario.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     purchases: Option<u64>,
-    /// Override the number of terminals of the scenario.
-    #[arg(long)]
+    /// Override the number of terminals of the scenario (at most 100,000,000).
+    #[arg(long, value_parser = clap::value_parser!(u32)
+        .range(1..=i64::from(payfault_domain::config::MAX_TERMINALS)))]
     terminals: Option<u32>,
     /// Keep the load that this many terminals make: stretch each terminal's inter-arrival
     /// times by terminals / N (a whole number), so that purchases arrive as fast in all, and
     /// as many are in flight, as at N terminals.
-    #[arg(long, value_name = "N", conflicts_with_all = ["baseline", "scales"])]
+    #[arg(long, value_name = "N", conflicts_with_all = ["baseline", "scales"],
+        value_parser = clap::value_parser!(u32).range(1..))]
     load_of: Option<u32>,
     /// Measure each scale in its own process: 10^3 to 10^6 terminals at 10^6 purchases and
     /// 10^5 up to --max-purchases purchases at 1000 terminals, then the terminal counts again
@@ -103,7 +105,8 @@ struct BenchArgs {
     #[arg(long)]
     scales: bool,
     /// The largest purchase count measured by --scales.
-    #[arg(long, default_value_t = 100_000_000)]
+    #[arg(long, default_value_t = 100_000_000,
+        value_parser = clap::value_parser!(u64).range(100_000..))]
     max_purchases: u64,
     /// Measure the minimal hand-written loop of design.md's reference model instead of the
     /// simulator (a binary heap, one ChaCha8 stream, hash maps; no oracle, metrics or trace),

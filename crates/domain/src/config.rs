@@ -101,6 +101,43 @@ impl<'de> Deserialize<'de> for AtLeastOne {
     }
 }
 
+/// The most terminals a scenario may have: a hundred times the largest the benchmark
+/// measures, about 8 GB of terminal state. Beyond it a run would fail to allocate, and the
+/// process could only abort rather than say which field is to blame.
+pub const MAX_TERMINALS: u32 = 100_000_000;
+
+/// The most cardholder accounts a bank may have: 8 GB of balances.
+pub const MAX_ACCOUNTS: u32 = 1_000_000_000;
+
+/// An [`AtLeastOne`] of at most `max`.
+fn count_up_to<'de, D: Deserializer<'de>>(d: D, max: u32) -> Result<AtLeastOne, D::Error> {
+    let n = AtLeastOne::deserialize(d)?;
+    if n.0 > max {
+        return Err(de::Error::custom(format!(
+            "expected at most {max}, found {}",
+            n.0
+        )));
+    }
+    Ok(n)
+}
+
+fn terminal_count<'de, D: Deserializer<'de>>(d: D) -> Result<AtLeastOne, D::Error> {
+    count_up_to(d, MAX_TERMINALS)
+}
+
+fn account_count<'de, D: Deserializer<'de>>(d: D) -> Result<AtLeastOne, D::Error> {
+    count_up_to(d, MAX_ACCOUNTS)
+}
+
+/// `check_seeds`, when given, is at least one: a scenario checked on no seed would pass
+/// having checked nothing.
+fn seed_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Option::<u64>::deserialize(d)? {
+        Some(0) => Err(de::Error::custom("expected at least 1 seed, found 0")),
+        n => Ok(n),
+    }
+}
+
 /// A latency or processing-time distribution, as written in a scenario.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "RawLatency", into = "RawLatency")]
@@ -277,8 +314,8 @@ pub struct BankConfig {
     /// order already paid is answered 94 and not posted).
     #[serde(default)]
     pub order_dedup: Option<Positive>,
-    /// Number of cardholder accounts.
-    #[serde(default = "default_accounts")]
+    /// Number of cardholder accounts, at most [`MAX_ACCOUNTS`].
+    #[serde(default = "default_accounts", deserialize_with = "account_count")]
     pub accounts: AtLeastOne,
     /// Opening balance of each account, in minor units.
     #[serde(default = "default_balance")]
@@ -820,6 +857,7 @@ struct RawScenario {
     name: String,
     #[serde(default)]
     description: String,
+    #[serde(deserialize_with = "terminal_count")]
     terminals: AtLeastOne,
     workload: Workload,
     links: Links,
@@ -838,7 +876,7 @@ struct RawScenario {
     limits: RunLimits,
     #[serde(default)]
     expect: Expect,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "seed_count")]
     check_seeds: Option<u64>,
     #[serde(default)]
     seed: Option<u64>,
