@@ -72,6 +72,13 @@ struct Malformed {
 }
 
 const MALFORMED: &[Malformed] = &[
+    // Regression: a byte that is not UTF-8 was reported without a line or column.
+    Malformed {
+        file: "not-utf8.ron",
+        line: 1,
+        phrase: "expected UTF-8 text",
+        fix: None,
+    },
     // Regression: a count this large aborted the process when the run allocated its tables.
     Malformed {
         file: "too-many-terminals.ron",
@@ -216,7 +223,8 @@ fn malformed_scenarios_exit_2_naming_file_line_column_and_what_was_expected() {
         );
 
         // The column must fall on that line (one past its end marks the end of the file).
-        let text = std::fs::read_to_string(&path).expect("malformed file readable");
+        let text = String::from_utf8_lossy(&std::fs::read(&path).expect("malformed file readable"))
+            .into_owned();
         let line_len = text.lines().nth(line - 1).map_or(0, |l| l.chars().count());
         assert!(
             (1..=line_len + 1).contains(&col),

@@ -33,9 +33,27 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, LoadError> {
 }
 
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         source,
     })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let (line, col) = position(e.as_bytes(), e.utf8_error().valid_up_to());
+        LoadError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            col,
+            message: "expected UTF-8 text, found a byte that is not".into(),
+        }
+    })?;
     parse(path, &text)
+}
+
+/// The line and column, from 1, of byte `at` of `bytes`, which are valid UTF-8 before it;
+/// columns count characters.
+fn position(bytes: &[u8], at: usize) -> (usize, usize) {
+    let before = String::from_utf8_lossy(&bytes[..at]);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
 }
