@@ -736,13 +736,20 @@ fn a_run_that_stops_keeps_the_earlier_trace_and_writes_its_own_beside_it() {
 }
 
 /// Regression: when the reader of standard output closed the pipe, a run that violated a
-/// property exited 0, hiding the violation from `set -o pipefail`.
+/// property exited 0, hiding the violation from `set -o pipefail`, and `bench` panicked.
 #[test]
 fn a_closed_pipe_keeps_the_verdict() {
     use std::process::Stdio;
-    for (name, verdict) in [("policy-naive.ron", 1), ("policy-idempotent.ron", 0)] {
+    let naive = scenario("policy-naive.ron");
+    let idempotent = scenario("policy-idempotent.ron");
+    let cases: &[(&[&str], i32)] = &[
+        (&["run", &naive, "--format", "json"], 1),
+        (&["run", &idempotent], 0),
+        (&["bench", &naive, "--runs", "2", "--purchases", "2000"], 0),
+    ];
+    for (args, verdict) in cases {
         let mut child = Command::new(env!("CARGO_BIN_EXE_payfault"))
-            .args(["run", &scenario(name), "--format", "json"])
+            .args(*args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -750,8 +757,8 @@ fn a_closed_pipe_keeps_the_verdict() {
         // Closed before the report is written: the run takes longer than this.
         drop(child.stdout.take());
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(verdict), "{name}: {out:?}");
+        assert_eq!(out.status.code(), Some(*verdict), "{args:?}: {out:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use payfault_domain::config::AtLeastOne;
 
-use crate::{scenario_file, BenchArgs, CliError};
+use crate::{say, scenario_file, BenchArgs, CliError};
 
 /// Peak resident memory of this process, in KiB (Linux; `None` elsewhere).
 pub fn peak_rss_kib() -> Option<u64> {
@@ -104,7 +104,7 @@ fn scales(args: &BenchArgs) -> Result<u8, CliError> {
     })?;
     let points = scale_points(args.max_purchases);
     let tries = args.runs.unwrap_or(1);
-    println!(
+    say!(
         "bench {}: {}, oracle and metrics on, tracing off",
         args.scenario.display(),
         if tries == 1 {
@@ -113,36 +113,48 @@ fn scales(args: &BenchArgs) -> Result<u8, CliError> {
             format!("the fastest of {tries} runs a scale, the largest peak")
         }
     );
-    println!(
+    say!(
         "{:>10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}",
-        "terminals", "purchases", "events", "events/s", "ns/event", "wall s", "peak MiB"
+        "terminals",
+        "purchases",
+        "events",
+        "events/s",
+        "ns/event",
+        "wall s",
+        "peak MiB"
     );
     let mut loop_points = Vec::new();
     for (t, p) in points {
         let (events, secs, kib) = fastest(&exe, args, t, p, tries, Kind::Sim)?;
-        println!("{}", scale_row(t, p, events, secs, kib));
+        say!("{}", scale_row(t, p, events, secs, kib));
         if p == 1_000_000 {
             loop_points.push((t, p, secs * 1e9 / events));
         }
     }
-    println!(
+    say!(
         "\nthe same terminals at the load of {LOAD_OF}: each terminal's inter-arrival times \
          stretched by terminals/{LOAD_OF}, so that as many payments are in flight"
     );
-    println!(
+    say!(
         "{:>10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}",
-        "terminals", "purchases", "events", "events/s", "ns/event", "wall s", "peak MiB"
+        "terminals",
+        "purchases",
+        "events",
+        "events/s",
+        "ns/event",
+        "wall s",
+        "peak MiB"
     );
     for &(t, p, _) in &loop_points {
         let (events, secs, kib) = fastest(&exe, args, t, p, tries, Kind::SameLoad)?;
-        println!("{}", scale_row(t, p, events, secs, kib));
+        say!("{}", scale_row(t, p, events, secs, kib));
     }
     if args.baseline {
-        println!(
+        say!(
             "\nthe hand-written loop of design.md (binary heap, ChaCha8, hash maps; no oracle, \
              metrics or trace), and the simulator's cost per event against it"
         );
-        println!(
+        say!(
             "{:>10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10}",
             "terminals",
             "purchases",
@@ -155,7 +167,7 @@ fn scales(args: &BenchArgs) -> Result<u8, CliError> {
         );
         for (t, p, sim_ns) in loop_points {
             let (events, secs, kib) = fastest(&exe, args, t, p, tries, Kind::Baseline)?;
-            println!(
+            say!(
                 "{} {:>10.2}",
                 scale_row(t, p, events, secs, kib),
                 sim_ns / (secs * 1e9 / events)
@@ -240,15 +252,15 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
     };
     if args.raw {
         let (events, secs) = measure(1)?;
-        println!("{events} {secs} {}", peak_rss_kib().unwrap_or(0));
+        say!("{events} {secs} {}", peak_rss_kib().unwrap_or(0));
         return Ok(0);
     }
     match baseline {
-        Some((t, p)) => println!(
+        Some((t, p)) => say!(
             "bench: the hand-written loop of design.md's reference model, {t} terminals, {p} \
              purchases"
         ),
-        None => println!(
+        None => say!(
             "bench {}: {} terminals{}, {} purchases, policy {}",
             sc.name,
             sc.terminals.0,
@@ -260,9 +272,14 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
             sc.policy.kind
         ),
     }
-    println!(
+    say!(
         "{:>6} {:>12} {:>12} {:>10} {:>10} {:>12}",
-        "seed", "events", "events/s", "ns/event", "wall s", "peak MiB"
+        "seed",
+        "events",
+        "events/s",
+        "ns/event",
+        "wall s",
+        "peak MiB"
     );
     let mut total_events = 0u64;
     let mut total_secs = 0f64;
@@ -276,7 +293,7 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
         if best.is_none_or(|(e, s)| secs / (events as f64) < s / (e as f64)) {
             best = Some((events, secs));
         }
-        println!(
+        say!(
             "{:>6} {:>12} {:>12.0} {:>10.1} {:>10.3} {:>12.1}",
             seed,
             events,
@@ -286,7 +303,7 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
             peak_rss_kib().map_or(f64::NAN, |k| k as f64 / 1024.0)
         );
     }
-    println!(
+    say!(
         "total  {:>12} {:>12.0} {:>10.1} {:>10.3}",
         total_events,
         total_events as f64 / total_secs,
@@ -294,7 +311,7 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
         total_secs
     );
     if let Some((events, secs)) = best.filter(|_| runs > 1) {
-        println!(
+        say!(
             "best   {:>12} {:>12.0} {:>10.1} {:>10.3}",
             events,
             events as f64 / secs,

@@ -217,6 +217,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints a line to standard output. A reader that closed the pipe (`payfault ... | head`)
+/// wanted no more: the line is dropped and the command goes on to its end, its files and its
+/// verdict, rather than failing.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::say_line(format_args!($($arg)*))?
+    };
+}
+pub(crate) use say;
+
+pub(crate) fn say_line(line: std::fmt::Arguments) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    printed(out.write_fmt(line).and_then(|()| out.write_all(b"\n")), 0).map(|_| ())
+}
+
 /// The verdict `code` of a command once its report went to standard output: a reader that
 /// closed the pipe (`payfault ... | head`) wanted no more, but the verdict still stands, so
 /// that a pipeline under `set -o pipefail` still sees a violation.
