@@ -233,3 +233,346 @@ fn the_chart_holds_every_message_of_the_intent() {
     assert!(hops >= 8, "{hops}");
     assert_eq!(drawn, hops, "one label per message hop");
 }
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Regression: `check` said ok and exited 0 having run no seed when `--seeds` was 0 or when
+/// `--seed-start` + `--seeds` wrapped past the largest seed.
+#[test]
+fn check_refuses_a_seed_range_it_cannot_run_whole() {
+    let r = root();
+    for (scenario, seeds, start, message) in [
+        (
+            "scenarios/policy-idempotent.ron",
+            "0",
+            "1",
+            "--seeds: expected between 1 and 1000000 seeds, found 0",
+        ),
+        (
+            "scenarios/policy-idempotent.ron",
+            "1000001",
+            "1",
+            "--seeds: expected between 1 and 1000000 seeds, found 1000001",
+        ),
+        (
+            "scenarios/policy-idempotent.ron",
+            "18446744073709551615",
+            "2",
+            "--seeds: expected between 1 and 1000000 seeds, found 18446744073709551615",
+        ),
+        (
+            "tests/check/naive-expected-to-hold.ron",
+            "5",
+            "18446744073709551613",
+            "--seed-start 18446744073709551613 with --seeds 5 passes the largest seed, 18446744073709551615",
+        ),
+        (
+            "scenarios/policy-idempotent.ron",
+            "2",
+            "18446744073709551615",
+            "--seed-start 18446744073709551615 with --seeds 2 passes the largest seed",
+        ),
+    ] {
+        let out = payfault(
+            &["check", scenario, "--seeds", seeds, "--seed-start", start],
+            &r,
+        );
+        assert_eq!(out.status.code(), Some(2), "--seeds {seeds} --seed-start {start}");
+        assert!(stderr(&out).contains(message), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "", "no verdict for seeds not run");
+    }
+    // The largest seed itself is checked.
+    let last = payfault(
+        &[
+            "check",
+            "scenarios/policy-idempotent.ron",
+            "--seeds",
+            "3",
+            "--seed-start",
+            "18446744073709551613",
+        ],
+        &r,
+    );
+    assert_eq!(last.status.code(), Some(0), "{}", stderr(&last));
+    assert!(stdout(&last).contains("3 seeds"), "{}", stdout(&last));
+}
+
+/// The seed of `payfault run <path> --seed N` in `line`, after `after`.
+fn replay_seed(line: &str, after: &str) -> u64 {
+    let rest = &line[line
+        .find(after)
+        .unwrap_or_else(|| panic!("{after} in {line}"))
+        + after.len()..];
+    rest.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// Regression: when the first property not expected to break first broke after the first five
+/// failing seeds, `check` reported it without a replay command and shrank nothing.
+#[test]
+fn every_unexpected_property_gets_a_replay_and_the_first_is_shrunk() {
+    let dir = scratch("late");
+    let scenario = "tests/check/late-duplicate.ron";
+    let run = |jobs: &str| {
+        payfault(
+            &[
+                "check",
+                scenario,
+                "--seeds",
+                "30",
+                "--jobs",
+                jobs,
+                "--shrink-dir",
+                dir.join("shrunk").to_str().unwrap(),
+            ],
+            &root(),
+        )
+    };
+    let (one, three) = (run("1"), run("3"));
+    let text = stdout(&one);
+    assert_eq!(one.status.code(), Some(1), "{text}");
+    assert_eq!(text, stdout(&three), "the same whatever --jobs");
+
+    let duplicate = text
+        .lines()
+        .find(|l| l.contains("no-duplicate-debit violated on 1 of 30 seeds"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let seed = replay_seed(
+        duplicate,
+        &format!("; replay: payfault run {scenario} --seed "),
+    );
+    assert!(
+        seed > 5,
+        "the fixture must break the property after five failing seeds: {seed}"
+    );
+    assert!(
+        text.contains(&format!(
+            "agreement violated on 30 of 30 seeds; replay: payfault run {scenario} --seed 1\n"
+        )),
+        "{text}"
+    );
+    let replayed = payfault(&["run", scenario, "--seed", &seed.to_string()], &root());
+    assert!(
+        stdout(&replayed).contains("no-duplicate-debit     VIOLATED"),
+        "{}",
+        stdout(&replayed)
+    );
+
+    let shrunk = dir.join(format!("shrunk/late-duplicate.seed-{seed}.shrunk.ron"));
+    assert!(
+        text.contains(&format!("shrunk seed {seed} to {}", shrunk.display())),
+        "{text}"
+    );
+    let alone = payfault(&["run", shrunk.to_str().unwrap()], &dir);
+    assert_eq!(alone.status.code(), Some(1));
+    assert!(
+        stdout(&alone).contains("(no-duplicate-debit)"),
+        "{}",
+        stdout(&alone)
+    );
+}
+
+/// Regression: a run that passed its limit inside `check` was reported without the scenario
+/// file, the seed or a replay command.
+#[test]
+fn a_run_that_stops_is_reported_with_its_file_first_seed_and_replay() {
+    let dir = scratch("limit");
+    let text = std::fs::read_to_string(root().join("scenarios/policy-idempotent.ron")).unwrap();
+    let end = text.rfind(')').unwrap();
+    let limited = format!("{}    limits: (max_events: 3300),\n)\n", &text[..end]);
+    let f = dir.join("limited.ron");
+    std::fs::write(&f, limited).unwrap();
+    let path = f.to_str().unwrap();
+    // Seeds 2 to 10, some of which pass the limit: the first of them is the one reported.
+    let first = (2..=10)
+        .find(|s| {
+            payfault(&["run", path, "--seed", &s.to_string()], &dir)
+                .status
+                .code()
+                == Some(2)
+        })
+        .expect("some seed passes the limit");
+    assert!(
+        first > 2,
+        "a seed that passes the limit after one that does not"
+    );
+    for jobs in ["1", "4"] {
+        let out = payfault(
+            &[
+                "check",
+                path,
+                "--seeds",
+                "9",
+                "--seed-start",
+                "2",
+                "--jobs",
+                jobs,
+            ],
+            &dir,
+        );
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("error: {path} seed {first}: the run stopped: the run passed its limit of 3300 events")),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("(replay: payfault run {path} --seed {first})")),
+            "{err}"
+        );
+    }
+}
+
+/// Regression: `--junit` naming the scenario being checked replaced the scenario with XML; a
+/// shrunk scenario could likewise replace one being checked.
+#[test]
+fn check_never_writes_over_a_scenario_it_checks() {
+    let dir = scratch("clobber");
+    let good = std::fs::read_to_string(root().join("scenarios/policy-idempotent.ron")).unwrap();
+    let bad =
+        std::fs::read_to_string(root().join("tests/check/naive-expected-to-hold.ron")).unwrap();
+    std::fs::write(dir.join("s.ron"), &good).unwrap();
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let absolute = dir.join("s.ron");
+    for junit in ["s.ron", "./sub/../s.ron", absolute.to_str().unwrap()] {
+        let out = payfault(&["check", "s.ron", "--seeds", "2", "--junit", junit], &dir);
+        assert_eq!(out.status.code(), Some(2), "--junit {junit}");
+        assert!(
+            stderr(&out).contains("--junit would overwrite this scenario"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(std::fs::read_to_string(dir.join("s.ron")).unwrap(), good);
+    }
+
+    // a.ron fails on seed 1, whose shrunk scenario would be named as the second input is.
+    std::fs::write(dir.join("a.ron"), &bad).unwrap();
+    std::fs::create_dir_all(dir.join("shrunk")).unwrap();
+    let second = dir.join("shrunk/a.seed-1.shrunk.ron");
+    std::fs::write(&second, &good).unwrap();
+    let out = payfault(
+        &[
+            "check",
+            "a.ron",
+            "shrunk/a.seed-1.shrunk.ron",
+            "--seeds",
+            "2",
+            "--shrink-dir",
+            "shrunk",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the shrunk scenario would overwrite this scenario"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&second).unwrap(), good);
+}
+
+/// Whether XML 1.0 allows `c` anywhere in a document.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
+/// Regression: a scenario name or path holding a control character made JUnit XML that does
+/// not parse.
+#[test]
+fn junit_and_charts_hold_only_characters_xml_allows() {
+    let dir = scratch("xml");
+    let text =
+        std::fs::read_to_string(root().join("tests/check/naive-expected-to-hold.ron")).unwrap();
+    let named = text.replace(
+        "name: \"naive-expected-to-hold\"",
+        r#"name: "bad\u{1b}name <&\"'>	\u{7}""#,
+    );
+    std::fs::write(dir.join("bad\u{1b}file.ron"), named).unwrap();
+    let out = payfault(
+        &[
+            "check",
+            "bad\u{1b}file.ron",
+            "--seeds",
+            "2",
+            "--junit",
+            "junit.xml",
+            "--shrink-dir",
+            "shrunk",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let xml = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(xml.chars().all(xml_char), "{xml:?}");
+    assert!(
+        xml.contains(
+            r#"name="bad\u{1b}name &lt;&amp;&quot;&apos;&gt;&#9;\u{7}" file="bad\u{1b}file.ron""#
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r"replay: payfault run 'bad\u{1b}file.ron' --seed 1"),
+        "{xml}"
+    );
+    let svg = std::fs::read_to_string(dir.join("shrunk/bad\u{1b}file.seed-1.svg")).unwrap();
+    assert!(svg.chars().all(xml_char), "{svg:?}");
+}
+
+/// Regression: replay commands printed by `check` split a path with a space into two words
+/// when pasted back into a shell.
+#[test]
+fn replay_commands_paste_back_into_a_shell() {
+    let dir = scratch("quote");
+    std::fs::create_dir_all(dir.join("my dir")).unwrap();
+    std::fs::copy(
+        root().join("tests/check/naive-expected-to-hold.ron"),
+        dir.join("my dir/a.ron"),
+    )
+    .unwrap();
+    let out = payfault(
+        &[
+            "check",
+            "my dir/a.ron",
+            "--seeds",
+            "2",
+            "--shrink-dir",
+            "my dir/shrunk",
+        ],
+        &dir,
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let shrunk = std::fs::read_to_string(dir.join("my dir/shrunk/a.seed-1.shrunk.ron")).unwrap();
+    let header = shrunk.lines().nth(1).unwrap();
+    let commands: Vec<&str> = text
+        .lines()
+        .chain([header])
+        .filter_map(|l| {
+            l.split_once("replay: ")
+                .or_else(|| l.split_once("Replay: "))
+        })
+        .map(|(_, command)| command)
+        .collect();
+    for expected in [
+        "payfault run 'my dir/a.ron' --seed 1",
+        "payfault run 'my dir/a.ron' --seed 2",
+        "payfault run 'my dir/shrunk/a.seed-1.shrunk.ron'",
+    ] {
+        assert!(commands.contains(&expected), "{expected} in {commands:?}");
+    }
+    for command in commands {
+        let pasted = command.replacen("payfault", env!("CARGO_BIN_EXE_payfault"), 1);
+        let replayed = Command::new("sh")
+            .args(["-c", &pasted])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(
+            replayed.status.code(),
+            Some(1),
+            "{command}: {}",
+            stderr(&replayed)
+        );
+    }
+}

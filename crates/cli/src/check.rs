@@ -5,19 +5,27 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use payfault_domain::config::{Expect, Property, Scenario};
 use payfault_domain::oracle::Violation;
 use payfault_domain::shrink::{shrink, Size};
+use payfault_domain::sim::Outcome;
+use payfault_domain::SimError;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::progress::{escape_markup, Progress};
+use crate::progress::Progress;
+use crate::shell::quote;
 use crate::{scenario_file, CheckArgs, CliError, Format};
 
 /// The first failing seeds of a scenario kept for the report.
 const SEEDS_SHOWN: usize = 5;
+
+/// The most seeds `--seeds` accepts, as many as a sweep's: a typo must not ask for a year of
+/// computing.
+const MAX_SEEDS: u64 = 1_000_000;
 
 #[derive(Serialize)]
 struct SeedFailure {
@@ -41,6 +49,8 @@ struct ScenarioReport {
     events: u64,
     /// Seeds on which each property was violated.
     violated_seeds: Vec<(Property, u64)>,
+    /// The first failing seeds, and the first seed of each violated property not among them,
+    /// in seed order.
     first_failures: Vec<SeedFailure>,
     ok: bool,
     /// Why the expectation was not met.
@@ -107,12 +117,111 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     Ok(out)
 }
 
-struct SeedResult {
-    seed: u64,
+/// Refuses a seed range that is empty, asks for more than [`MAX_SEEDS`] or passes the largest
+/// seed: each would check fewer seeds than asked and still say ok.
+fn check_seed_range(args: &CheckArgs) -> Result<(), CliError> {
+    if !(1..=MAX_SEEDS).contains(&args.seeds) {
+        return Err(CliError::Usage(format!(
+            "--seeds: expected between 1 and {MAX_SEEDS} seeds, found {}",
+            args.seeds
+        )));
+    }
+    if args.seed_start.checked_add(args.seeds - 1).is_none() {
+        return Err(CliError::Usage(format!(
+            "--seed-start {} with --seeds {} passes the largest seed, {}",
+            args.seed_start,
+            args.seeds,
+            u64::MAX
+        )));
+    }
+    Ok(())
+}
+
+/// The seeds `check` runs of `sc`: `--seeds`, or fewer if the scenario caps them.
+fn seeds_for(sc: &Scenario, args: &CheckArgs) -> u64 {
+    sc.check_seeds.map_or(args.seeds, |cap| cap.min(args.seeds))
+}
+
+impl SeedFailure {
+    fn new(path: &Path, seed: u64, properties: &[Property], v: &Violation) -> SeedFailure {
+        SeedFailure {
+            seed,
+            properties: properties.to_vec(),
+            rule: v.rule.to_string(),
+            intent: v.intent,
+            t_ns: v.t_ns,
+            detail: v.detail.clone(),
+            replay: replay(path, seed),
+        }
+    }
+}
+
+fn replay(path: &Path, seed: u64) -> String {
+    format!("payfault run {} --seed {seed}", quote(path))
+}
+
+/// What a run of consecutive seeds showed. Two tallies of adjacent runs merge into the tally of
+/// both, whichever worker ran them, so the verdict does not depend on the number of jobs.
+#[derive(Default)]
+struct Tally {
     intents: u64,
     events: u64,
-    by_property: [u64; 4],
-    first: Option<Violation>,
+    violated: [u64; 4],
+    /// The first failing seeds, at most [`SEEDS_SHOWN`].
+    failures: Vec<SeedFailure>,
+    /// Per property, its first failing seed: it may come after every seed in `failures`.
+    first_of: [Option<SeedFailure>; 4],
+    /// The first seed whose run stopped.
+    stopped: Option<(u64, SimError)>,
+}
+
+impl Tally {
+    /// Adds the next seed.
+    fn add(&mut self, path: &Path, seed: u64, out: Outcome) {
+        self.intents += out.metrics.intents;
+        self.events += out.metrics.events;
+        let props: Vec<Property> = Property::ALL
+            .into_iter()
+            .filter(|p| out.by_property[*p as usize] > 0)
+            .collect();
+        for p in &props {
+            self.violated[*p as usize] += 1;
+        }
+        let Some(first) = out.violations.first() else {
+            return;
+        };
+        if self.failures.len() < SEEDS_SHOWN {
+            self.failures
+                .push(SeedFailure::new(path, seed, &props, first));
+        }
+        for p in &props {
+            if self.first_of[*p as usize].is_none() {
+                let v = out.violations.iter().find(|v| v.property == *p);
+                self.first_of[*p as usize] =
+                    Some(SeedFailure::new(path, seed, &props, v.unwrap_or(first)));
+            }
+        }
+    }
+
+    /// The tally of `self`'s seeds followed by `later`'s.
+    fn merge(mut self, later: Tally) -> Tally {
+        self.intents += later.intents;
+        self.events += later.events;
+        for (n, m) in self.violated.iter_mut().zip(later.violated) {
+            *n += m;
+        }
+        let room = SEEDS_SHOWN - self.failures.len();
+        self.failures.extend(later.failures.into_iter().take(room));
+        for (f, g) in self.first_of.iter_mut().zip(later.first_of) {
+            if f.is_none() {
+                *f = g;
+            }
+        }
+        if self.stopped.is_none() {
+            self.stopped = later.stopped;
+        }
+        self
+    }
 }
 
 fn check_one(
@@ -122,48 +231,45 @@ fn check_one(
     progress: &Progress,
 ) -> Result<ScenarioReport, CliError> {
     let start = Instant::now();
-    let seeds = sc.check_seeds.map_or(args.seeds, |cap| cap.min(args.seeds));
-    let results: Vec<Result<SeedResult, payfault_domain::SimError>> = (args.seed_start
-        ..args.seed_start + seeds)
+    let seeds = seeds_for(sc, args);
+    // `run` has checked that the range neither is empty nor passes the largest seed.
+    let last = args.seed_start + (seeds - 1);
+    // Only the first seed whose run stopped is reported, so the seeds after it need not run.
+    let stopped_at = AtomicU64::new(u64::MAX);
+    let tally = (args.seed_start..=last)
         .into_par_iter()
-        .map(|seed| {
-            let out = payfault_domain::run::run_quick(sc, seed)?;
+        .fold(Tally::default, |mut t, seed| {
+            if seed > stopped_at.load(Ordering::Relaxed) {
+                return t;
+            }
+            match payfault_domain::run::run_quick(sc, seed) {
+                Ok(out) => t.add(path, seed, out),
+                Err(e) => {
+                    stopped_at.fetch_min(seed, Ordering::Relaxed);
+                    t.stopped.get_or_insert((seed, e));
+                }
+            }
             progress.tick();
-            Ok(SeedResult {
-                seed,
-                intents: out.metrics.intents,
-                events: out.metrics.events,
-                by_property: out.by_property,
-                first: out.violations.into_iter().next(),
-            })
+            t
         })
-        .collect();
-    let mut violated = [0u64; 4];
-    let mut failures = Vec::new();
-    let (mut intents, mut events) = (0, 0);
-    for r in results {
-        let r = r?;
-        intents += r.intents;
-        events += r.events;
-        let props: Vec<Property> = Property::ALL
-            .into_iter()
-            .filter(|p| r.by_property[*p as usize] > 0)
-            .collect();
-        for p in &props {
-            violated[*p as usize] += 1;
-        }
-        if let (Some(v), true) = (r.first, failures.len() < SEEDS_SHOWN) {
-            failures.push(SeedFailure {
-                seed: r.seed,
-                properties: props,
-                rule: v.rule.to_string(),
-                intent: v.intent,
-                t_ns: v.t_ns,
-                detail: v.detail,
-                replay: format!("payfault run {} --seed {}", path.display(), r.seed),
-            });
+        .reduce(Tally::default, Tally::merge);
+    if let Some((seed, e)) = tally.stopped {
+        return Err(CliError::Usage(format!(
+            "{} seed {seed}: the run stopped: {e} (replay: {})",
+            path.display(),
+            replay(path, seed)
+        )));
+    }
+    let violated = tally.violated;
+    let mut failures = tally.failures;
+    for f in tally.first_of.into_iter().flatten() {
+        if !failures.iter().any(|g| g.seed == f.seed) {
+            failures.push(f);
         }
     }
+    failures.sort_by_key(|f| f.seed);
+    // The first seed that shows `p`: every violated property has one among `failures`.
+    let first_showing = |p: Property| failures.iter().find(|f| f.properties.contains(&p));
     let mut problems = Vec::new();
     let expected: Vec<Property> = match &sc.expect {
         Expect::Hold => vec![],
@@ -177,20 +283,15 @@ fn check_one(
             ));
         }
         if !expected.contains(&p) && n > 0 {
-            let first = failures.iter().find(|f| f.properties.contains(&p));
-            let replay = first.map_or(String::new(), |f| format!("; replay: {}", f.replay));
+            let replay =
+                first_showing(p).map_or(String::new(), |f| format!("; replay: {}", f.replay));
             problems.push(format!("{p} violated on {n} of {seeds} seeds{replay}"));
         }
     }
-    let unexpected = Property::ALL
+    let shrink_target = Property::ALL
         .into_iter()
-        .find(|p| !expected.contains(p) && violated[*p as usize] > 0);
-    let shrink_target = unexpected.and_then(|p| {
-        failures
-            .iter()
-            .find(|f| f.properties.contains(&p))
-            .map(|f| (p, f.seed))
-    });
+        .find(|p| !expected.contains(p) && violated[*p as usize] > 0)
+        .and_then(|p| first_showing(p).map(|f| (p, f.seed)));
     Ok(ScenarioReport {
         shrunk: None,
         shrink_target,
@@ -199,8 +300,8 @@ fn check_one(
         expect: sc.expect.clone(),
         seed_start: args.seed_start,
         seeds,
-        intents,
-        events,
+        intents: tally.intents,
+        events: tally.events,
         violated_seeds: Property::ALL
             .into_iter()
             .map(|p| (p, violated[p as usize]))
@@ -212,12 +313,36 @@ fn check_one(
     })
 }
 
+/// Whether writing `target` would replace one of `inputs` (canonical paths).
+fn is_input(target: &Path, inputs: &[PathBuf]) -> bool {
+    target.canonicalize().is_ok_and(|t| inputs.contains(&t))
+}
+
+/// Refuses to write `target` over a scenario being checked.
+fn not_an_input(target: &Path, inputs: &[PathBuf], what: &str) -> Result<(), CliError> {
+    if is_input(target, inputs) {
+        return Err(CliError::Usage(format!(
+            "{}: {what} would overwrite this scenario, which is being checked",
+            target.display()
+        )));
+    }
+    Ok(())
+}
+
+/// `s` with every control character, line breaks included, as `?`: for a comment or a title.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 fn write_shrunk(
     path: &Path,
     sc: &Scenario,
     seed: u64,
     property: Property,
     dir: &Path,
+    inputs: &[PathBuf],
 ) -> Result<ShrunkReport, CliError> {
     let shrunk = shrink(sc, seed, property)
         .map_err(|e| CliError::Usage(format!("{}: shrinking seed {seed}: {e}", path.display())))?;
@@ -229,6 +354,9 @@ fn write_shrunk(
         source,
     })?;
     let file = dir.join(format!("{stem}.seed-{seed}.shrunk.ron"));
+    let chart = dir.join(format!("{stem}.seed-{seed}.svg"));
+    not_an_input(&file, inputs, "the shrunk scenario")?;
+    not_an_input(&chart, inputs, "the chart of the shrunk scenario")?;
     let body = ron::ser::to_string_pretty(
         &shrunk.scenario,
         ron::ser::PrettyConfig::default().struct_names(true),
@@ -237,22 +365,17 @@ fn write_shrunk(
     let header = format!(
         "// Shrunk by `payfault check` from {} seed {seed}: the smallest run found that still violates {property}.\n\
          // {} -> {} purchases, {} -> {} faults, {} -> {} events. Replay: payfault run {}\n",
-        path.display(),
+        one_line(&path.display().to_string()),
         shrunk.before.intents,
         shrunk.after.intents,
         shrunk.before.faults,
         shrunk.after.faults,
         shrunk.before.events,
         shrunk.after.events,
-        file.display()
+        one_line(&quote(&file))
     );
     crate::write_atomic(&file, format!("{header}{body}\n").as_bytes())?;
-    let chart = draw_failure(
-        &shrunk.scenario,
-        seed,
-        property,
-        &dir.join(format!("{stem}.seed-{seed}.svg")),
-    )?;
+    let chart = draw_failure(&shrunk.scenario, seed, property, &chart, &file)?;
     Ok(ShrunkReport {
         file: file.display().to_string(),
         seed,
@@ -260,19 +383,28 @@ fn write_shrunk(
         before: shrunk.before,
         after: shrunk.after,
         runs: shrunk.runs,
-        replay: format!("payfault run {}", file.display()),
+        replay: format!("payfault run {}", quote(&file)),
         chart,
     })
 }
 
-/// Draws the first intent of the run that violates `property`, if there is one.
+/// Draws the first intent of the run that violates `property`, if there is one. `shrunk` is
+/// the file `sc` was written to.
 fn draw_failure(
     sc: &Scenario,
     seed: u64,
     property: Property,
     file: &Path,
+    shrunk: &Path,
 ) -> Result<Option<String>, CliError> {
-    let out = payfault_domain::run::run_quick(sc, seed)?;
+    let stopped = |e: SimError| {
+        CliError::Usage(format!(
+            "{} seed {seed}: the run stopped: {e} (replay: payfault run {})",
+            shrunk.display(),
+            quote(shrunk)
+        ))
+    };
+    let out = payfault_domain::run::run_quick(sc, seed).map_err(stopped)?;
     let Some(intent) = out
         .violations
         .iter()
@@ -286,11 +418,15 @@ fn draw_failure(
         intent,
         events: Vec::new(),
     };
-    payfault_domain::run_with(sc, seed, &policy, &mut rec)?;
+    payfault_domain::run_with(sc, seed, &policy, &mut rec).map_err(stopped)?;
     crate::chart::draw(
         &rec,
         file,
-        &format!("{} seed {seed} policy {}", sc.name, sc.policy.kind),
+        // The title is SVG text, where XML 1.0 forbids control characters.
+        &one_line(&format!(
+            "{} seed {seed} policy {}",
+            sc.name, sc.policy.kind
+        )),
     )?;
     Ok(Some(file.display().to_string()))
 }
@@ -328,12 +464,26 @@ fn line_for(r: &ScenarioReport) -> String {
 }
 
 pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
+    check_seed_range(args)?;
     let files = collect(&args.paths)?;
     // Every file is read before any runs: bad input fails fast with exit code 2.
     let scenarios: Vec<(PathBuf, Scenario)> = files
         .into_iter()
         .map(|f| scenario_file::load(&f).map(|s| (f, s)))
         .collect::<Result<_, _>>()?;
+    if let Some((path, _)) = scenarios.iter().find(|(_, s)| seeds_for(s, args) == 0) {
+        return Err(CliError::Usage(format!(
+            "{}: check_seeds is 0, so no seed would be checked",
+            path.display()
+        )));
+    }
+    let inputs: Vec<PathBuf> = scenarios
+        .iter()
+        .filter_map(|(p, _)| p.canonicalize().ok())
+        .collect();
+    if let Some(junit) = &args.junit {
+        not_an_input(junit, &inputs, "--junit")?;
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -341,10 +491,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         .num_threads(jobs.max(1))
         .build()
         .map_err(|e| CliError::Usage(format!("cannot start {jobs} workers: {e}")))?;
-    let total: u64 = scenarios
-        .iter()
-        .map(|(_, s)| s.check_seeds.map_or(args.seeds, |c| c.min(args.seeds)))
-        .sum();
+    let total: u64 = scenarios.iter().map(|(_, s)| seeds_for(s, args)).sum();
     let progress = Progress::new(total, "seeds");
     let start = Instant::now();
     // Every scenario and seed at once on the pool, so that cores stay busy across scenarios;
@@ -381,7 +528,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
     for ((path, sc), r) in scenarios.iter().zip(results) {
         let mut r = r?;
         if let Some((p, seed)) = r.shrink_target {
-            r.shrunk = Some(write_shrunk(path, sc, seed, p, &args.shrink_dir)?);
+            r.shrunk = Some(write_shrunk(path, sc, seed, p, &args.shrink_dir, &inputs)?);
         }
         let failed = !r.ok;
         reports.push(r);
@@ -402,6 +549,19 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         jobs,
     };
     if let Some(path) = &args.junit {
+        let written: Vec<PathBuf> = report
+            .scenarios
+            .iter()
+            .filter_map(|s| s.shrunk.as_ref())
+            .flat_map(|sh| std::iter::once(&sh.file).chain(&sh.chart))
+            .filter_map(|f| Path::new(f).canonicalize().ok())
+            .collect();
+        if is_input(path, &written) {
+            return Err(CliError::Usage(format!(
+                "{}: --junit would overwrite a shrunk scenario or chart written by this check",
+                path.display()
+            )));
+        }
         crate::write_atomic(path, junit(&report).as_bytes())?;
     }
     let stdout = std::io::stdout();
@@ -482,6 +642,34 @@ fn text(r: &CheckReport) -> String {
     o
 }
 
+/// `s` as XML 1.0 text, or as an attribute value in double quotes: markup escaped; carriage
+/// returns, and in attributes quotes, tabs and line feeds (which a parser would turn to
+/// spaces), as references; the characters XML 1.0 forbids, which no reference can carry,
+/// spelled out as `\u{..}`.
+fn xml(s: &str, attribute: bool) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' if attribute => o.push_str("&quot;"),
+            '\'' if attribute => o.push_str("&apos;"),
+            '\r' => o.push_str("&#13;"),
+            '\t' | '\n' if attribute => {
+                let _ = write!(o, "&#{};", c as u32);
+            }
+            '\t' | '\n' => o.push(c),
+            c if c < ' ' || c == '\u{fffe}' || c == '\u{ffff}' => {
+                let _ = write!(o, "\\u{{{:x}}}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o
+}
+
 /// JUnit XML: one test case per scenario, the failure text inside.
 fn junit(r: &CheckReport) -> String {
     use std::fmt::Write as _;
@@ -500,8 +688,8 @@ fn junit(r: &CheckReport) -> String {
         let _ = write!(
             o,
             "    <testcase classname=\"payfault.check\" name=\"{}\" file=\"{}\" time=\"{:.3}\"",
-            escape_markup(&s.name),
-            escape_markup(&s.path),
+            xml(&s.name, true),
+            xml(&s.path, true),
             s.elapsed_s
         );
         if s.ok {
@@ -518,8 +706,8 @@ fn junit(r: &CheckReport) -> String {
             let _ = writeln!(
                 o,
                 ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                escape_markup(s.problems.first().map_or("", |p| p.as_str())),
-                escape_markup(&body)
+                xml(s.problems.first().map_or("", |p| p.as_str()), true),
+                xml(&body, false)
             );
         }
     }
