@@ -742,10 +742,26 @@ fn a_closed_pipe_keeps_the_verdict() {
     use std::process::Stdio;
     let naive = scenario("policy-naive.ron");
     let idempotent = scenario("policy-idempotent.ron");
+    let shrunk = temp_path("pipe-shrunk").display().to_string();
+    // Expected to hold, and violated: `check` fails.
+    let wrongly_held = workspace("tests/check/naive-expected-to-hold.ron")
+        .display()
+        .to_string();
     let cases: &[(&[&str], i32)] = &[
         (&["run", &naive, "--format", "json"], 1),
         (&["run", &idempotent], 0),
         (&["bench", &naive, "--runs", "2", "--purchases", "2000"], 0),
+        (
+            &[
+                "check",
+                &wrongly_held,
+                "--seeds",
+                "3",
+                "--shrink-dir",
+                &shrunk,
+            ],
+            1,
+        ),
     ];
     for (args, verdict) in cases {
         let mut child = Command::new(env!("CARGO_BIN_EXE_payfault"))
@@ -761,4 +777,5 @@ fn a_closed_pipe_keeps_the_verdict() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+    let _ = std::fs::remove_dir_all(&shrunk);
 }

@@ -571,12 +571,9 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
             .map_err(std::io::Error::from)
             .and_then(|_| writeln!(out)),
         Format::Text => write!(out, "{}", text(&report)),
-    };
-    written.map_err(|source| CliError::Write {
-        path: "stdout".into(),
-        source,
-    })?;
-    Ok(if report.ok { 0 } else { 1 })
+    }
+    .and_then(|()| out.flush());
+    crate::printed(written, if report.ok { 0 } else { 1 })
 }
 
 fn text(r: &CheckReport) -> String {

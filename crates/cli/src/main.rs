@@ -54,7 +54,7 @@ struct CheckArgs {
     /// Scenario files, or folders whose .ron files are all checked.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    /// Seeds per scenario.
+    /// Seeds per scenario, 1 to 1,000,000.
     #[arg(long, default_value_t = 1000)]
     seeds: u64,
     /// The first seed.
