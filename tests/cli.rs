@@ -779,3 +779,29 @@ fn a_closed_pipe_keeps_the_verdict() {
     }
     let _ = std::fs::remove_dir_all(&shrunk);
 }
+
+/// Regression: a scenario name with a control character went into the chart's title as it
+/// was, and XML 1.0 forbids it, so the SVG did not parse.
+#[test]
+fn a_chart_holds_only_characters_xml_allows() {
+    let dir = temp_path("chart-xml");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(workspace("scenarios/policy-naive.ron")).unwrap();
+    let name_at = text.find("name: \"").unwrap() + "name: \"".len();
+    let named = format!("{}bad\\u{{1b}}{}", &text[..name_at], &text[name_at..]);
+    let sc = dir.join("s.ron");
+    std::fs::write(&sc, named).unwrap();
+    let svg = dir.join("c.svg");
+    let o = payfault(&[
+        "run",
+        &sc.display().to_string(),
+        "--chart",
+        &svg.display().to_string(),
+    ]);
+    assert_eq!(o.code, 1, "stderr: {}", o.stderr);
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    let allowed = |c: char| matches!(c, '\t' | '\n' | '\r') || !c.is_control();
+    assert!(svg.chars().all(allowed), "{svg:?}");
+    assert!(svg.contains("bad?"), "the title marks the character");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -34,7 +34,16 @@ fn column(n: NodeLabel) -> usize {
     }
 }
 
+/// `s` with every control character, line breaks included, as `?`: for a comment or a title.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 pub fn draw(rec: &IntentRecorder, path: &Path, title: &str) -> Result<(), CliError> {
+    // The title is SVG text, where XML 1.0 forbids control characters.
+    let title = one_line(title);
     let evs: Vec<&TraceEvent> = rec.events.iter().collect();
     let terminal = evs.iter().find_map(|e| match e.node {
         NodeLabel::Terminal(t) if e.intent == Some(rec.intent) => Some(t),

@@ -329,13 +329,6 @@ fn not_an_input(target: &Path, inputs: &[PathBuf], what: &str) -> Result<(), Cli
     Ok(())
 }
 
-/// `s` with every control character, line breaks included, as `?`: for a comment or a title.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
-
 fn write_shrunk(
     path: &Path,
     sc: &Scenario,
@@ -365,14 +358,14 @@ fn write_shrunk(
     let header = format!(
         "// Shrunk by `payfault check` from {} seed {seed}: the smallest run found that still violates {property}.\n\
          // {} -> {} purchases, {} -> {} faults, {} -> {} events. Replay: payfault run {}\n",
-        one_line(&path.display().to_string()),
+        crate::chart::one_line(&path.display().to_string()),
         shrunk.before.intents,
         shrunk.after.intents,
         shrunk.before.faults,
         shrunk.after.faults,
         shrunk.before.events,
         shrunk.after.events,
-        one_line(&quote(&file))
+        crate::chart::one_line(&quote(&file))
     );
     crate::write_atomic(&file, format!("{header}{body}\n").as_bytes())?;
     let chart = draw_failure(&shrunk.scenario, seed, property, &chart, &file)?;
@@ -422,11 +415,7 @@ fn draw_failure(
     crate::chart::draw(
         &rec,
         file,
-        // The title is SVG text, where XML 1.0 forbids control characters.
-        &one_line(&format!(
-            "{} seed {seed} policy {}",
-            sc.name, sc.policy.kind
-        )),
+        &format!("{} seed {seed} policy {}", sc.name, sc.policy.kind),
     )?;
     Ok(Some(file.display().to_string()))
 }
