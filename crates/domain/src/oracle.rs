@@ -219,7 +219,8 @@ pub struct Oracle {
     latency: Histogram,
 }
 
-/// Violations kept in full; beyond this they are only counted.
+/// Violations kept in full; beyond this they are only counted, except the first of each
+/// property, which a report names and `check` shrinks.
 pub const MAX_VIOLATIONS_KEPT: usize = 100;
 
 impl Oracle {
@@ -324,8 +325,9 @@ impl Oracle {
 
     fn violate(&mut self, rule: Rule, intent: Option<u64>, at: SimTime, detail: String) {
         self.violation_count += 1;
-        self.by_property[rule.property() as usize] += 1;
-        if self.violations.len() < MAX_VIOLATIONS_KEPT {
+        let of_property = &mut self.by_property[rule.property() as usize];
+        *of_property += 1;
+        if self.violations.len() < MAX_VIOLATIONS_KEPT || *of_property == 1 {
             self.violations.push(Violation {
                 seed: self.seed,
                 property: rule.property(),
@@ -498,6 +500,40 @@ mod tests {
         let mut o = Oracle::new(1, SimDuration::from_secs(10));
         history(&mut o);
         o.violations().iter().map(|v| v.rule).collect()
+    }
+
+    /// Regression: past the violations kept in full, the first violation of another
+    /// property was only counted, so a report could not name it and `check` could not shrink
+    /// the run to it.
+    #[test]
+    fn the_first_violation_of_each_property_is_kept_past_the_cap() {
+        let mut o = Oracle::new(1, SimDuration::from_secs(10));
+        let n = MAX_VIOLATIONS_KEPT as u64 + 50;
+        for i in 0..n {
+            o.issue(i, 500, t(0));
+            o.debit(i, 500, t(10));
+            o.debit(i, 500, t(20));
+            o.answer(i, Answer::Approved, t(30));
+            o.settle(i, t(40));
+        }
+        for i in n..n + 3 {
+            o.issue(i, 300, t(50));
+            o.debit(i, 300, t(60));
+            o.answer(i, Answer::Failed, t(70));
+            o.settle(i, t(80));
+        }
+        let kept: Vec<(Property, Option<u64>)> = o
+            .violations()
+            .iter()
+            .map(|v| (v.property, v.intent))
+            .collect();
+        assert_eq!(kept.len(), MAX_VIOLATIONS_KEPT + 1);
+        assert_eq!(kept[MAX_VIOLATIONS_KEPT], (Property::Agreement, Some(n)));
+        assert!(kept[..MAX_VIOLATIONS_KEPT]
+            .iter()
+            .all(|&(p, _)| p == Property::NoDuplicateDebit));
+        assert_eq!(o.count_of(Property::NoDuplicateDebit), n);
+        assert_eq!(o.count_of(Property::Agreement), 3);
     }
 
     #[test]
