@@ -623,6 +623,265 @@ fn a_folder_that_is_not_a_report_is_left_alone() {
     assert_eq!(read(&dir.join("notes.txt")), "mine");
 }
 
+/// `payfault` with `args`, which must be done within a minute: a refusal that never comes is a
+/// hang, and a test that hangs says nothing.
+fn payfault_in_time(args: &[String]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_payfault"))
+        .args(args)
+        .env("CI", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("payfault {args:?} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "payfault panicked: {stderr}");
+    out
+}
+
+/// The names in a folder, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut n: Vec<String> = std::fs::read_dir(dir)
+        .expect("readable folder")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    n.sort();
+    n
+}
+
+fn args(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+/// A web app's folder, with its own `manifest.json`: nothing a report would write.
+const SITE: &[(&str, &str)] = &[
+    ("manifest.json", "{\"name\":\"my pwa\"}\n"),
+    ("index.html", "site\n"),
+    ("report.md", "notes\n"),
+    ("charts/q3-sales.svg", "precious\n"),
+];
+
+/// Regression: any folder holding a `manifest.json` was taken for a report folder, so a sweep
+/// into a web app's folder overwrote its index.html, report.md and manifest.json and deleted
+/// its charts.
+#[test]
+fn a_folder_with_another_programs_manifest_is_left_alone() {
+    let root = scratch("pwa");
+    let whole = root.join("whole");
+    sweep(&fixture("tiny.ron"), &whole, &[]);
+    let site = root.join("site");
+    for (file, text) in SITE {
+        let path = site.join(file);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    let before = tree(&site);
+    let (tiny, whole, site_arg) = (
+        fixture("tiny.ron").display().to_string(),
+        whole.display().to_string(),
+        site.display().to_string(),
+    );
+    for command in [
+        args(&["sweep", &tiny, "--out", &site_arg]),
+        args(&["sweep", &tiny, "--out", &site_arg, "--resume"]),
+        args(&["merge", &whole, "--out", &site_arg]),
+    ] {
+        let out = payfault_in_time(&command);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            tree(&site) == before,
+            "{command:?} changed {site_arg}: {err}"
+        );
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "{site_arg} is not a report folder this payfault wrote: its manifest.json is \
+                 not a sweep's manifest"
+            )),
+            "{command:?}: {err}"
+        );
+    }
+}
+
+/// A sweep refused before it runs, and the words that say why.
+struct Refused {
+    sweep: &'static str,
+    extra: &'static [&'static str],
+    phrase: &'static str,
+}
+
+const REFUSED: &[Refused] = &[
+    Refused {
+        sweep: "tiny.ron",
+        extra: &["--jobs", "0"],
+        phrase: "expected between 1 and 1024 worker threads, found 0",
+    },
+    Refused {
+        sweep: "tiny.ron",
+        extra: &["--jobs", "100000"],
+        phrase: "expected between 1 and 1024 worker threads, found 100000",
+    },
+    Refused {
+        sweep: "tiny.ron",
+        extra: &["--jobs", "many"],
+        phrase: "expected a whole number of worker threads",
+    },
+    Refused {
+        sweep: "tiny.ron",
+        extra: &["--shard", "3/2"],
+        phrase: "expected K/N with 1 <= K <= N",
+    },
+    Refused {
+        sweep: "nowhere.ron",
+        extra: &[],
+        phrase: "nowhere.ron",
+    },
+    Refused {
+        sweep: "nowhere.ron",
+        extra: &["--resume"],
+        phrase: "nowhere.ron",
+    },
+];
+
+/// Regression: the report folder was cleared before the arguments were checked, so a refused
+/// sweep (`--jobs 0`) deleted the earlier report's results, charts and cell files, and
+/// `--jobs 100000` went on to start that many threads and hung.
+#[test]
+fn a_refused_sweep_leaves_the_earlier_report_as_it_was() {
+    let root = scratch("refused");
+    let report = root.join("report");
+    sweep(&fixture("tiny.ron"), &report, &[]);
+    let before = tree(&report);
+    for r in REFUSED {
+        let mut command = args(&[
+            "sweep",
+            &fixture(r.sweep).display().to_string(),
+            "--out",
+            &report.display().to_string(),
+        ]);
+        command.extend(args(r.extra));
+        let out = payfault_in_time(&command);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            tree(&report) == before,
+            "{command:?} changed the report: {err}"
+        );
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {err}");
+        assert!(
+            err.contains(r.phrase),
+            "{command:?}: expected {:?} in {err}",
+            r.phrase
+        );
+    }
+    assert_eq!(
+        names(&root),
+        ["report"],
+        "a refused sweep left something beside it"
+    );
+}
+
+/// A grid whose cells with a budget of 50 events stop mid-run: that value is the mistake.
+const STOPS: &str = "Sweep(base: \"base.ron\", seeds: 2, policies: [Naive, Idempotent],\n  \
+                     parameters: [(path: \"limits.max_events\", values: [1000000, 50])])";
+/// The same grid with the mistake mended: its other cells are the same cells.
+const MENDED: &str = "Sweep(base: \"base.ron\", seeds: 2, policies: [Naive, Idempotent],\n  \
+                      parameters: [(path: \"limits.max_events\", values: [1000000, 2000000])])";
+
+/// Regression: a sweep that stopped mid-run (a cell over its `max_events`) had already deleted
+/// the earlier report in its folder before the first cell ran.
+#[test]
+fn a_sweep_that_stops_mid_run_leaves_the_earlier_report_and_resume_keeps_its_cells() {
+    let root = scratch("stops");
+    std::fs::copy(fixture("base.ron"), root.join("base.ron")).expect("copy base");
+    let (stops, mended) = (root.join("stops.ron"), root.join("mended.ron"));
+    std::fs::write(&stops, STOPS).expect("write");
+    std::fs::write(&mended, MENDED).expect("write");
+    let report = root.join("report");
+    sweep(&fixture("tiny.ron"), &report, &[]);
+    // A file of the user's in the folder belongs to the folder, whatever report it holds.
+    std::fs::write(report.join("notes.txt"), "mine").expect("write");
+    let before = tree(&report);
+
+    let out = payfault_in_time(&args(&[
+        "sweep",
+        &stops.display().to_string(),
+        "--out",
+        &report.display().to_string(),
+    ]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        tree(&report) == before,
+        "the stopped sweep changed the report: {err}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cell-002 seed 1: the run stopped")
+            && err.contains(&format!("{} is as it was", report.display())),
+        "{err}"
+    );
+
+    // The cells it finished are not lost: mended, the sweep runs only the other two.
+    let out = sweep(&mended, &report, &["--resume"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 cells x 2 seeds") && err.contains("2 finished cells kept"),
+        "{err}"
+    );
+    assert_eq!(read(&report.join("notes.txt")), "mine");
+    std::fs::remove_file(report.join("notes.txt")).expect("remove");
+    let whole = root.join("whole");
+    sweep(&mended, &whole, &[]);
+    assert_same_folder(&whole, &report);
+    assert_eq!(
+        names(&root),
+        ["base.ron", "mended.ron", "report", "stops.ron", "whole"],
+        "the sweeps left something beside their folders"
+    );
+}
+
+/// Regression: the replay command printed for a run that stopped named its scenario file
+/// unquoted, so a report folder with a space in its name pasted back as two words.
+#[test]
+fn the_replay_command_of_a_stopped_run_pastes_back_into_a_shell() {
+    let root = scratch("replay");
+    std::fs::copy(fixture("base.ron"), root.join("base.ron")).expect("copy base");
+    let stops = root.join("stops.ron");
+    std::fs::write(&stops, STOPS).expect("write");
+    let out = payfault_in_time(&args(&[
+        "sweep",
+        &stops.display().to_string(),
+        "--out",
+        &root.join("my report").display().to_string(),
+    ]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let replay = err
+        .split("(replay: payfault ")
+        .nth(1)
+        .and_then(|r| r.split(")\n").next())
+        .unwrap_or_else(|| panic!("no replay command in {err}"));
+    let pasted = Command::new("sh")
+        .arg("-c")
+        .arg(format!("\"$PAYFAULT\" {replay}"))
+        .env("PAYFAULT", env!("CARGO_BIN_EXE_payfault"))
+        .output()
+        .expect("sh starts");
+    let again = String::from_utf8_lossy(&pasted.stderr);
+    assert!(
+        again.contains("passed its limit of 50 events"),
+        "`payfault {replay}` did not replay the run: {again}"
+    );
+}
+
 /// The attributes of `<body>` after headless Chromium loaded `html` and ran its scripts.
 fn body_in_chromium(chromium: &Path, html: &Path, scratch: &Path) -> String {
     let dom_file = scratch.join("dom.html");

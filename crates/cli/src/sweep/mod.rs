@@ -12,13 +12,16 @@
 //! ```
 //!
 //! Every file is written whole or not at all (a temporary name, then a rename), so an
-//! interrupted sweep keeps the cells it finished and `--resume` runs only the others. A shard
-//! (`--shard K/N`) runs every N-th cell; `merge` puts shards together. The report is always
-//! made from the cell files on disk, so a resumed or merged folder is byte for byte what one
-//! uninterrupted run writes, whatever the number of jobs.
+//! interrupted sweep keeps the cells it finished and `--resume` runs only the others. A folder
+//! that already holds a report keeps it until the new one is whole (see [`folder`]); one that
+//! payfault did not write is refused. A shard (`--shard K/N`) runs every N-th cell; `merge`
+//! puts shards together. The report is always made from the cell files on disk, so a resumed
+//! or merged folder is byte for byte what one uninterrupted run writes, whatever the number
+//! of jobs.
 
 mod charts;
 mod data;
+mod folder;
 mod report;
 mod ron_tree;
 mod spec;
@@ -41,8 +44,8 @@ pub struct SweepArgs {
     /// The report folder to write.
     #[arg(long)]
     pub out: PathBuf,
-    /// Worker threads (default: every core). The results do not depend on it.
-    #[arg(long)]
+    /// Worker threads, 1 to 1024 (default: every core). The results do not depend on it.
+    #[arg(long, value_parser = crate::shell::parse_jobs)]
     pub jobs: Option<usize>,
     /// Keep the cells an earlier, interrupted run of the same sweep finished; run the rest.
     #[arg(long)]
@@ -178,14 +181,20 @@ impl Manifest {
                 dir.display()
             ))
         })?;
-        let m: Manifest = serde_json::from_str(&text)
-            .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+        Manifest::parse(&text).map_err(|why| CliError::Usage(format!("{}: {why}", path.display())))
+    }
+
+    /// A manifest `payfault sweep` or `merge` wrote, in this version's format: the whole
+    /// structure, down to every cell's hash, is what tells it from another program's
+    /// `manifest.json`.
+    fn parse(text: &str) -> Result<Manifest, String> {
+        let m: Manifest =
+            serde_json::from_str(text).map_err(|e| format!("not a sweep's manifest ({e})"))?;
         if m.format != FORMAT {
-            return Err(CliError::Usage(format!(
-                "{}: written in format {}, this payfault reads format {FORMAT}",
-                path.display(),
+            return Err(format!(
+                "a manifest of format {}; this payfault reads format {FORMAT}",
                 m.format
-            )));
+            ));
         }
         Ok(m)
     }
@@ -251,34 +260,6 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
     }
 }
 
-/// Makes `dir` ready to hold a report: refuses a folder with other things in it, and removes
-/// temporary files that a killed run left behind.
-fn prepare_out(dir: &Path) -> Result<(), CliError> {
-    if dir.exists() {
-        let empty = std::fs::read_dir(dir)
-            .map_err(io_err(dir))?
-            .next()
-            .is_none();
-        if !empty && !dir.join(MANIFEST).is_file() {
-            return Err(CliError::Usage(format!(
-                "{} exists and is not a sweep's report folder (no {MANIFEST}): choose another --out",
-                dir.display()
-            )));
-        }
-    }
-    for sub in ["", "cells", "scenarios", "charts"] {
-        let d = dir.join(sub);
-        std::fs::create_dir_all(&d).map_err(io_err(&d))?;
-        for e in std::fs::read_dir(&d).map_err(io_err(&d))?.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') && name.contains(".tmp") {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The files of the report proper; index.html is written last, so a folder with it holds a
 /// whole report.
 const REPORT_FILES: [&str; 6] = [
@@ -311,7 +292,11 @@ fn remove_report(dir: &Path) -> Result<(), CliError> {
 /// Removes cell files that are not in `keep` (from an earlier grid, or another shard).
 fn remove_cells_except(dir: &Path, keep: &[&str]) -> Result<(), CliError> {
     let d = dir.join("cells");
-    for e in std::fs::read_dir(&d).map_err(io_err(&d))?.flatten() {
+    let entries = match std::fs::read_dir(&d) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        r => r.map_err(io_err(&d))?,
+    };
+    for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if let Some(id) = name.strip_suffix(".csv") {
             if !keep.contains(&id) {
@@ -390,9 +375,7 @@ fn run_cell(
                 CliError::Usage(format!(
                     "{} seed {seed}: the run stopped: {e} (replay: payfault run {} --seed {seed})",
                     cell.id,
-                    dir.join("scenarios")
-                        .join(format!("{}.ron", cell.id))
-                        .display()
+                    crate::shell::quote(&dir.join("scenarios").join(format!("{}.ron", cell.id)))
                 ))
             })?;
             progress.run_done();
@@ -441,9 +424,6 @@ fn scenario_file_text(m: &Manifest, cell: &spec::Cell) -> String {
 
 fn pool(jobs: Option<usize>) -> Result<(rayon::ThreadPool, usize), CliError> {
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if jobs == 0 {
-        return Err(CliError::Usage("--jobs must be at least 1".into()));
-    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
@@ -452,35 +432,31 @@ fn pool(jobs: Option<usize>) -> Result<(rayon::ThreadPool, usize), CliError> {
 }
 
 pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
+    // Everything that can refuse the sweep is settled before the folder is touched.
     let (s, cells) = spec::read(&args.sweep)?;
     let mut m = manifest_of(&args.sweep, &s, &cells);
     m.shard = args.shard;
-    let dir = &args.out;
-    prepare_out(dir)?;
+    let (pool, jobs) = pool(args.jobs)?;
+    let out = folder::Out::open(&args.out)?;
 
-    let earlier = match (args.resume, dir.join(MANIFEST).is_file()) {
-        (true, true) => Some(Manifest::read(dir)?),
-        // Read only to say what is being discarded.
-        (false, true) => Manifest::read(dir).ok(),
-        (_, false) => None,
-    };
     let mine: Vec<usize> = (0..cells.len())
         .filter(|&i| args.shard.is_none_or(|sh| sh.owns(i)))
         .collect();
     let mut to_run = Vec::new();
-    let mut kept: Vec<&str> = Vec::new();
+    // Finished cells of this grid, and the folder each is in.
+    let mut kept: Vec<(&str, &Path)> = Vec::new();
     for &i in &mine {
         let info = &m.cells[i];
-        let same = earlier.as_ref().is_some_and(|e| {
+        let found = out.earlier().iter().find(|(d, e)| {
             e.columns == m.columns
                 && e.cells
                     .iter()
                     .any(|c| c.id == info.id && c.hash == info.hash)
+                && read_cell(d, &m, info).is_ok()
         });
-        if same && read_cell(dir, &m, info).is_ok() {
-            kept.push(&info.id);
-        } else {
-            to_run.push(i);
+        match found {
+            Some((d, _)) => kept.push((&info.id, d)),
+            None => to_run.push(i),
         }
     }
     if !args.resume {
@@ -490,57 +466,64 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
                 "note: running every cell again; {} finished cells of an interrupted run in {} \
                  would have been kept with --resume",
                 kept.len(),
-                dir.display()
+                out.named().display()
             );
         }
         kept.clear();
         to_run = mine.clone();
     }
-    // Before the new manifest vouches for the folder, no cell file may remain that it does
-    // not describe: one left from another grid would pass for this one's on a later resume.
-    remove_cells_except(dir, &kept)?;
-    remove_report(dir)?;
-    let reused = kept.len();
-    m.write(dir)?;
-    for c in &cells {
-        let path = dir.join("scenarios").join(format!("{}.ron", c.id));
-        crate::write_atomic(&path, scenario_file_text(&m, c).as_bytes())?;
-    }
-
-    let (pool, jobs) = pool(args.jobs)?;
-    let runs = to_run.len() as u64 * s.seeds;
-    let progress = CellProgress::new(runs, to_run.len());
-    let start = Instant::now();
-    let results: Vec<Result<(), CliError>> = pool.install(|| {
-        to_run
-            .par_iter()
-            .map(|&i| run_cell(dir, &m, &m.cells[i], &cells[i], &progress))
-            .collect()
-    });
-    progress.done();
-    for r in results {
-        r?;
-    }
-    let secs = start.elapsed().as_secs_f64();
-    eprintln!(
-        "{} cells x {} seeds = {runs} runs in {secs:.2} s on {jobs} job{}: {:.2} cells/s, {:.1} runs/s{}",
-        to_run.len(),
-        s.seeds,
-        if jobs == 1 { "" } else { "s" },
-        to_run.len() as f64 / secs.max(1e-9),
-        runs as f64 / secs.max(1e-9),
-        if reused > 0 {
-            format!(" ({reused} finished cells kept from the earlier run)")
-        } else {
-            String::new()
+    let dir = out.work();
+    let built = (|| {
+        out.prepare(&m, &kept)?;
+        for c in &cells {
+            let path = dir.join("scenarios").join(format!("{}.ron", c.id));
+            crate::write_atomic(&path, scenario_file_text(&m, c).as_bytes())?;
         }
-    );
-
-    let rows = mine
-        .iter()
-        .map(|&i| read_cell(dir, &m, &m.cells[i]).map_err(CliError::Usage))
-        .collect::<Result<Vec<_>, _>>()?;
-    write_results(dir, &m, &rows)?;
+        let runs = to_run.len() as u64 * s.seeds;
+        let progress = CellProgress::new(runs, to_run.len());
+        let start = Instant::now();
+        let results: Vec<Result<(), CliError>> = pool.install(|| {
+            to_run
+                .par_iter()
+                .map(|&i| run_cell(dir, &m, &m.cells[i], &cells[i], &progress))
+                .collect()
+        });
+        progress.done();
+        for r in results {
+            r?;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "{} cells x {} seeds = {runs} runs in {secs:.2} s on {jobs} job{}: {:.2} cells/s, {:.1} runs/s{}",
+            to_run.len(),
+            s.seeds,
+            if jobs == 1 { "" } else { "s" },
+            to_run.len() as f64 / secs.max(1e-9),
+            runs as f64 / secs.max(1e-9),
+            if kept.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} finished cells kept from the earlier run)", kept.len())
+            }
+        );
+        let rows = mine
+            .iter()
+            .map(|&i| read_cell(dir, &m, &m.cells[i]).map_err(CliError::Usage))
+            .collect::<Result<Vec<_>, _>>()?;
+        write_results(dir, &m, &rows)?;
+        if args.shard.is_none() {
+            report::write(dir, &m, &rows)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = built {
+        if let Some(note) = out.after_failure(true) {
+            eprintln!("note: {note}");
+        }
+        return Err(e);
+    }
+    let named = out.named().to_path_buf();
+    out.finish()?;
     match args.shard {
         Some(sh) => println!(
             "shard {}/{}: {} of {} cells in {}; join the shards with payfault merge DIR... --out DIR",
@@ -548,12 +531,9 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
             sh.n,
             mine.len(),
             cells.len(),
-            dir.display()
+            named.display()
         ),
-        None => {
-            report::write(dir, &m, &rows)?;
-            println!("report: {}", dir.join("index.html").display());
-        }
+        None => println!("report: {}", named.join("index.html").display()),
     }
     Ok(0)
 }
@@ -636,29 +616,44 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
             }
         )));
     }
-    let dir = &args.out;
-    prepare_out(dir)?;
-    let keep: Vec<&str> = m.cells.iter().map(|c| c.id.as_str()).collect();
-    remove_cells_except(dir, &keep)?;
-    remove_report(dir)?;
-    m.write(dir)?;
-    for (cell, (from, r)) in m.cells.iter().zip(found_in.iter().zip(&rows)) {
-        let name = format!("{}.ron", cell.id);
-        let src = from.join("scenarios").join(&name);
-        let text = std::fs::read(&src)
-            .map_err(|e| CliError::Usage(format!("{}: cannot read: {e}", src.display())))?;
-        crate::write_atomic(&dir.join("scenarios").join(&name), &text)?;
-        let mut cell_text = m.header();
-        cell_text.push_str(&r.body);
-        crate::write_atomic(&cell_path(dir, &cell.id), cell_text.as_bytes())?;
+    // Every input is read before the output folder is touched.
+    let scenarios = m
+        .cells
+        .iter()
+        .zip(&found_in)
+        .map(|(cell, from)| {
+            let src = from.join("scenarios").join(format!("{}.ron", cell.id));
+            std::fs::read(&src)
+                .map_err(|e| CliError::Usage(format!("{}: cannot read: {e}", src.display())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let out = folder::Out::open(&args.out)?;
+    let dir = out.work();
+    let built = (|| {
+        out.prepare(&m, &[])?;
+        for ((cell, r), text) in m.cells.iter().zip(&rows).zip(&scenarios) {
+            let name = format!("{}.ron", cell.id);
+            crate::write_atomic(&dir.join("scenarios").join(&name), text)?;
+            let mut cell_text = m.header();
+            cell_text.push_str(&r.body);
+            crate::write_atomic(&cell_path(dir, &cell.id), cell_text.as_bytes())?;
+        }
+        write_results(dir, &m, &rows)?;
+        report::write(dir, &m, &rows)
+    })();
+    if let Err(e) = built {
+        if let Some(note) = out.after_failure(false) {
+            eprintln!("note: {note}");
+        }
+        return Err(e);
     }
-    write_results(dir, &m, &rows)?;
-    report::write(dir, &m, &rows)?;
+    let named = out.named().to_path_buf();
+    out.finish()?;
     println!(
         "merged {} folders, {} cells: {}",
         args.dirs.len(),
         m.cells.len(),
-        dir.join("index.html").display()
+        named.join("index.html").display()
     );
     Ok(0)
 }
