@@ -743,6 +743,8 @@ fn a_closed_pipe_keeps_the_verdict() {
     let naive = scenario("policy-naive.ron");
     let idempotent = scenario("policy-idempotent.ron");
     let shrunk = temp_path("pipe-shrunk").display().to_string();
+    let sweep_out = temp_path("pipe-sweep").display().to_string();
+    let tiny_sweep = workspace("tests/sweep/tiny.ron").display().to_string();
     // Expected to hold, and violated: `check` fails.
     let wrongly_held = workspace("tests/check/naive-expected-to-hold.ron")
         .display()
@@ -762,6 +764,7 @@ fn a_closed_pipe_keeps_the_verdict() {
             ],
             1,
         ),
+        (&["sweep", &tiny_sweep, "--out", &sweep_out], 0),
     ];
     for (args, verdict) in cases {
         let mut child = Command::new(env!("CARGO_BIN_EXE_payfault"))
@@ -778,6 +781,9 @@ fn a_closed_pipe_keeps_the_verdict() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
     let _ = std::fs::remove_dir_all(&shrunk);
+    // The report is written whole though nobody reads what is printed.
+    assert!(Path::new(&sweep_out).join("index.html").is_file());
+    let _ = std::fs::remove_dir_all(&sweep_out);
 }
 
 /// Regression: a scenario name with a control character went into the chart's title as it

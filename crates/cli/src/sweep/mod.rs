@@ -525,7 +525,7 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
     let named = out.named().to_path_buf();
     out.finish()?;
     match args.shard {
-        Some(sh) => println!(
+        Some(sh) => crate::say!(
             "shard {}/{}: {} of {} cells in {}; join the shards with payfault merge DIR... --out DIR",
             sh.k,
             sh.n,
@@ -533,7 +533,7 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
             cells.len(),
             named.display()
         ),
-        None => println!("report: {}", named.join("index.html").display()),
+        None => crate::say!("report: {}", named.join("index.html").display()),
     }
     Ok(0)
 }
@@ -649,7 +649,7 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
     }
     let named = out.named().to_path_buf();
     out.finish()?;
-    println!(
+    crate::say!(
         "merged {} folders, {} cells: {}",
         args.dirs.len(),
         m.cells.len(),
