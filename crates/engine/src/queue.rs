@@ -703,6 +703,12 @@ impl<E> Scheduler<E> {
         best
     }
 
+    #[cold]
+    #[inline(never)]
+    fn in_past(&self, at: SimTime) -> EngineError {
+        EngineError::InPast { now: self.now, at }
+    }
+
     /// Takes the next event and advances the clock to its time. `Ok(None)` when the queue is
     /// empty; an error when the next event would break a limit.
     #[inline]
@@ -720,12 +726,6 @@ impl<E> Scheduler<E> {
     /// An `outside` before [`Scheduler::now`] is an error, as scheduling into the past is.
     #[inline]
     pub fn next_or(&mut self, outside: Option<SimTime>) -> Result<Next<E>, EngineError> {
-        if let Some(o) = outside.filter(|&o| o < self.now) {
-            return Err(EngineError::InPast {
-                now: self.now,
-                at: o,
-            });
-        }
         let (at, from) = match (self.head, outside) {
             (None, None) => return Ok(Next::Idle),
             (Some((k, src)), o) => {
@@ -750,7 +750,10 @@ impl<E> Scheduler<E> {
                 pending,
             });
         }
-        debug_assert!(at >= self.now, "time never goes backwards");
+        if at < self.now {
+            // Only an outside instant can be: queued ones are never before `now`.
+            return Err(self.in_past(at));
+        }
         self.now = at;
         self.processed += 1;
         let Some(src) = from else {
