@@ -56,6 +56,18 @@ impl Progress {
     }
 }
 
+/// A command that stops with an error never reaches [`Progress::done`]: its message must not
+/// be printed under a bar left half drawn.
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(b) = &self.bar {
+            if !b.is_finished() {
+                b.finish_and_clear();
+            }
+        }
+    }
+}
+
 /// Escapes text for XML and HTML.
 pub fn escape_markup(s: &str) -> String {
     s.replace('&', "&amp;")
