@@ -320,7 +320,7 @@ fn every_unexpected_property_gets_a_replay_and_the_first_is_shrunk() {
                 "check",
                 scenario,
                 "--seeds",
-                "30",
+                "60",
                 "--jobs",
                 jobs,
                 "--shrink-dir",
@@ -336,7 +336,7 @@ fn every_unexpected_property_gets_a_replay_and_the_first_is_shrunk() {
 
     let duplicate = text
         .lines()
-        .find(|l| l.contains("no-duplicate-debit violated on 1 of 30 seeds"))
+        .find(|l| l.contains("no-duplicate-debit violated on 2 of 60 seeds"))
         .unwrap_or_else(|| panic!("{text}"));
     let seed = replay_seed(
         duplicate,
@@ -348,7 +348,7 @@ fn every_unexpected_property_gets_a_replay_and_the_first_is_shrunk() {
     );
     assert!(
         text.contains(&format!(
-            "agreement violated on 30 of 30 seeds; replay: payfault run {scenario} --seed 1\n"
+            "agreement violated on 60 of 60 seeds; replay: payfault run {scenario} --seed 1\n"
         )),
         "{text}"
     );

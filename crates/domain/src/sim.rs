@@ -831,12 +831,28 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             &sc.faults.random_crashes[..]
         };
         for (i, c) in random.iter().enumerate() {
+            // The stream of each process is named by what it crashes, never by the number of
+            // terminals or by other entries, so that adding either leaves its draws alone:
+            // the entry's target as written, how many entries before it name the same, and
+            // the node (a terminal by its number, the others apart from every terminal).
+            let kind: u64 = match c.node {
+                NodeName::Terminal(_) => 0,
+                NodeName::AllTerminals => 1,
+                NodeName::Acquirer => 2,
+                NodeName::Switch => 3,
+                NodeName::Bank => 4,
+            };
+            let repeat = random[..i].iter().filter(|e| e.node == c.node).count() as u64;
             for node in node_list(c.node, self.n_terms) {
                 let src = self.crash_sources.len() as u32;
+                let which = match node.checked_sub(self.n_terms) {
+                    None => u64::from(node),
+                    Some(k) => (1 << 32) | u64::from(k),
+                };
                 let mut rng = stream(
                     self.seed,
                     family::CRASH,
-                    ((i as u64) << 32) | u64::from(node),
+                    (kind << 60) | (repeat << 34) | which,
                 );
                 let mean = Dist::Exponential {
                     mean: c.mean_interval.get(),

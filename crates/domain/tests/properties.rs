@@ -411,3 +411,59 @@ fn faults_naming_missing_nodes_and_absurd_amounts_are_refused() {
         assert!(err.message.contains(message), "{err}");
     }
 }
+
+/// Regression: the streams of random crashes were named by the node's absolute number and
+/// the entry's place in the list, so one more terminal, or another entry listed first, moved
+/// the bank's crashes: a sweep over terminals compared cells under different faults.
+#[test]
+fn regression_random_crashes_of_a_node_do_not_depend_on_terminals_or_other_entries() {
+    let bank_crashes = |terminals: u32, before: &str, after: &str| -> Vec<u64> {
+        let sc = parse(&format!(
+            r#"Scenario(
+                name: "crashes",
+                terminals: {terminals},
+                workload: (inter_arrival: Exponential(mean: "1s"), amount: (min: 100, max: 100), duration: "60s"),
+                links: (terminal_acquirer: (latency: Constant("10ms")), acquirer_bank: (latency: Constant("10ms"))),
+                acquirer: (processing: Constant("1ms"), servers: 4, queue: 100),
+                bank: (processing: Constant("1ms"), servers: 4, queue: 100),
+                policy: (kind: None, timeout: "1s"),
+                faults: (random_crashes: [{before}
+                    (node: Bank, mean_interval: "10s", down_for: Constant("1s")),
+                    {after}], until: "60s"),
+            )"#
+        ));
+        let mut at = Vec::new();
+        let mut tracer = |e: TraceEvent| {
+            if e.what == "crash" && e.node == payfault_domain::trace::NodeLabel::Bank {
+                at.push(e.t);
+            }
+        };
+        run_with(&sc, 7, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
+        at
+    };
+    let acquirer = r#"(node: Acquirer, mean_interval: "1000s", down_for: Constant("1ms")),"#;
+    let terminals = r#"(node: AllTerminals, mean_interval: "20s", down_for: Constant("1s")),"#;
+    let base = bank_crashes(5, "", "");
+    assert!(base.len() >= 3, "{base:?}");
+    for (t, before, after) in [
+        (6, "", ""),
+        (500, "", ""),
+        (5, acquirer, ""),
+        (5, terminals, acquirer),
+        (5, "", terminals),
+    ] {
+        assert_eq!(
+            bank_crashes(t, before, after),
+            base,
+            "{t} terminals, {before} {after}"
+        );
+    }
+    // A second entry for the bank is a process of its own, not a copy of the first.
+    let twice = bank_crashes(
+        5,
+        "",
+        r#"(node: Bank, mean_interval: "10s", down_for: Constant("1s")),"#,
+    );
+    assert!(twice.len() > base.len(), "{twice:?}");
+    assert!(base.iter().all(|t| twice.contains(t)), "{twice:?}");
+}
