@@ -1839,7 +1839,16 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 Phase::Waiting | Phase::Inquiring | Phase::Backoff(_) => return,
                 Phase::Blocked(next) => {
                     if t.saf_empty() {
-                        self.send_next(term, next);
+                        let cur = txn_of(&self.intents, t).expect("a transaction is current");
+                        let (started, attempts, intent) = (cur.started, cur.attempts, cur.intent);
+                        if next == Next::Purchase && attempts > 0 && self.past_deadline(started) {
+                            // The retry waited behind reversals past the deadline, which no
+                            // attempt may start after: the policy's give-up, late.
+                            self.trace(NodeLabel::Terminal(term), "deadline", Some(intent), None);
+                            self.finish_txn(term, Answer::Failed);
+                        } else {
+                            self.send_next(term, next);
+                        }
                     } else {
                         self.send_reversal(term);
                     }
@@ -2248,6 +2257,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
     }
 
+    /// Whether a transaction that began at `started` may start no more attempts.
+    fn past_deadline(&self, started: SimTime) -> bool {
+        self.sched.now().saturating_since(started) >= self.sc.policy.deadline.get()
+    }
+
     fn on_main_timer(&mut self, term: u32) -> Result<(), SimError> {
         let now = self.sched.now();
         let Some(cur) = txn_of_mut(&mut self.intents, &self.terms[term as usize]) else {
@@ -2257,7 +2271,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             Phase::Waiting => {
                 if cur.hedge_at.is_some_and(|h| h <= now) {
                     cur.hedge_at = None;
-                    if cur.attempts < self.sc.policy.max_attempts.0 {
+                    let in_time = now.saturating_since(cur.started) < self.sc.policy.deadline.get();
+                    if cur.attempts < self.sc.policy.max_attempts.0 && in_time {
                         let intent = cur.intent;
                         self.c.hedges += 1;
                         self.trace(NodeLabel::Terminal(term), "hedge", Some(intent), None);

@@ -467,3 +467,59 @@ fn regression_random_crashes_of_a_node_do_not_depend_on_terminals_or_other_entri
     assert!(twice.len() > base.len(), "{twice:?}");
     assert!(base.iter().all(|t| twice.contains(t)), "{twice:?}");
 }
+
+/// Regression: the policy's deadline was checked only when the policy chose to retry, so a
+/// retry held back behind a reversal, and a hedged attempt, could start long after it.
+#[test]
+fn regression_no_attempt_starts_after_the_deadline() {
+    // Each purchase request a terminal sends, by intent: (time, attempt).
+    let attempts = |sc: &Scenario| -> BTreeMap<u64, Vec<(u64, u32)>> {
+        let mut sent: BTreeMap<u64, Vec<(u64, u32)>> = BTreeMap::new();
+        let mut tracer = |e: TraceEvent| {
+            if let (Some(i), Some(m)) = (e.intent, &e.msg) {
+                let from_terminal =
+                    matches!(e.node, payfault_domain::trace::NodeLabel::Terminal(_));
+                if e.what == "send" && from_terminal && m.mti.starts_with("020") {
+                    sent.entry(i).or_default().push((e.t, m.attempt));
+                }
+            }
+        };
+        run_with(sc, 1, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
+        sent
+    };
+    let one = |links: &str, policy: &str, faults: &str| {
+        parse(&format!(
+            r#"Scenario(
+                name: "deadline",
+                terminals: 1,
+                workload: (inter_arrival: Constant("1s"), amount: (min: 100, max: 100), purchases: 1),
+                links: {links},
+                acquirer: (processing: Constant("1ms"), servers: 1, queue: 10),
+                bank: (processing: Constant("1ms"), servers: 1, queue: 10),
+                policy: {policy},
+                faults: {faults},
+            )"#
+        ))
+    };
+    let s = 1_000_000_000u64;
+    // A retry held back while the reversal of the first attempt is sent again and again.
+    let blocked = one(
+        r#"(terminal_acquirer: (latency: Constant("10ms")), acquirer_bank: (latency: Constant("10ms")))"#,
+        r#"(kind: ReversalThenRetry, timeout: "1s", max_attempts: 3, deadline: "5s",
+            backoff: Fixed("100ms"), reversal: (timeout: "20s"))"#,
+        r#"(partitions: [
+            (link: TerminalAcquirer, from: "1s", until: "1500ms", direction: Response),
+            (link: TerminalAcquirer, from: "2120ms", until: "2200ms", direction: Response)])"#,
+    );
+    let sent = attempts(&blocked);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[&0].iter().all(|&(t, _)| t < s + 5 * s), "{sent:?}");
+    // Hedges every half second, with a deadline of a tenth of one.
+    let hedged = one(
+        r#"(terminal_acquirer: (latency: Constant("10ms")), acquirer_bank: (latency: Constant("1s")))"#,
+        r#"(kind: Idempotent, timeout: "10s", max_attempts: 5, deadline: "100ms", hedge_after: "500ms")"#,
+        "()",
+    );
+    let sent = attempts(&hedged);
+    assert_eq!(sent[&0], [(s, 1)], "only the first attempt");
+}
