@@ -1210,6 +1210,22 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             (m.to, m.kind)
         };
         let from = self.msgs[slot as usize].from;
+        if !self.partitions.is_empty() {
+            // A partition that began while the message was on the wire cuts it off too.
+            let (link, _, towards_bank) = self.link_of(from, to);
+            if self.partitioned(link, towards_bank) {
+                self.c.partitioned += 1;
+                self.trace_msg(
+                    to,
+                    "lost",
+                    slot,
+                    Some(from),
+                    Some(format_args!("partition")),
+                );
+                self.free_slot(slot);
+                return Ok(());
+            }
+        }
         if to < self.n_terms {
             if self.terms[to as usize].down > 0 {
                 self.trace_msg(to, "lost", slot, None, Some(format_args!("terminal down")));

@@ -523,3 +523,34 @@ fn regression_no_attempt_starts_after_the_deadline() {
     let sent = attempts(&hedged);
     assert_eq!(sent[&0], [(s, 1)], "only the first attempt");
 }
+
+/// Regression: a partition dropped only the messages sent while it lasted; one already on the
+/// wire when it began was delivered in the middle of it.
+#[test]
+fn regression_a_partition_cuts_off_messages_on_the_wire() {
+    let sc = parse(
+        r#"Scenario(
+            name: "partition-on-the-wire",
+            terminals: 1,
+            workload: (inter_arrival: Constant("500ms"), amount: (min: 100, max: 100), purchases: 1),
+            links: (terminal_acquirer: (latency: Constant("5s")), acquirer_bank: (latency: Constant("10ms"))),
+            acquirer: (processing: Constant("1ms"), servers: 1, queue: 10),
+            bank: (processing: Constant("1ms"), servers: 1, queue: 10),
+            policy: (kind: None, timeout: "60s", max_attempts: 1),
+            faults: (partitions: [(link: TerminalAcquirer, from: "1s", until: "8s", direction: Both)]),
+        )"#,
+    );
+    let mut seen = Vec::new();
+    let mut tracer = |e: TraceEvent| {
+        if matches!(e.what, "deliver" | "lost" | "debit") {
+            seen.push((e.t, e.what, e.detail.clone()));
+        }
+    };
+    let s = run_with(&sc, 1, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
+    assert_eq!(
+        seen,
+        [(5_500_000_000, "lost", Some("partition".to_string()))],
+        "sent at 0.5 s, due at 5.5 s, within the partition"
+    );
+    assert_eq!((s.metrics.approved, s.metrics.partitioned), (0, 1));
+}
