@@ -113,16 +113,7 @@ fn scales(args: &BenchArgs) -> Result<u8, CliError> {
             format!("the fastest of {tries} runs a scale, the largest peak")
         }
     );
-    say!(
-        "{:>10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}",
-        "terminals",
-        "purchases",
-        "events",
-        "events/s",
-        "ns/event",
-        "wall s",
-        "peak MiB"
-    );
+    say!("{}", header());
     let mut loop_points = Vec::new();
     for (t, p) in points {
         let (events, secs, kib) = fastest(&exe, args, t, p, tries, Kind::Sim)?;
@@ -135,16 +126,7 @@ fn scales(args: &BenchArgs) -> Result<u8, CliError> {
         "\nthe same terminals at the load of {LOAD_OF}: each terminal's inter-arrival times \
          stretched by terminals/{LOAD_OF}, so that as many payments are in flight"
     );
-    say!(
-        "{:>10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}",
-        "terminals",
-        "purchases",
-        "events",
-        "events/s",
-        "ns/event",
-        "wall s",
-        "peak MiB"
-    );
+    say!("{}", header());
     for &(t, p, _) in &loop_points {
         let (events, secs, kib) = fastest(&exe, args, t, p, tries, Kind::SameLoad)?;
         say!("{}", scale_row(t, p, events, secs, kib));
@@ -154,17 +136,7 @@ fn scales(args: &BenchArgs) -> Result<u8, CliError> {
             "\nthe hand-written loop of design.md (binary heap, ChaCha8, hash maps; no oracle, \
              metrics or trace), and the simulator's cost per event against it"
         );
-        say!(
-            "{:>10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10}",
-            "terminals",
-            "purchases",
-            "events",
-            "events/s",
-            "ns/event",
-            "wall s",
-            "peak MiB",
-            "sim/loop"
-        );
+        say!("{} {:>10}", header(), "sim/loop");
         for (t, p, sim_ns) in loop_points {
             let (events, secs, kib) = fastest(&exe, args, t, p, tries, Kind::Baseline)?;
             say!(
@@ -197,6 +169,14 @@ fn fastest(
         });
     }
     Ok(best.expect("at least one run"))
+}
+
+/// The heading of a table of [`scale_row`]s.
+fn header() -> String {
+    format!(
+        "{:>10} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}",
+        "terminals", "purchases", "events", "events/s", "ns/event", "wall s", "peak MiB"
+    )
 }
 
 fn scale_row(t: u32, p: u64, events: f64, secs: f64, kib: f64) -> String {

@@ -151,7 +151,7 @@ impl Out {
 
     /// What to tell the user when the run stopped before its report was written; a sweep's
     /// finished cells stay where `--resume` finds them.
-    pub(super) fn after_failure(&self, resumable: bool) -> Option<String> {
+    fn after_failure(&self, resumable: bool) -> Option<String> {
         (!self.in_place).then(|| {
             let cells = if resumable {
                 format!(
@@ -165,9 +165,27 @@ impl Out {
         })
     }
 
+    /// Ends the run whose writing gave `built`: in the named folder's place when it was
+    /// written whole, which is returned; else the error, after telling where its work is.
+    pub(super) fn conclude(
+        self,
+        built: Result<(), CliError>,
+        resumable: bool,
+    ) -> Result<PathBuf, CliError> {
+        if let Err(e) = built {
+            if let Some(note) = self.after_failure(resumable) {
+                eprintln!("note: {note}");
+            }
+            return Err(e);
+        }
+        let named = self.named().to_path_buf();
+        self.finish()?;
+        Ok(named)
+    }
+
     /// Puts the new report in the named folder's place, keeping whatever else the folder
     /// held, and removes what the run no longer needs.
-    pub(super) fn finish(self) -> Result<(), CliError> {
+    fn finish(self) -> Result<(), CliError> {
         if self.in_place {
             // A sibling left by an earlier failed run: its cells were kept or are superseded.
             if self.earlier.iter().any(|(d, _)| *d == self.staging) {

@@ -516,14 +516,7 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
         }
         Ok(())
     })();
-    if let Err(e) = built {
-        if let Some(note) = out.after_failure(true) {
-            eprintln!("note: {note}");
-        }
-        return Err(e);
-    }
-    let named = out.named().to_path_buf();
-    out.finish()?;
+    let named = out.conclude(built, true)?;
     match args.shard {
         Some(sh) => crate::say!(
             "shard {}/{}: {} of {} cells in {}; join the shards with payfault merge DIR... --out DIR",
@@ -641,14 +634,7 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
         write_results(dir, &m, &rows)?;
         report::write(dir, &m, &rows)
     })();
-    if let Err(e) = built {
-        if let Some(note) = out.after_failure(false) {
-            eprintln!("note: {note}");
-        }
-        return Err(e);
-    }
-    let named = out.named().to_path_buf();
-    out.finish()?;
+    let named = out.conclude(built, false)?;
     crate::say!(
         "merged {} folders, {} cells: {}",
         args.dirs.len(),
