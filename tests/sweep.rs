@@ -970,3 +970,46 @@ fn the_html_report_renders_in_headless_chromium() {
         "a missing chart and a refused image went unnoticed: <body{body}>"
     );
 }
+
+/// Regression: with one seed, summary.csv gave the point estimate as the 95% upper bound of a
+/// duplicate rate, and the report's captions promised intervals there are none of.
+#[test]
+fn one_seed_gives_means_without_intervals_or_bounds_it_cannot_have() {
+    let dir = scratch("one-seed");
+    let text = read(&fixture("tiny.ron")).replace("seeds: 3,", "seeds: 1,");
+    std::fs::copy(fixture("base.ron"), dir.join("base.ron")).unwrap();
+    let file = dir.join("one-seed.ron");
+    std::fs::write(&file, text).unwrap();
+    let out = dir.join("r");
+    let ran = payfault(&[
+        "sweep",
+        &file.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(
+        ran.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let (head, rows) = csv(&out.join("summary.csv"));
+    let col = |name: &str| head.iter().position(|h| h == name).unwrap();
+    let (total, upper) = (
+        col("duplicate_permanent_total"),
+        col("duplicates_per_million_permanent_upper95"),
+    );
+    let mut seen = 0;
+    for row in &rows {
+        if row[total] != "0" {
+            seen += 1;
+            assert_eq!(row[upper], "", "no interval from one seed: {row:?}");
+        } else {
+            assert!(!row[upper].is_empty(), "the rule of three: {row:?}");
+        }
+    }
+    assert!(seen > 0, "the naive cells double-debit: {rows:?}");
+    let report = read(&out.join("report.md"));
+    assert!(!report.contains("with 95% intervals"), "{report}");
+    assert!(report.contains("seed, without intervals"), "{report}");
+}

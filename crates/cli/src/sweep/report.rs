@@ -241,11 +241,11 @@ fn summary_csv(r: &Report) -> String {
         f.push(total(DUP_N));
         f.push(total(DUP_T_N));
         for (rate, count) in [(DUP, DUP_N), (DUP_T, DUP_T_N)] {
-            // None seen: the rule of three; else the interval's upper end.
-            let upper = r.none_seen_bound(i, count).or_else(|| {
-                r.mean(i, rate)
-                    .and_then(|e| e.ci.map(|c| c.1).or(Some(e.mean)))
-            });
+            // None seen: the rule of three; else the interval's upper end, which one seed
+            // does not give.
+            let upper = r
+                .none_seen_bound(i, count)
+                .or_else(|| r.mean(i, rate).and_then(|e| e.ci.map(|c| c.1)));
             f.push(upper.map_or(String::new(), data::number));
         }
         out.push_str(&data::line(&f));
@@ -495,6 +495,12 @@ fn at_last(r: &Report) -> (String, Vec<(usize, usize)>) {
 fn charts(r: &Report) -> Vec<Chart> {
     let mut out = Vec::new();
     let n_seeds = r.m.seeds;
+    // One seed gives a mean but no interval.
+    let (seeds_with, intervals) = if n_seeds > 1 {
+        ("seeds with 95% intervals", " (95% intervals)")
+    } else {
+        ("seed, without intervals", "")
+    };
     let have = |c: &str| r.col(c).is_some();
     if have(DUP) && have(DUP_N) && have(INTENTS) {
         for (stem, rate, count, what) in [
@@ -562,9 +568,10 @@ fn charts(r: &Report) -> Vec<Chart> {
             stem: "latency".into(),
             figure: figure(r, "Completion latency percentiles", panels),
             text: format!(
-                "How long a customer waits from the first attempt to the final answer, as the \
-                 50th, 95th and 99th percentiles of each run, averaged over seeds (95% intervals). \
-                 Retries, backoff pauses, reversals and inquiries all lengthen the tail. {spread}."
+                "How long a customer waits from the purchase (joining the terminal's line, so \
+                 time behind earlier customers counts) to the final answer, as the 50th, 95th and \
+                 99th percentiles of each run, averaged over seeds{intervals}. Retries, backoff \
+                 pauses, reversals and inquiries all lengthen the tail. {spread}."
             ),
         });
     }
@@ -614,7 +621,7 @@ fn charts(r: &Report) -> Vec<Chart> {
                     series: metric_series(r, col, scale),
                 }],
             ),
-            text: format!("{what} Means over {n_seeds} seeds with 95% intervals.{spread}"),
+            text: format!("{what} Means over {n_seeds} {seeds_with}.{spread}"),
         });
     }
     for col in &r.m.charts {
@@ -645,7 +652,7 @@ fn charts(r: &Report) -> Vec<Chart> {
             ),
             text: format!(
                 "The column `{col}` of results.csv, asked for by the sweep file: means over \
-                 {n_seeds} seeds with 95% intervals. {lead}: {}.",
+                 {n_seeds} {seeds_with}. {lead}: {}.",
                 facts.join("; ")
             ),
         });
@@ -890,8 +897,9 @@ fn run_facts(r: &Report) -> Vec<String> {
             "Statistics: means over seeds with 95% confidence intervals from Student's t \
              distribution (n − 1 = {} degrees of freedom); where no duplicate was seen in a \
              cell's n intents, the table gives the 95% upper bound 3/n (the rule of three) \
-             instead of a bare zero. Paired differences subtract the baseline policy ({}) on the \
-             same seed.",
+             instead of a bare zero. Latency percentiles come from a histogram: each is the upper \
+             edge of its bucket, at most 6.25% above the exact value. Paired differences subtract \
+             the baseline policy ({}) on the same seed.",
             m.seeds.saturating_sub(1),
             m.axes[0].values[m.baseline].label
         ),

@@ -63,12 +63,12 @@ pub fn paired(a: &[f64], b: &[f64]) -> Estimate {
 }
 
 /// The one-sided 95% upper bound on a rate when no event was seen in `n` trials: -ln(0.05)/n,
-/// about 3/n (the rule of three).
+/// about 3/n (the rule of three), and never above 1, which a rate cannot pass.
 pub fn rule_of_three(n: u64) -> f64 {
     if n == 0 {
         f64::INFINITY
     } else {
-        3.0 / n as f64
+        (3.0 / n as f64).min(1.0)
     }
 }
 
@@ -103,5 +103,9 @@ mod tests {
         let p = paired(&[5.0, 9.0, 2.0], &[4.0, 8.0, 1.0]);
         assert_eq!((p.mean, p.ci), (1.0, Some((1.0, 1.0))));
         assert_eq!(rule_of_three(30_000), 1e-4);
+        // Regression: two trials gave a bound of 150%.
+        assert_eq!(rule_of_three(2), 1.0);
+        assert_eq!(rule_of_three(3), 1.0);
+        assert_eq!(rule_of_three(4), 0.75);
     }
 }
