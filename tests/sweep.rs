@@ -1013,3 +1013,31 @@ fn one_seed_gives_means_without_intervals_or_bounds_it_cannot_have() {
     assert!(!report.contains("with 95% intervals"), "{report}");
     assert!(report.contains("seed, without intervals"), "{report}");
 }
+
+/// Regression: with the policy as the only axis, the captions compared the last policy with
+/// itself ("from 1398 ms (idempotent) to 1398 ms (idempotent)").
+#[test]
+fn with_policies_alone_the_captions_compare_the_policies() {
+    let dir = scratch("policies-alone");
+    std::fs::copy(fixture("base.ron"), dir.join("base.ron")).unwrap();
+    let file = dir.join("policies.ron");
+    std::fs::write(
+        &file,
+        r#"Sweep(title: "Policies only", base: "base.ron", seeds: 2, seed_start: 5,
+              policies: [None, Naive, Idempotent], baseline: Naive)"#,
+    )
+    .unwrap();
+    let out = dir.join("r");
+    sweep(&file, &out, &[]);
+    let report = read(&out.join("report.md"));
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("How long a customer waits"))
+        .unwrap_or_else(|| panic!("{report}"));
+    let (_, range) = line
+        .split_once("Per policy, the p99 runs from ")
+        .unwrap_or_else(|| panic!("{line}"));
+    let names: Vec<&str> = range.split(['(', ')']).skip(1).step_by(2).take(2).collect();
+    assert_eq!(names.len(), 2, "{line}");
+    assert_ne!(names[0], names[1], "{line}");
+}

@@ -463,33 +463,39 @@ fn extremes_at_last<'a>(
     let (lead, last) = at_last(r);
     let mut vals: Vec<Labelled> = last
         .iter()
-        .filter_map(|&(si, c)| Some((r.mean(c, col)?.mean * scale, r.series[si].0.as_str())))
+        .filter_map(|&(name, c)| Some((r.mean(c, col)?.mean * scale, name)))
         .collect();
     vals.sort_by(|a, b| a.0.total_cmp(&b.0));
     Some((lead, *vals.first()?, *vals.last()?))
 }
 
-fn at_last(r: &Report) -> (String, Vec<(usize, usize)>) {
+/// The cells to compare, each with its name: each series' cell at the last value of the x
+/// axis; or, where the x axis is the policy, every cell, named by its policy, since each
+/// series then holds one cell a policy.
+fn at_last<'a>(r: &'a Report<'a>) -> (String, Vec<(&'a str, usize)>) {
     let a = &r.m.axes[r.x_axis];
     let last = a.values.len() - 1;
-    let cells: Vec<(usize, usize)> = r
+    if r.x_axis == 0 {
+        let cells = r
+            .series
+            .iter()
+            .flat_map(|(_, _, cells)| cells.iter().copied())
+            .map(|c| (a.values[r.m.cells[c].coords[0]].label.as_str(), c))
+            .collect();
+        return ("Per policy".to_string(), cells);
+    }
+    let cells = r
         .series
         .iter()
-        .enumerate()
-        .filter_map(|(si, (_, _, cells))| {
+        .filter_map(|(name, _, cells)| {
             cells
                 .iter()
                 .copied()
                 .find(|&c| r.m.cells[c].coords[r.x_axis] == last)
-                .map(|c| (si, c))
+                .map(|c| (name.as_str(), c))
         })
         .collect();
-    let lead = if r.x_axis == 0 {
-        "Per policy".to_string()
-    } else {
-        format!("At {} = {}", a.name, a.values[last].label)
-    };
-    (lead, cells)
+    (format!("At {} = {}", a.name, a.values[last].label), cells)
 }
 
 fn charts(r: &Report) -> Vec<Chart> {
@@ -631,13 +637,7 @@ fn charts(r: &Report) -> Vec<Chart> {
         let (lead, last) = at_last(r);
         let facts: Vec<String> = last
             .iter()
-            .filter_map(|&(si, c)| {
-                Some(format!(
-                    "{}: {}",
-                    r.series[si].0,
-                    with_ci(r.mean(c, col)?, 1.0)
-                ))
-            })
+            .filter_map(|&(name, c)| Some(format!("{name}: {}", with_ci(r.mean(c, col)?, 1.0))))
             .collect();
         out.push(Chart {
             stem: format!("metric-{col}"),
