@@ -329,12 +329,15 @@ fn draw_panel<DB: DrawingBackend>(
             XAxis::Categories(_) => (si as f64 - (n - 1.0) / 2.0) * step,
             XAxis::Numeric => 0.0,
         };
-        let pts: Vec<(f64, &Point)> = s
+        // A log axis has no place for zero: such a point is left out (the tables give it),
+        // and the line breaks there rather than running to the axis floor as if measured.
+        let shown = |q: &Point| q.y.is_finite() && (!ys.log || q.y > 0.0);
+        let runs_of: Vec<Vec<(f64, &Point)>> = s
             .points
-            .iter()
-            .filter(|q| q.y.is_finite())
-            .map(|q| (xs.map(q.x) + dodge, q))
+            .split(|q| !shown(q))
+            .map(|run| run.iter().map(|q| (xs.map(q.x) + dodge, q)).collect())
             .collect();
+        let pts: Vec<(f64, &Point)> = runs_of.iter().flatten().copied().collect();
         let line_style = ShapeStyle {
             color: s.color.mix(if f.lines { 0.9 } else { 0.35 }),
             filled: false,
@@ -343,7 +346,10 @@ fn draw_panel<DB: DrawingBackend>(
         // A line through measured points only: a bound is not a value to join up, except
         // on a scatter, where the faint path only shows the order of the points.
         let runs: Vec<&[(f64, &Point)]> = if f.lines {
-            pts.split(|(_, q)| q.bound).collect()
+            runs_of
+                .iter()
+                .flat_map(|run| run.split(|(_, q)| q.bound))
+                .collect()
         } else {
             vec![&pts[..]]
         };
@@ -518,6 +524,46 @@ mod tests {
         assert_eq!(s.label(2.5), "");
         assert!(!Scale::fit([1.0, 50.0].into_iter(), true, true).log);
         assert!(!Scale::fit([0.0, 0.0].into_iter(), true, true).log);
+    }
+
+    /// Regression: on a log axis a mean of exactly zero was drawn as a measured point at the
+    /// axis floor, joined by lines to its neighbours.
+    #[test]
+    fn a_zero_on_a_log_axis_is_left_out_and_breaks_the_line() {
+        let point = |x: f64, y: f64| Point {
+            x,
+            y,
+            ci: None,
+            bound: false,
+            tag: None,
+        };
+        let fig = |ys: [f64; 5]| Figure {
+            title: "t".into(),
+            x_label: "x".into(),
+            x: XAxis::Numeric,
+            panels: vec![Panel {
+                title: String::new(),
+                y_label: "y".into(),
+                series: vec![Series {
+                    label: "s".into(),
+                    color: palette(0),
+                    points: (0..5).map(|i| point(1.0 + i as f64, ys[i])).collect(),
+                }],
+            }],
+            lines: true,
+            width: 400,
+            height: 300,
+        };
+        let count = |svg: &str, what: &str| svg.matches(what).count();
+        // Five decades, so a log axis.
+        let (all, _) = render(&fig([0.01, 0.1, 1.0, 10.0, 1000.0])).expect("renders");
+        let (gap, _) = render(&fig([0.01, 0.1, 0.0, 10.0, 1000.0])).expect("renders");
+        assert_eq!(count(&all, "<circle") - count(&gap, "<circle"), 1, "{gap}");
+        assert_eq!(
+            count(&gap, "<polyline"),
+            count(&all, "<polyline") + 1,
+            "two lines, one each side of the zero, where there was one: {gap}"
+        );
     }
 
     #[test]
