@@ -1041,3 +1041,48 @@ fn with_policies_alone_the_captions_compare_the_policies() {
     assert_eq!(names.len(), 2, "{line}");
     assert_ne!(names[0], names[1], "{line}");
 }
+
+/// Regression: a seed that issued no purchase gave its per-intent metrics and percentiles as
+/// 0, and the means over seeds averaged those zeros in.
+#[test]
+fn seeds_without_purchases_are_left_out_of_per_intent_means() {
+    let dir = scratch("no-purchases");
+    let base = read(&fixture("base.ron"))
+        .replace("terminals: 10,", "terminals: 2,")
+        .replace("purchases: 300,", r#"duration: "300ms","#);
+    std::fs::write(dir.join("base.ron"), base).unwrap();
+    let file = dir.join("sparse.ron");
+    std::fs::write(
+        &file,
+        r#"Sweep(title: "Sparse", base: "base.ron", seeds: 8, seed_start: 1,
+              policies: [Naive, Idempotent], baseline: Naive)"#,
+    )
+    .unwrap();
+    let out = dir.join("r");
+    sweep(&file, &out, &[]);
+    let (head, rows) = csv(&out.join("results.csv"));
+    let col = |h: &[String], name: &str| h.iter().position(|c| c == name).unwrap();
+    let (intents, msgs) = (col(&head, "intents"), col(&head, "messages_per_intent"));
+    let naive: Vec<&Vec<String>> = rows.iter().filter(|r| r[1] == "naive").collect();
+    let empty = naive.iter().filter(|r| r[intents] == "0").count();
+    assert!(
+        empty > 0 && empty < naive.len(),
+        "the fixture needs seeds with and without purchases: {naive:?}"
+    );
+    let issued: Vec<f64> = naive
+        .iter()
+        .filter(|r| r[intents] != "0")
+        .map(|r| r[msgs].parse().unwrap())
+        .collect();
+    let expected = issued.iter().sum::<f64>() / issued.len() as f64;
+    let (shead, srows) = csv(&out.join("summary.csv"));
+    let mean: f64 = srows.iter().find(|r| r[1] == "naive").unwrap()
+        [col(&shead, "messages_per_intent_mean")]
+    .parse()
+    .unwrap();
+    assert!((mean - expected).abs() < 1e-9, "{mean} against {expected}");
+    for name in ["summary.csv", "pairs.csv", "report.md"] {
+        let text = read(&out.join(name));
+        assert!(!text.contains("NaN"), "{name}: {text}");
+    }
+}

@@ -56,8 +56,12 @@ impl Report<'_> {
             .map(|c| self.rows[cell].values[c].iter().sum::<f64>())
     }
 
+    /// The estimate of a column over a cell's seeds; `None` when no seed gives it (a
+    /// per-intent metric where no seed issued a purchase).
     fn mean(&self, cell: usize, name: &str) -> Option<Estimate> {
-        self.col(name).map(|c| self.est[cell][c])
+        self.col(name)
+            .map(|c| self.est[cell][c])
+            .filter(|e| e.n > 0)
     }
 
     /// When no event counted in `count` was seen in a cell: the 95% upper bound per million.
@@ -89,10 +93,50 @@ impl Report<'_> {
     }
 }
 
+/// Whether a column is a ratio over the run's intents or a percentile of their latencies: a
+/// run that issued no purchase has none to give, and its 0 is left out of means and pairs.
+fn per_intent(col: &str) -> bool {
+    col == FAIL
+        || col.ends_with("_per_intent")
+        || col.starts_with("duplicates_per_million")
+        || col.starts_with("completion_latency_")
+}
+
+/// The values of column `col` over the seeds that `keep` (by seed index) lets through.
+fn kept(values: &[f64], keep: impl Fn(usize) -> bool) -> Vec<f64> {
+    values
+        .iter()
+        .enumerate()
+        .filter(|&(s, _)| keep(s))
+        .map(|(_, &v)| v)
+        .collect()
+}
+
+/// Whether seed index `s` of a cell's rows issued a purchase; every seed does when the
+/// sweep does not record intents.
+fn issued(m: &Manifest, rows: &CellRows, s: usize) -> bool {
+    m.columns
+        .iter()
+        .position(|c| c == INTENTS)
+        .is_none_or(|ic| rows.values[ic][s] > 0.0)
+}
+
 fn build<'a>(m: &'a Manifest, rows: &'a [CellRows]) -> Report<'a> {
     let est = rows
         .iter()
-        .map(|r| r.values.iter().map(|v| stats::estimate(v)).collect())
+        .map(|r| {
+            r.values
+                .iter()
+                .zip(&m.columns)
+                .map(|(v, col)| {
+                    if per_intent(col) {
+                        stats::estimate(&kept(v, |s| issued(m, r, s)))
+                    } else {
+                        stats::estimate(v)
+                    }
+                })
+                .collect()
+        })
         .collect();
     let x_axis = (1..m.axes.len())
         .find(|&a| m.axes[a].values.len() > 1)
@@ -224,7 +268,12 @@ fn summary_csv(r: &Report) -> String {
         let mut f = m.cell_labels(cell);
         f.push(r.rows[i].seeds.len().to_string());
         for e in &r.est[i] {
-            f.push(data::number(e.mean));
+            // No seed gave it: no mean to write.
+            f.push(if e.n == 0 {
+                String::new()
+            } else {
+                data::number(e.mean)
+            });
             match e.ci {
                 Some((lo, hi)) => {
                     f.push(data::number(lo));
@@ -271,11 +320,19 @@ fn pairs(r: &Report) -> Vec<Pair> {
         let base = r.neighbour(i, 0, b);
         for metric in PAIRED {
             if let Some(col) = r.col(metric) {
+                // Seed by seed, over the seeds both cells can give the metric on.
+                let both = |s: usize| {
+                    !per_intent(metric)
+                        || (issued(r.m, &r.rows[i], s) && issued(r.m, &r.rows[base], s))
+                };
                 out.push(Pair {
                     cell: i,
                     base,
                     metric,
-                    diff: stats::paired(&r.rows[i].values[col], &r.rows[base].values[col]),
+                    diff: stats::paired(
+                        &kept(&r.rows[i].values[col], both),
+                        &kept(&r.rows[base].values[col], both),
+                    ),
                 });
             }
         }
@@ -305,7 +362,11 @@ fn pairs_csv(r: &Report, ps: &[Pair]) -> String {
         f.push(base_label.clone());
         f.push(p.metric.to_string());
         f.push(p.diff.n.to_string());
-        f.push(data::number(p.diff.mean));
+        f.push(if p.diff.n == 0 {
+            String::new()
+        } else {
+            data::number(p.diff.mean)
+        });
         let (lo, hi) = p.diff.ci.map_or((String::new(), String::new()), |(l, h)| {
             (data::number(l), data::number(h))
         });
@@ -857,7 +918,7 @@ fn pairs_table(r: &Report, ps: &[Pair]) -> Table {
         for (metric, _, scale) in shown {
             let cell = ps
                 .iter()
-                .find(|p| p.cell == c && p.metric == metric)
+                .find(|p| p.cell == c && p.metric == metric && p.diff.n > 0)
                 .map_or("-".into(), |p| with_ci(p.diff, scale));
             row.push(cell);
         }
