@@ -503,6 +503,7 @@ fn junit_and_charts_hold_only_characters_xml_allows() {
         &dir,
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!stdout(&out).contains('\u{1b}'), "{}", stdout(&out));
     let xml = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     assert!(xml.chars().all(xml_char), "{xml:?}");
     assert!(

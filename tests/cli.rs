@@ -805,6 +805,9 @@ fn a_chart_holds_only_characters_xml_allows() {
         &svg.display().to_string(),
     ]);
     assert_eq!(o.code, 1, "stderr: {}", o.stderr);
+    // Nor does the text for the terminal carry it, where it could move the cursor.
+    assert!(!o.stdout.contains('\u{1b}'), "{}", o.stdout);
+    assert!(o.stdout.contains("scenario bad?"), "{}", o.stdout);
     let svg = std::fs::read_to_string(&svg).unwrap();
     let allowed = |c: char| matches!(c, '\t' | '\n' | '\r') || !c.is_control();
     assert!(svg.chars().all(allowed), "{svg:?}");

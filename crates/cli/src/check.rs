@@ -559,7 +559,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         Format::Json => serde_json::to_writer_pretty(&mut out, &report)
             .map_err(std::io::Error::from)
             .and_then(|_| writeln!(out)),
-        Format::Text => write!(out, "{}", text(&report)),
+        Format::Text => write!(out, "{}", crate::shell::printable(&text(&report))),
     }
     .and_then(|()| out.flush());
     crate::printed(written, if report.ok { 0 } else { 1 })

@@ -336,7 +336,11 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
         Format::Json => serde_json::to_writer_pretty(&mut out, &summary)
             .map_err(std::io::Error::from)
             .and_then(|_| writeln!(out)),
-        Format::Text => write!(out, "{}", render_text(&summary, &args.scenario)),
+        Format::Text => write!(
+            out,
+            "{}",
+            shell::printable(&render_text(&summary, &args.scenario))
+        ),
     }
     .and_then(|()| out.flush());
     printed(written, if summary.all_held() { 0 } else { 1 })

@@ -35,6 +35,20 @@ pub fn quote(path: &Path) -> String {
     }
 }
 
+/// `text` for a terminal: every control character but line breaks and tabs as `?`, so that a
+/// scenario's name cannot move the cursor or change colours.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +64,11 @@ mod tests {
         ] {
             assert_eq!(quote(Path::new(path)), word);
         }
+    }
+
+    #[test]
+    fn text_for_a_terminal_keeps_lines_and_drops_escapes() {
+        assert_eq!(printable("a\u{1b}[31mb\n\tc\r\u{7}"), "a?[31mb\n\tc??");
     }
 
     #[test]
