@@ -92,6 +92,13 @@ const MALFORMED: &[Malformed] = &[
         phrase: "expected at most 1000000000, found 4294967295",
         fix: Some(("4294967295", "1000")),
     },
+    // Regression: this bound was checked with the whole scenario, and reported at its end.
+    Malformed {
+        file: "too-many-attempts.ron",
+        line: 12,
+        phrase: "expected at most 65535, found 70000",
+        fix: Some(("70000", "65535")),
+    },
     // Regression: `check_seeds: 0` made `check` pass having run no seed.
     Malformed {
         file: "zero-check-seeds.ron",

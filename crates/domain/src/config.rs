@@ -129,6 +129,38 @@ fn account_count<'de, D: Deserializer<'de>>(d: D) -> Result<AtLeastOne, D::Error
     count_up_to(d, MAX_ACCOUNTS)
 }
 
+/// Attempts a transaction may make: the attempt number travels in 16 bits of the key.
+fn attempt_count<'de, D: Deserializer<'de>>(d: D) -> Result<AtLeastOne, D::Error> {
+    count_up_to(d, MAX_ATTEMPTS)
+}
+
+/// The most attempts per transaction.
+pub const MAX_ATTEMPTS: u32 = 0xffff;
+
+/// The largest purchase amount, in minor units: keeps every sum of money far inside 64 bits.
+pub const MAX_AMOUNT: u64 = 1_000_000_000_000;
+
+/// The largest opening balance of an account, in minor units.
+pub const MAX_BALANCE: u64 = 1_000_000_000_000_000;
+
+fn money_up_to<'de, D: Deserializer<'de>>(d: D, max: u64) -> Result<u64, D::Error> {
+    let v = u64::deserialize(d)?;
+    if v > max {
+        return Err(de::Error::custom(format!(
+            "expected at most {max} minor units, found {v}"
+        )));
+    }
+    Ok(v)
+}
+
+fn amount<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    money_up_to(d, MAX_AMOUNT)
+}
+
+fn balance<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    money_up_to(d, MAX_BALANCE)
+}
+
 /// `check_seeds`, when given, is at least one: a scenario checked on no seed would pass
 /// having checked nothing.
 fn seed_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -318,7 +350,7 @@ pub struct BankConfig {
     #[serde(default = "default_accounts", deserialize_with = "account_count")]
     pub accounts: AtLeastOne,
     /// Opening balance of each account, in minor units.
-    #[serde(default = "default_balance")]
+    #[serde(default = "default_balance", deserialize_with = "balance")]
     pub opening_balance: u64,
 }
 
@@ -362,6 +394,7 @@ pub struct Amount {
 #[serde(deny_unknown_fields, rename = "Amount")]
 struct RawAmount {
     min: u64,
+    #[serde(deserialize_with = "amount")]
     max: u64,
 }
 
@@ -563,7 +596,7 @@ pub struct PolicyConfig {
     /// Wait this long for a reply before the attempt counts as failed.
     pub timeout: Positive,
     /// Attempts per transaction, the first included.
-    #[serde(default = "default_attempts")]
+    #[serde(default = "default_attempts", deserialize_with = "attempt_count")]
     pub max_attempts: AtLeastOne,
     /// No attempt starts later than this after the transaction began.
     #[serde(default = "default_deadline")]
@@ -958,15 +991,13 @@ impl Scenario {
         for c in self.faults.schedule.iter().flat_map(|f| &f.crashes) {
             node_ok(c.node)?;
         }
-        if self.policy.max_attempts.0 > 0xffff {
+        // The parser refuses these at their fields; a scenario built in code meets them here.
+        if self.policy.max_attempts.0 > MAX_ATTEMPTS {
             return Err(format!(
-                "max_attempts is at most 65535, found {}",
+                "max_attempts is at most {MAX_ATTEMPTS}, found {}",
                 self.policy.max_attempts.0
             ));
         }
-        // Keeps every sum of money far inside 64 bits.
-        const MAX_AMOUNT: u64 = 1_000_000_000_000;
-        const MAX_BALANCE: u64 = 1_000_000_000_000_000;
         if self.workload.amount.max > MAX_AMOUNT {
             return Err(format!(
                 "amounts are at most {MAX_AMOUNT} minor units, found {}",

@@ -404,7 +404,7 @@ fn faults_naming_missing_nodes_and_absurd_amounts_are_refused() {
         (
             "()",
             "(min: 1, max: 10000000000000000000)",
-            "amounts are at most",
+            "expected at most 1000000000000 minor units",
         ),
     ] {
         let err = payfault_domain::from_ron(&base(faults, amount)).unwrap_err();
