@@ -502,6 +502,27 @@ fn draw_legend<DB: DrawingBackend>(
 mod tests {
     use super::*;
 
+    /// A small figure of one panel and one series, titled "t", with lines.
+    fn one_series(x: XAxis, points: Vec<Point>) -> Figure {
+        Figure {
+            title: "t".into(),
+            x_label: "x".into(),
+            x,
+            panels: vec![Panel {
+                title: String::new(),
+                y_label: "y".into(),
+                series: vec![Series {
+                    label: "s".into(),
+                    color: palette(0),
+                    points,
+                }],
+            }],
+            lines: true,
+            width: 400,
+            height: 300,
+        }
+    }
+
     #[test]
     fn short_numbers_for_axes() {
         for (v, s) in [
@@ -537,22 +558,11 @@ mod tests {
             bound: false,
             tag: None,
         };
-        let fig = |ys: [f64; 5]| Figure {
-            title: "t".into(),
-            x_label: "x".into(),
-            x: XAxis::Numeric,
-            panels: vec![Panel {
-                title: String::new(),
-                y_label: "y".into(),
-                series: vec![Series {
-                    label: "s".into(),
-                    color: palette(0),
-                    points: (0..5).map(|i| point(1.0 + i as f64, ys[i])).collect(),
-                }],
-            }],
-            lines: true,
-            width: 400,
-            height: 300,
+        let fig = |ys: [f64; 5]| {
+            one_series(
+                XAxis::Numeric,
+                (0..5).map(|i| point(1.0 + i as f64, ys[i])).collect(),
+            )
         };
         let count = |svg: &str, what: &str| svg.matches(what).count();
         // Five decades, so a log axis.
@@ -568,29 +578,16 @@ mod tests {
 
     #[test]
     fn png_text_is_drawn_without_system_fonts() {
-        let fig = Figure {
-            title: "t".into(),
-            x_label: "x".into(),
-            x: XAxis::Categories(vec!["a".into(), "b".into()]),
-            panels: vec![Panel {
-                title: String::new(),
-                y_label: "y".into(),
-                series: vec![Series {
-                    label: "s".into(),
-                    color: palette(0),
-                    points: vec![Point {
-                        x: 0.0,
-                        y: 1.0,
-                        ci: Some((0.5, 1.5)),
-                        bound: false,
-                        tag: None,
-                    }],
-                }],
+        let fig = one_series(
+            XAxis::Categories(vec!["a".into(), "b".into()]),
+            vec![Point {
+                x: 0.0,
+                y: 1.0,
+                ci: Some((0.5, 1.5)),
+                bound: false,
+                tag: None,
             }],
-            lines: true,
-            width: 400,
-            height: 300,
-        };
+        );
         let (svg, png) = render(&fig).expect("renders");
         assert!(svg.starts_with("<svg") && svg.contains(">\ns\n</text>"));
         assert_eq!(&png[1..4], b"PNG");
