@@ -76,13 +76,21 @@ fn scale_run(
     Ok((f[0], f[1], f[2]))
 }
 
-/// The (terminals, purchases) of `--scales`: 10^3 to 10^6 terminals at 10^6 purchases, then
-/// 10^5 purchases and every power of ten up to `max_purchases` at 1,000 terminals.
+/// Purchases of the long run at a million terminals in `--scales`.
+const WIDE_LONG: u64 = 10_000_000;
+
+/// The (terminals, purchases) of `--scales`: 10^3 to 10^6 terminals at 10^6 purchases; a
+/// million terminals at 10^7, whose memory must follow what is in flight and retained rather
+/// than the length of the run, if `max_purchases` reaches that; then 10^5 purchases and every
+/// power of ten up to `max_purchases` at 1,000 terminals.
 fn scale_points(max_purchases: u64) -> Vec<(u32, u64)> {
     let mut points: Vec<(u32, u64)> = [1_000u32, 10_000, 100_000, 1_000_000]
         .iter()
         .map(|&t| (t, 1_000_000))
         .collect();
+    if max_purchases >= WIDE_LONG {
+        points.push((1_000_000, WIDE_LONG));
+    }
     let mut p = 100_000u64;
     while p <= max_purchases {
         if p != 1_000_000 {
@@ -323,6 +331,8 @@ mod tests {
         let all = at_1000(u64::MAX);
         assert_eq!(all.len(), 14);
         assert_eq!(all.last(), Some(&10_000_000_000_000_000_000));
-        assert_eq!(scale_points(u64::MAX).len(), 4 + 14);
+        assert_eq!(scale_points(u64::MAX).len(), 4 + 1 + 14);
+        assert!(scale_points(WIDE_LONG).contains(&(1_000_000, WIDE_LONG)));
+        assert!(!scale_points(WIDE_LONG - 1).contains(&(1_000_000, WIDE_LONG)));
     }
 }

@@ -99,9 +99,9 @@ struct BenchArgs {
     #[arg(long, value_name = "N", conflicts_with_all = ["baseline", "scales"],
         value_parser = clap::value_parser!(u32).range(1..))]
     load_of: Option<u32>,
-    /// Measure each scale in its own process: 10^3 to 10^6 terminals at 10^6 purchases and
-    /// 10^5 up to --max-purchases purchases at 1000 terminals, then the terminal counts again
-    /// at the load of 1000 terminals.
+    /// Measure each scale in its own process: 10^3 to 10^6 terminals at 10^6 purchases, 10^6
+    /// terminals at 10^7, and 10^5 up to --max-purchases purchases at 1000 terminals, then the
+    /// terminal counts again at the load of 1000 terminals.
     #[arg(long)]
     scales: bool,
     /// The largest purchase count measured by --scales.
