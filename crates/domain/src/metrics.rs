@@ -98,6 +98,8 @@ pub struct Metrics {
     pub peak_queue: PeakQueues,
     pub events: u64,
     pub peak_pending_events: u64,
+    /// When the last event that did anything happened, in seconds: the time the run took,
+    /// without the timers cancelled before they fell due, which the queue still held.
     pub sim_time_s: f64,
 }
 

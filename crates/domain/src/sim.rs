@@ -485,6 +485,9 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     /// When the next purchase is due while purchases are being issued: the first of
     /// `arrivals`, kept so that the run loop does not ask the queue before every event.
     next_arrival_at: Option<SimTime>,
+    /// When the last event that did anything happened: a timer cancelled before it fell due
+    /// does nothing, and a run's simulated time ends before it.
+    last_effect: SimTime,
     /// Each terminal's retry-budget tokens, in thousandths; empty without a budget.
     tokens_milli: Vec<u64>,
     issued: u64,
@@ -617,6 +620,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             bank_reply: b.reply_delay.0.clone(),
             arrivals: SourceQueue::new(n_terms, arrival_window(&sc.workload.inter_arrival.0)),
             next_arrival_at: None,
+            last_effect: SimTime::ZERO,
             tokens_milli: Vec::new(),
             issued: 0,
             faults_active: true,
@@ -737,10 +741,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 Err(EngineError::TimeLimit { .. }) if self.discard_void() => continue,
                 next => next?,
             };
-            let ev = match next {
-                Due::Queued(_, ev) => ev,
-                Due::Outside(_) => {
+            let (at, ev) = match next {
+                Due::Queued(at, ev) => (at, ev),
+                Due::Outside(at) => {
                     self.c.events += 1;
+                    self.last_effect = at;
                     self.on_arrival()?;
                     continue;
                 }
@@ -755,23 +760,26 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 Ev::Service { slot, .. } => self.on_service(slot)?,
                 Ev::BankReply(slot) => self.on_bank_reply(slot)?,
                 Ev::MainTimer { term, timer } => {
-                    if self.timers.fire(timer) {
-                        self.on_main_timer(term)?;
+                    if !self.timers.fire(timer) {
+                        continue;
                     }
+                    self.on_main_timer(term)?;
                 }
                 Ev::SafTimer { term, gen } => {
                     if self.terms[term as usize]
                         .saf
                         .as_ref()
-                        .is_some_and(|s| s.gen == gen)
+                        .is_none_or(|s| s.gen != gen)
                     {
-                        self.on_saf_timer(term)?;
+                        continue;
                     }
+                    self.on_saf_timer(term)?;
                 }
                 Ev::PayAgain(intent) => self.on_pay_again(intent)?,
                 Ev::Crash(src) => self.on_crash_source(src)?,
                 Ev::Recover(node) => self.on_recover(node)?,
             }
+            self.last_effect = at;
         }
         Ok(self.finish())
     }
@@ -2544,7 +2552,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             self.oracle.counts(),
             self.oracle.latency(),
             peaks,
-            now,
+            self.last_effect,
             self.sched.peak_pending() as u64,
         );
         let (violations, violation_count, by_property) = self.oracle.into_violations();
