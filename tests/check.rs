@@ -577,3 +577,35 @@ fn replay_commands_paste_back_into_a_shell() {
         );
     }
 }
+
+/// Regression: without `--keep-going`, the scenarios after the first that failed still ran
+/// to the end, said so on stderr ("checked ..."), and only their report was cut short.
+#[test]
+fn the_scenarios_after_the_first_failure_are_abandoned_unreported() {
+    let dir = scratch("stop-first");
+    let text = std::fs::read_to_string(root().join("scenarios/policy-naive.ron")).unwrap();
+    let first = dir.join("a-naive-expected-to-hold.ron");
+    std::fs::write(
+        &first,
+        text.replace("expect: Violated([NoDuplicateDebit]),", "expect: Hold,"),
+    )
+    .unwrap();
+    let later = root().join("scenarios/policy-idempotent.ron");
+    let out = payfault(
+        &[
+            "check",
+            first.to_str().unwrap(),
+            later.to_str().unwrap(),
+            "--seeds",
+            "20",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("checked policy-naive"), "{err}");
+    assert!(!err.contains("checked policy-idempotent"), "{err}");
+    assert!(err.contains("\n20 seeds in"), "{err}");
+    let text = stdout(&out);
+    assert!(text.contains("1 scenarios checked, 1 failed"), "{text}");
+}

@@ -106,6 +106,20 @@ const MALFORMED: &[Malformed] = &[
         phrase: "expected at least 1 seed, found 0",
         fix: Some(("check_seeds: 0", "check_seeds: 1")),
     },
+    // Regression: an empty name was accepted, and reports were headed by nothing.
+    Malformed {
+        file: "empty-name.ron",
+        line: 3,
+        phrase: "expected a name, found an empty one",
+        fix: Some(("name: \" \"", "name: \"named\"")),
+    },
+    // Regression: `expect: Violated([])` passed `check` having expected nothing.
+    Malformed {
+        file: "violated-nothing.ron",
+        line: 13,
+        phrase: "expected at least one property in `Violated([...])`",
+        fix: Some(("Violated([])", "Hold")),
+    },
     Malformed {
         file: "unknown-field.ron",
         line: 7,
@@ -577,7 +591,7 @@ fn bench_baseline_measures_the_hand_written_loop() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(
         o.stdout.starts_with(
-            "bench: the hand-written loop of design.md's reference model, 1000 terminals, 2000 \
+            "bench: the minimal hand-written loop of the reference model, 1000 terminals, 2000 \
              purchases"
         ),
         "{}",
@@ -625,7 +639,7 @@ fn bench_scales_prints_a_row_a_scale() {
     assert!(o.stdout.contains("one run a scale"), "{}", o.stdout);
     let (sim, rest) = o
         .stdout
-        .split_once("\nthe hand-written loop")
+        .split_once("\nthe minimal hand-written loop")
         .expect("a table of the loop");
     let table = |text: &str, skip: usize| -> Vec<Vec<f64>> {
         text.lines().skip(skip).map(numbers).collect()
@@ -819,5 +833,130 @@ fn a_chart_holds_only_characters_xml_allows() {
     let allowed = |c: char| matches!(c, '\t' | '\n' | '\r') || !c.is_control();
     assert!(svg.chars().all(allowed), "{svg:?}");
     assert!(svg.contains("bad?"), "the title marks the character");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Regression: `--trace` wrote a file beside its path and renamed it over the path, so a
+/// symbolic link, a pipe or a device (`/dev/null`) was replaced by a plain file.
+#[test]
+fn a_trace_to_a_link_or_a_pipe_goes_through_it_and_leaves_it_as_it_was() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = temp_path("trace-through");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sc = scenario("policy-naive.ron");
+
+    let (link, real) = (dir.join("link.jsonl"), dir.join("real.jsonl"));
+    std::os::unix::fs::symlink("real.jsonl", &link).unwrap();
+    let o = payfault(&[
+        "run",
+        &sc,
+        "--seed",
+        "3",
+        "--trace",
+        &link.display().to_string(),
+    ]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let lines = std::fs::read_to_string(&real).unwrap().lines().count();
+    assert!(lines > 1000, "{lines} trace lines through the link");
+
+    let fifo = dir.join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap().lines().count())
+    };
+    let o = payfault(&[
+        "run",
+        &sc,
+        "--seed",
+        "3",
+        "--trace",
+        &fifo.display().to_string(),
+    ]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(
+        reader.join().unwrap(),
+        lines,
+        "the pipe got the whole trace"
+    );
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Regression: an output in a missing folder was found out only when the work was done, and
+/// the run's or check's verdict was lost with it.
+#[test]
+fn an_output_that_cannot_be_written_is_refused_before_the_work() {
+    let dir = temp_path("unwritable");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let missing = dir.join("missing").join("out");
+    let missing = missing.display().to_string();
+    let a_file = dir.join("a-file");
+    std::fs::write(&a_file, "").unwrap();
+    let under_a_file = a_file.join("shrunk").display().to_string();
+    let naive = scenario("policy-naive.ron");
+    let cases: [(Vec<&str>, &str); 5] = [
+        (
+            vec!["run", &naive, "--trace", &missing],
+            "--trace cannot be written",
+        ),
+        (
+            vec!["run", &naive, "--chart", &missing],
+            "--chart cannot be written",
+        ),
+        (
+            vec!["run", &naive, "--trace", WORKSPACE],
+            "--trace names a folder",
+        ),
+        (
+            vec!["check", &naive, "--seeds", "2", "--junit", &missing],
+            "--junit cannot be written",
+        ),
+        (
+            vec![
+                "check",
+                &naive,
+                "--seeds",
+                "2",
+                "--shrink-dir",
+                &under_a_file,
+            ],
+            "--shrink-dir cannot be made",
+        ),
+    ];
+    for (args, phrase) in cases {
+        let o = payfault(&args);
+        assert_eq!(o.code, 2, "{args:?}: {}", o.stderr);
+        assert!(o.stderr.contains(phrase), "{args:?}: {}", o.stderr);
+        // Refused before the work: no verdict was printed, nor a shrunk scenario made.
+        assert_eq!(o.stdout, "", "{args:?}");
+    }
+    assert!(a_file.is_file());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Regression: `--trace ./a --chart a` was taken as two files, and the chart replaced the
+/// trace; `--intent` without `--chart` was silently ignored.
+#[test]
+fn the_same_output_by_two_spellings_and_an_intent_without_a_chart_are_refused() {
+    let dir = temp_path("same-output");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let naive = scenario("policy-naive.ron");
+    let a = dir.join("a").display().to_string();
+    let dot_a = dir.join(".").join("a").display().to_string();
+    let o = payfault(&["run", &naive, "--trace", &dot_a, "--chart", &a]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("name the same file"), "{}", o.stderr);
+    let o = payfault(&["run", &naive, "--seed", "3", "--intent", "14"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("--chart"), "{}", o.stderr);
     std::fs::remove_dir_all(&dir).unwrap();
 }

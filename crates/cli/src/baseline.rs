@@ -1,11 +1,11 @@
 //! The yardstick of `payfault bench --baseline`: the minimal hand-written event loop that
-//! design.md measures the simulator against, for its reference model. A binary heap of
+//! the simulator is measured against, for the reference model (`scenarios/reference.ron`). A binary heap of
 //! events, one ChaCha8 stream, transactions and the bank's keys in hash maps, terminals in a
 //! vector; no oracle, metrics, trace, crashes or configuration. It runs the same model at the
 //! same scales, so that the cost of an event in the simulator can be set beside what a
 //! straightforward program pays on the same machine.
 
-// The yardstick is the loop as design.md describes it, hash maps included. Its maps are only
+// The yardstick is the plain loop a programmer would write first, hash maps included. Its maps are only
 // looked up, never iterated, and hashed with fixed keys, so that it draws no entropy.
 #![allow(clippy::disallowed_types)]
 

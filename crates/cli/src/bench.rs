@@ -141,7 +141,7 @@ fn scales(args: &BenchArgs) -> Result<u8, CliError> {
     }
     if args.baseline {
         say!(
-            "\nthe hand-written loop of design.md (binary heap, ChaCha8, hash maps; no oracle, \
+            "\nthe minimal hand-written loop (binary heap, ChaCha8, hash maps; no oracle, \
              metrics or trace), and the simulator's cost per event against it"
         );
         say!("{} {:>10}", header(), "sim/loop");
@@ -245,7 +245,7 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
     }
     match baseline {
         Some((t, p)) => say!(
-            "bench: the hand-written loop of design.md's reference model, {t} terminals, {p} \
+            "bench: the minimal hand-written loop of the reference model, {t} terminals, {p} \
              purchases"
         ),
         None => say!(

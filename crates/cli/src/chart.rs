@@ -94,7 +94,9 @@ pub fn draw(rec: &IntentRecorder, path: &Path, title: &str) -> Result<(), CliErr
         path: path.to_path_buf(),
         source: std::io::Error::other(e),
     };
-    let root = SVGBackend::new(path, (width, height)).into_drawing_area();
+    // Drawn in memory, then written whole: a failed write leaves an earlier chart as it was.
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let font = ("sans-serif", 13).into_font();
     let small = ("sans-serif", 11).into_font();
@@ -202,5 +204,7 @@ pub fn draw(rec: &IntentRecorder, path: &Path, title: &str) -> Result<(), CliErr
             }
         }
     }
-    root.present().map_err(|e| err(e.to_string()))
+    root.present().map_err(|e| err(e.to_string()))?;
+    drop(root);
+    crate::write_atomic(path, svg.as_bytes())
 }

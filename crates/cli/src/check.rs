@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use payfault_domain::config::{Expect, Property, Scenario};
@@ -229,6 +229,7 @@ fn check_one(
     sc: &Scenario,
     args: &CheckArgs,
     progress: &Progress,
+    abandoned: &(dyn Fn() -> bool + Sync),
 ) -> Result<ScenarioReport, CliError> {
     let start = Instant::now();
     let seeds = seeds_for(sc, args);
@@ -239,7 +240,7 @@ fn check_one(
     let tally = (args.seed_start..=last)
         .into_par_iter()
         .fold(Tally::default, |mut t, seed| {
-            if seed > stopped_at.load(Ordering::Relaxed) {
+            if seed > stopped_at.load(Ordering::Relaxed) || abandoned() {
                 return t;
             }
             match payfault_domain::run::run_quick(sc, seed) {
@@ -472,7 +473,9 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         .collect();
     if let Some(junit) = &args.junit {
         not_an_input(junit, &inputs, "--junit")?;
+        crate::check_output(junit, "--junit")?;
     }
+    crate::check_output_dir(&args.shrink_dir, "--shrink-dir")?;
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -484,14 +487,22 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
     let progress = Progress::new(total, "seeds");
     let start = Instant::now();
     // Every scenario and seed at once on the pool, so that cores stay busy across scenarios;
-    // progress lines still come out in scenario order.
+    // progress lines still come out in scenario order. Unless told to keep going, the check
+    // stops at the first scenario that fails: those after it are abandoned, seeds not yet
+    // begun left unrun, and never reported.
+    let first_failed = AtomicUsize::new(usize::MAX);
     let printed = std::sync::Mutex::new((0usize, std::collections::BTreeMap::new()));
     let results: Vec<Result<ScenarioReport, CliError>> = pool.install(|| {
         scenarios
             .par_iter()
             .enumerate()
             .map(|(i, (path, sc))| {
-                let r = check_one(path, sc, args, &progress);
+                let abandoned = || first_failed.load(Ordering::Relaxed) < i;
+                let r = check_one(path, sc, args, &progress, &abandoned);
+                let failed = !matches!(&r, Ok(r) if r.ok);
+                if failed && !args.keep_going {
+                    first_failed.fetch_min(i, Ordering::Relaxed);
+                }
                 let line = match &r {
                     Ok(r) => format!(
                         "checked {}: {} seeds{}",
@@ -505,7 +516,9 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
                 let (next, waiting) = &mut *guard;
                 waiting.insert(i, line);
                 while let Some(line) = waiting.remove(next) {
-                    progress.line(&line);
+                    if first_failed.load(Ordering::Relaxed) >= *next {
+                        progress.line(&line);
+                    }
                     *next += 1;
                 }
                 r

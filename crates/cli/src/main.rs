@@ -108,7 +108,7 @@ struct BenchArgs {
     #[arg(long, default_value_t = 100_000_000,
         value_parser = clap::value_parser!(u64).range(100_000..))]
     max_purchases: u64,
-    /// Measure the minimal hand-written loop of design.md's reference model instead of the
+    /// Measure the minimal hand-written loop of the reference model instead of the
     /// simulator (a binary heap, one ChaCha8 stream, hash maps; no oracle, metrics or trace),
     /// at the scenario's terminals and purchases: the yardstick the simulator is held to.
     /// With --scales, both, across the terminal counts.
@@ -144,7 +144,7 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// The purchase intent to draw with --chart [default: the first one that broke a property].
-    #[arg(long)]
+    #[arg(long, requires = "chart")]
     intent: Option<u64>,
     /// Draw the intent's message sequence chart to this SVG file.
     #[arg(long)]
@@ -274,14 +274,107 @@ fn temp_beside(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp{}", std::process::id()))
 }
 
-/// Writes a file whole or not at all: to a temporary name beside it, then renamed.
+/// Where writing `path` lands: the file a symbolic link names, so that the link stays a
+/// link; and whether that is a device or a pipe (`/dev/null`, `/dev/stdout`, a FIFO), which is
+/// written in place, as it cannot be replaced by a file.
+fn landing(path: &Path) -> (PathBuf, bool) {
+    let mut target = path.to_path_buf();
+    // As many links as Linux follows (MAXSYMLINKS); a link to a file not yet there counts.
+    for _ in 0..40 {
+        let is_link = std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink());
+        let Some(next) = is_link.then(|| std::fs::read_link(&target).ok()).flatten() else {
+            break;
+        };
+        target = match target.parent() {
+            Some(dir) if next.is_relative() => dir.join(next),
+            _ => next,
+        };
+    }
+    let special = std::fs::metadata(&target).is_ok_and(|m| !m.is_file() && !m.is_dir());
+    (target, special)
+}
+
+/// Refuses, before any work, an output the end of the work could not write: a folder, or a
+/// name in a folder that is missing or not writable. A device or pipe is taken as it is.
+fn check_output(path: &Path, flag: &str) -> Result<(), CliError> {
+    let (target, special) = landing(path);
+    if special {
+        return Ok(());
+    }
+    if target.is_dir() {
+        return Err(CliError::Usage(format!(
+            "{}: {flag} names a folder, not a file",
+            path.display()
+        )));
+    }
+    let probe = temp_beside(&target);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| CliError::Usage(format!("{}: {flag} cannot be written: {e}", path.display())))
+}
+
+/// Refuses, before any work, a folder for outputs that could not be made: a file in its way.
+/// Whether it can be written is left to the writing, since a check may write nothing there.
+fn check_output_dir(dir: &Path, flag: &str) -> Result<(), CliError> {
+    let refuse = |why: String| CliError::Usage(format!("{}: {flag} {why}", dir.display()));
+    let mut existing = dir;
+    while !existing.as_os_str().is_empty() && !existing.exists() {
+        existing = existing.parent().unwrap_or(Path::new(""));
+    }
+    let existing = if existing.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        existing
+    };
+    if existing.is_dir() {
+        Ok(())
+    } else {
+        Err(refuse(format!(
+            "cannot be made: {} is not a folder",
+            existing.display()
+        )))
+    }
+}
+
+/// Whether two output paths name the same file, whether or not it exists yet.
+fn same_output(a: &Path, b: &Path) -> bool {
+    let resolve = |p: &Path| -> PathBuf {
+        let (target, _) = landing(p);
+        if let Ok(c) = target.canonicalize() {
+            return c;
+        }
+        let parent = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        match (parent.canonicalize(), target.file_name()) {
+            (Ok(d), Some(name)) => d.join(name),
+            _ => target,
+        }
+    };
+    resolve(a) == resolve(b)
+}
+
+/// Writes a file whole or not at all: to a temporary name beside it, then renamed. A symbolic
+/// link is followed, and a device or pipe written in place.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     let err = |source| CliError::Write {
         path: path.to_path_buf(),
         source,
     };
-    let tmp = temp_beside(path);
-    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    let (target, special) = landing(path);
+    if special {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(&target)
+            .and_then(|mut f| f.write_all(bytes))
+            .map_err(err);
+    }
+    let tmp = temp_beside(&target);
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &target));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -298,13 +391,18 @@ fn load_with_policy(path: &Path, policy: Option<PolicyKind>) -> Result<Scenario,
 
 fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
     let sc = load_with_policy(&args.scenario, args.policy)?;
-    for out in [&args.trace, &args.chart].into_iter().flatten() {
-        refuse_overwriting(out, &[&args.scenario])?;
+    for (out, flag) in [(&args.trace, "--trace"), (&args.chart, "--chart")] {
+        if let Some(out) = out {
+            refuse_overwriting(out, &[&args.scenario])?;
+            check_output(out, flag)?;
+        }
     }
-    if args.trace.is_some() && args.trace == args.chart {
-        return Err(CliError::Usage(
-            "--trace and --chart name the same file".into(),
-        ));
+    if let (Some(trace), Some(chart)) = (&args.trace, &args.chart) {
+        if same_output(trace, chart) {
+            return Err(CliError::Usage(
+                "--trace and --chart name the same file".into(),
+            ));
+        }
     }
     let policy = Builtin::new(sc.policy.clone());
     let seed = args.seed.or(sc.seed).unwrap_or(1);
@@ -348,7 +446,8 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
 
 /// Runs with every event streamed to a temporary file beside `path`, which takes its place
 /// once the run has ended (whatever the verdict): a run that stops early leaves an earlier
-/// trace at `path` as it was, and its own partial trace beside it.
+/// trace at `path` as it was, and its own partial trace beside it. A device or pipe is
+/// streamed to directly, as the run goes.
 fn run_traced(
     sc: &Scenario,
     seed: u64,
@@ -359,6 +458,27 @@ fn run_traced(
         path: path.to_path_buf(),
         source,
     };
+    let (target, special) = landing(path);
+    if special {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&target)
+            .map_err(write_err)?;
+        let mut w = JsonLines {
+            out: BufWriter::with_capacity(1 << 16, file),
+            error: None,
+        };
+        let ran = payfault_domain::run_with(sc, seed, policy, &mut w);
+        let finished = w.finish();
+        let summary = ran?;
+        match finished {
+            // A reader that closed the pipe wanted no more of the trace; the verdict stands.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            other => other.map_err(write_err)?,
+        }
+        return Ok(summary);
+    }
+    let path = target.as_path();
     let tmp = temp_beside(path);
     let file = File::create(&tmp).map_err(write_err)?;
     let mut w = JsonLines {

@@ -887,6 +887,7 @@ pub struct Scenario {
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Scenario")]
 struct RawScenario {
+    #[serde(deserialize_with = "scenario_name")]
     name: String,
     #[serde(default)]
     description: String,
@@ -907,12 +908,32 @@ struct RawScenario {
     liveness_bound: Positive,
     #[serde(default)]
     limits: RunLimits,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "expectation")]
     expect: Expect,
     #[serde(default, deserialize_with = "seed_count")]
     check_seeds: Option<u64>,
     #[serde(default)]
     seed: Option<u64>,
+}
+
+/// A scenario's name heads every report of it, so it must show.
+fn scenario_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let name = String::deserialize(d)?;
+    if name.trim().is_empty() {
+        return Err(de::Error::custom("expected a name, found an empty one"));
+    }
+    Ok(name)
+}
+
+/// `Violated([])` would pass `check` having expected nothing of it.
+fn expectation<'de, D: Deserializer<'de>>(d: D) -> Result<Expect, D::Error> {
+    let e = Expect::deserialize(d)?;
+    if matches!(&e, Expect::Violated(ps) if ps.is_empty()) {
+        return Err(de::Error::custom(
+            "expected at least one property in `Violated([...])`; a scenario whose properties all hold expects `Hold`",
+        ));
+    }
+    Ok(e)
 }
 
 fn default_liveness() -> Positive {

@@ -1,4 +1,4 @@
-//! Per-run metrics, as design.md lists them.
+//! Per-run metrics: what a run's summary, `check` and `sweep` report.
 
 use payfault_engine::SimTime;
 use serde::Serialize;
