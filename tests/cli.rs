@@ -120,6 +120,28 @@ const MALFORMED: &[Malformed] = &[
         phrase: "expected at least one property in `Violated([...])`",
         fix: Some(("Violated([])", "Hold")),
     },
+    // Regression: a fraction where a count belongs read as "Expected comma".
+    Malformed {
+        file: "fractional-count.ron",
+        line: 10,
+        phrase: "expected a whole number, found a fraction",
+        fix: Some(("servers: 1.5", "servers: 1")),
+    },
+    // Regression: a quoted enum variant read as "Expected identifier".
+    Malformed {
+        file: "quoted-variant.ron",
+        line: 12,
+        phrase: "expected a name, written without quotes",
+        fix: Some(("\"Idempotent\"", "Idempotent")),
+    },
+    // Regression: a misspelt distribution named the internal type `RawLatency`, and the
+    // message ran its words together ("`Constnt`in enum").
+    Malformed {
+        file: "misspelt-variant.ron",
+        line: 8,
+        phrase: "unknown variant `Constnt` of `Latency`: expected one of `Constant`, `Uniform`",
+        fix: Some(("Constnt", "Constant")),
+    },
     Malformed {
         file: "unknown-field.ron",
         line: 7,

@@ -26,8 +26,37 @@ pub fn from_ron(text: &str) -> Result<Scenario, ScenarioError> {
         .map_err(|e| ScenarioError {
             line: e.position.line,
             col: e.position.col,
-            message: Explained(&e.code).to_string(),
+            message: match (&e.code, at(text, e.position.line, e.position.col)) {
+                // RON reads the whole part of `20.5` as a number and stops at the point.
+                (ron::Error::ExpectedComma, ['.', d]) if d.is_ascii_digit() => {
+                    "expected a whole number, found a fraction".to_string()
+                }
+                (ron::Error::ExpectedIdentifier, ['"', _]) => {
+                    "expected a name, written without quotes".to_string()
+                }
+                (code, _) => Explained(code).to_string(),
+            },
         })
+}
+
+/// The character at `line` and `col` (from 1) of `text`, and the one after it; spaces past
+/// the end.
+fn at(text: &str, line: usize, col: usize) -> [char; 2] {
+    let mut chars = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .unwrap_or("")
+        .chars()
+        .skip(col.saturating_sub(1));
+    [chars.next().unwrap_or(' '), chars.next().unwrap_or(' ')]
+}
+
+/// The name a scenario's writer knows a type by, where the type that reads it is another.
+fn written_name(name: &str) -> &str {
+    match name {
+        "RawLatency" => "Latency",
+        other => other,
+    }
 }
 
 /// RON's messages, with what was expected spelled out where RON leaves it implicit.
@@ -53,6 +82,21 @@ impl fmt::Display for Explained<'_> {
                 write!(
                     f,
                     "unknown field `{found}`{within}: expected one of {}",
+                    names.join(", ")
+                )
+            }
+            ron::Error::NoSuchEnumVariant {
+                expected,
+                found,
+                outer,
+            } => {
+                let within = outer
+                    .as_deref()
+                    .map_or(String::new(), |o| format!(" of `{}`", written_name(o)));
+                let names: Vec<String> = expected.iter().map(|e| format!("`{e}`")).collect();
+                write!(
+                    f,
+                    "unknown variant `{found}`{within}: expected one of {}",
                     names.join(", ")
                 )
             }
