@@ -48,6 +48,8 @@ pub struct MsgRef {
     pub mti: &'static str,
     pub stan: u32,
     pub key: u64,
+    /// The attempt, from 1; for a reversal, which send of the reversal (the attempt it
+    /// reverses is the key's).
     pub attempt: u32,
     /// Response code, for responses.
     #[serde(skip_serializing_if = "Option::is_none")]

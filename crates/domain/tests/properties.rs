@@ -575,3 +575,24 @@ fn regression_simulated_time_ends_at_the_last_event_that_did_anything() {
     // Arrival at 0.5 s, then 5 + 7 ms there and 7 + 5 ms back.
     assert_eq!(s.metrics.sim_time_s, 0.524);
 }
+
+/// Regression: a reversal's trace records showed its internal identity as the attempt
+/// (65537: the reversed attempt in the high bits), not which send of the reversal it was.
+#[test]
+fn regression_a_reversal_is_traced_with_its_send_number() {
+    let sc = shipped("policy-reversal");
+    let mut attempts = Vec::new();
+    let mut tracer = |e: TraceEvent| {
+        if let Some(m) = &e.msg {
+            if e.what == "send" && matches!(m.mti, "0400" | "0401") {
+                attempts.push((m.mti, m.attempt));
+            }
+        }
+    };
+    run_with(&sc, 3, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
+    assert!(!attempts.is_empty(), "the seed reverses something");
+    for (mti, attempt) in attempts {
+        // A first send is a 0400, a repeat a 0401.
+        assert_eq!(mti == "0400", attempt == 1, "{mti} traced as attempt {attempt}");
+    }
+}
