@@ -755,6 +755,13 @@ fn a_run_that_stops_keeps_the_earlier_trace_and_writes_its_own_beside_it() {
     ]);
     assert_eq!(o.code, 2, "stderr: {}", o.stderr);
     assert!(o.stderr.contains("limit of 50 events"), "{}", o.stderr);
+    // Regression: the message named neither the file nor the seed, as `check`'s does.
+    assert!(
+        o.stderr
+            .contains(&format!("{} seed 1: the run stopped", limited.display())),
+        "{}",
+        o.stderr
+    );
     let partial = dir.join("t.jsonl.partial");
     assert!(
         o.stderr.contains(&partial.display().to_string()),

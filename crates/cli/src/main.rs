@@ -406,10 +406,25 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
     }
     let policy = Builtin::new(sc.policy.clone());
     let seed = args.seed.or(sc.seed).unwrap_or(1);
-    let summary = match &args.trace {
-        None => payfault_domain::run(&sc, seed)?,
-        Some(path) => run_traced(&sc, seed, &policy, path)?,
+    // A run that stops says which file and seed, as `check` does.
+    let at = |e: CliError| -> CliError {
+        let file = shell::printable(&args.scenario.display().to_string());
+        match e {
+            CliError::Sim(source) => {
+                CliError::Usage(format!("{file} seed {seed}: the run stopped: {source}"))
+            }
+            CliError::SimTraced { source, partial } => CliError::Usage(format!(
+                "{file} seed {seed}: the run stopped: {source}; the trace up to there is in {}",
+                partial.display()
+            )),
+            other => other,
+        }
     };
+    let summary = match &args.trace {
+        None => payfault_domain::run(&sc, seed).map_err(CliError::from),
+        Some(path) => run_traced(&sc, seed, &policy, path),
+    }
+    .map_err(at)?;
     if let Some(chart) = &args.chart {
         let intent = args
             .intent
@@ -421,7 +436,8 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
             intent,
             events: Vec::new(),
         };
-        payfault_domain::run_with(&sc, seed, &policy, &mut rec)?;
+        payfault_domain::run_with(&sc, seed, &policy, &mut rec)
+            .map_err(|e| at(CliError::from(e)))?;
         chart::draw(
             &rec,
             chart,

@@ -593,6 +593,10 @@ fn regression_a_reversal_is_traced_with_its_send_number() {
     assert!(!attempts.is_empty(), "the seed reverses something");
     for (mti, attempt) in attempts {
         // A first send is a 0400, a repeat a 0401.
-        assert_eq!(mti == "0400", attempt == 1, "{mti} traced as attempt {attempt}");
+        assert_eq!(
+            mti == "0400",
+            attempt == 1,
+            "{mti} traced as attempt {attempt}"
+        );
     }
 }
