@@ -124,7 +124,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "fractional-count.ron",
         line: 10,
-        phrase: "expected a whole number, found a fraction",
+        phrase: "expected a whole number, found 1.5",
         fix: Some(("servers: 1.5", "servers: 1")),
     },
     // Regression: a quoted enum variant read as "Expected identifier".

@@ -558,6 +558,30 @@ const BAD: &[Bad] = &[
         col: 32,
         phrase: "expected between 1 and 1000000 seeds, found 0",
     },
+    // Regression: "expected a whole number of at least 0", where 0 is refused too.
+    Bad {
+        what: "negative seeds",
+        text: "Sweep(base: \"base.ron\", seeds: -2)",
+        line: 1,
+        col: 32,
+        phrase: "expected a whole number, found -2",
+    },
+    // Regression: a fraction for a count was read as 0 and refused for being 0.
+    Bad {
+        what: "a fraction for a count",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(path: \"terminals\", values: [4, 0.5])])",
+        line: 2,
+        col: 48,
+        phrase: "`terminals` = 0.5: expected a whole number, found 0.5",
+    },
+    // Regression: an unknown policy as the baseline was said not to be among the sweep's.
+    Bad {
+        what: "an unknown baseline",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  baseline: Foo)",
+        line: 2,
+        col: 13,
+        phrase: "unknown policy `Foo`: the baseline is one of",
+    },
     Bad {
         what: "two settings of one place",
         text: "Sweep(base: \"base.ron\", seeds: 1, parameters: [\n  (path: \"policy.backoff\", values: [Fixed(\"1s\")]),\n  (path: \"policy.backoff\", values: [Fixed(\"2s\")], name: \"b2\")])",

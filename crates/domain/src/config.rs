@@ -91,9 +91,45 @@ impl Serialize for Probability {
 #[serde(transparent)]
 pub struct AtLeastOne(pub u32);
 
+/// A whole number as written: a fraction or a sign is refused as such. Read as a plain
+/// integer, `0.5` would be taken as 0 and refused for being 0, or `2.5` as 2 followed by
+/// something unexpected.
+struct Whole(u64);
+
+impl<'de> Deserialize<'de> for Whole {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Whole;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a whole number (no quotes, no sign)")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Whole, E> {
+                Ok(Whole(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Whole, E> {
+                u64::try_from(v)
+                    .map(Whole)
+                    .map_err(|_| E::custom(format!("expected a whole number, found {v}")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Whole, E> {
+                Err(E::custom(format!("expected a whole number, found {v:?}")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Whole, E> {
+                Err(E::custom(format!(
+                    "expected a whole number (no quotes, no sign), found the string {v:?}"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl<'de> Deserialize<'de> for AtLeastOne {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = u32::deserialize(d)?;
+        let Whole(v) = Whole::deserialize(d)?;
+        let v = u32::try_from(v)
+            .map_err(|_| de::Error::custom(format!("expected at most {}, found {v}", u32::MAX)))?;
         if v == 0 {
             return Err(de::Error::custom("expected at least 1, found 0"));
         }
@@ -144,7 +180,7 @@ pub const MAX_AMOUNT: u64 = 1_000_000_000_000;
 pub const MAX_BALANCE: u64 = 1_000_000_000_000_000;
 
 fn money_up_to<'de, D: Deserializer<'de>>(d: D, max: u64) -> Result<u64, D::Error> {
-    let v = u64::deserialize(d)?;
+    let Whole(v) = Whole::deserialize(d)?;
     if v > max {
         return Err(de::Error::custom(format!(
             "expected at most {max} minor units, found {v}"
@@ -164,9 +200,9 @@ fn balance<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 /// `check_seeds`, when given, is at least one: a scenario checked on no seed would pass
 /// having checked nothing.
 fn seed_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    match Option::<u64>::deserialize(d)? {
-        Some(0) => Err(de::Error::custom("expected at least 1 seed, found 0")),
-        n => Ok(n),
+    match Option::<Whole>::deserialize(d)? {
+        Some(Whole(0)) => Err(de::Error::custom("expected at least 1 seed, found 0")),
+        n => Ok(n.map(|Whole(n)| n)),
     }
 }
 

@@ -132,9 +132,14 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn error(&self, message: &str) -> ParseError {
+        let message = if self.pos >= self.bytes.len() && !message.contains("ended early") {
+            format!("the file ended early: {message}")
+        } else {
+            message.to_string()
+        };
         ParseError {
             at: self.pos,
-            message: message.to_string(),
+            message,
         }
     }
 
@@ -491,6 +496,8 @@ Sweep( a: 1.5e-3, /* b */ b: Some(X(c: "2s")), l: [A, B(1)], m: {"k": r"v"}, )"#
             ("[1, 2", 5, "after a value"),
             ("(a: \"x)", 4, "not closed"),
             ("(a: 1) x", 7, "end of the file"),
+            // Regression: a file cut short after a comma was "expected a field name".
+            ("(a: 1,\n", 7, "the file ended early: expected a field name"),
         ] {
             let e = parse(text).expect_err(text);
             assert_eq!(e.at, at, "{text}");

@@ -163,12 +163,10 @@ impl Src<'_> {
 
     fn count(&self, n: &Node) -> Result<u64, LoadError> {
         match &n.kind {
-            Kind::Number(t) => t.replace('_', "").parse::<u64>().map_err(|_| {
-                self.err(
-                    n.start,
-                    format!("expected a whole number of at least 0, found {t}"),
-                )
-            }),
+            Kind::Number(t) => t
+                .replace('_', "")
+                .parse::<u64>()
+                .map_err(|_| self.err(n.start, format!("expected a whole number, found {t}"))),
             _ => Err(self.err(
                 n.start,
                 format!("expected a whole number, found {}", n.what()),
@@ -312,9 +310,15 @@ pub fn read(path: &Path) -> Result<(Spec, Vec<Cell>), LoadError> {
                 .iter()
                 .position(|v| Some(v.label.as_str()) == kind)
                 .ok_or_else(|| {
+                    let of: Vec<&str> = axes[0].values.iter().map(|v| v.label.as_str()).collect();
+                    let what = if kind.is_none() {
+                        "unknown policy"
+                    } else {
+                        "the baseline is not among the sweep's policies"
+                    };
                     src.err(
                         f.value.start,
-                        "the baseline must be one of the sweep's policies",
+                        format!("{what} `{name}`: the baseline is one of {}", of.join(", ")),
                     )
                 })?
         }
