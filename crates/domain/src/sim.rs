@@ -109,10 +109,22 @@ struct Msg {
 const _: () = assert!(std::mem::size_of::<Msg>() == 64);
 
 const REPEAT_BIT: u32 = 1 << 31;
+/// Set on a message whose link is cut at some moment of its way, which it does not survive:
+/// the link's partitions are known in advance, so this is decided when it is sent and takes
+/// effect when it is due. A STAN (at most 999,999) leaves the bit free.
+const CUT_BIT: u32 = 1 << 30;
 
 impl Msg {
     fn stan(&self) -> u32 {
-        self.stan_repeat & !REPEAT_BIT
+        self.stan_repeat & !(REPEAT_BIT | CUT_BIT)
+    }
+
+    fn cut(&self) -> bool {
+        self.stan_repeat & CUT_BIT != 0
+    }
+
+    fn set_cut(&mut self, cut: bool) {
+        self.stan_repeat = self.stan_repeat & !CUT_BIT | if cut { CUT_BIT } else { 0 };
     }
 
     fn repeat(&self) -> bool {
@@ -1108,11 +1120,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
     }
 
-    fn partitioned(&self, link: LinkName, towards_bank: bool) -> bool {
+    /// Whether `link` is cut in the message's direction at some moment from now to `until`
+    /// (a message due at `until` is lost if the cut begins then).
+    fn partitioned(&self, link: LinkName, towards_bank: bool, until_at: SimTime) -> bool {
         let now = self.sched.now();
         self.partitions.iter().any(|&(l, from, until, dir)| {
             l == link
-                && now >= from
+                && from <= until_at
                 && now < until
                 && match dir {
                     Direction::Both => true,
@@ -1131,7 +1145,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
         self.c.messages += 1;
         let (link, cfg, towards_bank) = self.link_of(from, to);
-        if !self.partitions.is_empty() && self.partitioned(link, towards_bank) {
+        if !self.partitions.is_empty() && self.partitioned(link, towards_bank, self.sched.now()) {
             self.c.partitioned += 1;
             self.trace_msg(
                 from,
@@ -1187,6 +1201,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             }
         }
         self.trace_msg(from, "send", slot, Some(to), None);
+        let cut = !self.partitions.is_empty()
+            && self.partitioned(link, towards_bank, self.sched.now().saturating_add(latency));
+        self.msgs[slot as usize].set_cut(cut);
         let lane = self.lanes.link[link as usize];
         self.sched
             .schedule_in_on(lane, latency, Ev::Deliver { slot, to, intent });
@@ -1203,6 +1220,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 u64::from(copy.dupgen),
             ];
             let lat = cfg.latency.0.sample(&mut Fate::new(self.seed, &copy_ident));
+            copy.set_cut(
+                !self.partitions.is_empty()
+                    && self.partitioned(link, towards_bank, self.sched.now().saturating_add(lat)),
+            );
             let s2 = self.alloc(copy);
             self.trace_msg(from, "duplicate", s2, Some(to), None);
             self.sched.schedule_in_on(
@@ -1218,26 +1239,22 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     }
 
     fn on_deliver(&mut self, slot: u32) -> Result<(), SimError> {
-        let (to, kind) = {
+        let (to, kind, from, cut) = {
             let m = &self.msgs[slot as usize];
-            (m.to, m.kind)
+            (m.to, m.kind, m.from, m.cut())
         };
-        let from = self.msgs[slot as usize].from;
-        if !self.partitions.is_empty() {
-            // A partition that began while the message was on the wire cuts it off too.
-            let (link, _, towards_bank) = self.link_of(from, to);
-            if self.partitioned(link, towards_bank) {
-                self.c.partitioned += 1;
-                self.trace_msg(
-                    to,
-                    "lost",
-                    slot,
-                    Some(from),
-                    Some(format_args!("partition")),
-                );
-                self.free_slot(slot);
-                return Ok(());
-            }
+        if cut {
+            // Its link was cut while it was on the wire: it is lost where it was due.
+            self.c.partitioned += 1;
+            self.trace_msg(
+                to,
+                "lost",
+                slot,
+                Some(from),
+                Some(format_args!("partition")),
+            );
+            self.free_slot(slot);
+            return Ok(());
         }
         if to < self.n_terms {
             if self.terms[to as usize].down > 0 {

@@ -600,3 +600,34 @@ fn regression_a_reversal_is_traced_with_its_send_number() {
         );
     }
 }
+
+/// Regression: a message survived a partition that began after it was sent and ended
+/// before it was due, as if it had waited out the cut somewhere on the wire.
+#[test]
+fn regression_a_partition_shorter_than_the_flight_still_cuts_the_message_off() {
+    let sc = parse(
+        r#"Scenario(
+            name: "partition-within-the-flight",
+            terminals: 1,
+            workload: (inter_arrival: Constant("500ms"), amount: (min: 100, max: 100), purchases: 1),
+            links: (terminal_acquirer: (latency: Constant("5s")), acquirer_bank: (latency: Constant("10ms"))),
+            acquirer: (processing: Constant("1ms"), servers: 1, queue: 10),
+            bank: (processing: Constant("1ms"), servers: 1, queue: 10),
+            policy: (kind: None, timeout: "60s", max_attempts: 1),
+            faults: (partitions: [(link: TerminalAcquirer, from: "2s", until: "3s", direction: Request)]),
+        )"#,
+    );
+    let mut seen = Vec::new();
+    let mut tracer = |e: TraceEvent| {
+        if matches!(e.what, "deliver" | "lost" | "debit") {
+            seen.push((e.t, e.what, e.detail.clone()));
+        }
+    };
+    let s = run_with(&sc, 1, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
+    assert_eq!(
+        seen,
+        [(5_500_000_000, "lost", Some("partition".to_string()))],
+        "sent at 0.5 s, cut from 2 s to 3 s, due at 5.5 s"
+    );
+    assert_eq!((s.metrics.approved, s.metrics.partitioned), (0, 1));
+}
