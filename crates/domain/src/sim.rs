@@ -4,7 +4,7 @@
 //! events refer to them by index; per-intent bookkeeping lives in rings indexed by intent id,
 //! released as soon as an intent can no longer change.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use payfault_engine::{
     prefetch, stream, Dist, EngineError, Fate, Lane, Limits, Next as Due, Scheduler, Seed,
@@ -409,7 +409,6 @@ enum CrashKind {
         down: Dist,
     },
     AfterCommit {
-        nth: u64,
         down: SimDuration,
     },
 }
@@ -508,6 +507,10 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     timers: Timers,
     oracle: Oracle,
     crash_sources: Vec<CrashSource>,
+    /// The crash sources of `crash_after_commit`, by the commit they follow (the first listed
+    /// where two name one commit): a commit looks its number up rather than scan every
+    /// source, of which there is one per terminal when random crashes strike them all.
+    after_commit: BTreeMap<u64, u32>,
     partitions: Vec<(LinkName, SimTime, SimTime, Direction)>,
     opening: i128,
     c: Counters,
@@ -640,6 +643,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             timers: Timers::default(),
             oracle: Oracle::new(seed.0, sc.liveness_bound.get()),
             crash_sources: Vec::new(),
+            after_commit: BTreeMap::new(),
             partitions: sc
                 .faults
                 .partitions
@@ -917,10 +921,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             }
         }
         for c in &sc.faults.crash_after_commit {
+            let src = self.crash_sources.len() as u32;
+            self.after_commit.entry(u64::from(c.nth.0)).or_insert(src);
             self.crash_sources.push(CrashSource {
                 node: self.bank_node(),
                 kind: CrashKind::AfterCommit {
-                    nth: u64::from(c.nth.0),
                     down: c.down_for.get(),
                 },
             });
@@ -1453,13 +1458,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         None,
                         Some(format_args!("amount {}", m.amount)),
                     );
-                    let commits = self.bank.commits;
-                    let crash = self.crash_sources.iter().position(
-                        |s| matches!(s.kind, CrashKind::AfterCommit { nth, .. } if nth == commits),
-                    );
+                    let crash = self.after_commit.get(&self.bank.commits).copied();
                     if let Some(src) = crash {
                         // The debit is committed; the reply never leaves.
-                        self.crash(src as u32);
+                        self.crash(src);
                         self.free_slot(slot);
                         return;
                     }
