@@ -207,6 +207,10 @@ pub struct Oracle {
     liveness_bound: SimDuration,
     /// When the last fault ended, as far as is known yet (faults can still come).
     faults_end: SimTime,
+    /// The faults last at least as long as the present moment: they stop when issuing does,
+    /// which it has not yet. No answer given meanwhile can be late, so none is kept to be
+    /// judged again at the end (a slow bank would otherwise make that list grow with the run).
+    faults_last_till_now: bool,
     /// Intents answered later than their bound allowed by what was known when they were
     /// judged; judged again at the end, when the faults' end is final.
     late: Vec<(u64, SimTime, SimTime)>,
@@ -229,6 +233,7 @@ impl Oracle {
             seed,
             liveness_bound,
             faults_end: SimTime::ZERO,
+            faults_last_till_now: false,
             late: Vec::new(),
             intents: Ring::default(),
             posted_net: 0,
@@ -262,6 +267,12 @@ impl Oracle {
     /// A fault lasted until `end`: answers within the liveness bound of it are on time.
     pub fn fault_until(&mut self, end: SimTime) {
         self.faults_end = self.faults_end.max(end);
+    }
+
+    /// Whether the faults go on until a moment not known yet, at least the present one (they
+    /// stop when issuing stops, and then `fault_until` says when).
+    pub fn faults_last_till_now(&mut self, lasting: bool) {
+        self.faults_last_till_now = lasting;
     }
 
     fn deadline(&self, issued: SimTime) -> SimTime {
@@ -373,7 +384,7 @@ impl Oracle {
             Answer::Declined => self.counts.declined += 1,
             Answer::Failed => self.counts.failed += 1,
         }
-        if r.answered_at > self.deadline(r.issued) {
+        if !self.faults_last_till_now && r.answered_at > self.deadline(r.issued) {
             self.late.push((intent, r.issued, r.answered_at));
         }
         if r.net > r.amount {
@@ -677,6 +688,30 @@ mod tests {
             o.finish(t(30_000), 0, 0, 10);
         });
         assert_eq!(r, vec![]);
+    }
+
+    /// Regression: every answer slower than the bound was kept to be judged again at the end,
+    /// even while the faults were to last until issuing stopped, which no such answer can
+    /// outlast: a slow bank made the list, and memory, grow with the length of the run.
+    #[test]
+    fn answers_while_the_faults_last_are_not_kept_for_the_end() {
+        let mut o = Oracle::new(1, SimDuration::from_secs(10));
+        o.faults_last_till_now(true);
+        for i in 0..1000 {
+            o.issue(i, 10, t(i));
+            o.answer(i, Answer::Declined, t(i + 20_000));
+            o.settle(i, t(i + 20_000));
+        }
+        assert!(o.late.is_empty(), "{} kept", o.late.len());
+        // Issuing stops: the faults' end is known, and an answer later than the bound of it
+        // is late again.
+        o.fault_until(t(21_000));
+        o.faults_last_till_now(false);
+        o.issue(1000, 10, t(21_000));
+        o.answer(1000, Answer::Declined, t(40_000));
+        o.settle(1000, t(40_000));
+        o.finish(t(50_000), 0, 0, 0);
+        assert_eq!(o.counts().late_final_answer, 1);
     }
 
     #[test]

@@ -825,6 +825,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn start(&mut self) -> Result<(), SimError> {
         let sc = self.sc;
+        self.oracle.faults_last_till_now(sc.faults.until.is_none());
         if let Some(until) = sc.faults.until {
             let at = SimTime::ZERO.saturating_add(until.0);
             self.oracle.fault_until(at);
@@ -1654,6 +1655,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         if self.sc.faults.until.is_none() {
             self.faults_active = false;
             self.oracle.fault_until(now);
+            self.oracle.faults_last_till_now(false);
         }
         let issued = self.issued;
         self.trace(
@@ -1913,6 +1915,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return;
         }
         let job = waiting.remove(0);
+        if waiting.is_empty() && waiting.spilled() {
+            // Back inline: a line that once held two must not keep its heap block for the rest
+            // of the run, at a million terminals a block each.
+            waiting.shrink_to_fit();
+        }
         let now = self.sched.now();
         let intent = job.intent;
         self.intents
