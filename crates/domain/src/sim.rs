@@ -306,8 +306,11 @@ const _: () = assert!(std::mem::size_of::<Terminal>() == 64);
 const _: () = assert!(std::mem::size_of::<Option<IntentOps>>() == 128);
 const _: () = assert!(std::mem::size_of::<Option<BankIntent>>() == 64);
 
-/// The store-and-forward queue of reversals, with its timer's generation. Once made it stays,
-/// so that the generation never restarts under a pending timer.
+/// The store-and-forward queue of reversals, with its timer's generation: a timer counts
+/// only if it carries the generation its terminal holds. Generations come from one counter
+/// for the whole run, so the box can go once its queue is empty (at a million terminals
+/// one each would outlast the run) without a new one reviving a pending timer; 0 is never
+/// handed out, and marks a timer cancelled.
 #[derive(Debug, Default)]
 struct Saf {
     queue: VecDeque<Rev>,
@@ -330,7 +333,14 @@ impl Terminal {
     /// Invalidates a pending reversal timer.
     fn bump_saf_gen(&mut self) {
         if let Some(s) = &mut self.saf {
-            s.gen = s.gen.wrapping_add(1);
+            s.gen = 0;
+        }
+    }
+
+    /// Lets the reversal queue go once nothing is in it or on its way.
+    fn saf_done(&mut self) {
+        if !self.saf_inflight && self.saf_empty() {
+            self.saf = None;
         }
     }
 }
@@ -463,6 +473,9 @@ pub struct Outcome {
     /// Intents moved out of the blocks of their tables: see [`Sim::spill_stragglers`].
     #[cfg(test)]
     pub(crate) spilled: u64,
+    /// Terminals still holding a reversal queue at the end.
+    #[cfg(test)]
+    pub(crate) saf_held: usize,
 }
 
 /// Why a run could not complete.
@@ -528,6 +541,8 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     prefetched_runs: u64,
     /// Blocks of the intents' tables never spilled: see [`Sim::spill_stragglers`].
     spill_keep: u64,
+    /// The last generation given to a reversal timer: see [`Saf`].
+    saf_gen: u32,
     /// Intents spilled so far, which the tests check.
     #[cfg(test)]
     spilled: u64,
@@ -674,6 +689,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             lanes: Lanes::default(),
             prefetching: n_terms >= PREFETCH_FROM_TERMINALS,
             spill_keep: KEEP_BLOCKS,
+            saf_gen: 0,
             #[cfg(test)]
             spilled: 0,
             prefetched_runs: 0,
@@ -1860,10 +1876,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     }
 
     fn arm_saf(&mut self, term: u32) {
-        let t = &mut self.terms[term as usize];
-        let s = t.saf_mut();
-        s.gen = s.gen.wrapping_add(1);
-        let gen = s.gen;
+        self.saf_gen = self.saf_gen.checked_add(1).unwrap_or(1);
+        let gen = self.saf_gen;
+        self.terms[term as usize].saf_mut().gen = gen;
         self.sched.schedule_in_on(
             self.lanes.saf,
             self.policy.reversal_timeout(),
@@ -2192,6 +2207,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     let r = t.saf_mut().queue.pop_front().expect("front exists");
                     t.saf_inflight = false;
                     t.bump_saf_gen();
+                    t.saf_done();
                     self.c.reversals_acked += 1;
                     self.release(r.job.intent);
                     self.pump(term);
@@ -2360,6 +2376,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             .is_some_and(|max| r.sends >= max)
         {
             let r = t.saf_mut().queue.pop_front().expect("front");
+            t.saf_done();
             self.c.reversals_abandoned += 1;
             self.trace(
                 NodeLabel::Terminal(term),
@@ -2512,6 +2529,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             .saf
             .as_mut()
             .map_or_else(Vec::new, |s| s.queue.drain(..).collect());
+        t.saf_done();
         for r in lost {
             self.c.reversals_lost += 1;
             self.trace(
@@ -2595,6 +2613,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             faults: self.recorded,
             #[cfg(test)]
             spilled: self.spilled,
+            #[cfg(test)]
+            saf_held: self.terms.iter().filter(|t| t.saf.is_some()).count(),
         }
     }
 }
@@ -2634,6 +2654,26 @@ mod tests {
         let out = sim.run().expect("runs");
         let spilled = out.spilled;
         ((n, h, out.metrics), spilled)
+    }
+
+    /// Regression: a terminal's reversal queue, once made, stayed for the rest of the run, so
+    /// that at a million terminals memory grew with the run until every terminal had one
+    /// (83 MiB after 10^6 purchases of `policy-reversal` at the load of 20 terminals, 211
+    /// after 3 x 10^7).
+    #[test]
+    fn reversal_queues_go_once_empty() {
+        for name in [
+            "policy-reversal.ron",
+            "trap-reversal-lost-volatile-terminal.ron",
+        ] {
+            let sc = shipped(name);
+            let policy = Builtin::new(sc.policy.clone());
+            let out = Sim::new(&sc, 3, &policy, &mut crate::trace::NoTrace)
+                .run()
+                .expect("runs");
+            assert!(out.metrics.reversals_sent > 0, "{name} reverses nothing");
+            assert_eq!(out.saf_held, 0, "{name}");
+        }
     }
 
     fn shipped(name: &str) -> Scenario {
