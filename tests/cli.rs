@@ -19,6 +19,14 @@ fn temp_path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("payfault-cli-{}-{tag}", std::process::id()))
 }
 
+/// An empty folder at [`temp_path`].
+fn fresh_dir(tag: &str) -> PathBuf {
+    let dir = temp_path(tag);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 struct Outcome {
     code: i32,
     stdout: String,
@@ -870,9 +878,7 @@ fn a_chart_holds_only_characters_xml_allows() {
 #[test]
 fn a_trace_to_a_link_or_a_pipe_goes_through_it_and_leaves_it_as_it_was() {
     use std::os::unix::fs::FileTypeExt;
-    let dir = temp_path("trace-through");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("trace-through");
     let sc = scenario("policy-naive.ron");
 
     let (link, real) = (dir.join("link.jsonl"), dir.join("real.jsonl"));
@@ -922,9 +928,7 @@ fn a_trace_to_a_link_or_a_pipe_goes_through_it_and_leaves_it_as_it_was() {
 /// the run's or check's verdict was lost with it.
 #[test]
 fn an_output_that_cannot_be_written_is_refused_before_the_work() {
-    let dir = temp_path("unwritable");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("unwritable");
     let missing = dir.join("missing").join("out");
     let missing = missing.display().to_string();
     let a_file = dir.join("a-file");
@@ -975,9 +979,7 @@ fn an_output_that_cannot_be_written_is_refused_before_the_work() {
 /// trace; `--intent` without `--chart` was silently ignored.
 #[test]
 fn the_same_output_by_two_spellings_and_an_intent_without_a_chart_are_refused() {
-    let dir = temp_path("same-output");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("same-output");
     let naive = scenario("policy-naive.ron");
     let a = dir.join("a").display().to_string();
     let dot_a = dir.join(".").join("a").display().to_string();

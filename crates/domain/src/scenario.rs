@@ -51,6 +51,23 @@ fn at(text: &str, line: usize, col: usize) -> [char; 2] {
     [chars.next().unwrap_or(' '), chars.next().unwrap_or(' ')]
 }
 
+/// "unknown `what` `found` `within`: expected one of ...".
+fn unknown(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    found: &str,
+    within: Option<String>,
+    expected: &[&str],
+) -> fmt::Result {
+    let names: Vec<String> = expected.iter().map(|e| format!("`{e}`")).collect();
+    write!(
+        f,
+        "unknown {what} `{found}`{}: expected one of {}",
+        within.unwrap_or_default(),
+        names.join(", ")
+    )
+}
+
 /// The name a scenario's writer knows a type by, where the type that reads it is another.
 fn written_name(name: &str) -> &str {
     match name {
@@ -74,32 +91,26 @@ impl fmt::Display for Explained<'_> {
                 expected,
                 found,
                 outer,
-            } => {
-                let within = outer
-                    .as_deref()
-                    .map_or(String::new(), |o| format!(" in `{o}`"));
-                let names: Vec<String> = expected.iter().map(|e| format!("`{e}`")).collect();
-                write!(
-                    f,
-                    "unknown field `{found}`{within}: expected one of {}",
-                    names.join(", ")
-                )
-            }
+            } => unknown(
+                f,
+                "field",
+                found,
+                outer.as_deref().map(|o| format!(" in `{o}`")),
+                expected,
+            ),
             ron::Error::NoSuchEnumVariant {
                 expected,
                 found,
                 outer,
-            } => {
-                let within = outer
+            } => unknown(
+                f,
+                "variant",
+                found,
+                outer
                     .as_deref()
-                    .map_or(String::new(), |o| format!(" of `{}`", written_name(o)));
-                let names: Vec<String> = expected.iter().map(|e| format!("`{e}`")).collect();
-                write!(
-                    f,
-                    "unknown variant `{found}`{within}: expected one of {}",
-                    names.join(", ")
-                )
-            }
+                    .map(|o| format!(" of `{}`", written_name(o))),
+                expected,
+            ),
             ron::Error::ExpectedInteger => {
                 write!(f, "expected a whole number (no quotes, no sign)")
             }

@@ -524,11 +524,13 @@ fn regression_no_attempt_starts_after_the_deadline() {
     assert_eq!(sent[&0], [(s, 1)], "only the first attempt");
 }
 
-/// Regression: a partition dropped only the messages sent while it lasted; one already on the
-/// wire when it began was delivered in the middle of it.
-#[test]
-fn regression_a_partition_cuts_off_messages_on_the_wire() {
-    let sc = parse(
+/// One purchase sent at 0.5 s over a terminal link of 5 s, under `partition` of that link:
+/// its deliveries, losses and debits, and the run's summary.
+/// What a test sees of a message: when, what happened, and its detail.
+type Seen = Vec<(u64, &'static str, Option<String>)>;
+
+fn one_purchase_under(partition: &str) -> (Seen, Summary) {
+    let sc = parse(&format!(
         r#"Scenario(
             name: "partition-on-the-wire",
             terminals: 1,
@@ -537,9 +539,9 @@ fn regression_a_partition_cuts_off_messages_on_the_wire() {
             acquirer: (processing: Constant("1ms"), servers: 1, queue: 10),
             bank: (processing: Constant("1ms"), servers: 1, queue: 10),
             policy: (kind: None, timeout: "60s", max_attempts: 1),
-            faults: (partitions: [(link: TerminalAcquirer, from: "1s", until: "8s", direction: Both)]),
-        )"#,
-    );
+            faults: (partitions: [{partition}]),
+        )"#
+    ));
     let mut seen = Vec::new();
     let mut tracer = |e: TraceEvent| {
         if matches!(e.what, "deliver" | "lost" | "debit") {
@@ -547,6 +549,15 @@ fn regression_a_partition_cuts_off_messages_on_the_wire() {
         }
     };
     let s = run_with(&sc, 1, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
+    (seen, s)
+}
+
+/// Regression: a partition dropped only the messages sent while it lasted; one already on the
+/// wire when it began was delivered in the middle of it.
+#[test]
+fn regression_a_partition_cuts_off_messages_on_the_wire() {
+    let (seen, s) =
+        one_purchase_under(r#"(link: TerminalAcquirer, from: "1s", until: "8s", direction: Both)"#);
     assert_eq!(
         seen,
         [(5_500_000_000, "lost", Some("partition".to_string()))],
@@ -605,25 +616,9 @@ fn regression_a_reversal_is_traced_with_its_send_number() {
 /// before it was due, as if it had waited out the cut somewhere on the wire.
 #[test]
 fn regression_a_partition_shorter_than_the_flight_still_cuts_the_message_off() {
-    let sc = parse(
-        r#"Scenario(
-            name: "partition-within-the-flight",
-            terminals: 1,
-            workload: (inter_arrival: Constant("500ms"), amount: (min: 100, max: 100), purchases: 1),
-            links: (terminal_acquirer: (latency: Constant("5s")), acquirer_bank: (latency: Constant("10ms"))),
-            acquirer: (processing: Constant("1ms"), servers: 1, queue: 10),
-            bank: (processing: Constant("1ms"), servers: 1, queue: 10),
-            policy: (kind: None, timeout: "60s", max_attempts: 1),
-            faults: (partitions: [(link: TerminalAcquirer, from: "2s", until: "3s", direction: Request)]),
-        )"#,
+    let (seen, s) = one_purchase_under(
+        r#"(link: TerminalAcquirer, from: "2s", until: "3s", direction: Request)"#,
     );
-    let mut seen = Vec::new();
-    let mut tracer = |e: TraceEvent| {
-        if matches!(e.what, "deliver" | "lost" | "debit") {
-            seen.push((e.t, e.what, e.detail.clone()));
-        }
-    };
-    let s = run_with(&sc, 1, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
     assert_eq!(
         seen,
         [(5_500_000_000, "lost", Some("partition".to_string()))],
