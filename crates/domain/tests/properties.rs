@@ -524,11 +524,11 @@ fn regression_no_attempt_starts_after_the_deadline() {
     assert_eq!(sent[&0], [(s, 1)], "only the first attempt");
 }
 
-/// One purchase sent at 0.5 s over a terminal link of 5 s, under `partition` of that link:
-/// its deliveries, losses and debits, and the run's summary.
 /// What a test sees of a message: when, what happened, and its detail.
 type Seen = Vec<(u64, &'static str, Option<String>)>;
 
+/// One purchase sent at 0.5 s over a terminal link of 5 s, under `partition` of that link:
+/// its deliveries, losses and debits, and the run's summary.
 fn one_purchase_under(partition: &str) -> (Seen, Summary) {
     let sc = parse(&format!(
         r#"Scenario(
