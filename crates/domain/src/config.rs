@@ -771,7 +771,9 @@ pub struct MsgId {
     pub intent: u64,
     /// The transaction of the intent (a customer paying again starts a new one).
     pub txn: u8,
-    /// The attempt, reversal send or inquiry number.
+    /// The attempt or inquiry number, from 1; for a reversal, the attempt it reverses times
+    /// 65,536 plus which send of the reversal this is (65,537: the first send of the reversal
+    /// of attempt 1), as the trace shows it.
     pub attempt: u32,
     pub kind: MsgKind,
     /// 0 for the original, 1 and up for copies made by a duplicating link.

@@ -959,12 +959,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             mti: m.kind.mti(m.repeat()),
             stan: m.stan(),
             key: m.key,
-            // A reversal's identity also holds the attempt it reverses (in its key); the
-            // trace shows which send of the reversal this is.
-            attempt: match m.kind {
-                Kind::Reversal | Kind::ReversalResp => m.attempt & 0xffff,
-                _ => m.attempt,
-            },
+            // As in `MsgId`, so that a fault schedule can name a message read off a trace.
+            attempt: m.attempt,
             rc: (!m.kind.is_request()).then(|| rc::text(m.rc)),
         }
     }

@@ -48,8 +48,9 @@ pub struct MsgRef {
     pub mti: &'static str,
     pub stan: u32,
     pub key: u64,
-    /// The attempt, from 1; for a reversal, which send of the reversal (the attempt it
-    /// reverses is the key's).
+    /// The attempt, from 1, as a fault schedule's `MsgId` names it. For a reversal, the
+    /// attempt it reverses times 65,536 plus which send of the reversal this is: 65,537 is the
+    /// first send of the reversal of attempt 1, 65,538 its first repeat (0401).
     pub attempt: u32,
     /// Response code, for responses.
     #[serde(skip_serializing_if = "Option::is_none")]
