@@ -808,7 +808,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     self.on_saf_timer(term)?;
                 }
                 Ev::PayAgain(intent) => self.on_pay_again(intent)?,
-                Ev::Crash(src) => self.on_crash_source(src)?,
+                Ev::Crash(src) => {
+                    if !self.on_crash_source(src)? {
+                        continue;
+                    }
+                }
                 Ev::Recover(node) => self.on_recover(node)?,
             }
             self.last_effect = at;
@@ -829,6 +833,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     .saf
                     .as_ref()
                     .is_none_or(|s| s.gen != gen),
+                Some(&Ev::Crash(src)) => self.crash_is_void(src),
                 _ => false,
             };
             if !void {
@@ -2425,25 +2430,35 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     // ----- crashes -------------------------------------------------------------------------
 
-    fn on_crash_source(&mut self, src: u32) -> Result<(), SimError> {
-        if src == u32::MAX {
-            // The end of random faults (`faults.until`).
-            self.faults_active = false;
-            return Ok(());
+    /// A crash source's turn; false when it does nothing (random faults have stopped, or
+    /// this is the mark of their end).
+    fn on_crash_source(&mut self, src: u32) -> Result<bool, SimError> {
+        if self.crash_is_void(src) {
+            return Ok(false);
         }
         let now = self.sched.now();
-        let active = self.faults_active;
         let s = &mut self.crash_sources[src as usize];
         if let CrashKind::Random { rng, mean, .. } = &mut s.kind {
-            if !active {
-                return Ok(());
-            }
             let gap = mean.sample(rng);
             self.sched
                 .schedule_at(now.saturating_add(gap), Ev::Crash(src))?;
         }
         self.crash(src);
-        Ok(())
+        Ok(true)
+    }
+
+    /// Whether crash source `src`'s turn does nothing: the mark of the end of random faults
+    /// (`faults.until`), which it stops, or a random crash once they have stopped.
+    fn crash_is_void(&mut self, src: u32) -> bool {
+        if src == u32::MAX {
+            self.faults_active = false;
+            return true;
+        }
+        !self.faults_active
+            && matches!(
+                self.crash_sources[src as usize].kind,
+                CrashKind::Random { .. }
+            )
     }
 
     fn crash(&mut self, src: u32) {

@@ -627,3 +627,32 @@ fn regression_a_partition_shorter_than_the_flight_still_cuts_the_message_off() {
     );
     assert_eq!((s.metrics.approved, s.metrics.partitioned), (0, 1));
 }
+
+/// Regression: once random faults had stopped, a random crash source's next turn did
+/// nothing yet still ended the run's simulated time (hours after its one purchase), and past
+/// the time limit it stopped the run as if work were pending.
+#[test]
+fn regression_idle_crash_sources_neither_extend_nor_stop_a_run() {
+    let sc = parse(
+        r#"Scenario(
+            name: "answered-then-crash-sources-idle",
+            terminals: 1,
+            workload: (inter_arrival: Constant("500ms"), amount: (min: 100, max: 100), purchases: 1),
+            links: (terminal_acquirer: (latency: Constant("5ms")), acquirer_bank: (latency: Constant("7ms"))),
+            acquirer: (processing: Constant("0ms"), servers: 1, queue: 10),
+            bank: (processing: Constant("0ms"), servers: 1, queue: 10),
+            policy: (kind: Idempotent, timeout: "60s", max_attempts: 2),
+            faults: (random_crashes: [(node: Acquirer, mean_interval: "1h", down_for: Constant("1s"))]),
+            limits: (max_time: "1000s"),
+        )"#,
+    );
+    for seed in 1..=5 {
+        let s = run(&sc, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert_eq!(
+            (s.metrics.approved, s.metrics.crashes),
+            (1, 0),
+            "seed {seed}"
+        );
+        assert_eq!(s.metrics.sim_time_s, 0.524, "seed {seed}");
+    }
+}
