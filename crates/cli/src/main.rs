@@ -274,13 +274,28 @@ fn temp_beside(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp{}", std::process::id()))
 }
 
-/// Where writing `path` lands: the file a symbolic link names, so that the link stays a
-/// link; and whether that is a device or a pipe (`/dev/null`, `/dev/stdout`, a FIFO), which is
-/// written in place, as it cannot be replaced by a file.
-fn landing(path: &Path) -> (PathBuf, bool) {
+/// How a write reaches an output path.
+enum Landing {
+    /// A file, replaced whole: written beside it, then renamed over it. A symbolic link is
+    /// followed to the file it names, so that the link stays a link.
+    Replace(PathBuf),
+    /// A device or a pipe (`/dev/null`, a FIFO), which a rename would replace: written in
+    /// place.
+    InPlace(PathBuf),
+    /// A file this process has open, by its number (`/dev/stdout`, `/dev/fd/2`): written
+    /// through that very descriptor, so that what the shell made of it (a pipe, a file
+    /// opened for appending) stays as it is.
+    Fd(u32),
+}
+
+/// Where writing `path` lands.
+fn landing(path: &Path) -> Landing {
     let mut target = path.to_path_buf();
     // As many links as Linux follows (MAXSYMLINKS); a link to a file not yet there counts.
     for _ in 0..40 {
+        if let Some(fd) = own_fd(&target) {
+            return Landing::Fd(fd);
+        }
         let is_link = std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink());
         let Some(next) = is_link.then(|| std::fs::read_link(&target).ok()).flatten() else {
             break;
@@ -290,18 +305,46 @@ fn landing(path: &Path) -> (PathBuf, bool) {
             _ => next,
         };
     }
-    let special = std::fs::metadata(&target).is_ok_and(|m| !m.is_file() && !m.is_dir());
-    (target, special)
+    if std::fs::metadata(&target).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        Landing::InPlace(target)
+    } else {
+        Landing::Replace(target)
+    }
+}
+
+/// The number of the open file `path` names through `/dev/fd` or `/proc/self/fd`, if it does.
+fn own_fd(path: &Path) -> Option<u32> {
+    let own = format!("/proc/{}/fd", std::process::id());
+    ["/dev/fd", "/proc/self/fd", own.as_str()]
+        .iter()
+        .find_map(|dir| path.strip_prefix(dir).ok())
+        .and_then(|n| n.to_str()?.parse().ok())
+}
+
+/// A writer in place, for what is not to be replaced.
+fn open_in_place(landing: &Landing) -> std::io::Result<Box<dyn Write>> {
+    Ok(match landing {
+        Landing::Fd(1) => Box::new(std::io::stdout()),
+        Landing::Fd(2) => Box::new(std::io::stderr()),
+        Landing::Fd(n) => Box::new(
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(format!("/proc/self/fd/{n}"))?,
+        ),
+        Landing::InPlace(p) | Landing::Replace(p) => {
+            Box::new(std::fs::OpenOptions::new().write(true).open(p)?)
+        }
+    })
 }
 
 /// Refuses, before any work, an output the end of the work could not write: a folder, or a
 /// name in a folder that is missing or not writable. A device or pipe is taken as it is.
 fn check_output(path: &Path, flag: &str) -> Result<(), CliError> {
-    let (target, special) = landing(path);
-    if special {
+    let Landing::Replace(target) = landing(path) else {
         return Ok(());
-    }
-    if target.is_dir() {
+    };
+    // `out/` names a folder whether or not it is there.
+    if target.is_dir() || path.as_os_str().to_string_lossy().ends_with('/') {
         return Err(CliError::Usage(format!(
             "{}: {flag} names a folder, not a file",
             path.display()
@@ -342,7 +385,10 @@ fn check_output_dir(dir: &Path, flag: &str) -> Result<(), CliError> {
 /// Whether two output paths name the same file, whether or not it exists yet.
 fn same_output(a: &Path, b: &Path) -> bool {
     let resolve = |p: &Path| -> PathBuf {
-        let (target, _) = landing(p);
+        let target = match landing(p) {
+            Landing::Fd(n) => return PathBuf::from(format!("/proc/self/fd/{n}")),
+            Landing::InPlace(t) | Landing::Replace(t) => t,
+        };
         if let Ok(c) = target.canonicalize() {
             return c;
         }
@@ -365,14 +411,14 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         path: path.to_path_buf(),
         source,
     };
-    let (target, special) = landing(path);
-    if special {
-        return std::fs::OpenOptions::new()
-            .write(true)
-            .open(&target)
-            .and_then(|mut f| f.write_all(bytes))
-            .map_err(err);
-    }
+    let target = match landing(path) {
+        Landing::Replace(target) => target,
+        other => {
+            return open_in_place(&other)
+                .and_then(|mut w| w.write_all(bytes).and_then(|()| w.flush()))
+                .map_err(err)
+        }
+    };
     let tmp = temp_beside(&target);
     let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &target));
     if written.is_err() {
@@ -474,26 +520,25 @@ fn run_traced(
         path: path.to_path_buf(),
         source,
     };
-    let (target, special) = landing(path);
-    if special {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&target)
-            .map_err(write_err)?;
-        let mut w = JsonLines {
-            out: BufWriter::with_capacity(1 << 16, file),
-            error: None,
-        };
-        let ran = payfault_domain::run_with(sc, seed, policy, &mut w);
-        let finished = w.finish();
-        let summary = ran?;
-        match finished {
-            // A reader that closed the pipe wanted no more of the trace; the verdict stands.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            other => other.map_err(write_err)?,
+    let target = match landing(path) {
+        Landing::Replace(target) => target,
+        other => {
+            let out = open_in_place(&other).map_err(write_err)?;
+            let mut w = JsonLines {
+                out: BufWriter::with_capacity(1 << 16, out),
+                error: None,
+            };
+            let ran = payfault_domain::run_with(sc, seed, policy, &mut w);
+            let finished = w.finish();
+            let summary = ran?;
+            match finished {
+                // A reader that closed the pipe wanted no more of the trace; the verdict stands.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other.map_err(write_err)?,
+            }
+            return Ok(summary);
         }
-        return Ok(summary);
-    }
+    };
     let path = target.as_path();
     let tmp = temp_beside(path);
     let file = File::create(&tmp).map_err(write_err)?;
