@@ -935,10 +935,15 @@ fn an_output_that_cannot_be_written_is_refused_before_the_work() {
     std::fs::write(&a_file, "").unwrap();
     let under_a_file = a_file.join("shrunk").display().to_string();
     let naive = scenario("policy-naive.ron");
-    let cases: [(Vec<&str>, &str); 5] = [
+    let slashed = format!("{}/", dir.join("new").display());
+    let cases: [(Vec<&str>, &str); 6] = [
         (
             vec!["run", &naive, "--trace", &missing],
             "--trace cannot be written",
+        ),
+        (
+            vec!["run", &naive, "--chart", &slashed],
+            "--chart names a folder",
         ),
         (
             vec!["run", &naive, "--chart", &missing],
