@@ -135,12 +135,20 @@ const MALFORMED: &[Malformed] = &[
         phrase: "expected a whole number, found 1.5",
         fix: Some(("servers: 1.5", "servers: 1")),
     },
-    // Regression: a quoted enum variant read as "Expected identifier".
+    // Regression: a quoted enum variant read as "Expected identifier"; and where a wider
+    // character came first on the line, the explanation was lost.
     Malformed {
         file: "quoted-variant.ron",
-        line: 12,
+        line: 13,
         phrase: "expected a name, written without quotes",
         fix: Some(("\"Idempotent\"", "Idempotent")),
+    },
+    // Regression: a count too large for 64 bits was "found 1e20".
+    Malformed {
+        file: "huge-count.ron",
+        line: 4,
+        phrase: "expected a whole number below 2^64, found a larger one",
+        fix: Some(("99999999999999999999", "2")),
     },
     // Regression: a misspelt distribution named the internal type `RawLatency`, and the
     // message ran its words together ("`Constnt`in enum").

@@ -113,7 +113,14 @@ impl<'de> Deserialize<'de> for Whole {
                     .map_err(|_| E::custom(format!("expected a whole number, found {v}")))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Whole, E> {
-                Err(E::custom(format!("expected a whole number, found {v:?}")))
+                // RON reads a whole number too large for 64 bits as a float.
+                Err(E::custom(
+                    if v.fract() == 0.0 && v.abs() >= u64::MAX as f64 {
+                        "expected a whole number below 2^64, found a larger one".to_string()
+                    } else {
+                        format!("expected a whole number, found {v:?}")
+                    },
+                ))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Whole, E> {
                 Err(E::custom(format!(

@@ -39,16 +39,18 @@ pub fn from_ron(text: &str) -> Result<Scenario, ScenarioError> {
         })
 }
 
-/// The character at `line` and `col` (from 1) of `text`, and the one after it; spaces past
-/// the end.
+/// The byte at `line` and `col` (from 1) of `text`, and the one after it, as characters
+/// (what is looked for is ASCII); spaces past the end.
 fn at(text: &str, line: usize, col: usize) -> [char; 2] {
-    let mut chars = text
+    // RON counts columns in bytes.
+    let mut bytes = text
         .lines()
         .nth(line.saturating_sub(1))
         .unwrap_or("")
-        .chars()
-        .skip(col.saturating_sub(1));
-    [chars.next().unwrap_or(' '), chars.next().unwrap_or(' ')]
+        .bytes()
+        .skip(col.saturating_sub(1))
+        .map(char::from);
+    [bytes.next().unwrap_or(' '), bytes.next().unwrap_or(' ')]
 }
 
 /// "unknown `what` `found` `within`: expected one of ...".
