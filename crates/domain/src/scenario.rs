@@ -25,7 +25,13 @@ pub fn from_ron(text: &str) -> Result<Scenario, ScenarioError> {
         .from_str::<Scenario>(text)
         .map_err(|e| ScenarioError {
             line: e.position.line,
-            col: e.position.col,
+            // RON moves past a number too large for 64 bits twice: at most the line's end.
+            col: e.position.col.min(
+                text.lines()
+                    .nth(e.position.line.saturating_sub(1))
+                    .map_or(0, str::len)
+                    + 1,
+            ),
             message: match (&e.code, at(text, e.position.line, e.position.col)) {
                 // RON reads the whole part of `20.5` as a number and stops at the point.
                 (ron::Error::ExpectedComma, ['.', d]) if d.is_ascii_digit() => {
