@@ -158,6 +158,19 @@ const MALFORMED: &[Malformed] = &[
         phrase: "unknown variant `Constnt` of `Latency`: expected one of `Constant`, `Uniform`",
         fix: Some(("Constnt", "Constant")),
     },
+    // Regression: what only the whole scenario shows was reported at its closing parenthesis.
+    Malformed {
+        file: "partition-of-a-missing-link.ron",
+        line: 15,
+        phrase: "a partition names the link AcquirerSwitch, which this scenario does not have",
+        fix: Some(("AcquirerSwitch", "AcquirerBank")),
+    },
+    Malformed {
+        file: "crash-of-a-missing-terminal.ron",
+        line: 14,
+        phrase: "Terminal(7) does not exist: terminals are numbered 0 to 1",
+        fix: Some(("Terminal(7)", "Terminal(1)")),
+    },
     Malformed {
         file: "unknown-field.ron",
         line: 7,

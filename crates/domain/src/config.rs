@@ -1006,74 +1006,119 @@ impl TryFrom<RawScenario> for Scenario {
             check_seeds: r.check_seeds,
             seed: r.seed,
         };
-        s.check()?;
+        // The field rides along for the reader to point at: see `scenario::from_ron`.
+        s.check()
+            .map_err(|m| format!("{}{FIELD_MARK}{}", m.field, m.message))?;
         Ok(s)
+    }
+}
+
+/// Separates the field a cross-field error is about from its message, inside the message
+/// serde carries.
+pub(crate) const FIELD_MARK: char = '\u{1f}';
+
+/// What a scenario's parts disagree on, and the field to look at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Misfit {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for Misfit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn misfit(field: &'static str, message: impl Into<String>) -> Misfit {
+    Misfit {
+        field,
+        message: message.into(),
     }
 }
 
 impl Scenario {
     /// Checks what no single field can: that the parts agree with each other.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), Misfit> {
         let l = &self.links;
         match &self.switch {
             Some(_) => {
                 if l.acquirer_switch.is_none() || l.switch_bank.is_none() {
-                    return Err(
-                        "a scenario with a switch needs links `acquirer_switch` and `switch_bank`"
-                            .into(),
-                    );
+                    return Err(misfit(
+                        "links",
+                        "a scenario with a switch needs links `acquirer_switch` and `switch_bank`",
+                    ));
                 }
                 if l.acquirer_bank.is_some() {
-                    return Err("with a switch, replace `acquirer_bank` by `acquirer_switch` and `switch_bank`".into());
+                    return Err(misfit("acquirer_bank", "with a switch, replace `acquirer_bank` by `acquirer_switch` and `switch_bank`"));
                 }
             }
             None => {
                 if l.acquirer_bank.is_none() {
-                    return Err("a scenario without a switch needs the link `acquirer_bank`".into());
+                    return Err(misfit(
+                        "links",
+                        "a scenario without a switch needs the link `acquirer_bank`",
+                    ));
                 }
                 if l.acquirer_switch.is_some() || l.switch_bank.is_some() {
-                    return Err("links `acquirer_switch` and `switch_bank` need a `switch`".into());
+                    return Err(misfit(
+                        "acquirer_switch",
+                        "links `acquirer_switch` and `switch_bank` need a `switch`",
+                    ));
                 }
             }
         }
-        let node_ok = |n: NodeName| -> Result<(), String> {
+        let node_ok = |field: &'static str, n: NodeName| -> Result<(), Misfit> {
             match n {
-                NodeName::Terminal(i) if i >= self.terminals.0 => Err(format!(
-                    "Terminal({i}) does not exist: terminals are numbered 0 to {}",
-                    self.terminals.0 - 1
+                NodeName::Terminal(i) if i >= self.terminals.0 => Err(misfit(
+                    field,
+                    format!(
+                        "Terminal({i}) does not exist: terminals are numbered 0 to {}",
+                        self.terminals.0 - 1
+                    ),
                 )),
-                NodeName::Switch if self.switch.is_none() => {
-                    Err("a fault names the Switch, but the scenario has none".into())
-                }
+                NodeName::Switch if self.switch.is_none() => Err(misfit(
+                    field,
+                    "a fault names the Switch, but the scenario has none",
+                )),
                 _ => Ok(()),
             }
         };
         for c in &self.faults.crashes {
-            node_ok(c.node)?;
+            node_ok("crashes", c.node)?;
         }
         for c in &self.faults.random_crashes {
-            node_ok(c.node)?;
+            node_ok("random_crashes", c.node)?;
         }
         for c in self.faults.schedule.iter().flat_map(|f| &f.crashes) {
-            node_ok(c.node)?;
+            node_ok("schedule", c.node)?;
         }
         // The parser refuses these at their fields; a scenario built in code meets them here.
         if self.policy.max_attempts.0 > MAX_ATTEMPTS {
-            return Err(format!(
-                "max_attempts is at most {MAX_ATTEMPTS}, found {}",
-                self.policy.max_attempts.0
+            return Err(misfit(
+                "max_attempts",
+                format!(
+                    "max_attempts is at most {MAX_ATTEMPTS}, found {}",
+                    self.policy.max_attempts.0
+                ),
             ));
         }
         if self.workload.amount.max > MAX_AMOUNT {
-            return Err(format!(
-                "amounts are at most {MAX_AMOUNT} minor units, found {}",
-                self.workload.amount.max
+            return Err(misfit(
+                "amount",
+                format!(
+                    "amounts are at most {MAX_AMOUNT} minor units, found {}",
+                    self.workload.amount.max
+                ),
             ));
         }
         if self.bank.opening_balance > MAX_BALANCE {
-            return Err(format!(
-                "opening_balance is at most {MAX_BALANCE} minor units, found {}",
-                self.bank.opening_balance
+            return Err(misfit(
+                "opening_balance",
+                format!(
+                    "opening_balance is at most {MAX_BALANCE} minor units, found {}",
+                    self.bank.opening_balance
+                ),
             ));
         }
         for p in &self.faults.partitions {
@@ -1084,9 +1129,12 @@ impl Scenario {
                 LinkName::SwitchBank => l.switch_bank.is_some(),
             };
             if !present {
-                return Err(format!(
-                    "a partition names the link {:?}, which this scenario does not have",
-                    p.link
+                return Err(misfit(
+                    "partitions",
+                    format!(
+                        "a partition names the link {:?}, which this scenario does not have",
+                        p.link
+                    ),
                 ));
             }
         }

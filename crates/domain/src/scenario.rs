@@ -5,7 +5,7 @@ use std::fmt;
 
 use ron::extensions::Extensions;
 
-use crate::config::Scenario;
+use crate::config::{Scenario, FIELD_MARK};
 
 /// Why scenario text is not a valid scenario, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,26 +23,61 @@ pub fn from_ron(text: &str) -> Result<Scenario, ScenarioError> {
     ron::Options::default()
         .with_default_extension(Extensions::IMPLICIT_SOME)
         .from_str::<Scenario>(text)
-        .map_err(|e| ScenarioError {
-            line: e.position.line,
-            // RON moves past a number too large for 64 bits twice: at most the line's end.
-            col: e.position.col.min(
-                text.lines()
-                    .nth(e.position.line.saturating_sub(1))
-                    .map_or(0, str::len)
-                    + 1,
-            ),
-            message: match (&e.code, at(text, e.position.line, e.position.col)) {
-                // RON reads the whole part of `20.5` as a number and stops at the point.
-                (ron::Error::ExpectedComma, ['.', d]) if d.is_ascii_digit() => {
-                    "expected a whole number, found a fraction".to_string()
+        .map_err(|e| match &e.code {
+            // What the parts of a whole scenario disagree on is found at its end; point at
+            // the field it is about instead, where the file has it.
+            ron::Error::Message(m) if m.contains(FIELD_MARK) => {
+                let (field, message) = m.split_once(FIELD_MARK).unwrap_or(("", m));
+                let (line, col) =
+                    field_at(text, field).unwrap_or((e.position.line, e.position.col));
+                ScenarioError {
+                    line,
+                    col,
+                    message: message.to_string(),
                 }
-                (ron::Error::ExpectedIdentifier, ['"', _]) => {
-                    "expected a name, written without quotes".to_string()
-                }
-                (code, _) => Explained(code).to_string(),
+            }
+            _ => ScenarioError {
+                line: e.position.line,
+                // RON moves past a number too large for 64 bits twice: at most the line's end.
+                col: e.position.col.min(
+                    text.lines()
+                        .nth(e.position.line.saturating_sub(1))
+                        .map_or(0, str::len)
+                        + 1,
+                ),
+                message: match (&e.code, at(text, e.position.line, e.position.col)) {
+                    // RON reads the whole part of `20.5` as a number and stops at the point.
+                    (ron::Error::ExpectedComma, ['.', d]) if d.is_ascii_digit() => {
+                        "expected a whole number, found a fraction".to_string()
+                    }
+                    (ron::Error::ExpectedIdentifier, ['"', _]) => {
+                        "expected a name, written without quotes".to_string()
+                    }
+                    (code, _) => Explained(code).to_string(),
+                },
             },
         })
+}
+
+/// The line and column (from 1) of the first `field:` of `text` outside comments.
+fn field_at(text: &str, field: &str) -> Option<(usize, usize)> {
+    if field.is_empty() {
+        return None;
+    }
+    text.lines().enumerate().find_map(|(i, line)| {
+        let code = line.split("//").next().unwrap_or("");
+        let mut from = 0;
+        while let Some(k) = code[from..].find(field).map(|k| k + from) {
+            let before = code[..k].chars().next_back();
+            let after = code[k + field.len()..].trim_start();
+            let word_start = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+            if word_start && after.starts_with(':') {
+                return Some((i + 1, k + 1));
+            }
+            from = k + field.len();
+        }
+        None
+    })
 }
 
 /// The byte at `line` and `col` (from 1) of `text`, and the one after it, as characters
