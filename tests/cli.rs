@@ -901,17 +901,14 @@ fn a_trace_to_a_link_or_a_pipe_goes_through_it_and_leaves_it_as_it_was() {
     use std::os::unix::fs::FileTypeExt;
     let dir = fresh_dir("trace-through");
     let sc = scenario("policy-naive.ron");
+    let trace_to = |path: &Path| {
+        let path = path.display().to_string();
+        payfault(&["run", &sc, "--seed", "3", "--trace", &path])
+    };
 
     let (link, real) = (dir.join("link.jsonl"), dir.join("real.jsonl"));
     std::os::unix::fs::symlink("real.jsonl", &link).unwrap();
-    let o = payfault(&[
-        "run",
-        &sc,
-        "--seed",
-        "3",
-        "--trace",
-        &link.display().to_string(),
-    ]);
+    let o = trace_to(&link);
     assert_eq!(o.code, 1, "{}", o.stderr);
     assert!(std::fs::symlink_metadata(&link)
         .unwrap()
@@ -927,14 +924,7 @@ fn a_trace_to_a_link_or_a_pipe_goes_through_it_and_leaves_it_as_it_was() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap().lines().count())
     };
-    let o = payfault(&[
-        "run",
-        &sc,
-        "--seed",
-        "3",
-        "--trace",
-        &fifo.display().to_string(),
-    ]);
+    let o = trace_to(&fifo);
     assert_eq!(o.code, 1, "{}", o.stderr);
     assert_eq!(
         reader.join().unwrap(),

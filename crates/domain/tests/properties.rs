@@ -566,11 +566,10 @@ fn regression_a_partition_cuts_off_messages_on_the_wire() {
     assert_eq!((s.metrics.approved, s.metrics.partitioned), (0, 1));
 }
 
-/// Regression: a run's simulated time ran on to the last timer in the queue, a timeout its
-/// answer had already cancelled included: one purchase answered at 0.524 s took "60.5 s".
-#[test]
-fn regression_simulated_time_ends_at_the_last_event_that_did_anything() {
-    let sc = parse(
+/// One purchase at 0.5 s, answered at 0.524 s (5 + 7 ms there, 7 + 5 ms back) under a 60 s
+/// timeout, with `more` fields.
+fn answered_at_524_ms(more: &str) -> Scenario {
+    parse(&format!(
         r#"Scenario(
             name: "answered-long-before-its-timeout",
             terminals: 1,
@@ -579,11 +578,18 @@ fn regression_simulated_time_ends_at_the_last_event_that_did_anything() {
             acquirer: (processing: Constant("0ms"), servers: 1, queue: 10),
             bank: (processing: Constant("0ms"), servers: 1, queue: 10),
             policy: (kind: Idempotent, timeout: "60s", max_attempts: 2),
-        )"#,
-    );
+            {more}
+        )"#
+    ))
+}
+
+/// Regression: a run's simulated time ran on to the last timer in the queue, a timeout its
+/// answer had already cancelled included: one purchase answered at 0.524 s took "60.5 s".
+#[test]
+fn regression_simulated_time_ends_at_the_last_event_that_did_anything() {
+    let sc = answered_at_524_ms("");
     let s = run(&sc, 1).unwrap();
     assert_eq!(s.metrics.approved, 1);
-    // Arrival at 0.5 s, then 5 + 7 ms there and 7 + 5 ms back.
     assert_eq!(s.metrics.sim_time_s, 0.524);
 }
 
@@ -633,18 +639,9 @@ fn regression_a_partition_shorter_than_the_flight_still_cuts_the_message_off() {
 /// the time limit it stopped the run as if work were pending.
 #[test]
 fn regression_idle_crash_sources_neither_extend_nor_stop_a_run() {
-    let sc = parse(
-        r#"Scenario(
-            name: "answered-then-crash-sources-idle",
-            terminals: 1,
-            workload: (inter_arrival: Constant("500ms"), amount: (min: 100, max: 100), purchases: 1),
-            links: (terminal_acquirer: (latency: Constant("5ms")), acquirer_bank: (latency: Constant("7ms"))),
-            acquirer: (processing: Constant("0ms"), servers: 1, queue: 10),
-            bank: (processing: Constant("0ms"), servers: 1, queue: 10),
-            policy: (kind: Idempotent, timeout: "60s", max_attempts: 2),
-            faults: (random_crashes: [(node: Acquirer, mean_interval: "1h", down_for: Constant("1s"))]),
-            limits: (max_time: "1000s"),
-        )"#,
+    let sc = answered_at_524_ms(
+        r#"faults: (random_crashes: [(node: Acquirer, mean_interval: "1h", down_for: Constant("1s"))]),
+           limits: (max_time: "1000s"),"#,
     );
     for seed in 1..=5 {
         let s = run(&sc, seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
