@@ -405,7 +405,7 @@ fn same_output(a: &Path, b: &Path) -> bool {
 }
 
 /// Writes a file whole or not at all: to a temporary name beside it, then renamed. A symbolic
-/// link is followed, and a device or pipe written in place.
+/// link is followed; a device, a pipe or `/dev/stdout` is written in place (see [`Landing`]).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     let err = |source| CliError::Write {
         path: path.to_path_buf(),
