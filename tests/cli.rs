@@ -171,6 +171,13 @@ const MALFORMED: &[Malformed] = &[
         phrase: "Terminal(7) does not exist: terminals are numbered 0 to 1",
         fix: Some(("Terminal(7)", "Terminal(1)")),
     },
+    // Regression: a missing closing quote read only as "Expected comma", at a later line.
+    Malformed {
+        file: "unterminated-string.ron",
+        line: 4,
+        phrase: "after this string, which runs past the end of its line: is its closing quote missing?",
+        fix: Some(("\"malformed,", "\"malformed\",")),
+    },
     Malformed {
         file: "unknown-field.ron",
         line: 7,

@@ -36,6 +36,20 @@ pub fn from_ron(text: &str) -> Result<Scenario, ScenarioError> {
                     message: message.to_string(),
                 }
             }
+            _ if runaway_string(text, e.position.line).is_some() => {
+                // The string ran on to the next quote, and what follows it misreads: point at
+                // where it opened.
+                let (line, col) = runaway_string(text, e.position.line).unwrap_or_default();
+                ScenarioError {
+                    line,
+                    col,
+                    message: format!(
+                        "{} after this string, which runs past the end of its line: is its \
+                         closing quote missing?",
+                        Explained(&e.code)
+                    ),
+                }
+            }
             _ => ScenarioError {
                 line: e.position.line,
                 // RON moves past a number too large for 64 bits twice: at most the line's end.
@@ -78,6 +92,52 @@ fn field_at(text: &str, field: &str) -> Option<(usize, usize)> {
         }
         None
     })
+}
+
+/// Where (line and column, from 1) the last string before line `line` opened, if it ran
+/// over a line end, as one whose closing quote is missing does.
+fn runaway_string(text: &str, line: usize) -> Option<(usize, usize)> {
+    let end: usize = text
+        .lines()
+        .take(line.saturating_sub(1))
+        .map(|l| l.len() + 1)
+        .sum();
+    let bytes = &text.as_bytes()[..end.min(text.len())];
+    let (mut i, mut at_line, mut line_start) = (0, 1, 0);
+    let mut last: Option<((usize, usize), usize)> = None;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                at_line += 1;
+                line_start = i + 1;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'"' => {
+                let opened = (at_line, i - line_start + 1);
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    match bytes[i] {
+                        b'\\' => i += 1,
+                        b'\n' => {
+                            at_line += 1;
+                            line_start = i + 1;
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                last = Some((opened, at_line));
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    last.and_then(|(opened, closed)| (closed > opened.0).then_some(opened))
 }
 
 /// The byte at `line` and `col` (from 1) of `text`, and the one after it, as characters
