@@ -379,6 +379,15 @@ fn usage_errors_exit_2_and_say_what_is_wrong() {
             &["bench", "--scales", "--max-purchases", "10"],
             &["--max-purchases", "100000"],
         ),
+        (
+            &["bench", "--queue", "--max-pending", "10"],
+            &["--max-pending", "1000"],
+        ),
+        (&["bench", "--queue", "--scales"], &["--queue", "--scales"]),
+        (
+            &["bench", "--queue", "--terminals", "10"],
+            &["--queue", "--terminals"],
+        ),
         // Regression: a huge worker count hung while starting threads.
         (
             &["check", &idempotent, "--jobs", "100000"],
@@ -633,6 +642,35 @@ fn bench_load_of_stretches_the_terminals_arrivals() {
     let (bad, _) = bench(&["--load-of", "3000"]);
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("--load-of 3000"), "{}", bad.stderr);
+}
+
+#[test]
+fn bench_queue_measures_both_queues_at_each_size() {
+    let o = payfault(&["bench", "--queue", "--max-pending", "10000"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.starts_with("bench --queue: the hold model"),
+        "{}",
+        o.stdout
+    );
+    let rows: Vec<Vec<f64>> = o
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .map(numbers)
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", o.stdout);
+    for (r, pending) in rows.iter().zip([1_000.0, 10_000.0]) {
+        // pending; then holds/s, ns/hold, wall s and peak MiB of each queue; then the ratio.
+        assert_eq!(r.len(), 10, "{r:?}");
+        assert_eq!(r[0], pending);
+        assert!(r.iter().all(|&x| x > 0.0), "{r:?}");
+        for q in [1, 5] {
+            let ns = 1e9 / r[q];
+            assert!((ns - r[q + 1]).abs() / ns < 0.01, "{r:?}");
+        }
+        assert!((r[9] - r[6] / r[2]).abs() < 0.01 + 0.01 * r[9], "{r:?}");
+    }
 }
 
 #[test]

@@ -201,6 +201,12 @@ fn scale_row(t: u32, p: u64, events: f64, secs: f64, kib: f64) -> String {
 }
 
 pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
+    if let Some(spec) = &args.queue_run {
+        return crate::queue_bench::run_one(spec);
+    }
+    if args.queue {
+        return crate::queue_bench::run(args.max_pending);
+    }
     if args.scales {
         return scales(args);
     }

@@ -6,6 +6,7 @@ mod bench;
 mod chart;
 mod check;
 mod progress;
+mod queue_bench;
 mod scenario_file;
 mod shell;
 mod sweep;
@@ -114,9 +115,21 @@ struct BenchArgs {
     /// With --scales, both, across the terminal counts.
     #[arg(long)]
     baseline: bool,
+    /// Measure the event queue alone instead of a scenario: the hold model (take out the
+    /// earliest of N pending events, schedule one more) at 10^3 up to --max-pending pending,
+    /// the simulator's scheduler against the standard library's binary heap.
+    #[arg(long, conflicts_with_all = ["scales", "baseline", "load_of", "terminals", "purchases", "runs"])]
+    queue: bool,
+    /// The largest number of pending events measured by --queue.
+    #[arg(long, default_value_t = 10_000_000,
+        value_parser = clap::value_parser!(u64).range(1_000..=1_000_000_000))]
+    max_pending: u64,
     /// Print one machine-readable line per run (used by --scales).
     #[arg(long, hide = true)]
     raw: bool,
+    /// One size of --queue, PENDING:KIND, in a process of its own (used by --queue).
+    #[arg(long, hide = true)]
+    queue_run: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
