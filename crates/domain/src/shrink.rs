@@ -37,6 +37,8 @@ pub enum ShrinkError {
     Sim(#[from] SimError),
     #[error("seed {seed} does not violate {property}: nothing to shrink")]
     DoesNotFail { seed: u64, property: Property },
+    #[error("the scenario shrunk from seed {seed} no longer violates {property}")]
+    Unreproduced { seed: u64, property: Property },
 }
 
 /// One fault of a schedule, so that delta debugging can treat them alike.
@@ -189,13 +191,15 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
             };
         }
         let limit = cur.workload.purchases.unwrap_or(u64::MAX);
-        faults.retain(|i| match i {
+        let mut kept = faults.clone();
+        kept.retain(|i| match i {
             Item::Drop(m) | Item::Duplicate(m) | Item::Erroneous(m) => m.intent < limit,
             Item::Crash(_) => true,
         });
-        let s = with_items(&cur, &faults);
+        let s = with_items(&cur, &kept);
         if let Some(sz) = probe.fails(&s)? {
             cur = s;
+            faults = kept;
             size = sz;
         }
     }
@@ -210,30 +214,41 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
             cur = alone;
             size = sz;
         } else {
-            let (kept, sz) = ddmin(issued, size, &mut |ids: &[u64]| {
-                let mut s = cur.clone();
-                s.workload.only = Some(ids.to_vec());
-                probe.fails(&s)
-            })?;
-            cur.workload.only = Some(kept);
-            size = sz;
+            // Delta debugging needs a start that fails: issuing only the intents up to the
+            // failing one need not, when later ones bear on it (their commits count towards
+            // a `crash_after_commit`, say).
+            let mut all = cur.clone();
+            all.workload.only = Some(issued.clone());
+            if let Some(sz) = probe.fails(&all)? {
+                let (kept, sz) = ddmin(issued, sz, &mut |ids: &[u64]| {
+                    let mut s = cur.clone();
+                    s.workload.only = Some(ids.to_vec());
+                    probe.fails(&s)
+                })?;
+                cur.workload.only = Some(kept);
+                size = sz;
+            }
         }
         if let Some(only) = &cur.workload.only {
-            faults.retain(|i| match i {
+            let mut kept = faults.clone();
+            kept.retain(|i| match i {
                 Item::Drop(m) | Item::Duplicate(m) | Item::Erroneous(m) => {
                     only.binary_search(&m.intent).is_ok()
                 }
                 Item::Crash(_) => true,
             });
-            let s = with_items(&cur, &faults);
+            let s = with_items(&cur, &kept);
             if let Some(sz) = probe.fails(&s)? {
                 cur = s;
+                faults = kept;
                 size = sz;
             }
         }
     }
 
-    // Delta debugging (ddmin): remove every fault the failure does not need.
+    // Delta debugging (ddmin): remove every fault the failure does not need. It starts from
+    // a list that fails: each step above kept `faults` and `cur` in step.
+    debug_assert_eq!(cur.faults.schedule, Some(schedule(&faults)));
     let base = cur.clone();
     let (kept, sz) = ddmin(faults, size, &mut |f: &[Item]| {
         probe.fails(&with_items(&base, f))
@@ -248,12 +263,18 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
             size = sz;
         }
     }
+    // What is written is what was run: the scenario must fail as it stands, with the size
+    // reported. A step that kept a change it had not run would show here.
+    let checked = probe
+        .fails(&cur)?
+        .ok_or(ShrinkError::Unreproduced { seed, property })?;
+    debug_assert_eq!(checked, size, "the size reported is that of the run kept");
     Ok(Shrunk {
         scenario: cur,
         seed,
         property,
         before,
-        after: size,
+        after: checked,
         runs: probe.runs,
     })
 }

@@ -322,6 +322,94 @@ fn a_recorded_fault_schedule_replays_the_run_exactly() {
     assert_eq!(a, b);
 }
 
+/// A shrunk scenario, written out as RON and read back as `check` writes it and `run` reads
+/// it, violates `property` on its seed, with the size the shrinker reported.
+fn assert_shrinks(sc: &Scenario, seed: u64, property: Property, what: &str) {
+    let shrunk = payfault_domain::shrink::shrink(sc, seed, property)
+        .unwrap_or_else(|e| panic!("{what} seed {seed} {property}: {e}"));
+    let text = ron::ser::to_string_pretty(
+        &shrunk.scenario,
+        ron::ser::PrettyConfig::default().struct_names(true),
+    )
+    .unwrap();
+    let back = parse(&text);
+    let again = run(&back, back.seed.unwrap_or(seed)).unwrap();
+    let violated = again
+        .properties
+        .iter()
+        .any(|p| p.property == property && !p.held);
+    assert!(
+        violated,
+        "{what} seed {seed}: the shrunk scenario holds {property}:\n{text}"
+    );
+    assert_eq!(
+        (again.metrics.intents, again.metrics.events),
+        (shrunk.after.intents, shrunk.after.events),
+        "{what} seed {seed} {property}: the size reported is not the shrunk run's"
+    );
+    let faults = back.faults.schedule.as_ref().map_or(0, |f| f.len() as u64);
+    assert_eq!(faults, shrunk.after.faults, "{what} seed {seed} {property}");
+}
+
+/// Each file in tests/shrink names the shrinking bug it pins. Every property each of its
+/// first seeds violates shrinks to a scenario that still violates it.
+#[test]
+fn shrunk_scenarios_fail_as_they_are_written() {
+    let dir = format!("{}/../../tests/shrink", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for f in files {
+        let sc = parse(&std::fs::read_to_string(&f).unwrap());
+        let mut shrunk = 0;
+        for seed in 1..=3 {
+            let s = run(&sc, seed).unwrap();
+            for p in s.properties.iter().filter(|p| !p.held) {
+                assert_shrinks(&sc, seed, p.property, &f.display().to_string());
+                shrunk += 1;
+            }
+        }
+        assert!(
+            shrunk > 0,
+            "{}: no seed fails, nothing shrinks",
+            f.display()
+        );
+    }
+}
+
+/// Every shipped scenario that expects a violation shrinks its first seed's violations to
+/// scenarios that still fail.
+#[test]
+fn shipped_failures_shrink_to_scenarios_that_still_fail() {
+    let dir = format!("{}/../../scenarios", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+        .collect();
+    files.sort();
+    let mut shrunk = 0;
+    for f in files {
+        let mut sc = parse(&std::fs::read_to_string(&f).unwrap());
+        if matches!(sc.expect, payfault_domain::config::Expect::Hold) {
+            continue;
+        }
+        // Fewer purchases where there are many: the reference's million need not all run.
+        if let Some(p) = sc.workload.purchases.as_mut() {
+            *p = (*p).min(20_000);
+        }
+        let s = run(&sc, 1).unwrap();
+        for p in s.properties.iter().filter(|p| !p.held) {
+            assert_shrinks(&sc, 1, p.property, &f.display().to_string());
+            shrunk += 1;
+        }
+    }
+    assert!(shrunk >= 10, "only {shrunk} shipped failures shrunk");
+}
+
 /// Each file in tests/regressions names the bug it pins in its first lines and expects every
 /// property to hold on every seed.
 #[test]
