@@ -1055,36 +1055,51 @@ fn the_same_output_by_two_spellings_and_an_intent_without_a_chart_are_refused() 
 
 /// Regression: `--trace /dev/stdout` followed the link to `/proc/self/fd/1` and on, so a
 /// pipe was refused as a missing file and a file the shell opened for appending was replaced,
-/// losing what it held and the summary printed after.
+/// losing what it held. Regression: the summary was printed into that stream after the
+/// trace, so that a reader of JSON Lines (`jq`) met text; it goes to standard error.
 #[test]
 fn a_trace_to_standard_output_goes_where_the_shell_sent_it() {
     let sc = scenario("policy-naive.ron");
-    let o = payfault(&["run", &sc, "--seed", "3", "--trace", "/dev/stdout"]);
-    assert_eq!(o.code, 1, "{}", o.stderr);
-    let traced = o
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("{\"n\":"))
-        .count();
-    assert!(traced > 1000, "{traced} trace lines on a piped stdout");
-    assert!(o.stdout.contains("simulated time"), "the summary follows");
+    for format in ["text", "json"] {
+        let o = payfault(&[
+            "run",
+            &sc,
+            "--seed",
+            "3",
+            "--trace",
+            "/dev/stdout",
+            "--format",
+            format,
+        ]);
+        assert_eq!(o.code, 1, "{}", o.stderr);
+        let traced = o.stdout.lines().count();
+        assert!(traced > 1000, "{traced} trace lines on a piped stdout");
+        for line in o.stdout.lines() {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{format}: not a trace record: {line}: {e}"));
+            assert!(v.get("n").is_some(), "{line}");
+        }
+        let summary = if format == "json" {
+            "\"scenario\": \"policy-naive\""
+        } else {
+            "simulated time"
+        };
+        assert!(o.stderr.contains(summary), "{format}: {}", o.stderr);
+    }
 
     let dir = fresh_dir("trace-stdout");
     let log = dir.join("log");
     std::fs::write(&log, "kept\n").unwrap();
     let appending = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_payfault"))
+    let out = Command::new(env!("CARGO_BIN_EXE_payfault"))
         .args(["run", &sc, "--seed", "3", "--trace", "/dev/stdout"])
         .stdout(appending)
-        .status()
+        .output()
         .unwrap();
-    assert_eq!(status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(1));
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.starts_with("kept\n{\"n\":"), "{:?}", &text[..40]);
-    assert_eq!(
-        text.lines().filter(|l| l.starts_with("{\"n\":")).count(),
-        traced
-    );
-    assert!(text.contains("simulated time"), "the summary follows");
+    assert!(text.lines().skip(1).all(|l| l.starts_with("{\"n\":")));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("simulated time"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

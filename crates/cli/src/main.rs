@@ -504,8 +504,17 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
             &format!("{} seed {seed} policy {}", sc.name, sc.policy.kind),
         )?;
     }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // A trace or chart written to standard output keeps it to itself (JSON Lines that a
+    // reader can parse line by line); the summary then goes to standard error.
+    let out_taken = [&args.trace, &args.chart]
+        .into_iter()
+        .flatten()
+        .any(|p| matches!(landing(p), Landing::Fd(1)));
+    let mut out: Box<dyn Write> = if out_taken {
+        Box::new(std::io::stderr().lock())
+    } else {
+        Box::new(std::io::stdout().lock())
+    };
     let written = match args.format {
         Format::Json => serde_json::to_writer_pretty(&mut out, &summary)
             .map_err(std::io::Error::from)
