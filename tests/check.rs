@@ -104,6 +104,10 @@ fn a_wrong_expectation_fails_with_a_replay_command_a_shrunk_scenario_and_junit()
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("FAIL naive-expected-to-hold"), "{text}");
+    // Regression: the time spent shrinking was counted as the seeds' own.
+    let err = stderr(&out);
+    assert!(err.contains("\n50 seeds in "), "{err}");
+    assert!(err.contains("; shrinking took "), "{err}");
     assert!(
         text.contains(&format!(
             "replay: payfault run {} --seed 1",
@@ -116,6 +120,22 @@ fn a_wrong_expectation_fails_with_a_replay_command_a_shrunk_scenario_and_junit()
     assert!(xml.starts_with("<?xml"));
     assert!(xml.contains("<testcase classname=\"payfault.check\" name=\"naive-expected-to-hold\""));
     assert!(xml.contains("<failure message=\"no-duplicate-debit violated on 50 of 50 seeds"));
+    // Regression: the JUnit failure did not say where the shrunk scenario was.
+    let shrunk_file = dir.join("shrunk/naive-expected-to-hold.seed-1.shrunk.ron");
+    for line in [
+        format!(
+            "shrunk seed 1 (no-duplicate-debit) to {}",
+            shrunk_file.display()
+        ),
+        format!("replay: payfault run {}", shrunk_file.display()),
+        format!(
+            "chart: {}",
+            dir.join("shrunk/naive-expected-to-hold.seed-1.svg")
+                .display()
+        ),
+    ] {
+        assert!(xml.contains(&line), "{line} in {xml}");
+    }
 
     // The shrunk scenario: far fewer purchases, only the fault that causes the duplicate, and
     // it fails on its own, without a --seed.
@@ -608,4 +628,21 @@ fn the_scenarios_after_the_first_failure_are_abandoned_unreported() {
     assert!(err.contains("\n20 seeds in"), "{err}");
     let text = stdout(&out);
     assert!(text.contains("1 scenarios checked, 1 failed"), "{text}");
+}
+
+/// One seed is "1 seed", in the progress line, the verdict and the summary.
+#[test]
+fn one_seed_is_said_in_the_singular() {
+    let dir = scratch("singular");
+    let scenario = root().join("tests/check/naive-expected-to-hold.ron");
+    let out = payfault(&["check", scenario.to_str().unwrap(), "--seeds", "1"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let (text, err) = (stdout(&out), stderr(&out));
+    assert!(
+        text.contains(" 1 seed, expects all properties hold"),
+        "{text}"
+    );
+    assert!(text.contains("violated on 1 of 1 seed;"), "{text}");
+    assert!(err.contains("\n1 seed in "), "{err}");
+    assert!(!format!("{text}{err}").contains("1 seeds"), "{text}{err}");
 }

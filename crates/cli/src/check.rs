@@ -55,7 +55,8 @@ struct ScenarioReport {
     ok: bool,
     /// Why the expectation was not met.
     problems: Vec<String>,
-    /// The smallest failing scenario found for the first unexpected violation.
+    /// The smallest failing scenario found for the gravest unexpected violation (the first
+    /// in `Property::ALL` order), on its first failing seed.
     shrunk: Option<ShrunkReport>,
     /// The property and seed to shrink, once the scenario is known to be reported.
     #[serde(skip)]
@@ -84,6 +85,8 @@ struct CheckReport {
     stopped_early: bool,
     scenarios: Vec<ScenarioReport>,
     elapsed_s: f64,
+    /// Of `elapsed_s`, the time spent shrinking failures.
+    shrink_s: f64,
     jobs: usize,
 }
 
@@ -286,7 +289,10 @@ fn check_one(
         if !expected.contains(&p) && n > 0 {
             let replay =
                 first_showing(p).map_or(String::new(), |f| format!("; replay: {}", f.replay));
-            problems.push(format!("{p} violated on {n} of {seeds} seeds{replay}"));
+            problems.push(format!(
+                "{p} violated on {n} of {}{replay}",
+                seeds_word(seeds)
+            ));
         }
     }
     let shrink_target = Property::ALL
@@ -312,6 +318,11 @@ fn check_one(
         problems,
         elapsed_s: start.elapsed().as_secs_f64(),
     })
+}
+
+/// "1 seed", "2 seeds".
+fn seeds_word(n: u64) -> String {
+    format!("{n} seed{}", if n == 1 { "" } else { "s" })
 }
 
 /// Whether writing `target` would replace one of `inputs` (canonical paths).
@@ -445,9 +456,9 @@ fn line_for(r: &ScenarioReport) -> String {
         format!("violated: {}", caught.join(", "))
     };
     format!(
-        "{status} {:<28} {} seeds, expects {}; {}",
+        "{status} {:<28} {}, expects {}; {}",
         r.name,
-        r.seeds,
+        seeds_word(r.seeds),
         expect_text(&r.expect),
         seen
     )
@@ -505,9 +516,9 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
                 }
                 let line = match &r {
                     Ok(r) => format!(
-                        "checked {}: {} seeds{}",
+                        "checked {}: {}{}",
                         r.name,
-                        r.seeds,
+                        seeds_word(r.seeds),
                         if r.ok { "" } else { ", expectation not met" }
                     ),
                     Err(_) => format!("checked {}: the run stopped", sc.name),
@@ -527,10 +538,13 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
     });
     let mut reports = Vec::new();
     let mut stopped_early = false;
+    let mut shrink_s = 0.0;
     for ((path, sc), r) in scenarios.iter().zip(results) {
         let mut r = r?;
         if let Some((p, seed)) = r.shrink_target {
+            let shrinking = Instant::now();
             r.shrunk = Some(write_shrunk(path, sc, seed, p, &args.shrink_dir, &inputs)?);
+            shrink_s += shrinking.elapsed().as_secs_f64();
         }
         let failed = !r.ok;
         reports.push(r);
@@ -548,6 +562,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         stopped_early,
         scenarios: reports,
         elapsed_s: start.elapsed().as_secs_f64(),
+        shrink_s,
         jobs,
     };
     if let Some(path) = &args.junit {
@@ -632,11 +647,17 @@ fn text(r: &CheckReport) -> String {
             ""
         }
     );
+    let running = r.elapsed_s - r.shrink_s;
     eprintln!(
-        "{seeds} seeds in {:.2} s on {} jobs ({:.0} seeds/s)",
-        r.elapsed_s,
+        "{} in {running:.2} s on {} jobs ({:.0} seeds/s){}",
+        seeds_word(seeds),
         r.jobs,
-        seeds as f64 / r.elapsed_s.max(1e-9)
+        seeds as f64 / running.max(1e-9),
+        if r.shrink_s > 0.0 {
+            format!("; shrinking took {:.2} s more", r.shrink_s)
+        } else {
+            String::new()
+        }
     );
     o
 }
@@ -701,6 +722,16 @@ fn junit(r: &CheckReport) -> String {
                     "\nseed {} {}: {}\nreplay: {}",
                     f.seed, f.rule, f.detail, f.replay
                 );
+            }
+            if let Some(sh) = &s.shrunk {
+                let _ = write!(
+                    body,
+                    "\nshrunk seed {} ({}) to {}\nreplay: {}",
+                    sh.seed, sh.property, sh.file, sh.replay
+                );
+                if let Some(chart) = &sh.chart {
+                    let _ = write!(body, "\nchart: {chart}");
+                }
             }
             let _ = writeln!(
                 o,
