@@ -130,9 +130,9 @@ fn build<'a>(m: &'a Manifest, rows: &'a [CellRows]) -> Report<'a> {
                 .zip(&m.columns)
                 .map(|(v, col)| {
                     if per_intent(col) {
-                        stats::estimate(&kept(v, |s| issued(m, r, s)))
+                        stats::estimate_nonnegative(&kept(v, |s| issued(m, r, s)))
                     } else {
-                        stats::estimate(v)
+                        stats::estimate_nonnegative(v)
                     }
                 })
                 .collect()
@@ -956,7 +956,8 @@ fn run_facts(r: &Report) -> Vec<String> {
             .to_string(),
         format!(
             "Statistics: means over seeds with 95% confidence intervals from Student's t \
-             distribution (n − 1 = {} degrees of freedom); where no duplicate was seen in a \
+             distribution (n − 1 = {} degrees of freedom), a lower bound below zero cut at \
+             zero for a quantity that cannot be negative; where no duplicate was seen in a \
              cell's n intents, the table gives the 95% upper bound 3/n (the rule of three) \
              instead of a bare zero. Latency percentiles come from a histogram: each is the upper \
              edge of its bucket, at most 6.25% above the exact value. Paired differences subtract \

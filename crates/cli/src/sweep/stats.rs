@@ -55,6 +55,17 @@ pub fn estimate(xs: &[f64]) -> Estimate {
     }
 }
 
+/// [`estimate`] of a quantity that cannot be negative (a count, a rate, a time) when none of
+/// its samples is: a lower bound below zero, which Student's t gives for rare counts over
+/// few seeds, is cut at zero.
+pub fn estimate_nonnegative(xs: &[f64]) -> Estimate {
+    let mut e = estimate(xs);
+    if xs.iter().all(|&x| x >= 0.0) {
+        e.ci = e.ci.map(|(lo, hi)| (lo.max(0.0), hi));
+    }
+    e
+}
+
 /// The estimate of `a - b`, seed by seed: both slices hold the same seeds in the same order.
 pub fn paired(a: &[f64], b: &[f64]) -> Estimate {
     assert_eq!(a.len(), b.len(), "paired samples of different sizes");
@@ -99,6 +110,14 @@ mod tests {
         assert!((hi - 2.5 - 3.1824 * 0.645_497).abs() < 1e-4);
         assert!((2.5 - lo - (hi - 2.5)).abs() < 1e-12);
         assert_eq!(estimate(&[7.0]).ci, None);
+        // Regression: one duplicate on one seed of three gave a rate whose interval went
+        // below zero.
+        let rare = [0.0, 50.0, 0.0];
+        assert!(estimate(&rare).ci.unwrap().0 < 0.0);
+        let (lo, hi) = estimate_nonnegative(&rare).ci.unwrap();
+        assert_eq!((lo, hi), (0.0, estimate(&rare).ci.unwrap().1));
+        assert_eq!(estimate_nonnegative(&[1.0, 2.0, 3.0, 4.0]), e);
+        assert!(estimate_nonnegative(&[-5.0, 5.0, 0.0]).ci.unwrap().0 < 0.0);
         // A constant offset between paired samples has no spread at all.
         let p = paired(&[5.0, 9.0, 2.0], &[4.0, 8.0, 1.0]);
         assert_eq!((p.mean, p.ci), (1.0, Some((1.0, 1.0))));
