@@ -71,7 +71,9 @@ impl SimDuration {
 
 impl fmt::Display for SimDuration {
     /// The shortest exact form in the largest unit that divides it: "250ms", "90s", "1m",
-    /// "1500us".
+    /// "1500us". What no microsecond divides (a random draw, usually) is written exactly with
+    /// a decimal fraction of the largest of s, ms and us it reaches: "217.947619ms", not
+    /// "217947619ns".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ns = self.0;
         for (unit, size) in [
@@ -88,6 +90,16 @@ impl fmt::Display for SimDuration {
         }
         if ns == 0 {
             return write!(f, "0s");
+        }
+        for (unit, size, places) in [
+            ("s", NS_PER_S, 9),
+            ("ms", NS_PER_MS, 6),
+            ("us", NS_PER_US, 3),
+        ] {
+            if ns >= size {
+                let frac = format!("{:0places$}", ns % size);
+                return write!(f, "{}.{}{unit}", ns / size, frac.trim_end_matches('0'));
+            }
         }
         write!(f, "{ns}ns")
     }
@@ -238,6 +250,25 @@ mod tests {
     fn display_round_trips() {
         for text in ["250ms", "90s", "1d", "1500us", "7ns", "3m", "2d"] {
             assert_eq!(parse_duration(text).unwrap().to_string(), text);
+        }
+    }
+
+    /// Regression: a duration no microsecond divides (a jittered backoff) was written as a
+    /// bare count of nanoseconds, "217947619ns", hard to read beside "200ms".
+    #[test]
+    fn a_duration_below_the_microsecond_reads_as_a_decimal() {
+        for (ns, text) in [
+            (217_947_619, "217.947619ms"),
+            (1_000_000_001, "1.000000001s"),
+            (3_600_000_000_001, "3600.000000001s"),
+            (1_500_000_010, "1.50000001s"),
+            (1_001, "1.001us"),
+            (999, "999ns"),
+            (1_000_010, "1.00001ms"),
+        ] {
+            let d = SimDuration::from_nanos(ns);
+            assert_eq!(d.to_string(), text);
+            assert_eq!(parse_duration(text), Ok(d), "{text} reads back");
         }
     }
 }
