@@ -1103,3 +1103,50 @@ fn a_trace_to_standard_output_goes_where_the_shell_sent_it() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("simulated time"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Every RON block of the README is a scenario or a sweep that runs as it stands: the docs
+/// cannot drift from what the parser accepts.
+#[test]
+fn every_ron_block_of_the_readme_runs() {
+    let readme = std::fs::read_to_string(workspace("README.md")).unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```ron\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert!(blocks.len() >= 3, "{} RON blocks", blocks.len());
+    let dir = fresh_dir("readme-blocks");
+    copy_dir(&workspace("sweeps/bases"), &dir.join("bases"));
+    let (mut scenarios, mut sweeps) = (0, 0);
+    for (i, block) in blocks.iter().enumerate() {
+        let file = dir.join(format!("block-{i}.ron"));
+        std::fs::write(&file, block).unwrap();
+        let file = file.to_str().unwrap();
+        let o = if block.trim_start().starts_with("Sweep(") {
+            sweeps += 1;
+            let out = dir.join(format!("report-{i}"));
+            payfault(&["sweep", file, "--out", out.to_str().unwrap()])
+        } else {
+            scenarios += 1;
+            payfault(&["run", file, "--seed", "1"])
+        };
+        assert!(
+            o.code == 0 || o.code == 1,
+            "README block {i} does not run: {}\n{block}",
+            o.stderr
+        );
+    }
+    assert!(
+        scenarios >= 2 && sweeps >= 1,
+        "{scenarios} scenarios, {sweeps} sweeps"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
