@@ -645,3 +645,25 @@ fn one_seed_is_said_in_the_singular() {
     assert!(text.contains("violated on 1 of 1 seed;"), "{text}");
     assert!(err.contains("\n1 seed in "), "{err}");
 }
+
+/// Regression: a scenario path naming an endless file (`/dev/zero`, or a `.ron` link to it
+/// in a checked folder) was read whole, filling memory (10 GB in 20 s) before any error.
+#[cfg(unix)]
+#[test]
+fn an_endless_input_is_refused_not_read_whole() {
+    let dir = scratch("endless");
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.ron")).unwrap();
+    for args in [
+        &["check", ".", "--seeds", "2"][..],
+        &["run", "zero.ron"][..],
+        &["run", "/dev/zero"][..],
+    ] {
+        let out = payfault(args, &dir);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&out).contains("larger than 64 MiB, which no scenario is"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}

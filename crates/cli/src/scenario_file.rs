@@ -32,11 +32,33 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, LoadError> {
     })
 }
 
-pub fn load(path: &Path) -> Result<Scenario, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+/// The largest file read as a scenario or sweep. Shrunk fault schedules and long sweeps are
+/// far smaller; a larger input (`/dev/zero`, a log named by mistake) is refused before it
+/// fills memory.
+pub const MAX_BYTES: u64 = 64 << 20;
+
+/// The bytes of `path`, at most [`MAX_BYTES`] of them.
+pub fn read_capped(path: &Path) -> Result<Vec<u8>, LoadError> {
+    use std::io::Read;
+    let io = |source| LoadError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} MiB, which no scenario is", MAX_BYTES >> 20),
+        )));
+    }
+    Ok(bytes)
+}
+
+pub fn load(path: &Path) -> Result<Scenario, LoadError> {
+    let bytes = read_capped(path)?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let (line, col) = position(e.as_bytes(), e.utf8_error().valid_up_to());
         LoadError::Invalid {

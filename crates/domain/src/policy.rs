@@ -130,7 +130,8 @@ pub fn backoff(b: &Backoff, n: u32, previous: SimDuration, fate: &mut Fate) -> S
         if hi <= lo {
             return lo;
         }
-        lo + ((u128::from(fate.next_u64()) * u128::from(hi - lo + 1)) >> 64) as u64
+        // The span in u128: `hi - lo + 1` is 2^64 for the whole range.
+        lo + ((u128::from(fate.next_u64()) * (u128::from(hi - lo) + 1)) >> 64) as u64
     };
     let ns = match b {
         Backoff::Fixed(d) => d.0.as_nanos(),
@@ -269,6 +270,29 @@ mod tests {
                 &mut f,
             );
             assert!(dec >= SimDuration::from_millis(100) && dec <= SimDuration::from_millis(900));
+        }
+    }
+
+    /// Regression: jitter over the whole range of the clock (a base and cap of
+    /// 18446744073709551615ns) wrapped its span to zero and gave no pause at all.
+    #[test]
+    fn jitter_over_the_whole_clock_is_not_zero() {
+        let max = Duration(SimDuration::MAX);
+        let mut f = Fate::new(Seed(1), &[]);
+        for b in [
+            Backoff::FullJitter {
+                base: max,
+                cap: max,
+            },
+            Backoff::EqualJitter {
+                base: max,
+                cap: max,
+            },
+        ] {
+            let draws: Vec<u64> = (0..8)
+                .map(|_| backoff(&b, 1, SimDuration::ZERO, &mut f).as_nanos())
+                .collect();
+            assert!(draws.iter().all(|&x| x > 1 << 40), "{b:?}: {draws:?}");
         }
     }
 }

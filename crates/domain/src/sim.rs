@@ -481,9 +481,27 @@ pub struct Outcome {
 /// Why a run could not complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SimError {
-    #[error(transparent)]
+    #[error("{}{}", .0, hint(.0))]
     Engine(#[from] EngineError),
 }
+
+/// What in a scenario an engine limit answers to.
+fn hint(e: &EngineError) -> &'static str {
+    match e {
+        EngineError::TimeLimit { .. } => " (limits.max_time)",
+        EngineError::EventLimit { .. } => " (limits.max_events)",
+        EngineError::PendingLimit { .. } => {
+            ": more is sent than is answered, as when a timeout (policy.timeout, \
+             policy.reversal.timeout) is far below the network's delays"
+        }
+        EngineError::TimeOverflow { .. } => ": a duration of the scenario is too long",
+        EngineError::InPast { .. } => "",
+    }
+}
+
+/// Events pending at once beyond which a run stops: about 3 GB of queue and messages. A
+/// hundred million terminals at the reference's rate keep about 23 million pending.
+const MAX_PENDING: usize = 1 << 25;
 
 /// One run of a scenario under a policy.
 pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
@@ -615,6 +633,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let limits = Limits {
             max_time: SimTime::ZERO.saturating_add(sc.limits.max_time.get()),
             max_events: sc.limits.max_events,
+            max_pending: MAX_PENDING,
         };
         let mut sim = Sim {
             sc,

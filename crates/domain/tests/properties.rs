@@ -741,3 +741,60 @@ fn regression_idle_crash_sources_neither_extend_nor_stop_a_run() {
         assert_eq!(s.metrics.sim_time_s, 0.524, "seed {seed}");
     }
 }
+
+/// Regression: with the clock's last instant as the time limit, a first purchase 584 years in
+/// saturated the clock: every later event came due at that one instant, a 1 s timeout beat a
+/// 10 ms reply, and the run reported duplicate debits that no network made.
+#[test]
+fn regression_a_clock_run_out_stops_the_run_rather_than_faking_violations() {
+    let sc = parse(
+        r#"Scenario(
+            name: "saturated-time",
+            terminals: 1,
+            workload: (inter_arrival: Constant("18446744073709000000ns"), amount: (min: 100, max: 200), purchases: 1),
+            links: (terminal_acquirer: (latency: Constant("10ms")), acquirer_bank: (latency: Constant("10ms"))),
+            acquirer: (processing: Constant("1ms"), servers: 1, queue: 10),
+            bank: (processing: Constant("1ms"), servers: 1, queue: 10),
+            policy: (kind: Naive, timeout: "1s"),
+            limits: (max_time: "18446744073709551615ns"),
+        )"#,
+    );
+    let e = run(&sc, 1).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            payfault_domain::SimError::Engine(
+                payfault_domain::engine::EngineError::TimeOverflow { .. }
+            )
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("a duration of the scenario is too long"),
+        "{e}"
+    );
+}
+
+/// The limits a run can meet say which field of the scenario they answer to.
+#[test]
+fn a_run_stopped_by_a_limit_names_the_field() {
+    use payfault_domain::engine::{EngineError, SimTime};
+    use payfault_domain::SimError;
+    let said = |e: EngineError| SimError::from(e).to_string();
+    assert!(said(EngineError::TimeLimit {
+        limit: SimTime::from_nanos(1),
+        pending: 2
+    })
+    .ends_with("(limits.max_time)"));
+    assert!(said(EngineError::EventLimit {
+        limit: 1,
+        pending: 2
+    })
+    .ends_with("(limits.max_events)"));
+    assert!(said(EngineError::PendingLimit {
+        limit: 1,
+        at: SimTime::ZERO
+    })
+    .contains("policy.timeout"));
+}

@@ -2,13 +2,18 @@ use std::collections::VecDeque;
 
 use crate::time::{SimDuration, SimTime};
 
-/// Bounds on one run. Hitting either is an error, so a run that would not end says so.
+/// Bounds on one run. Hitting one is an error, so a run that would not end, or would not fit
+/// in memory, says so.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// No event may be due after this instant.
     pub max_time: SimTime,
     /// At most this many events are processed.
     pub max_events: u64,
+    /// At most this many events are pending at once: a model that schedules faster than it
+    /// handles (a timeout far below its own delays, say) stops here rather than filling
+    /// memory.
+    pub max_pending: usize,
 }
 
 impl Default for Limits {
@@ -16,8 +21,14 @@ impl Default for Limits {
         Limits {
             max_time: SimTime::MAX,
             max_events: u64::MAX,
+            max_pending: usize::MAX,
         }
     }
+}
+
+/// "1 event", "9 events".
+fn events(n: usize) -> String {
+    format!("{n} event{}", if n == 1 { "" } else { "s" })
 }
 
 /// What can go wrong in the engine itself.
@@ -25,10 +36,21 @@ impl Default for Limits {
 pub enum EngineError {
     #[error("event scheduled at {at}, before the current time {now}")]
     InPast { now: SimTime, at: SimTime },
-    #[error("the run passed its simulated-time limit of {limit} with {pending} events pending")]
+    #[error(
+        "the run passed its simulated-time limit of {} with {} pending",
+        SimDuration::from_nanos(limit.as_nanos()),
+        events(*pending)
+    )]
     TimeLimit { limit: SimTime, pending: usize },
-    #[error("the run passed its limit of {limit} events with {pending} events pending")]
+    #[error("the run passed its limit of {limit} events with {} pending", events(*pending))]
     EventLimit { limit: u64, pending: usize },
+    #[error("the run had more than {limit} events pending at once, at {at}")]
+    PendingLimit { limit: usize, at: SimTime },
+    #[error(
+        "the simulated clock ran past its end (2^64 ns, about 584 years) with {} pending",
+        events(*pending)
+    )]
+    TimeOverflow { pending: usize },
 }
 
 /// Queue entry. The key packs (time, sequence) into one integer: keys are unique, and equal
@@ -547,6 +569,11 @@ enum Source {
 
 impl<E> Scheduler<E> {
     pub fn new(limits: Limits) -> Self {
+        // The last instant of the clock is where too long a delay saturates; it is never due.
+        let limits = Limits {
+            max_time: limits.max_time.min(SimTime::from_nanos(u64::MAX - 1)),
+            ..limits
+        };
         Scheduler {
             now: SimTime::ZERO,
             seq: 0,
@@ -765,10 +792,22 @@ impl<E> Scheduler<E> {
                 pending,
             });
         }
+        if pending > self.limits.max_pending {
+            return Err(EngineError::PendingLimit {
+                limit: self.limits.max_pending,
+                at,
+            });
+        }
+        // `max_time` is below `SimTime::MAX` (see `new`), where a delay too long for the clock
+        // saturates: such an event is an overflow, never due.
         if at > self.limits.max_time {
-            return Err(EngineError::TimeLimit {
-                limit: self.limits.max_time,
-                pending,
+            return Err(if at == SimTime::MAX {
+                EngineError::TimeOverflow { pending }
+            } else {
+                EngineError::TimeLimit {
+                    limit: self.limits.max_time,
+                    pending,
+                }
             });
         }
         if at < self.now {
@@ -985,6 +1024,7 @@ pub(crate) mod tests {
         let mut s: Scheduler<u32> = Scheduler::new(Limits {
             max_time: SimTime::from_nanos(100),
             max_events: 1,
+            ..Limits::default()
         });
         assert!(matches!(
             s.next_or(at(101)),
@@ -1030,7 +1070,7 @@ pub(crate) mod tests {
     fn a_discarded_event_moves_neither_the_clock_nor_the_count() {
         let mut s: Scheduler<u32> = Scheduler::new(Limits {
             max_time: SimTime::from_nanos(100),
-            max_events: u64::MAX,
+            ..Limits::default()
         });
         let lane = s.new_lane();
         s.schedule_at(SimTime::from_nanos(10), 1).unwrap();
@@ -1280,13 +1320,14 @@ pub(crate) mod tests {
         let mut s = Scheduler::new(Limits {
             max_time: SimTime::from_nanos(100),
             max_events: 3,
+            ..Limits::default()
         });
         s.schedule_in(SimDuration::from_nanos(200), 0);
         assert!(matches!(s.next_event(), Err(EngineError::TimeLimit { .. })));
 
         let mut s = Scheduler::new(Limits {
-            max_time: SimTime::MAX,
             max_events: 3,
+            ..Limits::default()
         });
         for i in 0..5 {
             s.schedule_in(SimDuration::from_nanos(i), 0u32);
@@ -1298,5 +1339,61 @@ pub(crate) mod tests {
             s.next_event(),
             Err(EngineError::EventLimit { limit: 3, .. })
         ));
+    }
+
+    /// Regression: a model scheduling faster than it handled (an inquiry timeout of 1 ns
+    /// against 100 ms hops) filled memory, 10 GB and more, before any limit applied.
+    #[test]
+    fn too_many_pending_events_stop_the_run() {
+        let mut s = Scheduler::new(Limits {
+            max_pending: 4,
+            ..Limits::default()
+        });
+        for i in 0..5 {
+            s.schedule_in(SimDuration::from_nanos(i), 0u32);
+        }
+        assert_eq!(
+            s.next_event(),
+            Err(EngineError::PendingLimit {
+                limit: 4,
+                at: SimTime::ZERO
+            })
+        );
+        let mut s = Scheduler::new(Limits {
+            max_pending: 5,
+            ..Limits::default()
+        });
+        for i in 0..5 {
+            s.schedule_in(SimDuration::from_nanos(i), 0u32);
+        }
+        assert!(s.next_event().is_ok(), "at the limit is within it");
+    }
+
+    /// Regression: a delay too long for the clock saturated at its last instant, where every
+    /// such event then came due at once: a 1 s timeout beat a 10 ms reply and false
+    /// violations followed, with no word of the clock having run out.
+    #[test]
+    fn a_clock_run_out_is_an_error_whatever_the_time_limit() {
+        for max_time in [SimTime::MAX, SimTime::from_nanos(u64::MAX - 1)] {
+            let mut s = Scheduler::new(Limits {
+                max_time,
+                ..Limits::default()
+            });
+            s.schedule_at(SimTime::from_nanos(u64::MAX - 5), 1u32)
+                .unwrap();
+            assert_eq!(s.next_event().unwrap().map(|(_, e)| e), Some(1));
+            s.schedule_in(SimDuration::from_nanos(10), 2);
+            let e = s.next_event().unwrap_err();
+            assert_eq!(e, EngineError::TimeOverflow { pending: 1 });
+            assert!(e.to_string().contains("ran past its end"), "{e}");
+        }
+        let e = EngineError::TimeLimit {
+            limit: SimTime::from_nanos(30 * 86_400 * 1_000_000_000),
+            pending: 1,
+        };
+        assert_eq!(
+            e.to_string(),
+            "the run passed its simulated-time limit of 30d with 1 event pending"
+        );
     }
 }
