@@ -558,6 +558,9 @@ pub struct Scheduler<E> {
     processed: u64,
     peak_pending: usize,
     limits: Limits,
+    /// `limits.max_events`, or 0 once more than `limits.max_pending` events were pending:
+    /// `next_or` then stops at its one check of the event count, which costs nothing more.
+    events_cap: u64,
 }
 
 /// Where the smallest pending key is.
@@ -583,6 +586,7 @@ impl<E> Scheduler<E> {
             pending: 0,
             processed: 0,
             peak_pending: 0,
+            events_cap: limits.max_events,
             limits,
         }
     }
@@ -683,6 +687,9 @@ impl<E> Scheduler<E> {
         self.pending += 1;
         if self.pending > self.peak_pending {
             self.peak_pending = self.pending;
+            if self.pending > self.limits.max_pending {
+                self.events_cap = 0;
+            }
         }
     }
 
@@ -767,6 +774,34 @@ impl<E> Scheduler<E> {
         }
     }
 
+    /// Which limit the next event, due at `at` with `pending` events pending, breaks. Out of
+    /// line, so that `next_or` stays small enough for the heap's `pop` to be inlined into it.
+    #[cold]
+    #[inline(never)]
+    fn limit_error(&self, at: SimTime, pending: usize) -> EngineError {
+        let l = &self.limits;
+        if self.peak_pending > l.max_pending {
+            EngineError::PendingLimit {
+                limit: l.max_pending,
+                at,
+            }
+        } else if self.processed >= l.max_events {
+            EngineError::EventLimit {
+                limit: l.max_events,
+                pending,
+            }
+        } else if at == SimTime::MAX {
+            // `max_time` is below `SimTime::MAX` (see `new`), where a delay too long for the
+            // clock saturates: such an event is an overflow, never due.
+            EngineError::TimeOverflow { pending }
+        } else {
+            EngineError::TimeLimit {
+                limit: l.max_time,
+                pending,
+            }
+        }
+    }
+
     /// Like [`Scheduler::next_event`], with one more event kept by the caller, due at
     /// `outside`: when it is due strictly before every queued event, the clock moves to it
     /// and [`Next::Outside`] says so. At equal times queued events go first. A caller's own
@@ -785,30 +820,8 @@ impl<E> Scheduler<E> {
             }
             (None, Some(o)) => (o, None),
         };
-        let pending = self.pending + usize::from(outside.is_some());
-        if self.processed >= self.limits.max_events {
-            return Err(EngineError::EventLimit {
-                limit: self.limits.max_events,
-                pending,
-            });
-        }
-        if pending > self.limits.max_pending {
-            return Err(EngineError::PendingLimit {
-                limit: self.limits.max_pending,
-                at,
-            });
-        }
-        // `max_time` is below `SimTime::MAX` (see `new`), where a delay too long for the clock
-        // saturates: such an event is an overflow, never due.
-        if at > self.limits.max_time {
-            return Err(if at == SimTime::MAX {
-                EngineError::TimeOverflow { pending }
-            } else {
-                EngineError::TimeLimit {
-                    limit: self.limits.max_time,
-                    pending,
-                }
-            });
+        if self.processed >= self.events_cap || at > self.limits.max_time {
+            return Err(self.limit_error(at, self.pending + usize::from(outside.is_some())));
         }
         if at < self.now {
             // Only an outside instant can be: queued ones are never before `now`.
