@@ -143,11 +143,11 @@ const MALFORMED: &[Malformed] = &[
         phrase: "expected a name, written without quotes",
         fix: Some(("\"Idempotent\"", "Idempotent")),
     },
-    // Regression: a count too large for 64 bits was "found 1e20".
+    // Regression: a count too large for 64 bits was "found 1e20", and then named no bound.
     Malformed {
         file: "huge-count.ron",
         line: 4,
-        phrase: "expected a whole number below 2^64, found a larger one",
+        phrase: "expected at most 100000000, found 99999999999999999999",
         fix: Some(("99999999999999999999", "2")),
     },
     // Regression: a misspelt distribution named the internal type `RawLatency`, and the
@@ -237,6 +237,101 @@ const MALFORMED: &[Malformed] = &[
         line: 8,
         phrase: "the file ended early: a closing bracket or a value is missing",
         fix: None,
+    },
+    // Regression: a number where a name belongs drew the advice to write `r#0.5`.
+    Malformed {
+        file: "number-for-a-distribution.ron",
+        line: 10,
+        phrase: r#"expected a distribution such as Constant("1ms") or Exponential(mean: "1ms"), found `0.5`"#,
+        fix: Some(("processing: 0.5", r#"processing: Constant("2ms")"#)),
+    },
+    // Regression: a number beyond its type read "Integer is out of bounds", naming no bound.
+    Malformed {
+        file: "queue-beyond-32-bits.ron",
+        line: 10,
+        phrase: "expected at most 4294967295, found 4294967296",
+        fix: Some(("4294967296", "10")),
+    },
+    Malformed {
+        file: "seed-beyond-64-bits.ron",
+        line: 13,
+        phrase: "expected at most 18446744073709551615, found 18446744073709551616",
+        fix: Some(("18446744073709551616", "7")),
+    },
+    // Regression: nesting too deep drew advice for developers ("serde_stacker").
+    Malformed {
+        file: "nested-too-deep.ron",
+        line: 8,
+        phrase: "nested too deeply: values nest at most 128 levels deep",
+        fix: None,
+    },
+    // Regression: these read "Expected identifier", "Expected string", "Expected boolean".
+    Malformed {
+        file: "distribution-without-a-name.ron",
+        line: 7,
+        phrase: r#"expected a distribution such as Constant("100ms") or Exponential(mean: "100ms"), found `("100ms")`"#,
+        fix: Some((r#"("100ms")"#, r#"Constant("100ms")"#)),
+    },
+    Malformed {
+        file: "distribution-for-a-duration.ron",
+        line: 12,
+        phrase: r#"expected a duration in quotes, with a unit, such as "1s" or "250ms", found `Constant("1s")`"#,
+        fix: Some((r#"Constant("1s")"#, r#""1s""#)),
+    },
+    Malformed {
+        file: "string-for-a-boolean.ron",
+        line: 12,
+        phrase: r#"expected true or false, found the string "NaN s""#,
+        fix: Some((r#""NaN s""#, "true")),
+    },
+    // Regression: the value was shown as read into a float, -9223372036854776000.
+    Malformed {
+        file: "probability-of-a-large-integer.ron",
+        line: 12,
+        phrase: "expected a probability between 0 and 1, found -9223372036854775808",
+        fix: Some(("-9223372036854775808", "0.5")),
+    },
+    // Regression: a spike's bad `p` was reported where the spike ends.
+    Malformed {
+        file: "spike-probability-above-one.ron",
+        line: 10,
+        phrase: "expected a spike probability between 0 and 1, found 2",
+        fix: Some(("p: 2", "p: 0.5")),
+    },
+    // Regression: "expected a whole number, found 1e19" did not say what was wrong with it.
+    Malformed {
+        file: "count-with-an-exponent.ron",
+        line: 10,
+        phrase: "expected a whole number written with digits only (no exponent, no point), found 1e19",
+        fix: Some(("1e19", "1")),
+    },
+    // Regression: `min` did not say what it found, as `max` does.
+    Malformed {
+        file: "quoted-amount.ron",
+        line: 5,
+        phrase: r#"expected a whole number (no quotes, no sign), found the string "213504d""#,
+        fix: Some((r#""213504d""#, "100")),
+    },
+    // Regression: `max_events: 0` was accepted, and every run failed at its first event.
+    Malformed {
+        file: "zero-max-events.ron",
+        line: 12,
+        phrase: "expected at least 1 event, found 0",
+        fix: Some(("max_events: 0", "max_events: 1000000")),
+    },
+    // Regression: an empty file read "Expected opening `(` for struct `Scenario`".
+    Malformed {
+        file: "empty.ron",
+        line: 1,
+        phrase: "the file is empty",
+        fix: None,
+    },
+    // Regression: `only` naming no purchase that is ever issued ran none and reported all held.
+    Malformed {
+        file: "only-beyond-purchases.ron",
+        line: 5,
+        phrase: "`only` names purchase 999999, which is never issued: with `purchases: 50`, purchases are numbered 0 to 49",
+        fix: Some(("999999", "49")),
     },
 ];
 

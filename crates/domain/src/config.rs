@@ -76,8 +76,22 @@ impl Probability {
 impl<'de> Deserialize<'de> for Probability {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = f64::deserialize(d)?;
-        Probability::new(v).map_err(de::Error::custom)
+        Probability::new(v).map_err(|_| {
+            de::Error::custom(format!(
+                "expected a probability between 0 and 1, found {}",
+                as_written(v)
+            ))
+        })
     }
+}
+
+/// Brackets, in a message serde carries, the value just read, to be shown as the file writes
+/// it: read as a float, `-9223372036854775808` would print as -9223372036854776000 and
+/// `99999999999999999999` as 1e20. `scenario::from_ron` replaces the bracketed text.
+pub(crate) const AS_WRITTEN: char = '\u{1e}';
+
+fn as_written(shown: impl fmt::Display) -> String {
+    format!("{AS_WRITTEN}{shown}{AS_WRITTEN}")
 }
 
 impl Serialize for Probability {
@@ -91,56 +105,109 @@ impl Serialize for Probability {
 #[serde(transparent)]
 pub struct AtLeastOne(pub u32);
 
-/// A whole number as written: a fraction or a sign is refused as such. Read as a plain
-/// integer, `0.5` would be taken as 0 and refused for being 0, or `2.5` as 2 followed by
-/// something unexpected.
+/// A whole number as written, at most `max`: a fraction, an exponent or a minus sign is
+/// refused as such. Read as a plain integer, `0.5` would be taken as 0 and refused for being 0, `2.5` as 2
+/// followed by something unexpected, and a number too large as "Integer is out of bounds",
+/// with no bound named.
+struct WholeUpTo {
+    max: u64,
+    /// Follows the bound in a message: " minor units".
+    unit: &'static str,
+}
+
+impl de::Visitor<'_> for WholeUpTo {
+    type Value = u64;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a whole number (no quotes, no sign)")
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+        if v > self.max {
+            return Err(E::custom(format!(
+                "expected at most {}{}, found {v}",
+                self.max, self.unit
+            )));
+        }
+        Ok(v)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::custom(format!("expected a whole number, found {v}"))),
+        }
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+        // RON reads a whole number too large for 64 bits as a float, and `1e19` or `5.0`.
+        const TWO_TO_64: f64 = 18_446_744_073_709_551_616.0;
+        Err(E::custom(if v.fract() == 0.0 && v >= TWO_TO_64 {
+            format!(
+                "expected at most {}{}, found {}",
+                self.max,
+                self.unit,
+                as_written(v)
+            )
+        } else if v.fract() == 0.0 && v >= 0.0 {
+            // A positive whole number below 2^64 reads as a float only if written as one.
+            format!(
+                "expected a whole number written with digits only (no exponent, no point), \
+                 found {}",
+                as_written(v)
+            )
+        } else {
+            format!(
+                "expected a whole number, found {}",
+                as_written(format!("{v:?}"))
+            )
+        }))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+        Err(E::custom(format!(
+            "expected a whole number (no quotes, no sign), found the string {v:?}"
+        )))
+    }
+}
+
+fn whole_up_to<'de, D: Deserializer<'de>>(
+    d: D,
+    max: u64,
+    unit: &'static str,
+) -> Result<u64, D::Error> {
+    d.deserialize_any(WholeUpTo { max, unit })
+}
+
+/// Any whole number that fits in 64 bits.
 struct Whole(u64);
 
 impl<'de> Deserialize<'de> for Whole {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl de::Visitor<'_> for V {
-            type Value = Whole;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a whole number (no quotes, no sign)")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Whole, E> {
-                Ok(Whole(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Whole, E> {
-                u64::try_from(v)
-                    .map(Whole)
-                    .map_err(|_| E::custom(format!("expected a whole number, found {v}")))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Whole, E> {
-                // RON reads a whole number too large for 64 bits as a float.
-                Err(E::custom(
-                    if v.fract() == 0.0 && v.abs() >= u64::MAX as f64 {
-                        "expected a whole number below 2^64, found a larger one".to_string()
-                    } else {
-                        format!("expected a whole number, found {v:?}")
-                    },
-                ))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Whole, E> {
-                Err(E::custom(format!(
-                    "expected a whole number (no quotes, no sign), found the string {v:?}"
-                )))
-            }
-        }
-        d.deserialize_any(V)
+        whole_up_to(d, u64::MAX, "").map(Whole)
     }
+}
+
+/// A whole number of type `T`, at most `max`.
+fn whole<'de, D: Deserializer<'de>, T: Copy + TryFrom<u64>>(d: D, max: T) -> Result<T, D::Error>
+where
+    u64: From<T>,
+{
+    let max = u64::from(max);
+    let v = whole_up_to(d, max, "")?;
+    T::try_from(v).map_err(|_| de::Error::custom(format!("expected at most {max}, found {v}")))
+}
+
+fn whole_u8<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    whole(d, u8::MAX)
+}
+
+fn whole_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    whole(d, u32::MAX)
+}
+
+fn whole_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    whole(d, u64::MAX)
 }
 
 impl<'de> Deserialize<'de> for AtLeastOne {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let Whole(v) = Whole::deserialize(d)?;
-        let v = u32::try_from(v)
-            .map_err(|_| de::Error::custom(format!("expected at most {}, found {v}", u32::MAX)))?;
-        if v == 0 {
-            return Err(de::Error::custom("expected at least 1, found 0"));
-        }
-        Ok(AtLeastOne(v))
+        count_up_to(d, u32::MAX)
     }
 }
 
@@ -154,14 +221,11 @@ pub const MAX_ACCOUNTS: u32 = 1_000_000_000;
 
 /// An [`AtLeastOne`] of at most `max`.
 fn count_up_to<'de, D: Deserializer<'de>>(d: D, max: u32) -> Result<AtLeastOne, D::Error> {
-    let n = AtLeastOne::deserialize(d)?;
-    if n.0 > max {
-        return Err(de::Error::custom(format!(
-            "expected at most {max}, found {}",
-            n.0
-        )));
+    let n = whole(d, max)?;
+    if n == 0 {
+        return Err(de::Error::custom("expected at least 1, found 0"));
     }
-    Ok(n)
+    Ok(AtLeastOne(n))
 }
 
 fn terminal_count<'de, D: Deserializer<'de>>(d: D) -> Result<AtLeastOne, D::Error> {
@@ -187,13 +251,7 @@ pub const MAX_AMOUNT: u64 = 1_000_000_000_000;
 pub const MAX_BALANCE: u64 = 1_000_000_000_000_000;
 
 fn money_up_to<'de, D: Deserializer<'de>>(d: D, max: u64) -> Result<u64, D::Error> {
-    let Whole(v) = Whole::deserialize(d)?;
-    if v > max {
-        return Err(de::Error::custom(format!(
-            "expected at most {max} minor units, found {v}"
-        )));
-    }
-    Ok(v)
+    whole_up_to(d, max, " minor units")
 }
 
 fn amount<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -240,9 +298,23 @@ pub enum RawLatency {
     /// With probability `p`, add a draw of `extra` to a draw of `base`.
     Spike {
         base: Box<RawLatency>,
+        #[serde(deserialize_with = "spike_probability")]
         p: f64,
         extra: Box<RawLatency>,
     },
+}
+
+/// A spike's `p`, refused at the field: the distribution as a whole is checked only where it
+/// ends, which may be lines later.
+fn spike_probability<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let p = f64::deserialize(d)?;
+    if !(0.0..=1.0).contains(&p) {
+        return Err(de::Error::custom(format!(
+            "expected a spike probability between 0 and 1, found {}",
+            as_written(p)
+        )));
+    }
+    Ok(p)
 }
 
 impl RawLatency {
@@ -357,6 +429,7 @@ pub enum LinkName {
 pub struct ServerConfig {
     pub processing: Latency,
     pub servers: AtLeastOne,
+    #[serde(deserialize_with = "whole_u32")]
     pub queue: u32,
 }
 
@@ -375,6 +448,7 @@ pub struct IdempotencyConfig {
 pub struct BankConfig {
     pub processing: Latency,
     pub servers: AtLeastOne,
+    #[serde(deserialize_with = "whole_u32")]
     pub queue: u32,
     /// Time from committing a debit to sending its reply: a crash inside it loses the reply.
     #[serde(default = "zero_latency")]
@@ -436,6 +510,7 @@ pub struct Amount {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename = "Amount")]
 struct RawAmount {
+    #[serde(deserialize_with = "amount")]
     min: u64,
     #[serde(deserialize_with = "amount")]
     max: u64,
@@ -489,7 +564,7 @@ struct RawWorkload {
     inter_arrival: Latency,
     amount: Amount,
     #[serde(default)]
-    purchases: Option<u64>,
+    purchases: Option<Whole>,
     #[serde(default)]
     duration: Option<Duration>,
     #[serde(default)]
@@ -497,19 +572,32 @@ struct RawWorkload {
     #[serde(default)]
     double_submit: Probability,
     #[serde(default)]
-    only: Option<Vec<u64>>,
+    only: Option<Vec<Whole>>,
 }
 
 impl TryFrom<RawWorkload> for Workload {
     type Error = String;
     fn try_from(r: RawWorkload) -> Result<Self, String> {
-        if r.purchases.is_none() && r.duration.is_none() {
+        let purchases = r.purchases.map(|Whole(n)| n);
+        let only: Option<Vec<u64>> = r.only.map(|v| v.into_iter().map(|Whole(k)| k).collect());
+        if purchases.is_none() && r.duration.is_none() {
             return Err(
                 "a workload needs `purchases` or `duration` (or both) so that it ends".into(),
             );
         }
-        if r.purchases == Some(0) {
+        if purchases == Some(0) {
             return Err("expected at least 1 purchase, found 0".into());
+        }
+        // Purchases are numbered from 0 in the order they are issued: one at or past the
+        // count is never issued, and a run of none of them would hold vacuously.
+        if let Some(n) = purchases {
+            if let Some(k) = only.iter().flatten().find(|&&k| k >= n) {
+                return Err(format!(
+                    "only{FIELD_MARK}`only` names purchase {k}, which is never issued: with \
+                     `purchases: {n}`, purchases are numbered 0 to {}",
+                    n - 1
+                ));
+            }
         }
         if r.inter_arrival.0.mean_nanos() < 1.0 {
             return Err("inter_arrival must have a mean above zero".into());
@@ -517,11 +605,11 @@ impl TryFrom<RawWorkload> for Workload {
         Ok(Workload {
             inter_arrival: r.inter_arrival,
             amount: r.amount,
-            purchases: r.purchases,
+            purchases,
             duration: r.duration,
             pay_again: r.pay_again,
             double_submit: r.double_submit,
-            only: r.only.map(|mut v| {
+            only: only.map(|mut v| {
                 v.sort_unstable();
                 v.dedup();
                 v
@@ -671,7 +759,7 @@ fn no_backoff() -> Backoff {
 /// Which node a fault strikes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum NodeName {
-    Terminal(u32),
+    Terminal(#[serde(deserialize_with = "whole_u32")] u32),
     /// Every terminal (for random crashes: each with its own process).
     AllTerminals,
     Acquirer,
@@ -775,16 +863,19 @@ pub struct MsgId {
     pub link: LinkName,
     /// Travelling towards the bank (a request) or away from it (a response).
     pub to_bank: bool,
+    #[serde(deserialize_with = "whole_u64")]
     pub intent: u64,
     /// The transaction of the intent (a customer paying again starts a new one).
+    #[serde(deserialize_with = "whole_u8")]
     pub txn: u8,
     /// The attempt or inquiry number, from 1; for a reversal, the attempt it reverses times
     /// 65,536 plus which send of the reversal this is (65,537: the first send of the reversal
     /// of attempt 1), as the trace shows it.
+    #[serde(deserialize_with = "whole_u32")]
     pub attempt: u32,
     pub kind: MsgKind,
     /// 0 for the original, 1 and up for copies made by a duplicating link.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_u8")]
     pub copy: u8,
 }
 
@@ -840,8 +931,16 @@ pub struct Faults {
 pub struct RunLimits {
     #[serde(default = "default_max_time")]
     pub max_time: Positive,
-    #[serde(default = "default_max_events")]
+    #[serde(default = "default_max_events", deserialize_with = "event_limit")]
     pub max_events: u64,
+}
+
+/// A run allowed no event would stop at its first, failing for no fault of the scenario.
+fn event_limit<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    match whole_u64(d)? {
+        0 => Err(de::Error::custom("expected at least 1 event, found 0")),
+        n => Ok(n),
+    }
 }
 
 fn default_max_time() -> Positive {
@@ -958,7 +1057,7 @@ struct RawScenario {
     #[serde(default, deserialize_with = "seed_count")]
     check_seeds: Option<u64>,
     #[serde(default)]
-    seed: Option<u64>,
+    seed: Option<Whole>,
 }
 
 /// A scenario's name heads every report of it, so it must show.
@@ -1004,7 +1103,7 @@ impl TryFrom<RawScenario> for Scenario {
             limits: r.limits,
             expect: r.expect,
             check_seeds: r.check_seeds,
-            seed: r.seed,
+            seed: r.seed.map(|Whole(n)| n),
         };
         // The field rides along for the reader to point at: see `scenario::from_ron`.
         s.check()

@@ -4,8 +4,11 @@
 use std::fmt;
 
 use ron::extensions::Extensions;
+use serde::de::DeserializeOwned;
 
-use crate::config::{Scenario, FIELD_MARK};
+use crate::config::{
+    Direction, LinkName, MsgKind, NodeName, PolicyKind, Property, Scenario, AS_WRITTEN, FIELD_MARK,
+};
 
 /// Why scenario text is not a valid scenario, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,61 +19,460 @@ pub struct ScenarioError {
     pub message: String,
 }
 
+/// How deep RON reads nested values: its default, named here so that a message can say it.
+const NESTING_LIMIT: usize = 128;
+
 /// Parses and validates a scenario written in RON. `Some(...)` may be left out around
 /// optional values.
 pub fn from_ron(text: &str) -> Result<Scenario, ScenarioError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     ron::Options::default()
         .with_default_extension(Extensions::IMPLICIT_SOME)
+        .with_recursion_limit(NESTING_LIMIT)
         .from_str::<Scenario>(text)
-        .map_err(|e| match &e.code {
-            // What the parts of a whole scenario disagree on is found at its end; point at
-            // the field it is about instead, where the file has it.
-            ron::Error::Message(m) if m.contains(FIELD_MARK) => {
-                let (field, message) = m.split_once(FIELD_MARK).unwrap_or(("", m));
-                let (line, col) =
-                    field_at(text, field).unwrap_or((e.position.line, e.position.col));
-                ScenarioError {
-                    line,
-                    col,
-                    message: message.to_string(),
-                }
+        .map_err(|e| explain(text, &e))
+}
+
+/// RON's error in the terms of a scenario's writer, at the place it is about.
+fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
+    let (line, col) = (e.position.line, e.position.col);
+    // RON may stand past the line's end (it passes some numbers twice): at most one past it.
+    let on_line =
+        |col: usize| col.min(text.lines().nth(line.saturating_sub(1)).map_or(0, str::len) + 1);
+    match &e.code {
+        // What the parts of a whole scenario disagree on is found at its end; point at the
+        // field it is about instead, where the file has it.
+        ron::Error::Message(m) if m.contains(FIELD_MARK) => {
+            let (field, message) = m.split_once(FIELD_MARK).unwrap_or(("", m));
+            let (line, col) = field_at(text, field).unwrap_or((line, col));
+            ScenarioError {
+                line,
+                col,
+                message: with_written(message, None),
             }
-            _ if runaway_string(text, e.position.line).is_some() => {
-                // The string ran on to the next quote, and what follows it misreads: point at
-                // where it opened.
-                let (line, col) = runaway_string(text, e.position.line).unwrap_or_default();
-                ScenarioError {
-                    line,
-                    col,
-                    message: format!(
-                        "{} after this string, which runs past the end of its line: is its \
-                         closing quote missing?",
-                        Explained(&e.code)
-                    ),
-                }
+        }
+        _ if blank(text) => ScenarioError {
+            line,
+            col: on_line(col),
+            message: if text.trim().is_empty() {
+                "the file is empty: expected a scenario, `Scenario(name: ..., ...)`"
+            } else {
+                "the file holds only comments: expected a scenario, `Scenario(name: ..., ...)`"
             }
-            _ => ScenarioError {
-                line: e.position.line,
-                // RON moves past a number too large for 64 bits twice: at most the line's end.
-                col: e.position.col.min(
-                    text.lines()
-                        .nth(e.position.line.saturating_sub(1))
-                        .map_or(0, str::len)
-                        + 1,
+            .to_string(),
+        },
+        _ if runaway_string(text, line).is_some() => {
+            // The string ran on to the next quote, and what follows it misreads: point at
+            // where it opened.
+            let (line, col) = runaway_string(text, line).unwrap_or_default();
+            ScenarioError {
+                line,
+                col,
+                message: format!(
+                    "{} after this string, which runs past the end of its line: is its \
+                     closing quote missing?",
+                    Explained(&e.code)
                 ),
-                message: match (&e.code, at(text, e.position.line, e.position.col)) {
-                    // RON reads the whole part of `20.5` as a number and stops at the point.
-                    (ron::Error::ExpectedComma, ['.', d]) if d.is_ascii_digit() => {
-                        "expected a whole number, found a fraction".to_string()
-                    }
-                    (ron::Error::ExpectedIdentifier, ['"', _]) => {
-                        "expected a name, written without quotes".to_string()
-                    }
-                    (code, _) => Explained(code).to_string(),
+            }
+        }
+        // A value refused once read: RON stands past it, the writer looks for its start.
+        code @ (ron::Error::Message(_) | ron::Error::IntegerOutOfBounds) => {
+            let value = value_before(text, line, col);
+            let written = value.map(|(_, v)| v);
+            ScenarioError {
+                line,
+                col: on_line(value.map_or(col, |(c, _)| c)),
+                message: match code {
+                    ron::Error::Message(m) => with_written(m, written),
+                    _ => format!(
+                        "expected a smaller whole number, found {}",
+                        written.unwrap_or("a larger one")
+                    ),
                 },
+            }
+        }
+        code => ScenarioError {
+            line,
+            col: on_line(col),
+            message: match (code, at(text, line, col)) {
+                // RON reads the whole part of `20.5` as a number and stops at the point.
+                (ron::Error::ExpectedComma, ['.', d]) if d.is_ascii_digit() => {
+                    "expected a whole number, found a fraction".to_string()
+                }
+                _ => offset(text, line, col)
+                    .and_then(|at| expected_here(text, at, code))
+                    .unwrap_or_else(|| Explained(code).to_string()),
             },
-        })
+        },
+    }
+}
+
+/// What was expected where RON found something of another kind at byte `at`, and what it
+/// found; `None` where RON's own message says it.
+fn expected_here(text: &str, at: usize, code: &ron::Error) -> Option<String> {
+    let found = found_at(text, at);
+    Some(match code {
+        ron::Error::ExpectedBoolean => format!("expected true or false, found {found}"),
+        ron::Error::ExpectedInteger => {
+            format!("expected a whole number (no quotes, no sign), found {found}")
+        }
+        ron::Error::ExpectedFloat => format!("expected a number, found {found}"),
+        ron::Error::ExpectedString => match Context::at(text, at).field() {
+            Some("name" | "description") => format!("expected text in quotes, found {found}"),
+            // Every other string of a scenario is a duration.
+            _ => format!(
+                "expected a duration in quotes, with a unit, such as \"1s\" or \"250ms\", \
+                 found {found}"
+            ),
+        },
+        // RON suggests a raw identifier (`r#0.5`) for anything made of identifier-like
+        // characters, numbers included: what was meant is a name.
+        ron::Error::ExpectedIdentifier | ron::Error::SuggestRawIdentifier(_) => {
+            let context = Context::at(text, at);
+            if context.after == b'(' || (context.after == b',' && context.bracket() != Some(b'[')) {
+                return Some(format!("expected a field name, found {found}"));
+            }
+            let quoted = text[at..].starts_with('"');
+            match (name_expected(&context, &text[at..]), quoted) {
+                (Some(what), false) => format!("expected {what}, found {found}"),
+                (Some(what), true) => {
+                    format!("expected a name, written without quotes ({what}), found {found}")
+                }
+                (None, false) => format!("expected a name, found {found}"),
+                (None, true) => format!("expected a name, written without quotes, found {found}"),
+            }
+        }
+        ron::Error::ExceededRecursionLimit => format!(
+            "nested too deeply: values nest at most {NESTING_LIMIT} levels deep, a Spike \
+             inside another taking three"
+        ),
+        _ => return None,
+    })
+}
+
+/// Which names may stand where `context` is, for the fields whose values are names.
+fn name_expected(context: &Context<'_>, rest: &str) -> Option<String> {
+    let field = if context.after == b':' {
+        context.field()?
+    } else {
+        // An element of a list: `Violated([...])` is the one list of names.
+        return (context.nearest() == Some("expect"))
+            .then(|| format!("a property, one of {}", names::<Property>()));
+    };
+    Some(match field {
+        "latency" | "processing" | "inter_arrival" | "delay" | "reply_delay" | "down_for"
+        | "base" | "extra" => {
+            // The writer's own duration, where a name was left out before it or it was
+            // quoted, makes the example.
+            let arg = rest
+                .strip_prefix('(')
+                .unwrap_or(rest)
+                .strip_prefix('"')
+                .and_then(|r| r.split_once('"'))
+                .filter(|(d, _)| !d.contains(['\\', '\n']))
+                .map_or("\"1ms\"".to_string(), |(d, _)| format!("\"{d}\""));
+            format!("a distribution such as Constant({arg}) or Exponential(mean: {arg})")
+        }
+        "kind" if context.within("schedule") => {
+            format!("a message kind, one of {}", names::<MsgKind>())
+        }
+        "kind" => format!("a policy kind, one of {}", names::<PolicyKind>()),
+        "backoff" => {
+            "a backoff such as Fixed(\"1s\") or FullJitter(base: \"100ms\", cap: \"2s\")".into()
+        }
+        "node" => format!("a node, one of {}", names::<NodeName>()),
+        "link" => format!("a link, one of {}", names::<LinkName>()),
+        "direction" => format!("a direction, one of {}", names::<Direction>()),
+        "expect" => "`Hold` or `Violated([...])`".into(),
+        _ => return None,
+    })
+}
+
+/// The names of enum `T`'s variants, as RON lists them when refusing a name: taken from the
+/// type, so that no list here can fall behind it.
+fn names<T: DeserializeOwned>() -> String {
+    match ron::from_str::<T>("_") {
+        Err(ron::error::SpannedError {
+            code: ron::Error::NoSuchEnumVariant { expected, .. },
+            ..
+        }) => quoted_list(expected),
+        _ => "the names the README lists".into(),
+    }
+}
+
+fn quoted_list(names: &[&str]) -> String {
+    let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    names.join(", ")
+}
+
+/// Where in the scenario byte `at` is: the field each open bracket is the value of, and what
+/// comes just before.
+struct Context<'a> {
+    /// For each open bracket (the outermost first, after a bracketless top level): the
+    /// bracket, and the last field named inside it.
+    frames: Vec<(u8, Option<&'a str>)>,
+    /// The last character before `at` outside comments and strings (`"` for a string).
+    after: u8,
+}
+
+impl<'a> Context<'a> {
+    fn at(text: &'a str, at: usize) -> Context<'a> {
+        let b = &text.as_bytes()[..at.min(text.len())];
+        let mut frames: Vec<(u8, Option<&str>)> = vec![(0, None)];
+        let (mut after, mut name, mut i) = (0, None, 0);
+        while i < b.len() {
+            let c = b[i];
+            let next = b.get(i + 1).copied();
+            i += 1;
+            match c {
+                b'/' if next == Some(b'/') => {
+                    while i < b.len() && b[i] != b'\n' {
+                        i += 1;
+                    }
+                    continue;
+                }
+                b'/' if next == Some(b'*') => {
+                    let mut depth = 0;
+                    i -= 1;
+                    while i < b.len() {
+                        if b[i..].starts_with(b"/*") {
+                            depth += 1;
+                            i += 2;
+                        } else if b[i..].starts_with(b"*/") {
+                            depth -= 1;
+                            i += 2;
+                            if depth == 0 {
+                                break;
+                            }
+                        } else {
+                            i += 1;
+                        }
+                    }
+                    continue;
+                }
+                c if c.is_ascii_whitespace() => continue,
+                b'"' => {
+                    while i < b.len() && b[i] != b'"' {
+                        i += if b[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                    name = None;
+                }
+                c if c.is_ascii_alphabetic() || c == b'_' => {
+                    let start = i - 1;
+                    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                        i += 1;
+                    }
+                    name = text.get(start..i);
+                    after = b'a';
+                    continue;
+                }
+                b':' => {
+                    if let (Some(n), Some(top)) = (name.take(), frames.last_mut()) {
+                        top.1 = Some(n);
+                    }
+                }
+                b'(' | b'[' | b'{' => {
+                    frames.push((c, None));
+                    name = None;
+                }
+                b')' | b']' | b'}' => {
+                    if frames.len() > 1 {
+                        frames.pop();
+                    }
+                    name = None;
+                }
+                _ => name = None,
+            }
+            after = c;
+        }
+        Context { frames, after }
+    }
+
+    /// The field whose value starts here, right after its `:`.
+    fn field(&self) -> Option<&'a str> {
+        if self.after != b':' {
+            return None;
+        }
+        self.frames.last().and_then(|f| f.1)
+    }
+
+    /// The innermost field this place is inside the value of.
+    fn nearest(&self) -> Option<&'a str> {
+        self.frames.iter().rev().find_map(|f| f.1)
+    }
+
+    fn within(&self, field: &str) -> bool {
+        self.frames.iter().any(|f| f.1 == Some(field))
+    }
+
+    /// The innermost open bracket.
+    fn bracket(&self) -> Option<u8> {
+        self.frames.last().map(|f| f.0)
+    }
+}
+
+/// What starts at byte `at`, for a message: a name or number, a string, or a short bracketed
+/// value as written.
+fn found_at(text: &str, at: usize) -> String {
+    let rest = text.get(at..).unwrap_or("");
+    let line = rest.split('\n').next().unwrap_or("").trim_end_matches('\r');
+    let token = line.bytes().take_while(|&c| is_token(c)).count();
+    match line.as_bytes().first() {
+        None if rest.trim().is_empty() => "the end of the file".into(),
+        None => "the end of the line".into(),
+        Some(b'"') => match closing_quote(&line[1..]) {
+            Some(end) => format!("the string {}", &line[..end + 2]),
+            None => "a string that does not end on its line".into(),
+        },
+        _ if token > 0 && !line[token..].starts_with('(') => format!("`{}`", &line[..token]),
+        // A name with its bracket, or a bracket alone.
+        _ if token > 0 || line.starts_with(['(', '[']) => match bracketed(line, token) {
+            Some(v) if v.len() <= 40 => format!("`{v}`"),
+            _ if token > 0 => format!("`{}(...)`", &line[..token]),
+            _ => format!("`{}`", &line[..1]),
+        },
+        Some(_) => format!("`{}`", line.chars().next().unwrap_or(' ')),
+    }
+}
+
+/// Bytes that RON's names and numbers are made of.
+fn is_token(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'+' | b'-')
+}
+
+/// The index in `s` of the first quote no backslash escapes.
+fn closing_quote(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// `line` up to the bracket that closes the one at `open`, if it closes on this line.
+fn bracketed(line: &str, open: usize) -> Option<&str> {
+    let b = line.as_bytes();
+    let (mut depth, mut i) = (0usize, open);
+    while i < b.len() {
+        match b[i] {
+            b'(' | b'[' => depth += 1,
+            b')' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return line.get(..=i);
+                }
+            }
+            b'"' => i += 1 + closing_quote(line.get(i + 1..)?)?,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The value that ends where RON stopped, at `line` and `col`, as the file writes it, and the
+/// column it starts at.
+fn value_before(text: &str, line: usize, col: usize) -> Option<(usize, &str)> {
+    let l = text.split('\n').nth(line.checked_sub(1)?)?;
+    let b = l.as_bytes();
+    let end = col.checked_sub(1)?;
+    // A number that RON first tries to read as an integer and fails to (one too large for 64
+    // bits, or `1e19`, whose `e` is a hexadecimal digit) is passed twice: as an integer, then
+    // as a float.
+    for s in (0..b.len()).filter(|&s| s == 0 || !is_token(b[s - 1])) {
+        let sign = usize::from(matches!(b[s], b'+' | b'-'));
+        if !b.get(s + sign).is_some_and(u8::is_ascii_digit) {
+            continue;
+        }
+        let after_sign = &b[s + sign..];
+        let int = after_sign
+            .iter()
+            .take_while(|c| c.is_ascii_hexdigit() || **c == b'_')
+            .count();
+        let float = after_sign
+            .iter()
+            .take_while(|c| c.is_ascii_digit() || b"_.eE+-".contains(c))
+            .count();
+        let integer = &l[s..s + sign + int];
+        let read_twice = float <= int
+            && (too_large(integer) || !integer[sign..].bytes().all(|c| c.is_ascii_digit()));
+        if read_twice && s + 2 * sign + int + float == end {
+            let written = b[s + sign..].iter().take_while(|&&c| is_token(c)).count();
+            return Some((s + 1, &l[s..s + sign + written]));
+        }
+    }
+    if end == 0 || end > b.len() {
+        return None;
+    }
+    let start = match b[end - 1] {
+        b'"' => (0..end - 1).rev().find(|&s| {
+            b[s] == b'"' && b[..s].iter().rev().take_while(|&&c| c == b'\\').count() % 2 == 0
+        })?,
+        c if is_token(c) => end - b[..end].iter().rev().take_while(|&&c| is_token(c)).count(),
+        _ => return None,
+    };
+    Some((start + 1, &l[start..end]))
+}
+
+/// Whether a whole number as written is beyond both 64-bit integer types.
+fn too_large(number: &str) -> bool {
+    let digits: String = number.chars().filter(|&c| c != '_').collect();
+    if !digits
+        .trim_start_matches(['+', '-'])
+        .bytes()
+        .all(|c| c.is_ascii_digit())
+    {
+        return false;
+    }
+    let digits = digits.trim_start_matches('+');
+    digits.parse::<u64>().is_err() && digits.parse::<i64>().is_err()
+}
+
+/// `message` with the value it brackets by [`AS_WRITTEN`] replaced by the value as written,
+/// where known.
+fn with_written(message: &str, written: Option<&str>) -> String {
+    let mut parts = message.splitn(3, AS_WRITTEN);
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(before), Some(shown), Some(after)) => {
+            format!("{before}{}{after}", written.unwrap_or(shown))
+        }
+        _ => message.to_string(),
+    }
+}
+
+/// The byte offset of `line` and `col` (from 1, columns in bytes as RON counts them).
+fn offset(text: &str, line: usize, col: usize) -> Option<usize> {
+    let start: usize = text
+        .split('\n')
+        .take(line.checked_sub(1)?)
+        .map(|l| l.len() + 1)
+        .sum();
+    let at = start + col.checked_sub(1)?;
+    (at <= text.len() && text.is_char_boundary(at)).then_some(at)
+}
+
+/// Whether `text` holds nothing but white space and comments.
+fn blank(text: &str) -> bool {
+    let mut rest = text.trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("//") {
+            rest = r.split_once('\n').map_or("", |(_, r)| r);
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            match r.find("*/") {
+                Some(end) => rest = &r[end + 2..],
+                None => return false,
+            }
+        } else {
+            return rest.is_empty();
+        }
+        rest = rest.trim_start();
+    }
 }
 
 /// The line and column (from 1) of the first `field:` of `text` outside comments.
@@ -219,5 +621,134 @@ impl fmt::Display for Explained<'_> {
             }
             other => write!(f, "{other}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = r#"Scenario(
+    name: "malformed",
+    terminals: 2,
+    workload: (inter_arrival: Exponential(mean: "2s"), amount: (min: 100, max: 200), purchases: 10),
+    links: (
+        terminal_acquirer: (latency: Constant("20ms"), drop: 0.02),
+        acquirer_bank: (latency: Constant("20ms")),
+    ),
+    acquirer: (processing: Constant("2ms"), servers: 1, queue: 10),
+    bank: (processing: Constant("5ms"), servers: 1, queue: 10),
+    policy: (kind: Idempotent, timeout: "1s"),
+)
+"#;
+
+    /// The error for `BASE` with its first `bad` replaced by `by`.
+    fn error(bad: &str, by: &str) -> ScenarioError {
+        assert!(BASE.contains(bad), "{bad:?} is not in the base scenario");
+        from_ron(&BASE.replacen(bad, by, 1)).expect_err(by)
+    }
+
+    #[test]
+    fn the_base_scenario_is_valid() {
+        from_ron(BASE).expect("valid");
+    }
+
+    /// Regression: each of these pointed past the value (by as much again as its length, for
+    /// a number RON reads twice), or showed it as a float prints it.
+    #[test]
+    fn a_value_refused_once_read_is_pointed_at_and_shown_as_written() {
+        let policy = "    policy:";
+        for (bad, by, line, col, phrase) in [
+            (
+                "queue: 10",
+                "queue: 4294967296",
+                9,
+                64,
+                "expected at most 4294967295, found 4294967296",
+            ),
+            (
+                "terminals: 2",
+                "terminals: 99999999999999999999",
+                3,
+                16,
+                "expected at most 100000000, found 99999999999999999999",
+            ),
+            (
+                "servers: 1,",
+                "servers: 1e19,",
+                9,
+                54,
+                "(no exponent, no point), found 1e19",
+            ),
+            (
+                policy,
+                "    seed: 18446744073709551616,\n    policy:",
+                11,
+                11,
+                "expected at most 18446744073709551615, found 18446744073709551616",
+            ),
+            (
+                policy,
+                "    limits: (max_events: 18446744073709551616),\n    policy:",
+                11,
+                26,
+                "found 18446744073709551616",
+            ),
+            (
+                "purchases: 10",
+                "purchases: 10, only: [1, 18446744073709551616]",
+                4,
+                111,
+                "found 18446744073709551616",
+            ),
+            (
+                "timeout: \"1s\"",
+                "timeout: \"1s\", budget: (tokens: 1, ratio: -9223372036854775808)",
+                11,
+                74,
+                "found -9223372036854775808",
+            ),
+            (
+                "Constant(\"20ms\"), drop",
+                "Spike(base: Constant(\"1ms\"), p: 2, extra: Constant(\"1ms\")), drop",
+                6,
+                70,
+                "expected a spike probability between 0 and 1, found 2",
+            ),
+            // `only` is checked against `purchases` once the workload is read: at the field.
+            (
+                "purchases: 10",
+                "purchases: 50, only: [3, 50]",
+                4,
+                101,
+                "`only` names purchase 50, which is never issued",
+            ),
+        ] {
+            let e = error(bad, by);
+            assert_eq!((e.line, e.col), (line, col), "{by}: {e}");
+            assert!(e.message.contains(phrase), "{by}: {e}");
+        }
+    }
+
+    /// Regression: a value of the wrong kind where a name belongs drew the advice to write a
+    /// raw identifier (`r#-1e30`), or only "Expected identifier".
+    #[test]
+    fn a_name_expected_says_which_names() {
+        for (bad, by, phrase) in [
+            ("kind: Idempotent", "kind: -1e30", "expected a policy kind, one of `None`, `Naive`, `Idempotent`, `ReversalThenRetry`, `InquireThenRetry`, found `-1e30`"),
+            ("    policy:", "    faults: (schedule: (drops: [(link: TerminalAcquirer, to_bank: true, intent: 1, txn: 0, attempt: 1, kind: 5)])),\n    policy:", "expected a message kind, one of `Purchase`, `PurchaseResp`"),
+            ("    policy:", "    expect: Violated([0.5]),\n    policy:", "expected a property, one of `NoDuplicateDebit`, `Agreement`, `Conservation`, `Liveness`, found `0.5`"),
+            ("kind: Idempotent", "0.5: 1, kind: Idempotent", "expected a field name, found `0.5`"),
+            ("latency: Constant(\"20ms\"), drop", "latency: \"20ms\", drop", "expected a name, written without quotes (a distribution such as Constant(\"20ms\")"),
+        ] {
+            let e = error(bad, by);
+            assert!(e.message.contains(phrase), "{by}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_file_of_nothing_but_comments_says_so() {
+        let e = from_ron("// a scenario\n/* to come */\n").expect_err("no scenario");
+        assert!(e.message.starts_with("the file holds only comments"), "{e}");
     }
 }
