@@ -646,8 +646,9 @@ fn one_seed_is_said_in_the_singular() {
     assert!(err.contains("\n1 seed in "), "{err}");
 }
 
-/// Regression: a scenario path naming an endless file (`/dev/zero`, or a `.ron` link to it
-/// in a checked folder) was read whole, filling memory (10 GB in 20 s) before any error.
+/// Regression: a scenario or sweep path naming an endless file (`/dev/zero`, or a `.ron` link
+/// to it in a checked folder) was read whole, filling memory (10 GB in 20 s) before any
+/// error.
 #[cfg(unix)]
 #[test]
 fn an_endless_input_is_refused_not_read_whole() {
@@ -657,11 +658,12 @@ fn an_endless_input_is_refused_not_read_whole() {
         &["check", ".", "--seeds", "2"][..],
         &["run", "zero.ron"][..],
         &["run", "/dev/zero"][..],
+        &["sweep", "zero.ron", "--out", "report"][..],
     ] {
         let out = payfault(args, &dir);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(
-            stderr(&out).contains("larger than 64 MiB, which no scenario is"),
+            stderr(&out).contains("larger than 64 MiB, which no scenario or sweep file is"),
             "{args:?}: {}",
             stderr(&out)
         );

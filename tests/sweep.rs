@@ -424,6 +424,91 @@ fn the_report_files_exist_and_reference_each_other() {
     }
 }
 
+/// A title, a description, a parameter name and variant names full of Markdown and HTML.
+const MARKUP: &str = r#"Sweep(
+    title: "A <b>title</b> | with `code` & a\n# heading",
+    description: "- a list?\n<script>alert(1)</script> [a link](http://example.com) *em*",
+    base: "base.ron",
+    seeds: 1,
+    policies: [Naive, Idempotent],
+    parameters: [(name: "set|up\nx", variants: [
+        (name: "a|b\n| c |", set: []),
+        (name: "<img src=x onerror=alert(1)>", set: [("links.terminal_acquirer.drop", 0.05)]),
+        (name: "`tick` \\ & <", set: [("links.terminal_acquirer.drop", 0.01)]),
+    ])],
+)"#;
+
+/// The `|` of a Markdown line that divide table cells (not those escaped).
+fn cell_bars(line: &str) -> usize {
+    let mut escaped = false;
+    let mut bars = 0;
+    for c in line.chars() {
+        match c {
+            '|' if !escaped => bars += 1,
+            '\\' => {
+                escaped = !escaped;
+                continue;
+            }
+            _ => {}
+        }
+        escaped = false;
+    }
+    bars
+}
+
+/// Regression: names, labels, the title and the description went into report.md as they
+/// were written, so raw HTML passed into it and a line break or a `|` broke its lines and
+/// table rows; a line break in a label also broke the comment atop each cell's scenario
+/// file, which then could not be replayed.
+#[test]
+fn names_and_labels_are_text_in_report_md_and_comments() {
+    let dir = scratch("markup");
+    std::fs::copy(fixture("base.ron"), dir.join("base.ron")).expect("copy base");
+    let file = dir.join("markup.ron");
+    std::fs::write(&file, MARKUP).expect("write");
+    let out = dir.join("r");
+    sweep(&file, &out, &[]);
+    let md = read(&out.join("report.md"));
+    let unescaped = md.replace(r"\<", "");
+    for raw in [
+        "<b>",
+        "<script>",
+        "<img",
+        "\n# heading",
+        "\n- a list",
+        "\n| c |",
+    ] {
+        assert!(
+            !unescaped.contains(raw),
+            "{raw:?} passed into report.md:\n{md}"
+        );
+    }
+    let headings: Vec<&str> = md.lines().filter(|l| l.starts_with("# ")).collect();
+    assert_eq!(headings.len(), 1, "{headings:?}");
+    // Every row of a table has as many cells as its header.
+    let mut header_bars = None;
+    for line in md.lines() {
+        if line.starts_with('|') {
+            let bars = cell_bars(line);
+            assert_eq!(*header_bars.get_or_insert(bars), bars, "{line}");
+        } else {
+            header_bars = None;
+        }
+    }
+    for shown in [
+        r"\`tick\` \\ \& \<",
+        r"\<img src=x onerror=alert(1)\>",
+        r"a\|b \| c \|",
+    ] {
+        assert!(md.contains(shown), "no {shown:?} in report.md:\n{md}");
+    }
+    // Each cell's scenario file still runs.
+    for cell in names(&out.join("scenarios")) {
+        let metrics = run_json(&out.join("scenarios").join(&cell), "1");
+        assert!(metrics["intents"] > 0.0, "{cell}: {metrics:?}");
+    }
+}
+
 #[test]
 fn summaries_follow_the_rows_with_t_intervals_the_rule_of_three_and_paired_differences() {
     let out = scratch("stats");
@@ -603,6 +688,55 @@ const BAD: &[Bad] = &[
         col: 44,
         phrase: "no metric `overload`",
     },
+    Bad {
+        what: "a value given twice",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(path: \"terminals\", values: [4, 8,\n    4])])",
+        line: 3,
+        col: 5,
+        phrase: "the value `4` is given twice, first at line 2, column 45",
+    },
+    // Regression: the size of the grid was checked only once every parameter had been read,
+    // and the refusal pointed at the start of the file.
+    Bad {
+        what: "a parameter that takes the grid past its limit",
+        text: "Sweep(base: \"base.ron\", seeds: 1,\n  policies: [None, Naive, Idempotent, ReversalThenRetry, InquireThenRetry],\n  parameters: [\n    (name: \"a\", path: \"x\", values: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),\n    (name: \"b\", path: \"x\", values: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),\n    (name: \"c\", path: \"x\", values: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),\n    (name: \"d\", path: \"x\", values: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),\n    (name: \"e\", path: \"x\", values: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),\n  ])",
+        line: 8,
+        col: 36,
+        phrase: "more than 100000 cells: 10 values here times 50000 from the policies and the parameters before",
+    },
+    // Regression: a range whose last seed is the largest was refused as an overflow, and a
+    // range past it was refused at 1:1.
+    Bad {
+        what: "seeds past the largest seed",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  seed_start: 18446744073709551615)",
+        line: 2,
+        col: 15,
+        phrase: "expected a seed_start of at most 18446744073709551614, found 18446744073709551615",
+    },
+    // Regression: "unknown policy ``: the baseline is one of naive", naming nothing.
+    Bad {
+        what: "a number as the baseline",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  baseline: 1)",
+        line: 2,
+        col: 13,
+        phrase: "expected a policy name from `policies` as the baseline (one of naive), found a number `1`",
+    },
+    // Regression: "Expected string", RON's name for the type, not what the setting takes.
+    Bad {
+        what: "a number for a duration",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(path: \"bank.idempotency.retention\", values: [\"1h\", 0])])",
+        line: 2,
+        col: 68,
+        phrase: "`bank.idempotency.retention` = 0: expected a duration in quotes, with a unit, such as \"1s\" or \"250ms\", found `0`",
+    },
+    // Regression: "Expected float".
+    Bad {
+        what: "a string for a probability",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(path: \"links.terminal_acquirer.drop\", values: [\"0.1\"])])",
+        line: 2,
+        col: 64,
+        phrase: "`links.terminal_acquirer.drop` = \"0.1\": expected a number, found the string \"0.1\"",
+    },
 ];
 
 #[test]
@@ -630,6 +764,41 @@ fn bad_sweep_files_are_refused_with_file_line_and_column() {
         );
         assert!(!dir.join("out").exists(), "{}: wrote output", b.what);
     }
+}
+
+/// Regression: a parameter of 100001 values was refused for the size of its grid only after a
+/// check for repeated values that compared every pair of them (36 s; 165 s with 400-digit
+/// values), and the refusal pointed at the start of the file.
+#[test]
+fn a_parameter_past_the_grid_limit_is_refused_before_its_values_are_compared() {
+    let dir = scratch("huge");
+    std::fs::copy(fixture("base.ron"), dir.join("base.ron")).expect("copy base");
+    let values: Vec<String> = (0..=100_000)
+        .map(|i| format!("{}.{:06}", i / 1_000_000, i % 1_000_000))
+        .collect();
+    let file = dir.join("huge.ron");
+    std::fs::write(
+        &file,
+        format!(
+            "Sweep(base: \"base.ron\", seeds: 1, policies: [Naive], parameters: [\n  (name: \"d\", \
+             path: \"links.terminal_acquirer.drop\",\n   values: [{}])])",
+            values.join(", ")
+        ),
+    )
+    .expect("write");
+    let out = payfault_in_time(&args(&[
+        "sweep",
+        &file.display().to_string(),
+        "--out",
+        &dir.join("out").display().to_string(),
+    ]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let expected = format!(
+        "{}:3:12: more than 100000 cells: 100001 values here times 1 from the policies",
+        file.display()
+    );
+    assert!(err.contains(&expected), "expected {expected:?} in {err}");
 }
 
 #[test]
@@ -1036,6 +1205,33 @@ fn one_seed_gives_means_without_intervals_or_bounds_it_cannot_have() {
     let report = read(&out.join("report.md"));
     assert!(!report.contains("with 95% intervals"), "{report}");
     assert!(report.contains("seed, without intervals"), "{report}");
+}
+
+/// Regression: `seed_start: 18446744073709551615, seeds: 1` was refused as an overflow, though
+/// that range holds one seed, the largest; and the list of a cell's seeds ended past it.
+#[test]
+fn a_sweep_runs_the_largest_seed() {
+    let dir = scratch("largest-seed");
+    let text = read(&fixture("tiny.ron"))
+        .replace("seeds: 3,", "seeds: 1,")
+        .replace("seed_start: 5,", "seed_start: 18446744073709551615,");
+    std::fs::copy(fixture("base.ron"), dir.join("base.ron")).expect("copy base");
+    let file = dir.join("largest-seed.ron");
+    std::fs::write(&file, text).expect("write");
+    let out = dir.join("r");
+    sweep(&file, &out, &[]);
+    let (head, rows) = csv(&out.join("results.csv"));
+    let seed = head
+        .iter()
+        .position(|h| h == "seed")
+        .expect("a seed column");
+    let seeds: Vec<&str> = rows.iter().map(|r| r[seed].as_str()).collect();
+    assert_eq!(seeds, ["18446744073709551615"; 4]);
+    let report = read(&out.join("report.md"));
+    assert!(
+        report.contains("(18446744073709551615 to 18446744073709551615)"),
+        "{report}"
+    );
 }
 
 /// Regression: with the policy as the only axis, the captions compared the last policy with

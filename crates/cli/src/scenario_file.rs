@@ -51,15 +51,24 @@ pub fn read_capped(path: &Path) -> Result<Vec<u8>, LoadError> {
     if bytes.len() as u64 > MAX_BYTES {
         return Err(io(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("larger than {} MiB, which no scenario is", MAX_BYTES >> 20),
+            format!(
+                "larger than {} MiB, which no scenario or sweep file is",
+                MAX_BYTES >> 20
+            ),
         )));
     }
     Ok(bytes)
 }
 
 pub fn load(path: &Path) -> Result<Scenario, LoadError> {
+    parse(path, &read_text(path)?)
+}
+
+/// The text of `path`: at most [`MAX_BYTES`], UTF-8, or an error at the first byte that
+/// is not.
+pub fn read_text(path: &Path) -> Result<String, LoadError> {
     let bytes = read_capped(path)?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         let (line, col) = position(e.as_bytes(), e.utf8_error().valid_up_to());
         LoadError::Invalid {
             path: path.to_path_buf(),
@@ -67,8 +76,7 @@ pub fn load(path: &Path) -> Result<Scenario, LoadError> {
             col,
             message: "expected UTF-8 text, found a byte that is not".into(),
         }
-    })?;
-    parse(path, &text)
+    })
 }
 
 /// The line and column, from 1, of byte `at` of `bytes`, which are valid UTF-8 before it;

@@ -145,7 +145,10 @@ const FORMAT: u32 = 1;
 
 impl Manifest {
     fn seed_list(&self) -> Vec<u64> {
-        (self.seed_start..self.seed_start + self.seeds).collect()
+        // Counted from the start: the range's end, one past the last seed, may not fit in u64.
+        (0..self.seeds)
+            .map_while(|i| self.seed_start.checked_add(i))
+            .collect()
     }
 
     /// `cell,policy,<parameters>,seed,<metrics>`
@@ -412,11 +415,18 @@ fn scenario_file_text(m: &Manifest, cell: &spec::Cell) -> String {
         .zip(&info.coords)
         .map(|(a, &v)| format!("{} = {}", a.name, a.values[v].label))
         .collect();
+    // A line break in a name or label would end the comment and leave the rest to be read as
+    // part of the scenario.
+    let one_line = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
     format!(
         "// Grid cell {} ({}), from {}.\n// Replay one row of results.csv: payfault run scenarios/{}.ron --seed N\n{}\n",
         cell.id,
-        what.join(", "),
-        m.base,
+        one_line(&what.join(", ")),
+        one_line(&m.base),
         cell.id,
         cell.scenario_text
     )

@@ -451,11 +451,12 @@ fn figure(r: &Report, title: &str, panels: Vec<Panel>) -> Figure {
 /// Per series: the most duplicates seen and where, and where none was seen.
 fn dup_facts(r: &Report, rate: &str, count: &str) -> String {
     let x = &r.m.axes[r.x_axis];
-    let at = |c: usize| format!("{} = {}", x.name, r.value_label(c, r.x_axis));
+    let at = |c: usize| format!("{} = {}", given(&x.name), given(r.value_label(c, r.x_axis)));
     let facts: Vec<String> = r
         .series
         .iter()
         .map(|(label, _, cells)| {
+            let label = given(label);
             if r.x_axis == 0 {
                 return format!("{label}: {}", dup_text(r, cells[0], rate, count));
             }
@@ -479,7 +480,7 @@ fn dup_facts(r: &Report, rate: &str, count: &str) -> String {
             match worst {
                 None => format!(
                     "{label}: none seen at any {} (each cell ≤ {} per million at 95%)",
-                    x.name,
+                    given(&x.name),
                     sig(bound)
                 ),
                 Some((c, m)) if none.is_empty() => match least {
@@ -493,13 +494,15 @@ fn dup_facts(r: &Report, rate: &str, count: &str) -> String {
                     _ => format!("{label}: {} ({})", sig(m), at(c)),
                 },
                 Some((c, m)) => {
-                    let where_none: Vec<&str> =
-                        none.iter().map(|&n| r.value_label(n, r.x_axis)).collect();
+                    let where_none: Vec<String> = none
+                        .iter()
+                        .map(|&n| given(r.value_label(n, r.x_axis)))
+                        .collect();
                     format!(
                         "{label}: up to {} ({}), none seen at {} = {} (≤ {} at 95%)",
                         sig(m),
                         at(c),
-                        x.name,
+                        given(&x.name),
                         where_none.join(", "),
                         sig(bound)
                     )
@@ -556,7 +559,10 @@ fn at_last<'a>(r: &'a Report<'a>) -> (String, Vec<(&'a str, usize)>) {
                 .map(|c| (name.as_str(), c))
         })
         .collect();
-    (format!("At {} = {}", a.name, a.values[last].label), cells)
+    (
+        format!("At {} = {}", given(&a.name), given(&a.values[last].label)),
+        cells,
+    )
 }
 
 fn charts(r: &Report) -> Vec<Chart> {
@@ -625,9 +631,9 @@ fn charts(r: &Report) -> Vec<Chart> {
             Some((lead, lo, hi)) => format!(
                 "{lead}, the p99 runs from {} ms ({}) to {} ms ({})",
                 sig(lo.0),
-                lo.1,
+                given(lo.1),
                 sig(hi.0),
-                hi.1
+                given(hi.1)
             ),
             None => String::new(),
         };
@@ -671,9 +677,9 @@ fn charts(r: &Report) -> Vec<Chart> {
             Some((lead, lo, hi)) => format!(
                 " {lead}, from {}{unit} ({}) to {}{unit} ({}).",
                 sig(lo.0),
-                lo.1,
+                given(lo.1),
                 sig(hi.0),
-                hi.1
+                given(hi.1)
             ),
             None => String::new(),
         };
@@ -698,7 +704,13 @@ fn charts(r: &Report) -> Vec<Chart> {
         let (lead, last) = at_last(r);
         let facts: Vec<String> = last
             .iter()
-            .filter_map(|&(name, c)| Some(format!("{name}: {}", with_ci(r.mean(c, col)?, 1.0))))
+            .filter_map(|&(name, c)| {
+                Some(format!(
+                    "{}: {}",
+                    given(name),
+                    with_ci(r.mean(c, col)?, 1.0)
+                ))
+            })
             .collect();
         out.push(Chart {
             stem: format!("metric-{col}"),
@@ -737,11 +749,11 @@ fn charts(r: &Report) -> Vec<Chart> {
                 s
             })
             .collect();
-        let clean: Vec<&str> = r
+        let clean: Vec<String> = r
             .series
             .iter()
             .filter(|(_, _, cells)| cells.iter().all(|&c| r.none_seen_bound(c, DUP_N).is_some()))
-            .map(|(l, _, _)| l.as_str())
+            .map(|(l, _, _)| given(l))
             .collect();
         let verdict = if clean.is_empty() {
             "Every series charged some customer twice somewhere on the grid.".to_string()
@@ -755,7 +767,7 @@ fn charts(r: &Report) -> Vec<Chart> {
             format!(
                 " Each point is a cell; a series' points are joined in the order of {}, whose \
                  first and last values label its ends.",
-                r.m.axes[r.x_axis].name
+                given(&r.m.axes[r.x_axis].name)
             )
         } else {
             String::new()
@@ -785,8 +797,124 @@ fn charts(r: &Report) -> Vec<Chart> {
     out
 }
 
-fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+/// Marks around text that comes from the sweep file or the base scenario (a title, a name,
+/// a label, a value as written) inside the report's own words, so that each format escapes it
+/// its own way; private-use characters, dropped from the text they mark.
+const GIVEN: char = '\u{E000}';
+const GIVEN_CODE: char = '\u{E001}';
+const END: char = '\u{E002}';
+
+/// Given text, marked to be escaped as text.
+fn given(s: &str) -> String {
+    format!("{GIVEN}{}{END}", s.replace([GIVEN, GIVEN_CODE, END], ""))
+}
+
+/// Given text, marked to be shown as code (a file name).
+fn given_code(s: &str) -> String {
+    format!(
+        "{GIVEN_CODE}{}{END}",
+        s.replace([GIVEN, GIVEN_CODE, END], "")
+    )
+}
+
+/// Report text with each part rendered by its kind: the report's own words, given text, and
+/// given code.
+fn render(
+    text: &str,
+    own: impl Fn(&str) -> String,
+    given: impl Fn(&str) -> String,
+    code: impl Fn(&str) -> String,
+) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find([GIVEN, GIVEN_CODE]) {
+        out.push_str(&own(&rest[..i]));
+        let as_code = rest[i..].starts_with(GIVEN_CODE);
+        let inside = &rest[i + GIVEN.len_utf8()..];
+        let end = inside.find(END).unwrap_or(inside.len());
+        out.push_str(&if as_code {
+            code(&inside[..end])
+        } else {
+            given(&inside[..end])
+        });
+        rest = inside.get(end + END.len_utf8()..).unwrap_or("");
+    }
+    out.push_str(&own(rest));
+    out
+}
+
+/// Report text as Markdown: the report's own words are Markdown already.
+fn md(text: &str) -> String {
+    render(text, str::to_string, md_text, md_code)
+}
+
+/// Report text as HTML: the report's own words with their `code`, given text as it is.
+fn html_text(text: &str) -> String {
+    render(
+        text,
+        |s| code_spans(&esc(s)),
+        esc,
+        |s| format!("<code>{}</code>", esc(s)),
+    )
+}
+
+/// Given text for a line of Markdown or a table cell: what could start markup, raw HTML or
+/// an entity, or end a cell is backslash-escaped, and a line break or other control
+/// character, which would end the line or the table row, becomes a space.
+fn md_text(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let in_word = |j: Option<usize>| {
+            j.and_then(|j| chars.get(j))
+                .is_some_and(|c| c.is_alphanumeric())
+        };
+        match c {
+            c if c.is_control() => out.push(' '),
+            // Inside a word (`terminal_acquirer`) `_` marks no emphasis: left as it is.
+            '_' if in_word(i.checked_sub(1)) && in_word(Some(i + 1)) => out.push(c),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '&' | '|' | '#' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Given text as a paragraph of its own: besides [`md_text`], what would make its start a
+/// list, a rule or a code block is neutralised.
+fn md_paragraph(s: &str) -> String {
+    let text = md_text(s);
+    let text = text.trim_start();
+    let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if text.starts_with(['-', '+', '=']) {
+        format!("\\{text}")
+    } else if digits > 0 && text[digits..].starts_with(['.', ')']) {
+        format!("{}\\{}", &text[..digits], &text[digits..])
+    } else {
+        text.to_string()
+    }
+}
+
+/// Given text as a Markdown code span: fenced by more backquotes than it holds in a row, and
+/// padded with a space at each end where a reader would take one off or join a backquote to
+/// the fence.
+fn md_code(s: &str) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let spaced = s.starts_with(' ') && s.ends_with(' ');
+    let pad = if s.is_empty() || s.starts_with('`') || s.ends_with('`') || spaced {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{s}{pad}{fence}")
 }
 
 /// A table as header and rows of text.
@@ -803,7 +931,7 @@ impl Table {
             "| {} |",
             self.head
                 .iter()
-                .map(|h| md_cell(h))
+                .map(|h| md(h))
                 .collect::<Vec<_>>()
                 .join(" | ")
         );
@@ -812,7 +940,7 @@ impl Table {
             let _ = writeln!(
                 o,
                 "| {} |",
-                r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")
+                r.iter().map(|c| md(c)).collect::<Vec<_>>().join(" | ")
             );
         }
         o
@@ -820,13 +948,13 @@ impl Table {
     fn html(&self) -> String {
         let mut o = String::from("<table>\n<thead><tr>");
         for h in &self.head {
-            let _ = write!(o, "<th>{}</th>", esc(h));
+            let _ = write!(o, "<th>{}</th>", html_text(h));
         }
         o.push_str("</tr></thead>\n<tbody>\n");
         for r in &self.rows {
             o.push_str("<tr>");
             for c in r {
-                let _ = write!(o, "<td>{}</td>", esc(c));
+                let _ = write!(o, "<td>{}</td>", html_text(c));
             }
             o.push_str("</tr>\n");
         }
@@ -843,7 +971,7 @@ fn varied_axes(m: &Manifest) -> Vec<usize> {
 
 fn results_table(r: &Report) -> Table {
     let axes = varied_axes(r.m);
-    let mut head: Vec<String> = axes.iter().map(|&a| r.m.axes[a].name.clone()).collect();
+    let mut head: Vec<String> = axes.iter().map(|&a| given(&r.m.axes[a].name)).collect();
     head.extend(
         [
             "duplicates / M (permanent)",
@@ -857,10 +985,7 @@ fn results_table(r: &Report) -> Table {
     );
     let rows = (0..r.m.cells.len())
         .map(|i| {
-            let mut row: Vec<String> = axes
-                .iter()
-                .map(|&a| r.value_label(i, a).to_string())
-                .collect();
+            let mut row: Vec<String> = axes.iter().map(|&a| given(r.value_label(i, a))).collect();
             row.push(dup_text(r, i, DUP, DUP_N));
             row.push(dup_text(r, i, DUP_T, DUP_T_N));
             row.push(r.mean(i, FAIL).map_or("-".into(), |e| with_ci(e, 100.0)));
@@ -905,16 +1030,13 @@ fn pairs_table(r: &Report, ps: &[Pair]) -> Table {
         (P99, "Δ p99 latency (ms)", 1.0),
         (MSGS, "Δ messages / intent", 1.0),
     ];
-    let mut head: Vec<String> = axes.iter().map(|&a| r.m.axes[a].name.clone()).collect();
+    let mut head: Vec<String> = axes.iter().map(|&a| given(&r.m.axes[a].name)).collect();
     head.extend(shown.iter().map(|s| s.1.to_string()));
     let mut rows = Vec::new();
     let mut cells: Vec<usize> = ps.iter().map(|p| p.cell).collect();
     cells.dedup();
     for c in cells {
-        let mut row: Vec<String> = axes
-            .iter()
-            .map(|&a| r.value_label(c, a).to_string())
-            .collect();
+        let mut row: Vec<String> = axes.iter().map(|&a| given(r.value_label(c, a))).collect();
         for (metric, _, scale) in shown {
             let cell = ps
                 .iter()
@@ -933,18 +1055,19 @@ fn run_facts(r: &Report) -> Vec<String> {
     let dims: Vec<String> = m
         .axes
         .iter()
-        .map(|a| format!("{} {}", a.values.len(), a.name))
+        .map(|a| format!("{} {}", a.values.len(), given(&a.name)))
         .collect();
     let mut f = vec![
-        format!("Sweep file: `{}`; base scenario: `{}` ({}{}).", m.sweep, m.base, m.base_name,
-            if m.base_description.is_empty() { String::new() } else { format!(": {}", m.base_description) }),
+        format!("Sweep file: {}; base scenario: {} ({}{}).", given_code(&m.sweep), given_code(&m.base),
+            given(&m.base_name),
+            if m.base_description.is_empty() { String::new() } else { format!(": {}", given(&m.base_description)) }),
         format!(
             "Grid: {} = {} cells, each run on the same {} seeds ({} to {}): {} runs, {} purchase intents in all.",
             dims.join(" × "),
             m.cells.len(),
             m.seeds,
             m.seed_start,
-            m.seed_start + m.seeds - 1,
+            m.seed_start.saturating_add(m.seeds.saturating_sub(1)),
             m.cells.len() as u64 * m.seeds,
             intents_text(intents)
         ),
@@ -963,7 +1086,7 @@ fn run_facts(r: &Report) -> Vec<String> {
              edge of its bucket, at most 6.25% above the exact value. Paired differences subtract \
              the baseline policy ({}) on the same seed.",
             m.seeds.saturating_sub(1),
-            m.axes[0].values[m.baseline].label
+            given(&m.axes[0].values[m.baseline].label)
         ),
         "Replay any row of results.csv: `payfault run scenarios/<cell>.ron --seed <seed>` from \
          this folder."
@@ -997,23 +1120,27 @@ fn params_table(m: &Manifest) -> Table {
                     let uniform = v.settings.iter().all(|s| s.1 == v.label)
                         || (a.name == "policy" && v.settings.len() <= 1);
                     if uniform {
-                        v.label.clone()
+                        given(&v.label)
                     } else {
                         let s: Vec<String> = v
                             .settings
                             .iter()
-                            .map(|(p, x)| format!("{p} = {}", squeeze(x)))
+                            .map(|(p, x)| format!("{} = {}", given(p), given(&squeeze(x))))
                             .collect();
-                        format!("{} ({})", v.label, s.join("; "))
+                        format!("{} ({})", given(&v.label), s.join("; "))
                     }
                 })
                 .collect();
             vec![
-                a.name.clone(),
+                given(&a.name),
                 if paths.is_empty() {
                     "(the base scenario's)".into()
                 } else {
-                    paths.join(", ")
+                    paths
+                        .iter()
+                        .map(|p| given(p))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 },
                 values.join(", "),
             ]
@@ -1047,20 +1174,20 @@ const FILES: [(&str, &str); 6] = [
 fn markdown(r: &Report, charts: &[Chart], results: &Table, pairs: &Table) -> String {
     let m = r.m;
     let mut o = String::new();
-    let _ = writeln!(o, "# {}\n", m.title);
+    let _ = writeln!(o, "# {}\n", md_text(&m.title));
     if !m.description.is_empty() {
-        let _ = writeln!(o, "{}\n", m.description);
+        let _ = writeln!(o, "{}\n", md_paragraph(&m.description));
     }
     let _ = writeln!(o, "## What was run\n");
     for f in run_facts(r) {
-        let _ = writeln!(o, "- {f}");
+        let _ = writeln!(o, "- {}", md(&f));
     }
     let _ = writeln!(o, "\n{}", params_table(m).md());
     let _ = writeln!(o, "## Charts\n");
     for c in charts {
         let _ = writeln!(o, "### {}\n", c.figure.title);
         let _ = writeln!(o, "![{}](charts/{}.png)\n", c.figure.title, c.stem);
-        let _ = writeln!(o, "{}\n", c.text);
+        let _ = writeln!(o, "{}\n", md(&c.text));
         let _ = writeln!(
             o,
             "Files: [SVG](charts/{0}.svg), [PNG](charts/{0}.png).\n",
@@ -1077,7 +1204,7 @@ fn markdown(r: &Report, charts: &[Chart], results: &Table, pairs: &Table) -> Str
         let _ = writeln!(
             o,
             "## Paired differences against {}\n",
-            m.axes[0].values[m.baseline].label
+            md_text(&m.axes[0].values[m.baseline].label)
         );
         let _ = writeln!(
             o,
@@ -1137,7 +1264,7 @@ fn html(r: &Report, charts: &[(&Chart, String)], results: &Table, pairs: &Table)
     }
     let _ = writeln!(o, "<h2>What was run</h2>\n<ul>");
     for f in run_facts(r) {
-        let _ = writeln!(o, "<li>{}</li>", code_spans(&esc(&f)));
+        let _ = writeln!(o, "<li>{}</li>", html_text(&f));
     }
     let _ = writeln!(o, "</ul>\n{}", params_table(m).html());
     let _ = writeln!(o, "<h2>Charts</h2>");
@@ -1157,7 +1284,7 @@ fn html(r: &Report, charts: &[(&Chart, String)], results: &Table, pairs: &Table)
                 ),
                 1
             ),
-            code_spans(&esc(&c.text))
+            html_text(&c.text)
         );
     }
     let _ = writeln!(
@@ -1242,5 +1369,32 @@ mod tests {
             assert_eq!(sig(v), s);
         }
         assert_eq!(intents_text(1234567.0), "1,234,567");
+    }
+
+    #[test]
+    fn given_text_is_escaped_for_each_format() {
+        for (text, md) in [
+            ("a|b\nc\r\td", r"a\|b c  d"),
+            ("<b>&amp;</b>", r"\<b\>\&amp;\</b\>"),
+            (
+                "terminal_acquirer _x_ *y*",
+                r"terminal_acquirer \_x\_ \*y\*",
+            ),
+            ("`x` \\ [l](u) # ~", r"\`x\` \\ \[l\](u) \# \~"),
+        ] {
+            assert_eq!(md_text(text), md, "{text:?}");
+        }
+        for (text, md) in [("- a", r"\- a"), ("12. a", r"12\. a"), ("  + a", r"\+ a")] {
+            assert_eq!(md_paragraph(text), md, "{text:?}");
+        }
+        for (text, md) in [("a.ron", "`a.ron`"), ("a`b", "``a`b``"), ("`a", "`` `a ``")] {
+            assert_eq!(md_code(text), md, "{text:?}");
+        }
+        let text = format!("`own` {} in {}", given("<a|b>"), given_code("x`y"));
+        assert_eq!(md(&text), r"`own` \<a\|b\> in ``x`y``");
+        assert_eq!(
+            html_text(&text),
+            "<code>own</code> &lt;a|b&gt; in <code>x`y</code>"
+        );
     }
 }

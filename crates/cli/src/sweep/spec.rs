@@ -28,6 +28,7 @@
 //! whole backoff or latency distribution) and every check the scenario makes applies. Errors
 //! point at the sweep file's line and column of the path or value at fault.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use payfault_domain::{PolicyKind, Scenario};
@@ -219,10 +220,7 @@ fn policy_of(name: &str) -> Option<PolicyKind> {
 
 /// Reads and checks a sweep file, its base scenario, and every cell's scenario.
 pub fn read(path: &Path) -> Result<(Spec, Vec<Cell>), LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = scenario_file::read_text(path)?;
     let src = Src { path, text: &text };
     let root = ron_tree::parse(&text).map_err(|e| src.err(e.at, e.message))?;
     if let Kind::Group {
@@ -279,12 +277,24 @@ pub fn read(path: &Path) -> Result<(Spec, Vec<Cell>), LoadError> {
         ));
     }
     let seed_start = match field(fields, "seed_start") {
-        Some(f) => src.count(&f.value)?,
+        Some(f) => {
+            let start = src.count(&f.value)?;
+            // The last seed is seed_start + seeds - 1.
+            let latest = u64::MAX - (seeds - 1);
+            if start > latest {
+                return Err(src.err(
+                    f.value.start,
+                    format!(
+                        "expected a seed_start of at most {latest}, found {start}: with {seeds} \
+                         seeds it passes the largest seed, {}",
+                        u64::MAX
+                    ),
+                ));
+            }
+            start
+        }
         None => 1,
     };
-    if seed_start.checked_add(seeds).is_none() {
-        return Err(src.err(root.start, "seed_start + seeds overflows"));
-    }
     let title = match field(fields, "title") {
         Some(f) => src.string(&f.value)?,
         None => path
@@ -300,9 +310,21 @@ pub fn read(path: &Path) -> Result<(Spec, Vec<Cell>), LoadError> {
     let baseline = match field(fields, "baseline") {
         None => 0,
         Some(f) => {
+            let of: Vec<&str> = axes[0].values.iter().map(|v| v.label.as_str()).collect();
             let name = match &f.value.kind {
                 Kind::Ident(n) | Kind::Str(n) => n.clone(),
-                _ => String::new(),
+                _ => {
+                    return Err(src.err(
+                        f.value.start,
+                        format!(
+                            "expected a policy name from `policies` as the baseline (one of {}), \
+                             found {} `{}`",
+                            of.join(", "),
+                            f.value.what(),
+                            compact(f.value.text(src.text))
+                        ),
+                    ))
+                }
             };
             let kind = policy_of(&name).map(|k| k.cli_name());
             axes[0]
@@ -310,7 +332,6 @@ pub fn read(path: &Path) -> Result<(Spec, Vec<Cell>), LoadError> {
                 .iter()
                 .position(|v| Some(v.label.as_str()) == kind)
                 .ok_or_else(|| {
-                    let of: Vec<&str> = axes[0].values.iter().map(|v| v.label.as_str()).collect();
                     let what = if kind.is_none() {
                         "unknown policy"
                     } else {
@@ -323,12 +344,12 @@ pub fn read(path: &Path) -> Result<(Spec, Vec<Cell>), LoadError> {
                 })?
         }
     };
+    let mut columns: BTreeSet<String> = ["cell", "policy", "seed"].map(String::from).into();
     if let Some(f) = field(fields, "parameters") {
         for p in src.list(&f.value)? {
-            let axis = parameter(&src, p)?;
-            let clash = axes.iter().any(|a| a.name == axis.name)
-                || ["cell", "seed"].contains(&axis.name.as_str());
-            if clash {
+            let cells_before = axes.iter().map(|a| a.values.len()).product();
+            let axis = parameter(&src, p, cells_before)?;
+            if !columns.insert(axis.name.clone()) {
                 return Err(src.err(
                     p.start,
                     format!(
@@ -370,11 +391,8 @@ pub fn read(path: &Path) -> Result<(Spec, Vec<Cell>), LoadError> {
             charts.push(name);
         }
     }
-    let cells_total = axes
-        .iter()
-        .try_fold(1usize, |n, a| n.checked_mul(a.values.len()))
-        .filter(|&n| n <= MAX_CELLS)
-        .ok_or_else(|| src.err(root.start, format!("more than {MAX_CELLS} cells")))?;
+    // Within MAX_CELLS: each parameter was held to it as it was read.
+    let cells_total = axes.iter().map(|a| a.values.len()).product();
 
     let spec = Spec {
         title,
@@ -445,7 +463,9 @@ fn policy_axis(src: &Src, fields: &[Field], base: &Scenario) -> Result<Axis, Loa
     })
 }
 
-fn parameter(src: &Src, p: &Node) -> Result<Axis, LoadError> {
+/// Reads a parameter; `cells_before` is the size of the grid without it, since its values
+/// multiply the grid.
+fn parameter(src: &Src, p: &Node, cells_before: usize) -> Result<Axis, LoadError> {
     let fields = src.fields(p, "a parameter")?;
     src.check_fields(
         fields,
@@ -467,13 +487,30 @@ fn parameter(src: &Src, p: &Node) -> Result<Axis, LoadError> {
     }
     let values = field(fields, "values");
     let variants = field(fields, "variants");
+    // Refused by its length alone, before its values are read: a list long enough to pass
+    // the limit is long enough for reading it to take a while.
+    let within_limit =
+        |list: &Node, items: &[Node], what: &str| match cells_before.checked_mul(items.len()) {
+            Some(n) if n <= MAX_CELLS => Ok(()),
+            _ => Err(src.err(
+                list.start,
+                format!(
+                    "more than {MAX_CELLS} cells: {} {what} here times {cells_before} from the \
+                     policies and the parameters before; expected at most {MAX_CELLS} cells in all",
+                    items.len()
+                ),
+            )),
+        };
     let mut out = Vec::new();
+    // Where each value or variant starts in the sweep file.
+    let mut starts = Vec::new();
     let name = match (values, variants, &path) {
         (Some(vf), None, Some((path, path_at))) => {
             let items = src.list(&vf.value)?;
             if items.is_empty() {
                 return Err(src.err(vf.value.start, "give at least one value"));
             }
+            within_limit(&vf.value, items, "values")?;
             for n in items {
                 let settings = std::iter::once((path.clone(), *path_at))
                     .chain(also.iter().cloned())
@@ -488,6 +525,7 @@ fn parameter(src: &Src, p: &Node) -> Result<Axis, LoadError> {
                     label: label_of(n, src.text),
                     settings,
                 });
+                starts.push(n.start);
             }
             name.unwrap_or_else(|| path.clone())
         }
@@ -496,8 +534,10 @@ fn parameter(src: &Src, p: &Node) -> Result<Axis, LoadError> {
             if items.is_empty() {
                 return Err(src.err(vf.value.start, "give at least one variant"));
             }
+            within_limit(&vf.value, items, "variants")?;
             for n in items {
                 out.push(variant(src, n)?);
+                starts.push(n.start);
             }
             name.unwrap_or_else(|| "variant".into())
         }
@@ -509,11 +549,19 @@ fn parameter(src: &Src, p: &Node) -> Result<Axis, LoadError> {
             ))
         }
     };
-    for (i, v) in out.iter().enumerate() {
-        if out[..i].iter().any(|w| w.label == v.label) {
-            let at = v.settings.first().map_or(p.start, |s| s.value_at);
-            return Err(src.err(at, format!("the value `{}` is given twice", v.label)));
+    let mut first_at = BTreeMap::new();
+    for (v, &at) in out.iter().zip(&starts) {
+        if let Some(&first) = first_at.get(v.label.as_str()) {
+            let (line, col) = ron_tree::line_col(src.text, first);
+            return Err(src.err(
+                at,
+                format!(
+                    "the value `{}` is given twice, first at line {line}, column {col}",
+                    v.label
+                ),
+            ));
         }
+        first_at.insert(v.label.as_str(), at);
     }
     Ok(Axis {
         label: label.unwrap_or_else(|| name.clone()),
