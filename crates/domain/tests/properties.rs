@@ -322,6 +322,18 @@ fn a_recorded_fault_schedule_replays_the_run_exactly() {
     assert_eq!(a, b);
 }
 
+/// The `.ron` files of a folder of the workspace, in name order.
+fn ron_files(folder: &str) -> Vec<std::path::PathBuf> {
+    let dir = format!("{}/../../{folder}", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// A shrunk scenario, written out as RON and read back as `check` writes it and `run` reads
 /// it, violates `property` on its seed, with the size the shrinker reported.
 fn assert_shrinks(sc: &Scenario, seed: u64, property: Property, what: &str) {
@@ -355,12 +367,7 @@ fn assert_shrinks(sc: &Scenario, seed: u64, property: Property, what: &str) {
 /// first seeds violates shrinks to a scenario that still violates it.
 #[test]
 fn shrunk_scenarios_fail_as_they_are_written() {
-    let dir = format!("{}/../../tests/shrink", env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
+    let files = ron_files("tests/shrink");
     assert!(!files.is_empty());
     for f in files {
         let sc = parse(&std::fs::read_to_string(&f).unwrap());
@@ -384,15 +391,8 @@ fn shrunk_scenarios_fail_as_they_are_written() {
 /// scenarios that still fail.
 #[test]
 fn shipped_failures_shrink_to_scenarios_that_still_fail() {
-    let dir = format!("{}/../../scenarios", env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-        .collect();
-    files.sort();
     let mut shrunk = 0;
-    for f in files {
+    for f in ron_files("scenarios") {
         let mut sc = parse(&std::fs::read_to_string(&f).unwrap());
         if matches!(sc.expect, payfault_domain::config::Expect::Hold) {
             continue;
@@ -414,12 +414,7 @@ fn shipped_failures_shrink_to_scenarios_that_still_fail() {
 /// property to hold on every seed.
 #[test]
 fn regression_scenarios_hold() {
-    let dir = format!("{}/../../tests/regressions", env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
+    let files = ron_files("tests/regressions");
     assert!(files.len() >= 3);
     for f in files {
         let sc = parse(&std::fs::read_to_string(&f).unwrap());
