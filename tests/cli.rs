@@ -1245,3 +1245,32 @@ fn copy_dir(from: &Path, to: &Path) {
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
 }
+
+/// Regression: `--chart` without `--intent` on a run where every property held stopped with
+/// an error and printed nothing of the run; the summary comes first, then the error.
+#[test]
+fn a_chart_with_nothing_to_draw_still_prints_the_summary() {
+    let dir = fresh_dir("chart-held");
+    let chart = dir.join("c.svg");
+    let o = payfault(&[
+        "run",
+        &scenario("policy-reversal.ron"),
+        "--seed",
+        "3",
+        "--chart",
+        chart.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("no-duplicate-debit     held"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stderr.contains("--chart needs --intent K"),
+        "{}",
+        o.stderr
+    );
+    assert!(!chart.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

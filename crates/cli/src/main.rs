@@ -485,12 +485,15 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
         Some(path) => run_traced(&sc, seed, &policy, path),
     }
     .map_err(at)?;
-    if let Some(chart) = &args.chart {
+    // A chart that cannot be drawn is reported after the summary, which the run has earned.
+    let charted = args.chart.as_ref().map_or(Ok(()), |chart| {
         let intent = args
             .intent
             .or_else(|| summary.violations.iter().find_map(|v| v.intent))
             .ok_or_else(|| {
-                CliError::Usage("--chart needs --intent K when no property was violated".into())
+                CliError::Usage(
+                    "--chart needs --intent K when no property was violated: no chart drawn".into(),
+                )
             })?;
         let mut rec = chart::IntentRecorder {
             intent,
@@ -502,8 +505,8 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
             &rec,
             chart,
             &format!("{} seed {seed} policy {}", sc.name, sc.policy.kind),
-        )?;
-    }
+        )
+    });
     // A trace or chart written to standard output keeps it to itself (JSON Lines that a
     // reader can parse line by line); the summary then goes to standard error.
     let out_taken = [&args.trace, &args.chart]
@@ -526,7 +529,8 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
         ),
     }
     .and_then(|()| out.flush());
-    printed(written, if summary.all_held() { 0 } else { 1 })
+    let code = printed(written, if summary.all_held() { 0 } else { 1 })?;
+    charted.map(|()| code)
 }
 
 /// Runs with every event streamed to a temporary file beside `path`, which takes its place
