@@ -298,6 +298,44 @@ const MALFORMED: &[Malformed] = &[
         phrase: "expected a spike probability between 0 and 1, found 2",
         fix: Some(("p: 2", "p: 0.5")),
     },
+    // Regression: a lognormal's bad `sigma` was reported where the distribution ends, as
+    // "sigma must be finite and positive" (0 is allowed).
+    Malformed {
+        file: "negative-lognormal-sigma.ron",
+        line: 10,
+        phrase: "expected a lognormal sigma, finite and at least 0, found -0.5",
+        fix: Some(("sigma: -0.5", "sigma: 0.5")),
+    },
+    // Regression: a bad `sigma` inside a spike was reported where the whole spike ends.
+    Malformed {
+        file: "infinite-lognormal-sigma.ron",
+        line: 11,
+        phrase: "expected a lognormal sigma, finite and at least 0, found inf",
+        fix: Some(("sigma: inf", "sigma: 1")),
+    },
+    // Regression: a Pareto's bad `shape` was reported where the distribution ends.
+    Malformed {
+        file: "zero-pareto-shape.ron",
+        line: 10,
+        phrase: "expected a Pareto shape, finite and above 0, found 0",
+        fix: Some(("shape: 0", "shape: 1.5")),
+    },
+    // Regression: a uniform's `lo` above its `hi` was reported where the whole spike ends,
+    // as "uniform bounds are reversed".
+    Malformed {
+        file: "uniform-lo-above-hi.ron",
+        line: 11,
+        phrase: r#"hi must be at least lo: expected at least "5s", found "1s""#,
+        fix: Some((r#"hi: "1s","#, r#"hi: "6s","#)),
+    },
+    // Regression: an amount's `min` above its `max` was reported where the amount ends, as
+    // "expected 0 < min <= max".
+    Malformed {
+        file: "amount-min-above-max.ron",
+        line: 9,
+        phrase: "max must be at least min: expected at least 500, found 100",
+        fix: Some(("max: 100", "max: 1000")),
+    },
     // Regression: "expected a whole number, found 1e19" did not say what was wrong with it.
     Malformed {
         file: "count-with-an-exponent.ron",

@@ -289,19 +289,54 @@ pub enum RawLatency {
     },
     LogNormal {
         median: Duration,
+        #[serde(deserialize_with = "lognormal_sigma")]
         sigma: f64,
     },
     Pareto {
         scale: Duration,
+        #[serde(deserialize_with = "pareto_shape")]
         shape: f64,
     },
     /// With probability `p`, add a draw of `extra` to a draw of `base`.
     Spike {
+        #[serde(deserialize_with = "checked_part")]
         base: Box<RawLatency>,
         #[serde(deserialize_with = "spike_probability")]
         p: f64,
+        #[serde(deserialize_with = "checked_part")]
         extra: Box<RawLatency>,
     },
+}
+
+/// A lognormal's `sigma`, refused at the field: finite and at least 0.
+fn lognormal_sigma<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let sigma = f64::deserialize(d)?;
+    if !(sigma.is_finite() && sigma >= 0.0) {
+        return Err(de::Error::custom(format!(
+            "expected a lognormal sigma, finite and at least 0, found {}",
+            as_written(sigma)
+        )));
+    }
+    Ok(sigma)
+}
+
+/// A Pareto's `shape`, refused at the field: finite and above 0.
+fn pareto_shape<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let shape = f64::deserialize(d)?;
+    if !(shape.is_finite() && shape > 0.0) {
+        return Err(de::Error::custom(format!(
+            "expected a Pareto shape, finite and above 0, found {}",
+            as_written(shape)
+        )));
+    }
+    Ok(shape)
+}
+
+/// A spike's `base` or `extra`, checked where it ends rather than where the whole spike does.
+fn checked_part<'de, D: Deserializer<'de>>(d: D) -> Result<Box<RawLatency>, D::Error> {
+    let raw = RawLatency::deserialize(d)?;
+    raw.check().map_err(de::Error::custom)?;
+    Ok(Box::new(raw))
 }
 
 /// A spike's `p`, refused at the field: the distribution as a whole is checked only where it
@@ -318,6 +353,22 @@ fn spike_probability<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 }
 
 impl RawLatency {
+    /// Whether the distribution makes sense. What is wrong with the pair `lo`, `hi` is
+    /// marked to be shown at `hi` (see [`LAST_FIELD_MARK`]).
+    fn check(&self) -> Result<(), String> {
+        if let RawLatency::Uniform { lo, hi } = self {
+            if lo > hi {
+                return Err(at_last_field(
+                    "hi",
+                    format!(
+                        "hi must be at least lo: expected at least \"{}\", found \"{}\"",
+                        lo.0, hi.0
+                    ),
+                ));
+            }
+        }
+        self.to_dist().validate().map_err(|e| e.to_string())
+    }
     fn to_dist(&self) -> Dist {
         match self {
             RawLatency::Constant(d) => Dist::Constant(d.0),
@@ -368,9 +419,8 @@ impl RawLatency {
 impl TryFrom<RawLatency> for Latency {
     type Error = String;
     fn try_from(raw: RawLatency) -> Result<Self, String> {
-        let d = raw.to_dist();
-        d.validate().map_err(|e| e.to_string())?;
-        Ok(Latency(d))
+        raw.check()?;
+        Ok(Latency(raw.to_dist()))
     }
 }
 
@@ -519,10 +569,19 @@ struct RawAmount {
 impl TryFrom<RawAmount> for Amount {
     type Error = String;
     fn try_from(r: RawAmount) -> Result<Self, String> {
-        if r.min == 0 || r.min > r.max {
-            return Err(format!(
-                "expected 0 < min <= max for an amount, found min {} and max {}",
-                r.min, r.max
+        if r.min == 0 {
+            return Err(at_last_field(
+                "min",
+                "expected an amount min of at least 1 minor unit, found 0",
+            ));
+        }
+        if r.min > r.max {
+            return Err(at_last_field(
+                "max",
+                format!(
+                    "max must be at least min: expected at least {}, found {}",
+                    r.min, r.max
+                ),
             ));
         }
         Ok(Amount {
@@ -1110,6 +1169,15 @@ impl TryFrom<RawScenario> for Scenario {
             .map_err(|m| format!("{}{FIELD_MARK}{}", m.field, m.message))?;
         Ok(s)
     }
+}
+
+/// Separates, in a message serde carries about a value just read whose fields disagree, the
+/// field to point at from the message: `scenario::from_ron` points at the last `field:`
+/// before where the reader stands, which is the value's own.
+pub(crate) const LAST_FIELD_MARK: char = '\u{1d}';
+
+fn at_last_field(field: &str, message: impl fmt::Display) -> String {
+    format!("{field}{LAST_FIELD_MARK}{message}")
 }
 
 /// Separates the field a cross-field error is about from its message, inside the message

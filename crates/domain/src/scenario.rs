@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::{
     Direction, LinkName, MsgKind, NodeName, PolicyKind, Property, Scenario, AS_WRITTEN, FIELD_MARK,
+    LAST_FIELD_MARK,
 };
 
 /// Why scenario text is not a valid scenario, and where.
@@ -45,6 +46,19 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
         ron::Error::Message(m) if m.contains(FIELD_MARK) => {
             let (field, message) = m.split_once(FIELD_MARK).unwrap_or(("", m));
             let (line, col) = field_at(text, field).unwrap_or((line, col));
+            ScenarioError {
+                line,
+                col,
+                message: with_written(message, None),
+            }
+        }
+        // What the fields of a value just read disagree on is found where the value ends;
+        // point at its field, the last so named before there.
+        ron::Error::Message(m) if m.contains(LAST_FIELD_MARK) => {
+            let (field, message) = m.split_once(LAST_FIELD_MARK).unwrap_or(("", m));
+            let (line, col) = offset(text, line, col.min(line_len(text, line) + 1))
+                .and_then(|end| last_field_before(text, field, end))
+                .unwrap_or((line, on_line(col)));
             ScenarioError {
                 line,
                 col,
@@ -480,20 +494,54 @@ fn field_at(text: &str, field: &str) -> Option<(usize, usize)> {
     if field.is_empty() {
         return None;
     }
-    text.lines().enumerate().find_map(|(i, line)| {
-        let code = line.split("//").next().unwrap_or("");
-        let mut from = 0;
+    text.lines()
+        .enumerate()
+        .find_map(|(i, line)| fields_on(line, field).next().map(|k| (i + 1, k + 1)))
+}
+
+/// The line and column (from 1) of the last `field:` of `text` outside comments that starts
+/// before byte `end`.
+fn last_field_before(text: &str, field: &str, end: usize) -> Option<(usize, usize)> {
+    if field.is_empty() {
+        return None;
+    }
+    let mut start = 0;
+    let mut last = None;
+    for (i, line) in text.split('\n').enumerate() {
+        if start >= end {
+            break;
+        }
+        if let Some(k) = fields_on(line, field).filter(|k| start + k < end).last() {
+            last = Some((i + 1, k + 1));
+        }
+        start += line.len() + 1;
+    }
+    last
+}
+
+/// The byte offsets in `line` of each `field:` outside a comment.
+fn fields_on<'a>(line: &'a str, field: &'a str) -> impl Iterator<Item = usize> + 'a {
+    let code = line.split("//").next().unwrap_or("");
+    let mut from = 0;
+    std::iter::from_fn(move || {
         while let Some(k) = code[from..].find(field).map(|k| k + from) {
+            from = k + field.len();
             let before = code[..k].chars().next_back();
             let after = code[k + field.len()..].trim_start();
             let word_start = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
             if word_start && after.starts_with(':') {
-                return Some((i + 1, k + 1));
+                return Some(k);
             }
-            from = k + field.len();
         }
         None
     })
+}
+
+/// The length in bytes of line `line` (from 1) of `text`.
+fn line_len(text: &str, line: usize) -> usize {
+    text.split('\n')
+        .nth(line.saturating_sub(1))
+        .map_or(0, str::len)
 }
 
 /// Where (line and column, from 1) the last string before line `line` opened, if it ran
@@ -714,6 +762,57 @@ mod tests {
                 6,
                 70,
                 "expected a spike probability between 0 and 1, found 2",
+            ),
+            // Regression: these were reported where their distribution or amount ends, or
+            // (in a spike) where the whole spike ends; two fields that disagree, at the later.
+            (
+                "Constant(\"20ms\"), drop",
+                "LogNormal(median: \"1ms\", sigma: -1), drop",
+                6,
+                70,
+                "expected a lognormal sigma, finite and at least 0, found -1",
+            ),
+            (
+                "Constant(\"20ms\"), drop",
+                "LogNormal(median: \"1ms\", sigma: NaN), drop",
+                6,
+                70,
+                "expected a lognormal sigma, finite and at least 0, found NaN",
+            ),
+            (
+                "Constant(\"20ms\"), drop",
+                "Pareto(scale: \"1ms\", shape: -2), drop",
+                6,
+                66,
+                "expected a Pareto shape, finite and above 0, found -2",
+            ),
+            (
+                "Constant(\"20ms\"), drop",
+                "Uniform(hi: \"1s\", lo: \"5s\"), drop",
+                6,
+                46,
+                r#"hi must be at least lo: expected at least "5s", found "1s""#,
+            ),
+            (
+                "Constant(\"20ms\"), drop",
+                "Spike(base: Uniform(lo: \"5s\", hi: \"1s\"), p: 0.5, extra: Uniform(lo: \"1s\", hi: \"2s\")), drop",
+                6,
+                68,
+                "hi must be at least lo",
+            ),
+            (
+                "min: 100, max: 200",
+                "min: 500, max: 100",
+                4,
+                75,
+                "max must be at least min: expected at least 500, found 100",
+            ),
+            (
+                "min: 100, max: 200",
+                "min: 0, max: 100",
+                4,
+                65,
+                "expected an amount min of at least 1 minor unit, found 0",
             ),
             // `only` is checked against `purchases` once the workload is read: at the field.
             (
