@@ -357,6 +357,12 @@ const MALFORMED: &[Malformed] = &[
         phrase: "expected at least 1 event, found 0",
         fix: Some(("max_events: 0", "max_events: 1000000")),
     },
+    Malformed {
+        file: "zero-max-pending.ron",
+        line: 12,
+        phrase: "expected at least 1 pending event, found 0",
+        fix: Some(("max_pending: 0", "max_pending: 1000")),
+    },
     // Regression: an empty file read "Expected opening `(` for struct `Scenario`".
     Malformed {
         file: "empty.ron",

@@ -992,6 +992,42 @@ pub struct RunLimits {
     pub max_time: Positive,
     #[serde(default = "default_max_events", deserialize_with = "event_limit")]
     pub max_events: u64,
+    /// Events pending at once beyond which a run stops, rather than fill memory; by default
+    /// 2^25 or four a terminal, whichever is more (see [`RunLimits::pending`]).
+    #[serde(
+        default,
+        deserialize_with = "pending_limit",
+        serialize_with = "plain_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_pending: Option<u64>,
+}
+
+impl RunLimits {
+    /// The pending-event limit of a run of `terminals` terminals. Legitimate runs keep a few
+    /// events a payment in flight, and at most one payment a terminal is in flight.
+    pub fn pending(&self, terminals: u32) -> u64 {
+        self.max_pending
+            .unwrap_or((1 << 25).max(4 * u64::from(terminals)))
+    }
+}
+
+/// As with events, a limit of no pending event would stop a run at its first.
+fn pending_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match whole_u64(d)? {
+        0 => Err(de::Error::custom(
+            "expected at least 1 pending event, found 0",
+        )),
+        n => Ok(Some(n)),
+    }
+}
+
+/// A limit given, written as the number it is (as it is read), not `Some(...)`.
+fn plain_number<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(n) => s.serialize_u64(*n),
+        None => s.serialize_none(),
+    }
 }
 
 /// A run allowed no event would stop at its first, failing for no fault of the scenario.
@@ -1014,6 +1050,7 @@ impl Default for RunLimits {
         RunLimits {
             max_time: default_max_time(),
             max_events: default_max_events(),
+            max_pending: None,
         }
     }
 }

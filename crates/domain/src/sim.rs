@@ -491,17 +491,13 @@ fn hint(e: &EngineError) -> &'static str {
         EngineError::TimeLimit { .. } => " (limits.max_time)",
         EngineError::EventLimit { .. } => " (limits.max_events)",
         EngineError::PendingLimit { .. } => {
-            ": more is sent than is answered, as when a timeout (policy.timeout, \
-             policy.reversal.timeout) is far below the network's delays"
+            " (limits.max_pending): more is sent than is answered, as when a timeout \
+             (policy.timeout, policy.reversal.timeout) is far below the network's delays"
         }
         EngineError::TimeOverflow { .. } => ": a duration of the scenario is too long",
         EngineError::InPast { .. } => "",
     }
 }
-
-/// Events pending at once beyond which a run stops: about 3 GB of queue and messages. A
-/// hundred million terminals at the reference's rate keep about 23 million pending.
-const MAX_PENDING: usize = 1 << 25;
 
 /// One run of a scenario under a policy.
 pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
@@ -633,7 +629,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let limits = Limits {
             max_time: SimTime::ZERO.saturating_add(sc.limits.max_time.get()),
             max_events: sc.limits.max_events,
-            max_pending: MAX_PENDING,
+            max_pending: usize::try_from(sc.limits.pending(n_terms)).unwrap_or(usize::MAX),
         };
         let mut sim = Sim {
             sc,

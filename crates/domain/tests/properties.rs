@@ -787,9 +787,37 @@ fn a_run_stopped_by_a_limit_names_the_field() {
         pending: 2
     })
     .ends_with("(limits.max_events)"));
-    assert!(said(EngineError::PendingLimit {
+    let pending = said(EngineError::PendingLimit {
         limit: 1,
-        at: SimTime::ZERO
-    })
-    .contains("policy.timeout"));
+        at: SimTime::ZERO,
+    });
+    assert!(pending.contains("(limits.max_pending)"), "{pending}");
+    assert!(pending.contains("policy.timeout"), "{pending}");
+}
+
+/// `limits.max_pending` stops a run that keeps more events pending than it allows, is
+/// written back as the number it is read as, and by default lets the shipped runs through.
+#[test]
+fn the_pending_limit_is_a_field_of_the_scenario() {
+    use payfault_domain::engine::EngineError;
+    let mut sc = shipped("policy-idempotent");
+    assert_eq!(sc.limits.pending(20), 1 << 25);
+    assert_eq!(sc.limits.pending(100_000_000), 400_000_000);
+    assert!(run(&sc, 1).is_ok());
+    sc.limits.max_pending = Some(5);
+    let e = run(&sc, 1).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            payfault_domain::SimError::Engine(EngineError::PendingLimit { limit: 5, .. })
+        ),
+        "{e}"
+    );
+    let text = ron::ser::to_string_pretty(&sc, ron::ser::PrettyConfig::default()).unwrap();
+    assert!(text.contains("max_pending: 5,"), "{text}");
+    assert_eq!(parse(&text).limits.max_pending, Some(5));
+    sc.limits.max_pending = None;
+    let text = ron::ser::to_string_pretty(&sc, ron::ser::PrettyConfig::default()).unwrap();
+    assert!(!text.contains("max_pending"), "{text}");
+    assert_eq!(parse(&text), sc);
 }
