@@ -82,7 +82,7 @@ pub struct RadixHeap<E> {
     front_sorted: bool,
     /// Bucket `level * DIGITS + d` holds keys above `last` whose highest digit differing from
     /// it is digit `level`, of value `d`.
-    buckets: Vec<Vec<Entry<E>>>,
+    buckets: Box<[Vec<Entry<E>>; BUCKETS]>,
     /// Bit `b % 64` of word `b / 64` is set when bucket `b` is not empty.
     occupied: [u64; BUCKETS / 64],
     spare: Vec<Entry<E>>,
@@ -105,7 +105,7 @@ impl<E> RadixHeap<E> {
             len: 0,
             front: Vec::new(),
             front_sorted: true,
-            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            buckets: Box::new(std::array::from_fn(|_| Vec::new())),
             occupied: [0; BUCKETS / 64],
             spare: Vec::new(),
             runs: 0,
@@ -162,7 +162,8 @@ impl<E> RadixHeap<E> {
 
     #[inline]
     fn mark(&mut self, b: usize) {
-        self.occupied[b / 64] |= 1 << (b % 64);
+        // `b` is below BUCKETS; the mask says so to the compiler, which drops the bounds check.
+        self.occupied[(b / 64) % (BUCKETS / 64)] |= 1 << (b % 64);
     }
 
     #[inline]
@@ -181,7 +182,7 @@ impl<E> RadixHeap<E> {
         }
         let b = self.bucket(entry.key);
         self.mark(b);
-        self.buckets[b].push(entry);
+        self.buckets[b % BUCKETS].push(entry);
     }
 
     /// Makes the front hold the smallest key, if any is pending.
@@ -231,7 +232,7 @@ impl<E> RadixHeap<E> {
             }
             let nb = self.bucket(e.key);
             self.mark(nb);
-            self.buckets[nb].push(e);
+            self.buckets[nb % BUCKETS].push(e);
         }
         // A bucket that once held a burst keeps its capacity; let the large ones go, so that
         // memory follows what is pending now rather than the largest burst of the run.
