@@ -432,14 +432,18 @@ fn a_run_that_stops_is_reported_with_its_file_first_seed_and_replay() {
             &dir,
         );
         assert_eq!(out.status.code(), Some(2));
-        let err = stderr(&out);
+        let text = stdout(&out);
         assert!(
-            err.contains(&format!("error: {path} seed {first}: the run stopped: the run passed its limit of 3300 events")),
-            "{err}"
+            text.contains(&format!(
+                "the run of seed {first} stopped: the run passed its limit of 3300 events"
+            )),
+            "{text}"
         );
         assert!(
-            err.contains(&format!("(replay: payfault run {path} --seed {first})")),
-            "{err}"
+            text.contains(&format!(
+                "the seeds after it were not run; replay: payfault run {path} --seed {first}\n"
+            )),
+            "{text}"
         );
     }
 }
@@ -483,11 +487,13 @@ fn check_never_writes_over_a_scenario_it_checks() {
         ],
         &dir,
     );
-    assert_eq!(out.status.code(), Some(2));
+    // The failure is still reported, without its shrunk scenario.
+    assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("the shrunk scenario would overwrite this scenario"),
+        stdout(&out).contains("not shrunk: --shrink-dir: ")
+            && stdout(&out).contains("the shrunk scenario would overwrite this scenario"),
         "{}",
-        stderr(&out)
+        stdout(&out)
     );
     assert_eq!(std::fs::read_to_string(&second).unwrap(), good);
 }
@@ -627,7 +633,7 @@ fn the_scenarios_after_the_first_failure_are_abandoned_unreported() {
     assert!(!err.contains("checked policy-idempotent"), "{err}");
     assert!(err.contains("\n20 seeds in"), "{err}");
     let text = stdout(&out);
-    assert!(text.contains("1 scenarios checked, 1 failed"), "{text}");
+    assert!(text.contains("1 scenario checked, 1 failed"), "{text}");
 }
 
 /// One seed is "1 seed", in the progress line, the verdict and the summary.
@@ -666,6 +672,257 @@ fn an_endless_input_is_refused_not_read_whole() {
             stderr(&out).contains("larger than 64 MiB, which no scenario or sweep file is"),
             "{args:?}: {}",
             stderr(&out)
+        );
+    }
+}
+
+/// A scenario of policy-idempotent's whose runs stop at a limit on some seeds.
+fn limited_scenario(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("scenarios/policy-idempotent.ron")).unwrap();
+    let end = text.rfind(')').unwrap();
+    let f = dir.join("limited.ron");
+    std::fs::write(
+        &f,
+        format!(
+            "{}    limits: (max_events: 3300),\n)\n",
+            text[..end].replace("\"policy-idempotent\"", "\"limited\"")
+        ),
+    )
+    .unwrap();
+    f
+}
+
+/// Regression: a run stopped by a limit in one scenario ended the check with exit 2 and
+/// nothing else, even with `--keep-going`: no verdict, no JSON, no JUnit, no shrunk file, so
+/// another scenario's real duplicate debit went unreported.
+#[test]
+fn a_stopped_run_hides_no_other_verdict() {
+    let dir = scratch("limit-others");
+    let limited = limited_scenario(&dir);
+    let bad = root().join("tests/check/naive-expected-to-hold.ron");
+    let junit = dir.join("junit.xml");
+    let args = |format: &'static str| {
+        vec![
+            "check".to_string(),
+            limited.to_str().unwrap().into(),
+            bad.to_str().unwrap().into(),
+            "--seeds".into(),
+            "10".into(),
+            "--keep-going".into(),
+            "--format".into(),
+            format.into(),
+            "--junit".into(),
+            junit.to_str().unwrap().into(),
+            "--shrink-dir".into(),
+            dir.join("shrunk").to_str().unwrap().into(),
+        ]
+    };
+    let run = |format| {
+        let a = args(format);
+        payfault(&a.iter().map(String::as_str).collect::<Vec<_>>(), &dir)
+    };
+    let out = run("text");
+    // The violation outranks the stop.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("FAIL limited"), "{text}");
+    assert!(text.contains("stopped: the run passed its limit"), "{text}");
+    assert!(text.contains("FAIL naive-expected-to-hold"), "{text}");
+    assert!(text.contains("shrunk seed 1 to"), "{text}");
+    assert!(text.contains("2 scenarios checked, 2 failed"), "{text}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("tests=\"2\" failures=\"1\" errors=\"1\""),
+        "{xml}"
+    );
+    assert!(xml.contains("<error message=\"the run of seed"), "{xml}");
+    assert!(
+        xml.contains("<failure message=\"no-duplicate-debit violated"),
+        "{xml}"
+    );
+
+    let out = run("json");
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["scenarios_checked"], 2);
+    assert!(json["scenarios"][0]["stopped"]["seed"].is_u64(), "{json}");
+    assert!(json["scenarios"][1]["shrunk"]["file"].is_string(), "{json}");
+
+    // Alone, a stop is bad input: exit 2, with its verdict printed all the same.
+    let alone = payfault(&["check", limited.to_str().unwrap(), "--seeds", "10"], &dir);
+    assert_eq!(alone.status.code(), Some(2));
+    assert!(
+        stdout(&alone).contains("FAIL limited"),
+        "{}",
+        stdout(&alone)
+    );
+}
+
+/// Regression: an output that failed after the runs (JUnit on a full disk) swallowed the
+/// verdict and turned exit 1 into exit 2; a shrink folder that could not be made, or JUnit
+/// named as the shrink folder, was found out only after every run.
+#[test]
+fn outputs_that_cannot_be_written_lose_no_verdict() {
+    let dir = scratch("late-outputs");
+    let bad = root().join("tests/check/naive-expected-to-hold.ron");
+    let bad = bad.to_str().unwrap();
+    let out = payfault(
+        &[
+            "check",
+            bad,
+            "--seeds",
+            "5",
+            "--junit",
+            "/dev/full",
+            "--shrink-dir",
+            "sd",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("FAIL naive-expected-to-hold"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("replay: payfault run"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("error: --junit: /dev/full: No space left on device"),
+        "{}",
+        stderr(&out)
+    );
+
+    for (shrink_dir, why) in [
+        ("/proc/payfault-x", "--shrink-dir cannot be made"),
+        ("/proc", "--shrink-dir cannot be written"),
+    ] {
+        let out = payfault(
+            &["check", bad, "--seeds", "5", "--shrink-dir", shrink_dir],
+            &dir,
+        );
+        assert_eq!(out.status.code(), Some(2), "{shrink_dir}");
+        assert!(stderr(&out).contains(why), "{shrink_dir}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("checked "),
+            "ran before refusing: {}",
+            stderr(&out)
+        );
+    }
+    let out = payfault(
+        &[
+            "check",
+            bad,
+            "--seeds",
+            "5",
+            "--junit",
+            "same",
+            "--shrink-dir",
+            "same",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--junit and --shrink-dir name the same path"),
+        "{}",
+        stderr(&out)
+    );
+    // Probing a shrink folder that is not there leaves none behind.
+    let out = payfault(
+        &["check", "--seeds", "3", "--shrink-dir", "a/b/c"]
+            .into_iter()
+            .chain([root()
+                .join("scenarios/policy-idempotent.ron")
+                .to_str()
+                .unwrap()])
+            .collect::<Vec<_>>(),
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!dir.join("a").exists());
+}
+
+/// Regression: `check DIR` passed over scenarios in subfolders (and `.RON` files), a false
+/// green for a team that sorts its scenarios into folders.
+#[test]
+fn a_folder_is_checked_with_its_subfolders() {
+    let dir = scratch("nested");
+    let good = std::fs::read_to_string(root().join("scenarios/policy-idempotent.ron")).unwrap();
+    let bad =
+        std::fs::read_to_string(root().join("tests/check/naive-expected-to-hold.ron")).unwrap();
+    for (path, text) in [
+        ("suite/top.ron", &good),
+        ("suite/team-a/deep/naive.ron", &bad),
+        ("suite/team-b/UPPER.RON", &good),
+        ("suite/.hidden/ignored.ron", &bad),
+        ("suite/shrunk/old.seed-1.shrunk.ron", &bad),
+    ] {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let out = payfault(
+        &[
+            "check",
+            "suite",
+            "--seeds",
+            "5",
+            "--keep-going",
+            "--shrink-dir",
+            "suite/shrunk",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("3 scenarios checked, 1 failed"), "{text}");
+    assert!(text.contains("FAIL naive-expected-to-hold"), "{text}");
+}
+
+/// Regression: two scenarios with one file name (`a/x.ron`, `b/x.ron`) shrank to the same
+/// file, the second replacing the first, so the first's replay command ran the second's.
+#[test]
+fn scenarios_with_one_file_name_shrink_to_different_files() {
+    let dir = scratch("same-stem");
+    let bad =
+        std::fs::read_to_string(root().join("tests/check/naive-expected-to-hold.ron")).unwrap();
+    for (sub, name) in [("a", "first"), ("b", "second")] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        std::fs::write(
+            dir.join(sub).join("x.ron"),
+            bad.replace("\"naive-expected-to-hold\"", &format!("\"{name}\"")),
+        )
+        .unwrap();
+    }
+    let out = payfault(
+        &[
+            "check",
+            "a",
+            "b",
+            "--seeds",
+            "3",
+            "--keep-going",
+            "--shrink-dir",
+            "s",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    for (stem, name) in [("a-x", "first"), ("b-x", "second")] {
+        let file = dir.join(format!("s/{stem}.seed-1.shrunk.ron"));
+        assert!(
+            text.contains(&format!("to s/{stem}.seed-1.shrunk.ron")),
+            "{text}"
+        );
+        let shrunk = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            shrunk.contains(&format!("name: \"{name}-seed-1-shrunk\"")),
+            "{shrunk}"
         );
     }
 }

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use payfault_domain::config::{Expect, Property, Scenario};
@@ -61,7 +61,21 @@ struct ScenarioReport {
     /// The property and seed to shrink, once the scenario is known to be reported.
     #[serde(skip)]
     shrink_target: Option<(Property, u64)>,
+    /// The first seed whose run stopped at a limit, and why: the seeds after it were not run.
+    stopped: Option<StoppedRun>,
+    /// Why the shrunk scenario could not be written, if it could not.
+    shrink_error: Option<String>,
+    /// Whether a signal cut its seeds short: such a report is not printed.
+    #[serde(skip)]
+    interrupted: bool,
     elapsed_s: f64,
+}
+
+#[derive(Serialize)]
+struct StoppedRun {
+    seed: u64,
+    error: String,
+    replay: String,
 }
 
 #[derive(Serialize)]
@@ -78,32 +92,35 @@ struct ShrunkReport {
 }
 
 #[derive(Serialize)]
-struct CheckReport {
+struct CheckReport<'a> {
     ok: bool,
     scenarios_checked: usize,
     scenarios_failed: usize,
     stopped_early: bool,
-    scenarios: Vec<ScenarioReport>,
+    /// Stopped by Ctrl-C or SIGTERM: the scenarios checked are those finished before it.
+    interrupted: bool,
+    scenarios: &'a [ScenarioReport],
     elapsed_s: f64,
     /// Of `elapsed_s`, the time spent shrinking failures.
     shrink_s: f64,
     jobs: usize,
 }
 
-/// The scenario files named, with folders expanded to their `.ron` files in name order.
-pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
+/// The scenario files named, with folders expanded to the `.ron` files in them and in their
+/// subfolders, in path order. Hidden entries and the folder shrunk scenarios go to are
+/// passed over: a shrunk scenario fails by design, and checking it again would fail the
+/// next check.
+pub fn collect(paths: &[PathBuf], shrink_dir: &Path) -> Result<Vec<PathBuf>, CliError> {
+    let skip = shrink_dir.canonicalize().ok();
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| CliError::Usage(format!("{}: cannot read folder: {e}", p.display())))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "ron"))
-                .collect();
+            let mut found = Vec::new();
+            scenarios_in(p, skip.as_deref(), &mut found)?;
             found.sort();
             if found.is_empty() {
                 return Err(CliError::Usage(format!(
-                    "{}: no .ron scenario in this folder",
+                    "{}: no .ron scenario in this folder or its subfolders",
                     p.display()
                 )));
             }
@@ -118,6 +135,30 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
         ));
     }
     Ok(out)
+}
+
+fn scenarios_in(dir: &Path, skip: Option<&Path>, found: &mut Vec<PathBuf>) -> Result<(), CliError> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| CliError::Usage(format!("{}: cannot read folder: {e}", dir.display())))?;
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        // A linked folder is not followed, so that a link to a folder above cannot loop.
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            if skip.is_some_and(|s| path.canonicalize().is_ok_and(|c| c == s)) {
+                continue;
+            }
+            scenarios_in(&path, skip, found)?;
+        } else if path
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("ron"))
+        {
+            found.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a seed range that is empty, asks for more than [`MAX_SEEDS`] or passes the largest
@@ -233,17 +274,22 @@ fn check_one(
     args: &CheckArgs,
     progress: &Progress,
     abandoned: &(dyn Fn() -> bool + Sync),
-) -> Result<ScenarioReport, CliError> {
+) -> ScenarioReport {
     let start = Instant::now();
     let seeds = seeds_for(sc, args);
     // `run` has checked that the range neither is empty nor passes the largest seed.
     let last = args.seed_start + (seeds - 1);
     // Only the first seed whose run stopped is reported, so the seeds after it need not run.
     let stopped_at = AtomicU64::new(u64::MAX);
+    let cut_short = AtomicBool::new(false);
     let tally = (args.seed_start..=last)
         .into_par_iter()
         .fold(Tally::default, |mut t, seed| {
             if seed > stopped_at.load(Ordering::Relaxed) || abandoned() {
+                return t;
+            }
+            if crate::interrupt::interrupted() {
+                cut_short.store(true, Ordering::Relaxed);
                 return t;
             }
             match payfault_domain::run::run_quick(sc, seed) {
@@ -257,13 +303,11 @@ fn check_one(
             t
         })
         .reduce(Tally::default, Tally::merge);
-    if let Some((seed, e)) = tally.stopped {
-        return Err(CliError::Usage(format!(
-            "{} seed {seed}: the run stopped: {e} (replay: {})",
-            path.display(),
-            replay(path, seed)
-        )));
-    }
+    let stopped = tally.stopped.map(|(seed, e)| StoppedRun {
+        seed,
+        error: e.to_string(),
+        replay: replay(path, seed),
+    });
     let violated = tally.violated;
     let mut failures = tally.failures;
     for f in tally.first_of.into_iter().flatten() {
@@ -281,7 +325,9 @@ fn check_one(
     };
     for p in Property::ALL {
         let n = violated[p as usize];
-        if expected.contains(&p) && n == 0 {
+        // A run that stopped left seeds unrun, which might have shown it: the stop is the
+        // problem reported.
+        if expected.contains(&p) && n == 0 && stopped.is_none() {
             problems.push(format!(
                 "expected {p} to be violated on some seed, but it held on all {seeds}"
             ));
@@ -295,11 +341,17 @@ fn check_one(
             ));
         }
     }
+    if let Some(st) = &stopped {
+        problems.push(format!(
+            "the run of seed {} stopped: {}; the seeds after it were not run; replay: {}",
+            st.seed, st.error, st.replay
+        ));
+    }
     let shrink_target = Property::ALL
         .into_iter()
         .find(|p| !expected.contains(p) && violated[*p as usize] > 0)
         .and_then(|p| first_showing(p).map(|f| (p, f.seed)));
-    Ok(ScenarioReport {
+    ScenarioReport {
         shrunk: None,
         shrink_target,
         path: path.display().to_string(),
@@ -316,8 +368,11 @@ fn check_one(
         first_failures: failures,
         ok: problems.is_empty(),
         problems,
+        stopped,
+        shrink_error: None,
+        interrupted: cut_short.load(Ordering::Relaxed),
         elapsed_s: start.elapsed().as_secs_f64(),
-    })
+    }
 }
 
 /// "1 seed", "2 seeds".
@@ -347,13 +402,11 @@ fn write_shrunk(
     seed: u64,
     property: Property,
     dir: &Path,
+    stem: &str,
     inputs: &[PathBuf],
 ) -> Result<ShrunkReport, CliError> {
     let shrunk = shrink(sc, seed, property)
         .map_err(|e| CliError::Usage(format!("{}: shrinking seed {seed}: {e}", path.display())))?;
-    let stem = path
-        .file_stem()
-        .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
     std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
         path: dir.to_path_buf(),
         source,
@@ -466,7 +519,7 @@ fn line_for(r: &ScenarioReport) -> String {
 
 pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
     check_seed_range(args)?;
-    let files = collect(&args.paths)?;
+    let files = collect(&args.paths, &args.shrink_dir)?;
     // Every file is read before any runs: bad input fails fast with exit code 2.
     let scenarios: Vec<(PathBuf, Scenario)> = files
         .into_iter()
@@ -484,9 +537,16 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         .collect();
     if let Some(junit) = &args.junit {
         not_an_input(junit, &inputs, "--junit")?;
+        if crate::same_output(junit, &args.shrink_dir) {
+            return Err(CliError::Usage(format!(
+                "{}: --junit and --shrink-dir name the same path",
+                junit.display()
+            )));
+        }
         crate::check_output(junit, "--junit")?;
     }
     crate::check_output_dir(&args.shrink_dir, "--shrink-dir")?;
+    let stems = shrunk_stems(&scenarios);
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -496,159 +556,360 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         .map_err(|e| CliError::Usage(format!("cannot start {jobs} workers: {e}")))?;
     let total: u64 = scenarios.iter().map(|(_, s)| seeds_for(s, args)).sum();
     let progress = Progress::new(total, "seeds");
+    crate::interrupt::install();
     let start = Instant::now();
-    // Every scenario and seed at once on the pool, so that cores stay busy across scenarios;
-    // progress lines still come out in scenario order. Unless told to keep going, the check
-    // stops at the first scenario that fails: those after it are abandoned, seeds not yet
-    // begun left unrun, and never reported.
+    // Every scenario and seed at once on the pool, so that cores stay busy across scenarios.
+    // Each scenario's verdict is shrunk and printed as soon as it and those before it are
+    // done, in scenario order, so that a check stopped by a job's timeout has printed what
+    // it finished. Unless told to keep going, the check stops at the first scenario that
+    // fails: those after it are abandoned, seeds not yet begun left unrun, and never
+    // reported.
     let first_failed = AtomicUsize::new(usize::MAX);
-    let printed = std::sync::Mutex::new((0usize, std::collections::BTreeMap::new()));
-    let results: Vec<Result<ScenarioReport, CliError>> = pool.install(|| {
-        scenarios
-            .par_iter()
-            .enumerate()
-            .map(|(i, (path, sc))| {
-                let abandoned = || first_failed.load(Ordering::Relaxed) < i;
-                let r = check_one(path, sc, args, &progress, &abandoned);
-                let failed = !matches!(&r, Ok(r) if r.ok);
-                if failed && !args.keep_going {
-                    first_failed.fetch_min(i, Ordering::Relaxed);
-                }
-                let line = match &r {
-                    Ok(r) => format!(
-                        "checked {}: {}{}",
-                        r.name,
-                        seeds_word(r.seeds),
-                        if r.ok { "" } else { ", expectation not met" }
-                    ),
-                    Err(_) => format!("checked {}: the run stopped", sc.name),
-                };
-                let mut guard = printed.lock().expect("no panics while holding it");
-                let (next, waiting) = &mut *guard;
-                waiting.insert(i, line);
-                while let Some(line) = waiting.remove(next) {
-                    if first_failed.load(Ordering::Relaxed) >= *next {
-                        progress.line(&line);
-                    }
-                    *next += 1;
-                }
-                r
-            })
-            .collect()
-    });
-    let mut reports = Vec::new();
-    let mut stopped_early = false;
-    let mut shrink_s = 0.0;
-    for ((path, sc), r) in scenarios.iter().zip(results) {
-        let mut r = r?;
-        if let Some((p, seed)) = r.shrink_target {
+    let queue = std::sync::Mutex::new(Queue::default());
+    let finisher = std::sync::Mutex::new(Finished::default());
+    // Only one worker finishes at a time (see below); the lock is held only to read and
+    // record, never while shrinking or printing, so that a signal finds it free.
+    let finish = |i: usize, mut r: ScenarioReport| {
+        let stdout_ok = {
+            let mut f = finisher.lock().expect("no panics while holding it");
+            if f.cut_short || i > first_failed.load(Ordering::Relaxed) {
+                return;
+            }
+            if r.interrupted {
+                f.cut_short = true;
+                return;
+            }
+            f.stdout.is_none()
+        };
+        let mut shrink_s = 0.0;
+        if let Some((p, seed)) = r.shrink_target.filter(|_| !crate::interrupt::interrupted()) {
             let shrinking = Instant::now();
-            r.shrunk = Some(write_shrunk(path, sc, seed, p, &args.shrink_dir, &inputs)?);
-            shrink_s += shrinking.elapsed().as_secs_f64();
+            let (path, sc) = &scenarios[i];
+            match write_shrunk(path, sc, seed, p, &args.shrink_dir, &stems[i], &inputs) {
+                Ok(sh) => r.shrunk = Some(sh),
+                Err(e) => r.shrink_error = Some(format!("--shrink-dir: {e}")),
+            }
+            shrink_s = shrinking.elapsed().as_secs_f64();
         }
-        let failed = !r.ok;
-        reports.push(r);
-        if failed && !args.keep_going {
-            stopped_early = reports.len() < scenarios.len();
-            break;
+        progress.line(&format!(
+            "checked {}: {}{}",
+            r.name,
+            seeds_word(r.seeds),
+            if r.ok { "" } else { ", expectation not met" }
+        ));
+        let mut written = Ok(());
+        if args.format == Format::Text && stdout_ok {
+            let block = crate::shell::printable(&block(&r));
+            written = progress.suspend(|| {
+                let mut out = std::io::stdout().lock();
+                out.write_all(block.as_bytes()).and_then(|()| out.flush())
+            });
         }
-    }
-    progress.done();
-    let failed = reports.iter().filter(|r| !r.ok).count();
-    let report = CheckReport {
-        ok: failed == 0,
-        scenarios_checked: reports.len(),
-        scenarios_failed: failed,
-        stopped_early,
-        scenarios: reports,
-        elapsed_s: start.elapsed().as_secs_f64(),
-        shrink_s,
-        jobs,
+        let mut f = finisher.lock().expect("no panics while holding it");
+        f.shrink_s += shrink_s;
+        if let Err(e) = written {
+            f.stdout = Some(e);
+        }
+        f.reports.push(r);
     };
-    if let Some(path) = &args.junit {
-        let written: Vec<PathBuf> = report
-            .scenarios
-            .iter()
-            .filter_map(|s| s.shrunk.as_ref())
-            .flat_map(|sh| std::iter::once(&sh.file).chain(&sh.chart))
-            .filter_map(|f| Path::new(f).canonicalize().ok())
-            .collect();
-        if is_input(path, &written) {
-            return Err(CliError::Usage(format!(
-                "{}: --junit would overwrite a shrunk scenario or chart written by this check",
-                path.display()
-            )));
+    let concluded = AtomicBool::new(false);
+    let conclude = |f: &Finished, interrupted: bool| {
+        let report = CheckReport {
+            ok: !interrupted && f.reports.iter().all(|r| r.ok),
+            scenarios_checked: f.reports.len(),
+            scenarios_failed: f.reports.iter().filter(|r| !r.ok).count(),
+            stopped_early: !interrupted && f.reports.len() < scenarios.len(),
+            interrupted,
+            scenarios: &f.reports,
+            elapsed_s: start.elapsed().as_secs_f64(),
+            shrink_s: f.shrink_s,
+            jobs,
+        };
+        conclude(args, &report, scenarios.len(), f.stdout.as_ref())
+    };
+    std::thread::scope(|scope| {
+        // A seed under way runs to its end before its worker sees a signal, which may take
+        // minutes: on a signal, what is finished is reported at once and the process ends.
+        scope.spawn(|| {
+            while !concluded.load(Ordering::SeqCst) {
+                if crate::interrupt::interrupted() {
+                    let f = lock_for(&finisher, std::time::Duration::from_secs(2));
+                    if !concluded.swap(true, Ordering::SeqCst) {
+                        progress.done();
+                        let code = match f {
+                            Some(f) => conclude(&f, true),
+                            None => conclude(&Finished::default(), true),
+                        };
+                        std::process::exit(code.into());
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        });
+        pool.install(|| {
+            scenarios
+                .par_iter()
+                .enumerate()
+                .for_each(|(i, (path, sc))| {
+                    let abandoned = || first_failed.load(Ordering::Relaxed) < i;
+                    let r = check_one(path, sc, args, &progress, &abandoned);
+                    if !r.ok && !r.interrupted && !args.keep_going {
+                        first_failed.fetch_min(i, Ordering::Relaxed);
+                    }
+                    // One worker at a time finishes the reports that are next in order, outside
+                    // the queue's lock, so that the others go on running seeds meanwhile.
+                    let mut q = queue.lock().expect("no panics while holding it");
+                    q.waiting.insert(i, r);
+                    if q.busy {
+                        return;
+                    }
+                    q.busy = true;
+                    loop {
+                        let next = q.next;
+                        let Some(r) = q.waiting.remove(&next) else {
+                            q.busy = false;
+                            return;
+                        };
+                        q.next += 1;
+                        drop(q);
+                        finish(next, r);
+                        q = queue.lock().expect("no panics while holding it");
+                    }
+                });
+        });
+        let f = finisher.lock().expect("no panics while holding it");
+        if concluded.swap(true, Ordering::SeqCst) {
+            // The watcher is concluding, and ends the process.
+            drop(f);
+            loop {
+                std::thread::park();
+            }
         }
-        crate::write_atomic(path, junit(&report).as_bytes())?;
-    }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let written = match args.format {
-        Format::Json => serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|_| writeln!(out)),
-        Format::Text => write!(out, "{}", crate::shell::printable(&text(&report))),
-    }
-    .and_then(|()| out.flush());
-    crate::printed(written, if report.ok { 0 } else { 1 })
+        progress.done();
+        let interrupted = f.cut_short || crate::interrupt::interrupted();
+        Ok(conclude(&f, interrupted))
+    })
 }
 
-fn text(r: &CheckReport) -> String {
-    use std::fmt::Write as _;
-    let mut o = String::new();
-    for s in &r.scenarios {
-        let _ = writeln!(o, "{}", line_for(s));
-        for p in &s.problems {
-            let _ = writeln!(o, "     {p}");
+/// Prints the end of the verdict, writes JUnit, and gives the exit code.
+fn conclude(
+    args: &CheckArgs,
+    report: &CheckReport,
+    of: usize,
+    stdout_failed: Option<&std::io::Error>,
+) -> u8 {
+    let mut errors = Vec::new();
+    let written = match (args.format, stdout_failed) {
+        (_, Some(e)) => Err(std::io::Error::new(e.kind(), e.to_string())),
+        (Format::Json, None) => {
+            let mut out = std::io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, report)
+                .map_err(std::io::Error::from)
+                .and_then(|_| writeln!(out))
+                .and_then(|()| out.flush())
         }
-        if let Some(sh) = &s.shrunk {
-            let _ = writeln!(
-                o,
-                "     shrunk seed {} to {} ({} -> {} purchases, {} -> {} faults, {} -> {} events)\n       replay: {}",
-                sh.seed,
-                sh.file,
-                sh.before.intents,
-                sh.after.intents,
-                sh.before.faults,
-                sh.after.faults,
-                sh.before.events,
-                sh.after.events,
-                sh.replay
-            );
-            if let Some(c) = &sh.chart {
-                let _ = writeln!(o, "       chart: {c}");
-            }
+        (Format::Text, None) => {
+            let mut out = std::io::stdout().lock();
+            write!(out, "{}", summary_line(report, of)).and_then(|()| out.flush())
         }
-        if !s.ok {
-            for f in s.first_failures.iter().take(3) {
-                let intent = f.intent.map_or("-".into(), |i| i.to_string());
-                let _ = writeln!(
-                    o,
-                    "     seed {} {} intent {} at {:.6} s: {}\n       replay: {}",
-                    f.seed,
-                    f.rule,
-                    intent,
-                    f.t_ns as f64 / 1e9,
-                    f.detail,
-                    f.replay
-                );
-            }
+    };
+    eprintln!("{}", timing_line(report));
+    if let Err(e) = crate::printed(written, 0) {
+        errors.push(e.to_string());
+    }
+    if let Some(path) = &args.junit {
+        if let Err(e) = write_junit(path, report) {
+            errors.push(e.to_string());
         }
     }
-    let seeds: u64 = r.scenarios.iter().map(|s| s.seeds).sum();
-    let _ = writeln!(
-        o,
-        "\n{} scenarios checked, {} failed{}",
-        r.scenarios_checked,
-        r.scenarios_failed,
-        if r.stopped_early {
-            " (stopped at the first failure; --keep-going runs the rest)"
-        } else {
-            ""
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    exit_code(report, !errors.is_empty())
+}
+
+/// The lock, if it comes within `wait`: a shrink under way holds it.
+fn lock_for<T>(
+    m: &std::sync::Mutex<T>,
+    wait: std::time::Duration,
+) -> Option<std::sync::MutexGuard<'_, T>> {
+    let until = Instant::now() + wait;
+    loop {
+        match m.try_lock() {
+            Ok(g) => return Some(g),
+            Err(std::sync::TryLockError::WouldBlock) if Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(_) => return None,
         }
-    );
+    }
+}
+
+/// 1 when a scenario's expectation was not met, which is what a check is for; else 130 when
+/// a signal stopped it; else 2 when a run stopped at a limit or an output could not be
+/// written; else 0.
+fn exit_code(r: &CheckReport, output_failed: bool) -> u8 {
+    let stopped = |s: &ScenarioReport| s.stopped.is_some() || s.shrink_error.is_some();
+    if r.scenarios.iter().any(|s| !s.ok && !only_stopped(s)) {
+        1
+    } else if r.interrupted {
+        crate::interrupt::EXIT
+    } else if output_failed || r.scenarios.iter().any(stopped) {
+        2
+    } else {
+        0
+    }
+}
+
+fn write_junit(path: &Path, report: &CheckReport) -> Result<(), CliError> {
+    let written: Vec<PathBuf> = report
+        .scenarios
+        .iter()
+        .filter_map(|s| s.shrunk.as_ref())
+        .flat_map(|sh| std::iter::once(&sh.file).chain(&sh.chart))
+        .filter_map(|f| Path::new(f).canonicalize().ok())
+        .collect();
+    if is_input(path, &written) {
+        return Err(CliError::Usage(format!(
+            "{}: --junit would overwrite a shrunk scenario or chart written by this check",
+            path.display()
+        )));
+    }
+    crate::write_atomic(path, junit(report).as_bytes()).map_err(|e| match e {
+        CliError::Write { path, source } => {
+            CliError::Usage(format!("--junit: {}: {source}", path.display()))
+        }
+        other => other,
+    })
+}
+
+/// The reports waiting to be finished in scenario order.
+#[derive(Default)]
+struct Queue {
+    next: usize,
+    waiting: std::collections::BTreeMap<usize, ScenarioReport>,
+    /// Whether a worker is finishing reports.
+    busy: bool,
+}
+
+/// The reports finished, in scenario order.
+#[derive(Default)]
+struct Finished {
+    reports: Vec<ScenarioReport>,
+    shrink_s: f64,
+    /// A report was cut short by a signal: it and those after it are not reported.
+    cut_short: bool,
+    /// Standard output failed: nothing more is printed to it.
+    stdout: Option<std::io::Error>,
+}
+
+/// The name each scenario's shrunk files start with: its file's stem, or, for stems that two
+/// scenarios of this check share, its path's parts joined, so that one's files never replace
+/// the other's.
+fn shrunk_stems(scenarios: &[(PathBuf, Scenario)]) -> Vec<String> {
+    let stem = |p: &Path| {
+        p.file_stem()
+            .map_or("scenario".into(), |s| s.to_string_lossy().into_owned())
+    };
+    let stems: Vec<String> = scenarios.iter().map(|(p, _)| stem(p)).collect();
+    let mut out: Vec<String> = Vec::with_capacity(stems.len());
+    for (i, (path, _)) in scenarios.iter().enumerate() {
+        let mut name = if stems.iter().filter(|s| **s == stems[i]).count() > 1 {
+            let parts: Vec<String> = path
+                .with_extension("")
+                .components()
+                .filter_map(|c| match c {
+                    std::path::Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+                    _ => None,
+                })
+                .collect();
+            parts.join("-")
+        } else {
+            stems[i].clone()
+        };
+        // The same file named twice, or paths that join alike.
+        if out.contains(&name) {
+            name = format!("{name}-{}", i + 1);
+        }
+        out.push(name);
+    }
+    out
+}
+
+/// What is printed of one scenario: its line, and for a failure why, the shrunk scenario and
+/// the first failing seeds.
+fn block(s: &ScenarioReport) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let _ = writeln!(o, "{}", line_for(s));
+    for p in &s.problems {
+        let _ = writeln!(o, "     {p}");
+    }
+    if let Some(sh) = &s.shrunk {
+        let _ = writeln!(
+            o,
+            "     shrunk seed {} to {} ({} -> {} purchases, {} -> {} faults, {} -> {} events)\n       replay: {}",
+            sh.seed,
+            sh.file,
+            sh.before.intents,
+            sh.after.intents,
+            sh.before.faults,
+            sh.after.faults,
+            sh.before.events,
+            sh.after.events,
+            sh.replay
+        );
+        if let Some(c) = &sh.chart {
+            let _ = writeln!(o, "       chart: {c}");
+        }
+    }
+    if let Some(e) = &s.shrink_error {
+        let _ = writeln!(o, "     not shrunk: {e}");
+    }
+    if !s.ok {
+        for f in s.first_failures.iter().take(3) {
+            let intent = f.intent.map_or("-".into(), |i| i.to_string());
+            let _ = writeln!(
+                o,
+                "     seed {} {} intent {} at {:.6} s: {}\n       replay: {}",
+                f.seed,
+                f.rule,
+                intent,
+                f.t_ns as f64 / 1e9,
+                f.detail,
+                f.replay
+            );
+        }
+    }
+    o
+}
+
+/// The last line of the text verdict, after a blank one.
+fn summary_line(r: &CheckReport, of: usize) -> String {
+    let scenarios = |n: usize| format!("{n} scenario{}", if n == 1 { "" } else { "s" });
+    let why = if r.interrupted {
+        format!(
+            " (interrupted: {} of {} finished)",
+            r.scenarios_checked,
+            scenarios(of)
+        )
+    } else if r.stopped_early {
+        " (stopped at the first failure; --keep-going runs the rest)".to_string()
+    } else {
+        String::new()
+    };
+    format!(
+        "\n{} checked, {} failed{why}\n",
+        scenarios(r.scenarios_checked),
+        r.scenarios_failed
+    )
+}
+
+/// How long the check took, for standard error: it is not part of the verdict.
+fn timing_line(r: &CheckReport) -> String {
+    let seeds: u64 = r.scenarios.iter().map(|s| s.seeds).sum();
     let running = r.elapsed_s - r.shrink_s;
-    eprintln!(
+    format!(
         "{} in {running:.2} s on {} jobs ({:.0} seeds/s){}",
         seeds_word(seeds),
         r.jobs,
@@ -658,8 +919,7 @@ fn text(r: &CheckReport) -> String {
         } else {
             String::new()
         }
-    );
-    o
+    )
 }
 
 /// `s` as XML 1.0 text, or as an attribute value in double quotes: markup escaped; carriage
@@ -690,21 +950,29 @@ fn xml(s: &str, attribute: bool) -> String {
     o
 }
 
+/// Whether the only problem of a scenario is a run that stopped at a limit.
+fn only_stopped(s: &ScenarioReport) -> bool {
+    s.stopped.is_some() && s.problems.len() == 1
+}
+
 /// JUnit XML: one test case per scenario, the failure text inside.
 fn junit(r: &CheckReport) -> String {
     use std::fmt::Write as _;
     let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let errors =
+        r.scenarios.iter().filter(|s| only_stopped(s)).count() + usize::from(r.interrupted);
+    let tests = r.scenarios_checked + usize::from(r.interrupted);
+    let failures = r.scenarios_failed - r.scenarios.iter().filter(|s| only_stopped(s)).count();
     let _ = writeln!(
         o,
-        "<testsuites name=\"payfault check\" tests=\"{}\" failures=\"{}\">",
-        r.scenarios_checked, r.scenarios_failed
+        "<testsuites name=\"payfault check\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">"
     );
     let _ = writeln!(
         o,
-        "  <testsuite name=\"payfault\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\">",
-        r.scenarios_checked, r.scenarios_failed, r.elapsed_s
+        "  <testsuite name=\"payfault\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">",
+        r.elapsed_s
     );
-    for s in &r.scenarios {
+    for s in r.scenarios {
         let _ = write!(
             o,
             "    <testcase classname=\"payfault.check\" name=\"{}\" file=\"{}\" time=\"{:.3}\"",
@@ -714,6 +982,19 @@ fn junit(r: &CheckReport) -> String {
         );
         if s.ok {
             o.push_str("/>\n");
+        } else if only_stopped(s) {
+            // A run stopped at a limit is no verdict on the properties: an error, not a
+            // failure.
+            let st = s.stopped.as_ref().expect("checked above");
+            let _ = writeln!(
+                o,
+                ">\n      <error message=\"{}\">{}</error>\n    </testcase>",
+                xml(&s.problems[0], true),
+                xml(
+                    &format!("seed {}: {}\nreplay: {}", st.seed, st.error, st.replay),
+                    false
+                )
+            );
         } else {
             let mut body = s.problems.join("\n");
             for f in &s.first_failures {
@@ -740,6 +1021,13 @@ fn junit(r: &CheckReport) -> String {
                 xml(&body, false)
             );
         }
+    }
+    if r.interrupted {
+        let _ = writeln!(
+            o,
+            "    <testcase classname=\"payfault.check\" name=\"interrupted\">\n      <error message=\"stopped by a signal after {} finished scenarios\"/>\n    </testcase>",
+            r.scenarios_checked
+        );
     }
     o.push_str("  </testsuite>\n</testsuites>\n");
     o

@@ -5,6 +5,7 @@ mod baseline;
 mod bench;
 mod chart;
 mod check;
+mod interrupt;
 mod progress;
 mod queue_bench;
 mod scenario_file;
@@ -373,8 +374,9 @@ fn check_output(path: &Path, flag: &str) -> Result<(), CliError> {
         .map_err(|e| CliError::Usage(format!("{}: {flag} cannot be written: {e}", path.display())))
 }
 
-/// Refuses, before any work, a folder for outputs that could not be made: a file in its way.
-/// Whether it can be written is left to the writing, since a check may write nothing there.
+/// Refuses, before any work, a folder for outputs that could not be made or written: a file in
+/// its way, a folder that cannot be made there, or one that takes no file. A folder made to
+/// find out is taken away again, since a check may write nothing there.
 fn check_output_dir(dir: &Path, flag: &str) -> Result<(), CliError> {
     let refuse = |why: String| CliError::Usage(format!("{}: {flag} {why}", dir.display()));
     let mut existing = dir;
@@ -386,14 +388,29 @@ fn check_output_dir(dir: &Path, flag: &str) -> Result<(), CliError> {
     } else {
         existing
     };
-    if existing.is_dir() {
-        Ok(())
-    } else {
-        Err(refuse(format!(
+    if !existing.is_dir() {
+        return Err(refuse(format!(
             "cannot be made: {} is not a folder",
             existing.display()
-        )))
+        )));
     }
+    let made = !dir.exists();
+    std::fs::create_dir_all(dir).map_err(|e| refuse(format!("cannot be made: {e}")))?;
+    let probe = dir.join(format!(".payfault-probe{}", std::process::id()));
+    let writable = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|_| std::fs::remove_file(&probe));
+    if made {
+        // The folders made, from the deepest up to the one that was there.
+        let mut d = dir;
+        while d != existing && !d.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir(d);
+            d = d.parent().unwrap_or(Path::new(""));
+        }
+    }
+    writable.map_err(|e| refuse(format!("cannot be written: {e}")))
 }
 
 /// Whether two output paths name the same file, whether or not it exists yet.
@@ -568,19 +585,22 @@ fn run_traced(
     };
     let path = target.as_path();
     let tmp = temp_beside(path);
+    let mut name = path.as_os_str().to_owned();
+    name.push(".partial");
+    let partial = PathBuf::from(name);
     let file = File::create(&tmp).map_err(write_err)?;
     let mut w = JsonLines {
         out: BufWriter::with_capacity(1 << 16, file),
         error: None,
     };
+    // Ctrl-C leaves the trace written so far where a run stopped by a limit leaves it.
+    let on_signal = interrupt::PartialTrace::new(&tmp, &partial);
     let ran = payfault_domain::run_with(sc, seed, policy, &mut w);
     let finished = w.finish();
+    drop(on_signal);
     let summary = match ran {
         Ok(s) => s,
         Err(source) => {
-            let mut name = path.as_os_str().to_owned();
-            name.push(".partial");
-            let partial = PathBuf::from(name);
             return Err(match std::fs::rename(&tmp, &partial) {
                 Ok(()) => CliError::SimTraced { source, partial },
                 Err(_) => {

@@ -49,6 +49,14 @@ impl Progress {
         }
     }
 
+    /// Runs `f`, which writes to standard output, with the bar out of its way.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.bar {
+            Some(b) => b.suspend(f),
+            None => f(),
+        }
+    }
+
     pub fn done(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();

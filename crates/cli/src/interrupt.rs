@@ -1,0 +1,85 @@
+//! Ctrl-C and SIGTERM for the commands that have something to save when stopped.
+//!
+//! `check` keeps the verdicts of the scenarios it finished: the first signal asks it to stop
+//! taking new seeds and to report what is done; a second one ends the process at once. A
+//! traced `run` moves its trace, as far as it was written, to `FILE.partial`, as a run
+//! stopped by a limit does, and ends. Other commands keep the default: they hold nothing a
+//! signal would lose that they have not already written whole.
+
+use std::ffi::CString;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// The temporary trace and the name it takes when the run is stopped, while a traced run
+/// streams to a temporary file.
+static PARTIAL: AtomicPtr<(CString, CString)> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Only what is safe in a signal handler: atomics, `rename`, `write`, `_exit`.
+extern "C" fn on_signal(signal: libc::c_int) {
+    let partial = PARTIAL.load(Ordering::SeqCst);
+    if !partial.is_null() {
+        // SAFETY: set by `PartialTrace::new` from a leaked box, never freed.
+        let (tmp, to) = unsafe { &*partial };
+        const MSG: &[u8] = b"\ninterrupted: the trace up to here is in the .partial file\n";
+        // SAFETY: both are NUL-terminated strings that outlive the call.
+        unsafe {
+            libc::rename(tmp.as_ptr(), to.as_ptr());
+            libc::write(2, MSG.as_ptr().cast(), MSG.len());
+            libc::_exit(128 + signal);
+        }
+    }
+    if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        // SAFETY: `_exit` is async-signal-safe.
+        unsafe { libc::_exit(128 + signal) };
+    }
+}
+
+/// Takes over SIGINT and SIGTERM for the rest of the process.
+pub fn install() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler does only async-signal-safe work (see `on_signal`).
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Whether a first signal came.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::Relaxed)
+}
+
+/// The exit status of a command that stopped at a signal: 128 + SIGINT.
+pub const EXIT: u8 = 130;
+
+/// While it lives, a signal moves `tmp` to `partial` before ending the process.
+pub struct PartialTrace;
+
+impl PartialTrace {
+    pub fn new(tmp: &Path, partial: &Path) -> Option<PartialTrace> {
+        use std::os::unix::ffi::OsStrExt;
+        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).ok();
+        // Leaked: a handler on another thread may still be reading it after the drop.
+        let pair = Box::into_raw(Box::new((c(tmp)?, c(partial)?)));
+        PARTIAL.store(pair, Ordering::SeqCst);
+        install();
+        Some(PartialTrace)
+    }
+}
+
+impl Drop for PartialTrace {
+    fn drop(&mut self) {
+        PARTIAL.store(std::ptr::null_mut(), Ordering::SeqCst);
+        // SAFETY: restoring the default disposition has no preconditions.
+        unsafe {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+        }
+    }
+}

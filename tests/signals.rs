@@ -1,0 +1,132 @@
+//! Ctrl-C and SIGTERM: what a stopped command leaves behind.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("payfault-signal-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn spawn(args: &[&str], cwd: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_payfault"))
+        .args(args)
+        .current_dir(cwd)
+        .env("CI", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("payfault starts")
+}
+
+fn signal(child: &Child, name: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// The reference scenario made long enough that no test sees it end.
+fn long_scenario(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("scenarios/reference.ron")).unwrap();
+    let f = dir.join("long.ron");
+    std::fs::write(
+        &f,
+        text.replace("purchases: 1000000,", "purchases: 100000000,")
+            .replace("name: \"reference\"", "name: \"long\""),
+    )
+    .unwrap();
+    f
+}
+
+/// Regression: Ctrl-C during `check` printed nothing, though every scenario before the one
+/// running had its verdict: a CI job's timeout lost them all.
+#[test]
+fn an_interrupted_check_prints_the_scenarios_it_finished() {
+    let dir = scratch("check");
+    let first = root().join("scenarios/policy-idempotent.ron");
+    let long = long_scenario(&dir);
+    let mut child = spawn(
+        &[
+            "check",
+            first.to_str().unwrap(),
+            long.to_str().unwrap(),
+            "--seeds",
+            "20",
+            "--jobs",
+            "1",
+        ],
+        &dir,
+    );
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("checked policy-idempotent") {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "ended early");
+    }
+    signal(&child, "INT");
+    let status = child.wait().unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "{out}\n{rest}");
+    assert!(out.contains("ok   policy-idempotent"), "{out}");
+    assert!(!out.contains("long"), "{out}");
+    assert!(
+        out.contains("1 scenario checked, 0 failed (interrupted: 1 of 2 scenarios finished)"),
+        "{out}"
+    );
+}
+
+/// Regression: Ctrl-C during `run --trace FILE` left the trace so far in a hidden temporary
+/// file beside FILE, where a run stopped by a limit leaves `FILE.partial`.
+#[test]
+fn an_interrupted_traced_run_leaves_its_partial_trace() {
+    let dir = scratch("trace");
+    let long = long_scenario(&dir);
+    let trace = dir.join("t.jsonl");
+    std::fs::write(&trace, "earlier\n").unwrap();
+    let mut child = spawn(&["run", long.to_str().unwrap(), "--trace", "t.jsonl"], &dir);
+    // Until the trace has some records on disk.
+    let grown = |d: &Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| {
+                e.file_name().to_string_lossy().starts_with(".t.jsonl.tmp")
+                    && e.metadata().is_ok_and(|m| m.len() > 1 << 20)
+            })
+    };
+    while !grown(&dir) {
+        assert!(child.try_wait().unwrap().is_none(), "ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&child, "TERM");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 15));
+    assert_eq!(std::fs::read_to_string(&trace).unwrap(), "earlier\n");
+    let partial = std::fs::read_to_string(dir.join("t.jsonl.partial")).unwrap();
+    assert!(partial.starts_with("{\"n\":"), "{}", &partial[..100]);
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
