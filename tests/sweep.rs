@@ -509,8 +509,14 @@ fn names_and_labels_are_text_in_report_md_and_comments() {
     }
 }
 
+/// The upper end of the exact 95% interval of a rate of which none was seen in `n` trials:
+/// the 0.975 quantile of Beta(1, n), 1 − 0.025^(1/n), about 3.7/n.
+fn none_seen_upper(n: f64) -> f64 {
+    1.0 - 0.025_f64.powf(1.0 / n)
+}
+
 #[test]
-fn summaries_follow_the_rows_with_t_intervals_the_rule_of_three_and_paired_differences() {
+fn summaries_follow_the_rows_with_t_intervals_pooled_rates_and_paired_differences() {
     let out = scratch("stats");
     sweep(&fixture("tiny.ron"), &out, &[]);
     let (rh, rows) = csv(&out.join("results.csv"));
@@ -540,14 +546,68 @@ fn summaries_follow_the_rows_with_t_intervals_the_rule_of_three_and_paired_diffe
         let half = 4.3027 * sd / n.sqrt();
         assert!((num(s, &sh, "messages_per_intent_mean") - mean).abs() < 1e-12);
         assert!((num(s, &sh, "messages_per_intent_ci95_hi") - (mean + half)).abs() < 1e-9);
-        let dups: f64 = values(cell, "duplicate_permanent").iter().sum();
-        let intents: f64 = values(cell, "intents").iter().sum();
-        let upper = num(s, &sh, "duplicates_per_million_permanent_upper95");
+        // A rate is pooled: the events of all seeds over all their intents.
+        let per_seed = values(cell, "duplicate_permanent");
+        let trials = values(cell, "intents");
+        let (dups, intents): (f64, f64) = (per_seed.iter().sum(), trials.iter().sum());
+        let pooled = num(s, &sh, "duplicates_per_million_permanent_pooled");
+        assert!((pooled - dups * 1e6 / intents).abs() < 1e-9, "{cell}");
+        let (lo, hi) = (
+            num(s, &sh, "duplicates_per_million_permanent_ci95_lo"),
+            num(s, &sh, "duplicates_per_million_permanent_ci95_hi"),
+        );
+        // Overdispersion: Pearson's X² of the per-seed counts against the pooled rate, over
+        // k − 1, and never below 1.
+        let phi = num(s, &sh, "duplicates_per_million_permanent_overdispersion");
         if dups == 0.0 {
-            assert_eq!(upper, 3e6 / intents, "{cell}: rule of three");
+            assert_eq!(phi, 1.0);
+            assert_eq!(lo, 0.0, "{cell}");
+            let u = none_seen_upper(intents) * 1e6;
+            assert!((hi - u).abs() < 1e-6 * u, "{cell}: {hi} against {u}");
         } else {
-            assert!(upper > 0.0);
+            let p = dups / intents;
+            let chi2: f64 = per_seed
+                .iter()
+                .zip(&trials)
+                .map(|(x, n)| (x - n * p).powi(2) / (n * p * (1.0 - p)))
+                .sum();
+            let expected = (chi2 / (trials.len() - 1) as f64).max(1.0);
+            assert!(
+                (phi - expected).abs() < 1e-9,
+                "{cell}: {phi} against {expected}"
+            );
+            assert!(
+                0.0 < lo && lo < pooled && pooled < hi,
+                "{cell}: {lo} {pooled} {hi}"
+            );
         }
+        assert_eq!(num(s, &sh, "intents_total"), intents);
+        assert_eq!(num(s, &sh, "duplicate_permanent_total"), dups);
+    }
+    // Every rate has one meaning per column: no column of a per-seed mean of a rate, and no
+    // bound of another kind beside the interval.
+    for gone in [
+        "duplicates_per_million_permanent_mean",
+        "customer_visible_failure_rate_mean",
+        "duplicates_per_million_permanent_upper95",
+    ] {
+        assert!(!sh.iter().any(|h| h == gone), "{gone} in summary.csv");
+    }
+    for kept in [
+        "customer_visible_failure_rate_pooled",
+        "no_final_answer_rate_pooled",
+        "no_final_answer_rate_ci95_hi",
+        "messages_per_intent_mean",
+    ] {
+        assert!(sh.iter().any(|h| h == kept), "no {kept} in summary.csv");
+    }
+    let metrics: Vec<&str> = pairs.iter().map(|p| p[5].as_str()).collect();
+    for m in [
+        "completion_latency_p50_ms",
+        "completion_latency_p95_ms",
+        "completion_latency_p99_ms",
+    ] {
+        assert!(metrics.contains(&m), "no {m} in pairs.csv");
     }
     // Idempotent against naive, seed by seed, in the same drop setting.
     let p = pairs
@@ -720,6 +780,15 @@ const BAD: &[Bad] = &[
         line: 2,
         col: 13,
         phrase: "expected a policy name from `policies` as the baseline (one of naive), found a number `1`",
+    },
+    // Regression: "the baseline is not among the sweep's policies `None`: the baseline is one
+    // of naive, idempotent".
+    Bad {
+        what: "a baseline that is not among the policies",
+        text: "Sweep(base: \"base.ron\", seeds: 2, policies: [Naive, Idempotent],\n  baseline: None)",
+        line: 2,
+        col: 13,
+        phrase: "the baseline `None` is not among the sweep's policies (naive, idempotent)",
     },
     // Regression: "Expected string", RON's name for the type, not what the setting takes.
     Bad {
@@ -1165,46 +1234,48 @@ fn the_html_report_renders_in_headless_chromium() {
 }
 
 /// Regression: with one seed, summary.csv gave the point estimate as the 95% upper bound of a
-/// duplicate rate, and the report's captions promised intervals there are none of.
+/// duplicate rate, the report's captions promised intervals there are none of, and its
+/// statistics spoke of "n − 1 = 0 degrees of freedom". A rate over one seed's intents still
+/// has its exact interval; a mean over one seed has none.
 #[test]
-fn one_seed_gives_means_without_intervals_or_bounds_it_cannot_have() {
+fn one_seed_gives_means_without_intervals_and_rates_with_their_exact_interval() {
     let dir = scratch("one-seed");
     let text = read(&fixture("tiny.ron")).replace("seeds: 3,", "seeds: 1,");
     std::fs::copy(fixture("base.ron"), dir.join("base.ron")).unwrap();
     let file = dir.join("one-seed.ron");
     std::fs::write(&file, text).unwrap();
     let out = dir.join("r");
-    let ran = payfault(&[
-        "sweep",
-        &file.display().to_string(),
-        "--out",
-        &out.display().to_string(),
-    ]);
-    assert_eq!(
-        ran.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
+    sweep(&file, &out, &[]);
     let (head, rows) = csv(&out.join("summary.csv"));
     let col = |name: &str| head.iter().position(|h| h == name).unwrap();
-    let (total, upper) = (
-        col("duplicate_permanent_total"),
-        col("duplicates_per_million_permanent_upper95"),
-    );
     let mut seen = 0;
     for row in &rows {
-        if row[total] != "0" {
+        let num = |name: &str| -> f64 { row[col(name)].parse().expect("a number") };
+        assert_eq!(row[col("messages_per_intent_ci95_hi")], "", "{row:?}");
+        let (pooled, hi) = (
+            num("duplicates_per_million_permanent_pooled"),
+            num("duplicates_per_million_permanent_ci95_hi"),
+        );
+        assert!(hi > pooled, "{row:?}");
+        if num("duplicate_permanent_total") > 0.0 {
             seen += 1;
-            assert_eq!(row[upper], "", "no interval from one seed: {row:?}");
-        } else {
-            assert!(!row[upper].is_empty(), "the rule of three: {row:?}");
+            assert!(
+                num("duplicates_per_million_permanent_ci95_lo") > 0.0,
+                "{row:?}"
+            );
         }
     }
     assert!(seen > 0, "the naive cells double-debit: {rows:?}");
     let report = read(&out.join("report.md"));
-    assert!(!report.contains("with 95% intervals"), "{report}");
+    for wrong in ["with 95% intervals", "degrees of freedom", "= 0 degrees"] {
+        assert!(!report.contains(wrong), "{wrong:?} in {report}");
+    }
     assert!(report.contains("seed, without intervals"), "{report}");
+    assert!(
+        report.contains("without intervals: no cell has two seeds"),
+        "{report}"
+    );
+    assert!(report.contains("with one seed φ is 1"), "{report}");
 }
 
 /// Regression: `seed_start: 18446744073709551615, seeds: 1` was refused as an overflow, though
@@ -1305,4 +1376,229 @@ fn seeds_without_purchases_are_left_out_of_per_intent_means() {
         let text = read(&out.join(name));
         assert!(!text.contains("NaN"), "{name}: {text}");
     }
+}
+
+/// The `[a, b]` intervals of a text whose ends are equal.
+fn zero_width_intervals(text: &str) -> Vec<String> {
+    text.split('[')
+        .skip(1)
+        .filter_map(|rest| {
+            let inside = rest.split(']').next()?;
+            let (a, b) = inside.split_once(", ")?;
+            (a == b && a.parse::<f64>().is_ok()).then(|| format!("[{inside}]"))
+        })
+        .collect()
+}
+
+/// Regression: a quantity equal on every seed (a percentile in one histogram bucket, a
+/// difference of zero) was printed as a "95% interval" of no width, "1016 [1016, 1016]",
+/// which excluded the exact value; and nothing said that latency leaves out the intents that
+/// never got an answer.
+#[test]
+fn a_value_equal_on_every_seed_is_said_so_not_given_a_zero_width_interval() {
+    let dir = scratch("equal");
+    std::fs::copy(fixture("base.ron"), dir.join("base.ron")).unwrap();
+    let file = dir.join("lossless.ron");
+    std::fs::write(
+        &file,
+        r#"Sweep(title: "Lossless", base: "base.ron", seeds: 3, policies: [Naive, Idempotent],
+              parameters: [(name: "drop", path: "links.terminal_acquirer.drop",
+                            also: ["links.acquirer_bank.drop"], values: [0.0, 0.05])])"#,
+    )
+    .unwrap();
+    let out = dir.join("r");
+    sweep(&file, &out, &[]);
+    let report = read(&out.join("report.md"));
+    assert_eq!(
+        zero_width_intervals(&report),
+        Vec::<String>::new(),
+        "{report}"
+    );
+    // Without loss a purchase is four messages on every seed, and the key changes nothing.
+    assert!(report.contains("| 4 on every seed |"), "{report}");
+    assert!(report.contains("no difference on any seed"), "{report}");
+    for phrase in [
+        "each is the upper edge of its bucket, up to 6.25% above the exact value",
+        "leave that quantisation out",
+        "Latency counts the intents that got a final answer",
+        "| no final answer (%) |",
+    ] {
+        assert!(report.contains(phrase), "no {phrase:?} in {report}");
+    }
+    let html = read(&out.join("index.html"));
+    assert_eq!(zero_width_intervals(&html), Vec::<String>::new());
+}
+
+/// Regression: a sweep whose seeds issued no purchase showed "0 (≤ - at 95%)" and wrote `inf`
+/// to summary.csv; one with a single policy said "Paired differences subtract the baseline".
+#[test]
+fn a_grid_without_intents_says_so_and_one_policy_has_no_paired_differences() {
+    let dir = scratch("no-intents");
+    let base = read(&fixture("base.ron"))
+        .replace("terminals: 10,", "terminals: 1,")
+        .replace("purchases: 300,", r#"duration: "1us","#);
+    std::fs::write(dir.join("base.ron"), base).unwrap();
+    let file = dir.join("empty.ron");
+    std::fs::write(
+        &file,
+        r#"Sweep(title: "Empty", base: "base.ron", seeds: 2, policies: [Naive])"#,
+    )
+    .unwrap();
+    let out = dir.join("r");
+    sweep(&file, &out, &[]);
+    let (head, rows) = csv(&out.join("results.csv"));
+    let intents = head.iter().position(|h| h == "intents").unwrap();
+    assert!(rows.iter().all(|r| r[intents] == "0"), "{rows:?}");
+    let report = read(&out.join("report.md"));
+    let row = report
+        .lines()
+        .find(|l| l.starts_with("| naive |"))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(row.contains("| no intents |"), "{row}");
+    for wrong in ["≤ -", "Paired differences", "(naive) to"] {
+        assert!(!report.contains(wrong), "{wrong:?} in {report}");
+    }
+    for name in ["summary.csv", "pairs.csv", "report.md", "index.html"] {
+        let text = read(&out.join(name));
+        assert!(
+            !text.contains("inf") && !text.contains("NaN"),
+            "{name}: {text}"
+        );
+    }
+}
+
+/// Regression: the statistics said "5 degrees of freedom" from the six seeds of the sweep when
+/// only some seeds of a cell issued purchases and its means came from those alone.
+#[test]
+fn the_degrees_of_freedom_are_those_of_the_seeds_used() {
+    let dir = scratch("df");
+    let base = read(&fixture("base.ron"))
+        .replace("terminals: 10,", "terminals: 2,")
+        .replace("purchases: 300,", r#"duration: "300ms","#);
+    std::fs::write(dir.join("base.ron"), base).unwrap();
+    let file = dir.join("sparse.ron");
+    std::fs::write(
+        &file,
+        r#"Sweep(title: "Sparse", base: "base.ron", seeds: 8, seed_start: 1,
+              policies: [Naive, Idempotent], baseline: Naive)"#,
+    )
+    .unwrap();
+    let out = dir.join("r");
+    sweep(&file, &out, &[]);
+    let (head, rows) = csv(&out.join("results.csv"));
+    let intents = head.iter().position(|h| h == "intents").unwrap();
+    let used = rows
+        .iter()
+        .filter(|r| r[1] == "naive" && r[intents] != "0")
+        .count();
+    assert!(
+        used > 1 && used < 8,
+        "the fixture needs some seeds without purchases"
+    );
+    let report = read(&out.join("report.md"));
+    let expected = format!("{} degrees of freedom ({used} seeds)", used - 1);
+    assert!(report.contains(&expected), "no {expected:?} in {report}");
+    assert!(!report.contains("7 degrees of freedom"), "{report}");
+}
+
+/// Regression: a report named no command and kept no copy of its sweep file, so that what
+/// made it could not be told.
+#[test]
+fn the_sweep_file_is_copied_and_the_command_recorded() {
+    let out = scratch("provenance");
+    sweep(&fixture("tiny.ron"), &out, &[]);
+    assert_eq!(
+        std::fs::read(out.join("sweep.ron")).unwrap(),
+        std::fs::read(fixture("tiny.ron")).unwrap()
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&out.join("manifest.json"))).unwrap();
+    let command = format!("payfault sweep {}", fixture("tiny.ron").display());
+    assert_eq!(manifest["command"], command.as_str());
+    let report = read(&out.join("report.md"));
+    assert!(report.contains(&format!("`{command}`")), "{report}");
+    assert!(report.contains("[sweep.ron](sweep.ron)"), "{report}");
+}
+
+/// The same cell file with one metric of its first row changed: what a build whose model
+/// differs, with the same version, would have written.
+fn tamper(cell_file: &Path) {
+    let text = read(cell_file);
+    let mut lines: Vec<String> = text.split('\n').map(String::from).collect();
+    let head: Vec<&str> = lines[0].split(',').collect();
+    let at = head.iter().position(|h| *h == "messages").unwrap();
+    let mut fields: Vec<String> = lines[1].split(',').map(String::from).collect();
+    fields[at] = "999999".into();
+    lines[1] = fields.join(",");
+    std::fs::write(cell_file, lines.join("\n")).unwrap();
+}
+
+/// Regression: `--resume` and `merge` kept cells written by any build of the same version
+/// (all builds share "0.1.0"), so a report could mix the results of two models without a word.
+#[test]
+fn resume_and_merge_refuse_cells_made_by_another_build() {
+    let root = scratch("other-build");
+    let report = root.join("report");
+    sweep(&fixture("tiny.ron"), &report, &[]);
+    tamper(&report.join("cells/cell-001.csv"));
+    let before = tree(&report);
+    let out = payfault(&args(&[
+        "sweep",
+        &fixture("tiny.ron").display().to_string(),
+        "--out",
+        &report.display().to_string(),
+        "--resume",
+    ]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cell-001.csv: made by a different build of payfault")
+            && err.contains("run the sweep without --resume"),
+        "{err}"
+    );
+    assert!(
+        tree(&report) == before,
+        "the refused resume changed the folder"
+    );
+    // Without --resume every cell is computed again.
+    sweep(&fixture("tiny.ron"), &report, &[]);
+    let whole = root.join("whole");
+    sweep(&fixture("tiny.ron"), &whole, &[]);
+    assert_same_folder(&whole, &report);
+
+    let shards: Vec<PathBuf> = (1..=2).map(|k| root.join(format!("shard{k}"))).collect();
+    for (k, dir) in shards.iter().enumerate() {
+        sweep(
+            &fixture("tiny.ron"),
+            dir,
+            &["--shard", &format!("{}/2", k + 1)],
+        );
+    }
+    let merge = |to: &str| {
+        let mut a = vec!["merge".to_string()];
+        a.extend(shards.iter().map(|d| d.display().to_string()));
+        a.extend(["--out".into(), root.join(to).display().to_string()]);
+        payfault(&a)
+    };
+    // The second shard's first cell is cell-002.
+    tamper(&shards[1].join("cells/cell-002.csv"));
+    let out = merge("merged");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cell-002.csv: made by a different build of payfault")
+            && err.contains(&format!("run the shard in {} again", shards[1].display())),
+        "{err}"
+    );
+    assert!(!root.join("merged").exists());
+    // Shards of different sweep files are not one sweep.
+    sweep(&fixture("tiny.ron"), &shards[1], &["--shard", "2/2"]);
+    std::fs::write(shards[1].join("sweep.ron"), "// another\n").unwrap();
+    let out = merge("merged");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("their copies of the sweep file (sweep.ron) differ"),
+        "{err}"
+    );
 }

@@ -16,7 +16,9 @@ pub struct Point {
     pub y: f64,
     /// The 95% confidence interval, drawn as a bar.
     pub ci: Option<(f64, f64)>,
-    /// `y` is an upper bound (nothing was seen): drawn as a hollow downward triangle.
+    /// Nothing was seen: `y` is 0 and `ci` reaches the interval's upper end. Drawn hollow at 0
+    /// with its interval; on a logarithmic axis, which has no zero, as a hollow downward
+    /// triangle at the upper end.
     pub bound: bool,
     /// A short label written beside the point.
     pub tag: Option<String>,
@@ -254,14 +256,9 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, f: &Figure) -> Result
     draw_legend(&legend, f)
 }
 
-fn draw_panel<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    f: &Figure,
-    p: &Panel,
-    xs: Scale,
-) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    let ys = Scale::fit(
+/// The y axis of a panel, from its points and the upper ends of their intervals.
+fn y_scale(p: &Panel) -> Scale {
+    Scale::fit(
         p.series.iter().flat_map(|s| {
             s.points
                 .iter()
@@ -270,7 +267,17 @@ fn draw_panel<DB: DrawingBackend>(
         }),
         true,
         true,
-    );
+    )
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    f: &Figure,
+    p: &Panel,
+    xs: Scale,
+) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let ys = y_scale(p);
     let mut builder = ChartBuilder::on(area);
     builder
         .margin(12)
@@ -329,11 +336,25 @@ fn draw_panel<DB: DrawingBackend>(
             XAxis::Categories(_) => (si as f64 - (n - 1.0) / 2.0) * step,
             XAxis::Numeric => 0.0,
         };
+        // On a log axis a rate of none seen is marked at its interval's upper end, not joined
+        // to the measured points.
+        let drawn: Vec<Point> = s
+            .points
+            .iter()
+            .map(|q| match (q.bound && ys.log, q.ci) {
+                (true, Some((_, hi))) => Point {
+                    y: hi,
+                    ci: None,
+                    ..q.clone()
+                },
+                _ => q.clone(),
+            })
+            .collect();
+        let marker_only = |q: &Point| q.bound && ys.log;
         // A log axis has no place for zero: such a point is left out (the tables give it),
         // and the line breaks there rather than running to the axis floor as if measured.
         let shown = |q: &Point| q.y.is_finite() && (!ys.log || q.y > 0.0);
-        let runs_of: Vec<Vec<(f64, &Point)>> = s
-            .points
+        let runs_of: Vec<Vec<(f64, &Point)>> = drawn
             .split(|q| !shown(q))
             .map(|run| run.iter().map(|q| (xs.map(q.x) + dodge, q)).collect())
             .collect();
@@ -343,12 +364,13 @@ fn draw_panel<DB: DrawingBackend>(
             filled: false,
             stroke_width: if matches!(f.x, XAxis::Numeric) { 1 } else { 2 },
         };
-        // A line through measured points only: a bound is not a value to join up, except
-        // on a scatter, where the faint path only shows the order of the points.
+        // A line through measured points only (a none-seen 0 is one): an upper end is not a
+        // value to join up, except on a scatter, where the faint path only shows the order of
+        // the points.
         let runs: Vec<&[(f64, &Point)]> = if f.lines {
             runs_of
                 .iter()
-                .flat_map(|run| run.split(|(_, q)| q.bound))
+                .flat_map(|run| run.split(|(_, q)| marker_only(q)))
                 .collect()
         } else {
             vec![&pts[..]]
@@ -400,10 +422,17 @@ fn draw_panel<DB: DrawingBackend>(
             stroke_width: 2,
         };
         chart
-            .draw_series(pts.iter().filter(|(_, q)| q.bound).map(|(x, q)| {
+            .draw_series(pts.iter().filter(|(_, q)| marker_only(q)).map(|(x, q)| {
                 EmptyElement::at((*x, ys.map(q.y)))
                     + PathElement::new(vec![(-6, -5), (6, -5), (0, 6), (-6, -5)], hollow)
             }))
+            .map_err(err)?;
+        chart
+            .draw_series(
+                pts.iter()
+                    .filter(|(_, q)| q.bound && !marker_only(q))
+                    .map(|(x, q)| Circle::new((*x, ys.map(q.y)), 5, hollow)),
+            )
             .map_err(err)?;
         chart
             .draw_series(pts.iter().filter_map(|(x, q)| {
@@ -453,10 +482,11 @@ fn draw_legend<DB: DrawingBackend>(
             .iter()
             .any(|s| s.points.iter().any(|q| q.ci.is_some()))
     });
-    let any_bound = f
-        .panels
-        .iter()
-        .any(|p| p.series.iter().any(|s| s.points.iter().any(|q| q.bound)));
+    let bound_on = |log: bool| {
+        f.panels.iter().any(|p| {
+            y_scale(p).log == log && p.series.iter().any(|s| s.points.iter().any(|q| q.bound))
+        })
+    };
     let note = (FONT, 12).into_font().color(&RGBColor(80, 80, 80));
     let grey = ShapeStyle {
         color: RGBColor(80, 80, 80).to_rgba(),
@@ -471,28 +501,36 @@ fn draw_legend<DB: DrawingBackend>(
             .map_err(err)?;
         area.draw(&PathElement::new(vec![(19, y + 8), (27, y + 8)], grey))
             .map_err(err)?;
-        area.draw(&Text::new("95% CI over seeds", (46, y - 7), note.clone()))
+        area.draw(&Text::new("95% interval", (46, y - 7), note.clone()))
             .map_err(err)?;
         y += 26;
     }
-    if any_bound {
-        let hollow = ShapeStyle {
-            color: RGBColor(80, 80, 80).to_rgba(),
-            filled: false,
-            stroke_width: 2,
-        };
+    let hollow = ShapeStyle {
+        color: RGBColor(80, 80, 80).to_rgba(),
+        filled: false,
+        stroke_width: 2,
+    };
+    if bound_on(false) {
+        area.draw(&Circle::new((23, y), 5, hollow)).map_err(err)?;
+        area.draw(&Text::new("none seen: 0, with", (46, y - 14), note.clone()))
+            .map_err(err)?;
+        area.draw(&Text::new("its 95% interval", (46, y + 1), note.clone()))
+            .map_err(err)?;
+        y += 36;
+    }
+    if bound_on(true) {
         area.draw(&PathElement::new(
             vec![(17, y - 5), (29, y - 5), (23, y + 6), (17, y - 5)],
             hollow,
         ))
         .map_err(err)?;
         area.draw(&Text::new(
-            "none seen: 95% upper",
+            "none seen: upper end",
             (46, y - 14),
             note.clone(),
         ))
         .map_err(err)?;
-        area.draw(&Text::new("bound, 3/n (rule of three)", (46, y + 1), note))
+        area.draw(&Text::new("of its 95% interval", (46, y + 1), note))
             .map_err(err)?;
     }
     Ok(())

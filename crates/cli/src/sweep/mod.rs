@@ -4,7 +4,8 @@
 //! The folder, as one run leaves it:
 //!
 //! ```text
-//! manifest.json         the grid: axes, values, cells, seeds, metric columns
+//! manifest.json         the grid: axes, values, cells, seeds, metric columns, the command
+//! sweep.ron             the sweep file, byte for byte as given
 //! scenarios/<cell>.ron  each cell's full scenario (replay a row: payfault run ... --seed N)
 //! cells/<cell>.csv      each finished cell's rows, written as soon as the cell is done
 //! results.csv           every cell and seed, every metric (the cells' rows, in cell order)
@@ -99,6 +100,10 @@ pub struct Manifest {
     pub payfault: String,
     /// The sweep file as it was named on the command line.
     pub sweep: String,
+    /// The command that makes this grid, with the arguments that decide its results: the
+    /// sweep file as named. (Absent from manifests of earlier versions.)
+    #[serde(default)]
+    pub command: String,
     pub title: String,
     pub description: String,
     /// The base scenario as the sweep file names it, and its name and description.
@@ -141,6 +146,8 @@ pub struct CellInfo {
 }
 
 const MANIFEST: &str = "manifest.json";
+/// The copy of the sweep file in a report folder.
+const SWEEP_COPY: &str = "sweep.ron";
 const FORMAT: u32 = 1;
 
 impl Manifest {
@@ -214,6 +221,7 @@ fn manifest_of(args_sweep: &Path, s: &spec::Spec, cells: &[spec::Cell]) -> Manif
         format: FORMAT,
         payfault: env!("CARGO_PKG_VERSION").to_string(),
         sweep: args_sweep.display().to_string(),
+        command: format!("payfault sweep {}", crate::shell::quote(args_sweep)),
         title: s.title.clone(),
         description: s.description.clone(),
         base: s.base.clone(),
@@ -361,6 +369,34 @@ impl CellProgress {
     }
 }
 
+/// The CSV row of one run of a cell, as its cell file holds it.
+fn row(m: &Manifest, info: &CellInfo, seed: u64, out: &payfault_domain::Outcome) -> String {
+    let mut fields = m.cell_labels(info);
+    fields.push(seed.to_string());
+    fields.extend(data::metric_values(out));
+    data::line(&fields)
+}
+
+/// Runs the first seed of a finished cell again with this build and compares the row with
+/// the one its file holds. A cell is known by a hash of its scenario, seeds and version, and
+/// the version does not change with every build: a build whose model differs would otherwise
+/// have its cells taken for this one's, and the report would mix two models. One run of one
+/// cell is enough to catch a changed model, which changes nearly every row.
+fn same_build(
+    m: &Manifest,
+    info: &CellInfo,
+    scenario: &payfault_domain::Scenario,
+    rows: &data::CellRows,
+) -> Result<(), u64> {
+    let Some(&seed) = rows.seeds.first() else {
+        return Ok(());
+    };
+    match payfault_domain::run::run_quick(scenario, seed) {
+        Ok(out) if rows.body.starts_with(&row(m, info, seed, &out)) => Ok(()),
+        _ => Err(seed),
+    }
+}
+
 /// Runs every seed of one cell and writes its rows to `cells/<id>.csv`.
 fn run_cell(
     dir: &Path,
@@ -369,7 +405,6 @@ fn run_cell(
     cell: &spec::Cell,
     progress: &CellProgress,
 ) -> Result<(), CliError> {
-    let labels = m.cell_labels(info);
     let rows: Vec<Result<String, CliError>> = m
         .seed_list()
         .into_par_iter()
@@ -382,10 +417,7 @@ fn run_cell(
                 ))
             })?;
             progress.run_done();
-            let mut fields = labels.clone();
-            fields.push(seed.to_string());
-            fields.extend(data::metric_values(&out));
-            Ok(data::line(&fields))
+            Ok(row(m, info, seed, &out))
         })
         .collect();
     let mut text = m.header();
@@ -482,9 +514,33 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
         kept.clear();
         to_run = mine.clone();
     }
+    // The first kept cell of each folder, run again: cells of another build are refused
+    // before the folder is touched.
+    let mut checked: Vec<&Path> = Vec::new();
+    for &(id, from) in &kept {
+        if checked.contains(&from) {
+            continue;
+        }
+        checked.push(from);
+        let i = m
+            .cells
+            .iter()
+            .position(|c| c.id == id)
+            .expect("a cell of the grid");
+        let rows = read_cell(from, &m, &m.cells[i]).map_err(CliError::Usage)?;
+        if let Err(seed) = same_build(&m, &m.cells[i], &cells[i].scenario, &rows) {
+            return Err(CliError::Usage(format!(
+                "{}: made by a different build of payfault: its row for seed {seed} is not what \
+                 this build computes for the same scenario, so the finished cells cannot be kept; \
+                 run the sweep without --resume to compute every cell again",
+                cell_path(from, id).display()
+            )));
+        }
+    }
     let dir = out.work();
     let built = (|| {
         out.prepare(&m, &kept)?;
+        crate::write_atomic(&dir.join(SWEEP_COPY), s.text.as_bytes())?;
         for c in &cells {
             let path = dir.join("scenarios").join(format!("{}.ron", c.id));
             crate::write_atomic(&path, scenario_file_text(&m, c).as_bytes())?;
@@ -547,6 +603,32 @@ fn write_results(dir: &Path, m: &Manifest, rows: &[data::CellRows]) -> Result<()
         text.push_str(&r.body);
     }
     crate::write_atomic(&dir.join("results.csv"), text.as_bytes())
+}
+
+/// The copy of the sweep file the folders hold, which must be the same in all.
+fn sweep_copy_of(dirs: &[PathBuf]) -> Result<Vec<u8>, CliError> {
+    let mut first: Option<Vec<u8>> = None;
+    for d in dirs {
+        let path = d.join(SWEEP_COPY);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            CliError::Usage(format!(
+                "{}: cannot read ({e}): a folder made by an earlier payfault has no copy of its \
+                 sweep file; run its shard again with this build, then merge",
+                path.display()
+            ))
+        })?;
+        match &first {
+            None => first = Some(bytes),
+            Some(f) if *f != bytes => return Err(CliError::Usage(format!(
+                "{} and {} hold different sweeps: their copies of the sweep file ({SWEEP_COPY}) \
+                     differ",
+                dirs[0].display(),
+                d.display()
+            ))),
+            Some(_) => {}
+        }
+    }
+    Ok(first.unwrap_or_default())
 }
 
 pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
@@ -619,6 +701,29 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
             }
         )));
     }
+    // The sweep file each folder was made from: the same bytes in all, or they are not shards
+    // of one sweep.
+    let sweep_copy = sweep_copy_of(&args.dirs)?;
+    // The first cell taken from each folder, run again from its scenario file: a shard made by
+    // another build is refused.
+    let mut checked: Vec<&PathBuf> = Vec::new();
+    for ((cell, r), from) in m.cells.iter().zip(&rows).zip(&found_in) {
+        if checked.contains(&from) {
+            continue;
+        }
+        checked.push(from);
+        let src = from.join("scenarios").join(format!("{}.ron", cell.id));
+        let scenario = crate::scenario_file::load(&src)?;
+        if let Err(seed) = same_build(&m, cell, &scenario, r) {
+            return Err(CliError::Usage(format!(
+                "{}: made by a different build of payfault: its row for seed {seed} is not what \
+                 this build computes for the same scenario; run the shard in {} again with this \
+                 build, then merge",
+                cell_path(from, &cell.id).display(),
+                from.display()
+            )));
+        }
+    }
     // Every input is read before the output folder is touched.
     let scenarios = m
         .cells
@@ -634,6 +739,7 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
     let dir = out.work();
     let built = (|| {
         out.prepare(&m, &[])?;
+        crate::write_atomic(&dir.join(SWEEP_COPY), &sweep_copy)?;
         for ((cell, r), text) in m.cells.iter().zip(&rows).zip(&scenarios) {
             let name = format!("{}.ron", cell.id);
             crate::write_atomic(&dir.join("scenarios").join(&name), text)?;

@@ -21,25 +21,86 @@ const MSGS: &str = "messages_per_intent";
 const P50: &str = "completion_latency_p50_ms";
 const P95: &str = "completion_latency_p95_ms";
 const P99: &str = "completion_latency_p99_ms";
+const ATTEMPTS: &str = "attempts_per_intent";
+const NO_ANSWER: &str = "no_final_answer";
+const NO_ANSWER_RATE: &str = "no_final_answer_rate";
 
 /// Metrics compared policy against baseline, seed by seed.
-const PAIRED: [&str; 8] = [
+const PAIRED: [&str; 9] = [
     DUP,
     DUP_T,
     FAIL,
     P50,
+    P95,
     P99,
     MSGS,
-    "attempts_per_intent",
+    ATTEMPTS,
     "charged_but_told_failed",
 ];
+
+/// Where a rate's per-seed event count comes from.
+#[derive(Clone, Copy)]
+enum Events {
+    /// A count column.
+    Count(&'static str),
+    /// A rate column over the seed's intents, times those intents.
+    Rate(&'static str),
+}
+
+/// A rate of events over intents, estimated pooled over seeds with an exact interval.
+struct RateDef {
+    /// Its column of results.csv, or its name in summary.csv where it has no column.
+    name: &'static str,
+    events: Events,
+    /// Per intent, times this, is the column's unit (per million for duplicates).
+    scale: f64,
+}
+
+const RATES: [RateDef; 6] = [
+    RateDef {
+        name: DUP,
+        events: Events::Count(DUP_N),
+        scale: 1e6,
+    },
+    RateDef {
+        name: DUP_T,
+        events: Events::Count(DUP_T_N),
+        scale: 1e6,
+    },
+    RateDef {
+        name: FAIL,
+        events: Events::Rate(FAIL),
+        scale: 1.0,
+    },
+    RateDef {
+        name: NO_ANSWER_RATE,
+        events: Events::Count(NO_ANSWER),
+        scale: 1.0,
+    },
+    RateDef {
+        name: "charged_but_told_failed_rate",
+        events: Events::Count("charged_but_told_failed"),
+        scale: 1.0,
+    },
+    RateDef {
+        name: "told_approved_not_charged_rate",
+        events: Events::Count("told_approved_not_charged"),
+        scale: 1.0,
+    },
+];
+
+fn rate_def(name: &str) -> Option<(usize, &'static RateDef)> {
+    RATES.iter().enumerate().find(|(_, d)| d.name == name)
+}
 
 /// The data of the report, computed once.
 struct Report<'a> {
     m: &'a Manifest,
     rows: &'a [CellRows],
-    /// `est[cell][column]`
+    /// `est[cell][column]`: a rate column's is its pooled rate, with its exact interval.
     est: Vec<Vec<Estimate>>,
+    /// `rates[cell][i]`: the rate [`RATES`]`[i]`, where the sweep has its columns.
+    rates: Vec<Vec<Option<stats::Rate>>>,
     /// The axis along x in the charts.
     x_axis: usize,
     /// For each series: label, colour, and the cells along it.
@@ -64,11 +125,18 @@ impl Report<'_> {
             .filter(|e| e.n > 0)
     }
 
-    /// When no event counted in `count` was seen in a cell: the 95% upper bound per million.
-    fn none_seen_bound(&self, cell: usize, count: &str) -> Option<f64> {
-        let seen = self.total(cell, count)?;
-        let n = self.total(cell, INTENTS)?;
-        (seen == 0.0).then(|| stats::rule_of_three(n as u64) * 1e6)
+    /// A rate of [`RATES`] in a cell, pooled over its seeds.
+    fn rate(&self, cell: usize, name: &str) -> Option<stats::Rate> {
+        self.rates[cell][rate_def(name)?.0]
+    }
+
+    /// When none of a rate's events was seen in a cell that issued purchases: the upper end
+    /// of its 95% interval, in the rate's unit.
+    fn none_seen_bound(&self, cell: usize, name: &str) -> Option<f64> {
+        let r = self.rate(cell, name)?;
+        let (_, hi) = r.ci?;
+        let scale = rate_def(name)?.1.scale;
+        (r.count == 0.0).then_some(hi * scale)
     }
 
     fn value_label(&self, cell: usize, axis: usize) -> &str {
@@ -121,15 +189,47 @@ fn issued(m: &Manifest, rows: &CellRows, s: usize) -> bool {
         .is_none_or(|ic| rows.values[ic][s] > 0.0)
 }
 
+/// The rates of [`RATES`] of one cell, pooled over its seeds; none where the sweep lacks a
+/// column one needs.
+fn cell_rates(m: &Manifest, rows: &CellRows) -> Vec<Option<stats::Rate>> {
+    let col = |name: &str| m.columns.iter().position(|c| c == name);
+    RATES
+        .iter()
+        .map(|d| {
+            let intents = &rows.values[col(INTENTS)?];
+            let events: Vec<f64> = match d.events {
+                Events::Count(c) => rows.values[col(c)?].clone(),
+                // The count behind a ratio of whole numbers: exact, since intents are far
+                // fewer than 2^52.
+                Events::Rate(c) => rows.values[col(c)?]
+                    .iter()
+                    .zip(intents)
+                    .map(|(r, n)| (r * n).round())
+                    .collect(),
+            };
+            Some(stats::pooled_rate(&events, intents))
+        })
+        .collect()
+}
+
 fn build<'a>(m: &'a Manifest, rows: &'a [CellRows]) -> Report<'a> {
+    let rates: Vec<Vec<Option<stats::Rate>>> = rows.iter().map(|r| cell_rates(m, r)).collect();
     let est = rows
         .iter()
-        .map(|r| {
+        .zip(&rates)
+        .map(|(r, cell_rates)| {
             r.values
                 .iter()
                 .zip(&m.columns)
                 .map(|(v, col)| {
-                    if per_intent(col) {
+                    let pooled = rate_def(col).and_then(|(i, d)| Some((cell_rates[i]?, d.scale)));
+                    if let Some((rate, scale)) = pooled {
+                        Estimate {
+                            n: rate.seeds,
+                            mean: rate.ratio * scale,
+                            ci: rate.ci.map(|(lo, hi)| (lo * scale, hi * scale)),
+                        }
+                    } else if per_intent(col) {
                         stats::estimate_nonnegative(&kept(v, |s| issued(m, r, s)))
                     } else {
                         stats::estimate_nonnegative(v)
@@ -145,6 +245,7 @@ fn build<'a>(m: &'a Manifest, rows: &'a [CellRows]) -> Report<'a> {
         m,
         rows,
         est,
+        rates,
         x_axis,
         series: Vec::new(),
     };
@@ -210,8 +311,10 @@ pub fn sig(v: f64) -> String {
     }
 }
 
+/// A mean and its interval; a value equal on every seed has no interval to give.
 fn with_ci(e: Estimate, scale: f64) -> String {
     match e.ci {
+        Some((lo, hi)) if lo == hi => format!("{} on every seed", sig(e.mean * scale)),
         Some((lo, hi)) => format!(
             "{} [{}, {}]",
             sig(e.mean * scale),
@@ -222,12 +325,43 @@ fn with_ci(e: Estimate, scale: f64) -> String {
     }
 }
 
-/// Duplicates per million: the mean and interval, or the upper bound when none was seen.
-fn dup_text(r: &Report, cell: usize, rate: &str, count: &str) -> String {
-    match (r.none_seen_bound(cell, count), r.mean(cell, rate)) {
-        (Some(b), _) => format!("0 (≤ {} at 95%)", sig(b)),
-        (None, Some(e)) => with_ci(e, 1.0),
-        (None, None) => "-".into(),
+/// A paired difference and its interval.
+fn diff_text(e: Estimate, scale: f64) -> String {
+    match e.ci {
+        Some((lo, hi)) if lo == hi && e.mean == 0.0 => "no difference on any seed".into(),
+        _ => with_ci(e, scale),
+    }
+}
+
+/// A per-seed quantity of a cell, or why there is none.
+fn mean_text(r: &Report, cell: usize, col: &str, scale: f64) -> String {
+    match (r.col(col), r.mean(cell, col)) {
+        (None, _) => "-".into(),
+        (Some(_), Some(e)) => with_ci(e, scale),
+        (Some(_), None) => "no intents".into(),
+    }
+}
+
+/// A rate of [`RATES`] times `scale` (its own unit times 100 gives a percentage): the pooled
+/// ratio and its exact interval, "0 (≤ U)" where none was seen, U being the upper end of the
+/// same interval.
+fn rate_text(r: &Report, cell: usize, name: &str, scale: f64) -> String {
+    let Some(rate) = r.rate(cell, name) else {
+        return "-".into();
+    };
+    let Some((lo, hi)) = rate.ci else {
+        return "no intents".into();
+    };
+    let unit = rate_def(name).map_or(1.0, |d| d.1.scale) * scale;
+    if rate.count == 0.0 {
+        format!("0 (≤ {})", sig(hi * unit))
+    } else {
+        format!(
+            "{} [{}, {}]",
+            sig(rate.ratio * unit),
+            sig(lo * unit),
+            sig(hi * unit)
+        )
     }
 }
 
@@ -243,59 +377,80 @@ fn intents_text(n: f64) -> String {
     out
 }
 
+/// Columns per cell: for each metric of results.csv, its mean over seeds with a Student's t
+/// interval (`_mean`, `_ci95_lo`, `_ci95_hi`), or, for a rate over intents, its pooled ratio
+/// with the exact interval (`_pooled`, ...); then the totals and the rates that have no column
+/// of their own, and each rate's overdispersion factor.
 fn summary_csv(r: &Report) -> String {
     let m = r.m;
     let mut h = vec!["cell".to_string()];
     h.extend(m.axes.iter().map(|a| a.name.clone()));
     h.push("seeds".into());
+    h.push("seeds_with_intents".into());
     for c in &m.columns {
-        h.push(format!("{c}_mean"));
+        let point = if rate_def(c).is_some() {
+            "pooled"
+        } else {
+            "mean"
+        };
+        h.push(format!("{c}_{point}"));
         h.push(format!("{c}_ci95_lo"));
         h.push(format!("{c}_ci95_hi"));
     }
-    h.extend(
-        [
-            "intents_total",
-            "duplicate_permanent_total",
-            "duplicate_transient_total",
-            "duplicates_per_million_permanent_upper95",
-            "duplicates_per_million_transient_upper95",
-        ]
-        .map(String::from),
-    );
+    let totals: Vec<&str> = [INTENTS]
+        .into_iter()
+        .chain(RATES.iter().filter_map(|d| match d.events {
+            Events::Count(c) => Some(c),
+            Events::Rate(_) => None,
+        }))
+        .filter(|c| r.col(c).is_some())
+        .collect();
+    h.extend(totals.iter().map(|c| format!("{c}_total")));
+    if r.col(FAIL).is_some() {
+        h.push("customer_visible_failures_total".into());
+    }
+    let extra: Vec<&RateDef> = RATES.iter().filter(|d| r.col(d.name).is_none()).collect();
+    for d in &extra {
+        h.push(format!("{}_pooled", d.name));
+        h.push(format!("{}_ci95_lo", d.name));
+        h.push(format!("{}_ci95_hi", d.name));
+    }
+    h.extend(RATES.iter().map(|d| format!("{}_overdispersion", d.name)));
     let mut out = data::line(&h);
+    let num = |v: Option<f64>| {
+        v.filter(|v| v.is_finite())
+            .map_or(String::new(), data::number)
+    };
     for (i, cell) in m.cells.iter().enumerate() {
         let mut f = m.cell_labels(cell);
         f.push(r.rows[i].seeds.len().to_string());
+        f.push(
+            (0..r.rows[i].seeds.len())
+                .filter(|&s| issued(m, &r.rows[i], s))
+                .count()
+                .to_string(),
+        );
         for e in &r.est[i] {
-            // No seed gave it: no mean to write.
-            f.push(if e.n == 0 {
-                String::new()
-            } else {
-                data::number(e.mean)
-            });
-            match e.ci {
-                Some((lo, hi)) => {
-                    f.push(data::number(lo));
-                    f.push(data::number(hi));
-                }
-                None => {
-                    f.push(String::new());
-                    f.push(String::new());
-                }
-            }
+            // No seed gave it: no value to write.
+            f.push(num((e.n > 0).then_some(e.mean)));
+            f.push(num(e.ci.map(|c| c.0)));
+            f.push(num(e.ci.map(|c| c.1)));
         }
-        let total = |c: &str| r.total(i, c).map_or(String::new(), data::number);
-        f.push(total(INTENTS));
-        f.push(total(DUP_N));
-        f.push(total(DUP_T_N));
-        for (rate, count) in [(DUP, DUP_N), (DUP_T, DUP_T_N)] {
-            // None seen: the rule of three; else the interval's upper end, which one seed
-            // does not give.
-            let upper = r
-                .none_seen_bound(i, count)
-                .or_else(|| r.mean(i, rate).and_then(|e| e.ci.map(|c| c.1)));
-            f.push(upper.map_or(String::new(), data::number));
+        for c in &totals {
+            f.push(num(r.total(i, c)));
+        }
+        if r.col(FAIL).is_some() {
+            f.push(num(r.rate(i, FAIL).map(|x| x.count)));
+        }
+        for d in &extra {
+            let rate = r.rate(i, d.name);
+            f.push(num(rate.map(|x| x.ratio * d.scale)));
+            f.push(num(rate.and_then(|x| x.ci).map(|c| c.0 * d.scale)));
+            f.push(num(rate.and_then(|x| x.ci).map(|c| c.1 * d.scale)));
+        }
+        for d in &RATES {
+            let rate = r.rate(i, d.name).filter(|x| x.seeds > 0);
+            f.push(num(rate.map(|x| x.dispersion)));
         }
         out.push_str(&data::line(&f));
     }
@@ -416,16 +571,14 @@ fn metric_series(r: &Report, name: &str, scale: f64) -> Vec<Series> {
         .collect()
 }
 
-/// Duplicates along x: where none was seen, the rule-of-three bound as a hollow marker.
-fn dup_series(r: &Report, rate: &str, count: &str) -> Vec<Series> {
-    let mut s = metric_series(r, rate, 1.0);
+/// A rate along x, pooled with its exact interval; where none was seen, a hollow marker.
+fn rate_series(r: &Report, rate: &str, scale: f64) -> Vec<Series> {
+    let mut s = metric_series(r, rate, scale);
     for (series, (_, _, cells)) in s.iter_mut().zip(&r.series) {
-        for (p, &c) in series.points.iter_mut().zip(cells) {
-            if let Some(b) = r.none_seen_bound(c, count) {
-                p.y = b;
-                p.ci = None;
-                p.bound = true;
-            }
+        // The points are the cells that issued purchases, in order.
+        let shown = cells.iter().filter(|&&c| r.mean(c, rate).is_some());
+        for (p, &c) in series.points.iter_mut().zip(shown) {
+            p.bound = r.none_seen_bound(c, rate).is_some();
         }
     }
     s
@@ -449,7 +602,7 @@ fn figure(r: &Report, title: &str, panels: Vec<Panel>) -> Figure {
 }
 
 /// Per series: the most duplicates seen and where, and where none was seen.
-fn dup_facts(r: &Report, rate: &str, count: &str) -> String {
+fn dup_facts(r: &Report, rate: &str) -> String {
     let x = &r.m.axes[r.x_axis];
     let at = |c: usize| format!("{} = {}", given(&x.name), given(r.value_label(c, r.x_axis)));
     let facts: Vec<String> = r
@@ -458,16 +611,16 @@ fn dup_facts(r: &Report, rate: &str, count: &str) -> String {
         .map(|(label, _, cells)| {
             let label = given(label);
             if r.x_axis == 0 {
-                return format!("{label}: {}", dup_text(r, cells[0], rate, count));
+                return format!("{label}: {}", rate_text(r, cells[0], rate, 1.0));
             }
             let none: Vec<usize> = cells
                 .iter()
                 .copied()
-                .filter(|&c| r.none_seen_bound(c, count).is_some())
+                .filter(|&c| r.none_seen_bound(c, rate).is_some())
                 .collect();
             let bound = none
                 .iter()
-                .filter_map(|&c| r.none_seen_bound(c, count))
+                .filter_map(|&c| r.none_seen_bound(c, rate))
                 .fold(0.0, f64::max);
             let seen: Vec<(usize, f64)> = cells
                 .iter()
@@ -478,8 +631,10 @@ fn dup_facts(r: &Report, rate: &str, count: &str) -> String {
             let worst = seen.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1));
             let least = seen.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1));
             match worst {
+                None if none.is_empty() => format!("{label}: no intents"),
                 None => format!(
-                    "{label}: none seen at any {} (each cell ≤ {} per million at 95%)",
+                    "{label}: none seen at any {} (each cell 0, with a 95% interval reaching at \
+                     most {} per million)",
                     given(&x.name),
                     sig(bound)
                 ),
@@ -499,7 +654,8 @@ fn dup_facts(r: &Report, rate: &str, count: &str) -> String {
                         .map(|&n| given(r.value_label(n, r.x_axis)))
                         .collect();
                     format!(
-                        "{label}: up to {} ({}), none seen at {} = {} (≤ {} at 95%)",
+                        "{label}: up to {} ({}), none seen at {} = {} (0, with a 95% interval \
+                         reaching at most {})",
                         sig(m),
                         at(c),
                         given(&x.name),
@@ -583,13 +739,13 @@ fn charts(r: &Report) -> Vec<Chart> {
             if !have(rate) || !have(count) {
                 continue;
             }
-            let series = dup_series(r, rate, count);
+            let series = rate_series(r, rate, 1.0);
             let title = if what == "permanent" {
                 "Duplicate debits per million intents (permanent)"
             } else {
                 "Duplicate debits later reversed, per million intents (transient)"
             };
-            let facts = dup_facts(r, rate, count);
+            let facts = dup_facts(r, rate);
             let meaning = if what == "permanent" {
                 "A permanent duplicate is a second debit for one purchase that is never reversed: the \
                  customer paid twice (the 9984 case)."
@@ -609,11 +765,13 @@ fn charts(r: &Report) -> Vec<Chart> {
                     }],
                 ),
                 text: format!(
-                    "{meaning} Each point is the mean over {n_seeds} seeds with its 95% confidence \
-                     interval; where no duplicate was seen in a cell, a hollow triangle marks the \
-                     95% upper bound 3/n over the cell's n intents, since zero observed is not \
-                     zero possible. The y axis turns logarithmic when the values span two decades \
-                     or more. Per series: {facts}.",
+                    "{meaning} Each point is the rate pooled over the intents of the cell's \
+                     {n_seeds} {seeds}, with its exact 95% interval; where no duplicate was seen, \
+                     a hollow marker at 0 has the same kind of interval, since zero observed is \
+                     not zero possible (on a logarithmic axis, which has no zero, a hollow \
+                     triangle marks the interval's upper end). The y axis turns logarithmic when \
+                     the values span two decades or more. Per series: {facts}.",
+                    seeds = if n_seeds == 1 { "seed" } else { "seeds" },
                 ),
             });
         }
@@ -643,12 +801,16 @@ fn charts(r: &Report) -> Vec<Chart> {
             text: format!(
                 "How long a customer waits from the purchase (joining the terminal's line, so \
                  time behind earlier customers counts) to the final answer, as the 50th, 95th and \
-                 99th percentiles of each run, averaged over seeds{intervals}. Retries, backoff \
-                 pauses, reversals and inquiries all lengthen the tail. {spread}."
+                 99th percentiles of each run, averaged over seeds{intervals}. Only intents that \
+                 got a final answer count: the table gives the share that never did. Each \
+                 percentile is the upper edge of its histogram bucket, up to 6.25% above the \
+                 exact value; the intervals show the spread over seeds and leave that out. \
+                 Retries, backoff pauses, reversals and inquiries all lengthen the tail. \
+                 {spread}."
             ),
         });
     }
-    for (stem, col, title, y_label, scale, what) in [
+    for (stem, col, title, y_label, scale, what, pooled) in [
         (
             "messages",
             MSGS,
@@ -658,6 +820,7 @@ fn charts(r: &Report) -> Vec<Chart> {
             "Every transmission on every hop, requests and replies, retries, reversals and \
              inquiries included, per purchase intent: the load a policy puts on the network and \
              the bank. Without faults a purchase costs four messages (two hops each way).",
+            false,
         ),
         (
             "failures",
@@ -667,6 +830,7 @@ fn charts(r: &Report) -> Vec<Chart> {
             100.0,
             "The share of purchase intents whose customer saw at least one failure (an error or a \
              timeout shown at the till), whatever happened to the money.",
+            true,
         ),
     ] {
         if !have(col) {
@@ -691,10 +855,21 @@ fn charts(r: &Report) -> Vec<Chart> {
                 vec![Panel {
                     title: String::new(),
                     y_label: y_label.into(),
-                    series: metric_series(r, col, scale),
+                    series: if pooled {
+                        rate_series(r, col, scale)
+                    } else {
+                        metric_series(r, col, scale)
+                    },
                 }],
             ),
-            text: format!("{what} Means over {n_seeds} {seeds_with}.{spread}"),
+            text: if pooled {
+                format!(
+                    "{what} Pooled over the intents of the cell's seeds, with exact 95% \
+                     intervals; a hollow marker where none was seen.{spread}"
+                )
+            } else {
+                format!("{what} Means over {n_seeds} {seeds_with}.{spread}")
+            },
         });
     }
     for col in &r.m.charts {
@@ -708,10 +883,19 @@ fn charts(r: &Report) -> Vec<Chart> {
                 Some(format!(
                     "{}: {}",
                     given(name),
-                    with_ci(r.mean(c, col)?, 1.0)
+                    if rate_def(col).is_some() {
+                        rate_text(r, c, col, 1.0)
+                    } else {
+                        with_ci(r.mean(c, col)?, 1.0)
+                    }
                 ))
             })
             .collect();
+        let how = if rate_def(col).is_some() {
+            "pooled over the intents of each cell's seeds, with exact 95% intervals".to_string()
+        } else {
+            format!("means over {n_seeds} {seeds_with}")
+        };
         out.push(Chart {
             stem: format!("metric-{col}"),
             figure: figure(
@@ -720,26 +904,39 @@ fn charts(r: &Report) -> Vec<Chart> {
                 vec![Panel {
                     title: String::new(),
                     y_label: col.replace('_', " "),
-                    series: metric_series(r, col, 1.0),
+                    series: if rate_def(col).is_some() {
+                        rate_series(r, col, 1.0)
+                    } else {
+                        metric_series(r, col, 1.0)
+                    },
                 }],
             ),
             text: format!(
-                "The column `{col}` of results.csv, asked for by the sweep file: means over \
-                 {n_seeds} {seeds_with}. {lead}: {}.",
+                "The column `{col}` of results.csv, asked for by the sweep file: {how}. \
+                 {lead}: {}.",
                 facts.join("; ")
             ),
         });
     }
     if have(DUP) && have(P99) && have(DUP_N) {
-        let dups = dup_series(r, DUP, DUP_N);
+        let dups = rate_series(r, DUP, 1.0);
         let series: Vec<Series> = dups
             .into_iter()
             .zip(&r.series)
             .map(|(mut s, (_, _, cells))| {
-                let last = cells.len().saturating_sub(1);
-                for (k, (p, &c)) in s.points.iter_mut().zip(cells).enumerate() {
+                let shown: Vec<usize> = cells
+                    .iter()
+                    .copied()
+                    .filter(|&c| r.mean(c, DUP).is_some())
+                    .collect();
+                let last = shown.len().saturating_sub(1);
+                for (k, (p, &c)) in s.points.iter_mut().zip(&shown).enumerate() {
                     p.x = r.mean(c, P99).map_or(f64::NAN, |e| e.mean);
-                    p.ci = None;
+                    // A measured rate's interval would cross the others; a rate of none seen
+                    // keeps its upper end, where a logarithmic axis marks it.
+                    if !p.bound {
+                        p.ci = None;
+                    }
                     // Both ends of a series are labelled; in between the order tells.
                     if r.x_axis != 0 && (k == 0 || k == last) {
                         p.tag = Some(r.value_label(c, r.x_axis).to_string());
@@ -752,7 +949,7 @@ fn charts(r: &Report) -> Vec<Chart> {
         let clean: Vec<String> = r
             .series
             .iter()
-            .filter(|(_, _, cells)| cells.iter().all(|&c| r.none_seen_bound(c, DUP_N).is_some()))
+            .filter(|(_, _, cells)| cells.iter().all(|&c| r.none_seen_bound(c, DUP).is_some()))
             .map(|(l, _, _)| given(l))
             .collect();
         let verdict = if clean.is_empty() {
@@ -789,7 +986,7 @@ fn charts(r: &Report) -> Vec<Chart> {
             },
             text: format!(
                 "What each policy pays for safety: permanent duplicates per million intents \
-                 (down is better; hollow triangles are rule-of-three bounds where none was seen) \
+                 (down is better; a hollow marker where none was seen) \
                  against the mean p99 completion latency (left is better).{tags} {verdict}"
             ),
         });
@@ -978,6 +1175,7 @@ fn results_table(r: &Report) -> Table {
             "duplicates / M (transient)",
             "visible failures (%)",
             "p99 latency (ms)",
+            "no final answer (%)",
             "messages / intent",
             "seeds with a violated property",
         ]
@@ -986,11 +1184,12 @@ fn results_table(r: &Report) -> Table {
     let rows = (0..r.m.cells.len())
         .map(|i| {
             let mut row: Vec<String> = axes.iter().map(|&a| given(r.value_label(i, a))).collect();
-            row.push(dup_text(r, i, DUP, DUP_N));
-            row.push(dup_text(r, i, DUP_T, DUP_T_N));
-            row.push(r.mean(i, FAIL).map_or("-".into(), |e| with_ci(e, 100.0)));
-            row.push(r.mean(i, P99).map_or("-".into(), |e| with_ci(e, 1.0)));
-            row.push(r.mean(i, MSGS).map_or("-".into(), |e| with_ci(e, 1.0)));
+            row.push(rate_text(r, i, DUP, 1.0));
+            row.push(rate_text(r, i, DUP_T, 1.0));
+            row.push(rate_text(r, i, FAIL, 100.0));
+            row.push(mean_text(r, i, P99, 1.0));
+            row.push(rate_text(r, i, NO_ANSWER_RATE, 100.0));
+            row.push(mean_text(r, i, MSGS, 1.0));
             row.push(violations_text(r, i));
             row
         })
@@ -1038,10 +1237,11 @@ fn pairs_table(r: &Report, ps: &[Pair]) -> Table {
     for c in cells {
         let mut row: Vec<String> = axes.iter().map(|&a| given(r.value_label(c, a))).collect();
         for (metric, _, scale) in shown {
-            let cell = ps
-                .iter()
-                .find(|p| p.cell == c && p.metric == metric && p.diff.n > 0)
-                .map_or("-".into(), |p| with_ci(p.diff, scale));
+            let cell = match ps.iter().find(|p| p.cell == c && p.metric == metric) {
+                None => "-".into(),
+                Some(p) if p.diff.n == 0 => "no intents".into(),
+                Some(p) => diff_text(p.diff, scale),
+            };
             row.push(cell);
         }
         rows.push(row);
@@ -1062,6 +1262,13 @@ fn run_facts(r: &Report) -> Vec<String> {
             given(&m.base_name),
             if m.base_description.is_empty() { String::new() } else { format!(": {}", given(&m.base_description)) }),
         format!(
+            "Made by payfault {} with {} and `--out` naming this folder; the sweep file is \
+             copied here, byte for byte, as `sweep.ron`. The number of jobs, \
+             `--resume` and `--shard` with `merge` change none of the results.",
+            given(&m.payfault),
+            given_code(&m.command)
+        ),
+        format!(
             "Grid: {} = {} cells, each run on the same {} seeds ({} to {}): {} runs, {} purchase intents in all.",
             dims.join(" × "),
             m.cells.len(),
@@ -1078,24 +1285,80 @@ fn run_facts(r: &Report) -> Vec<String> {
          paired seed by seed."
             .to_string(),
         format!(
-            "Statistics: means over seeds with 95% confidence intervals from Student's t \
-             distribution (n − 1 = {} degrees of freedom), a lower bound below zero cut at \
-             zero for a quantity that cannot be negative; where no duplicate was seen in a \
-             cell's n intents, the table gives the 95% upper bound 3/n (the rule of three) \
-             instead of a bare zero. Latency percentiles come from a histogram: each is the upper \
-             edge of its bucket, at most 6.25% above the exact value. Paired differences subtract \
-             the baseline policy ({}) on the same seed.",
-            m.seeds.saturating_sub(1),
-            given(&m.axes[0].values[m.baseline].label)
+            "Rates over intents (duplicates per million, visible failures, no final answer): \
+             the events of all the cell's seeds over all their intents (the pooled ratio, not a \
+             mean of per-seed ratios), with the exact Clopper–Pearson 95% interval of that \
+             count, widened where the seeds vary more than chance would have them: with k seeds \
+             that issued purchases, count and intents are divided by φ = max(1, X²/(k − 1)), X² \
+             being Pearson's statistic of the per-seed counts against the pooled rate \
+             (summary.csv gives φ){}. Where none was seen, the table gives 0 (≤ U): U is the \
+             upper end of the same 95% interval, about 3.7/n for n intents.",
+            if m.seeds < 2 {
+                "; with one seed φ is 1, as no spread between seeds can be seen"
+            } else {
+                ""
+            }
         ),
+        per_seed_statistics(r),
+        "Latency percentiles come from a histogram: each is the upper edge of its bucket, up to \
+         6.25% above the exact value. Their intervals show the spread over seeds and leave that \
+         quantisation out: a percentile in the same bucket on every seed is given as \
+         \"x on every seed\", not as an interval. Latency counts the intents that got a final \
+         answer; those that never did are left out of it, and the table gives their share \
+         beside it."
+            .to_string(),
+    ];
+    if m.axes[0].values.len() > 1 {
+        f.push(format!(
+            "Paired differences subtract the baseline policy ({}) on the same seed and settings: \
+             the mean of the per-seed differences, with a paired Student's t interval. For a rate \
+             this is the mean of per-seed differences of rates, each seed weighing the same, \
+             beside the pooled rates of the results table; a difference the same on every seed \
+             is given as such (\"no difference on any seed\" where it is 0).",
+            given(&m.axes[0].values[m.baseline].label)
+        ));
+    }
+    f.push(
         "Replay any row of results.csv: `payfault run scenarios/<cell>.ron --seed <seed>` from \
          this folder."
             .to_string(),
-    ];
-    if m.seeds < 2 {
-        f.push("With a single seed there are no confidence intervals.".into());
-    }
+    );
     f
+}
+
+/// How the means of quantities measured once a run are given, with the degrees of freedom
+/// of the seeds that gave them.
+fn per_seed_statistics(r: &Report) -> String {
+    let used: Vec<usize> = (0..r.m.cells.len())
+        .flat_map(|c| {
+            [P50, P95, P99, MSGS, ATTEMPTS]
+                .into_iter()
+                .filter_map(move |col| r.mean(c, col).map(|e| e.n))
+        })
+        .collect();
+    let (lo, hi) = (
+        used.iter().copied().min().unwrap_or(0),
+        used.iter().copied().max().unwrap_or(0),
+    );
+    let what = "Quantities measured once a run (latency percentiles, messages and attempts per \
+                intent): means over seeds";
+    let cut = ", a lower bound below zero cut at zero for a quantity that cannot be negative; \
+               a seed that issued no purchase is left out of them";
+    if hi < 2 {
+        return format!(
+            "{what}, without intervals: no cell has two seeds that issued purchases, and one \
+             seed shows no spread."
+        );
+    }
+    let df = if lo == hi {
+        format!("{} degrees of freedom ({lo} seeds)", lo - 1)
+    } else {
+        format!(
+            "k − 1 degrees of freedom, k being the seeds of the cell that issued purchases, \
+             from {lo} to {hi} (a cell with one such seed has no interval)"
+        )
+    };
+    format!("{what} with 95% intervals from Student's t distribution with {df}{cut}.")
 }
 
 fn params_table(m: &Manifest) -> Table {
@@ -1156,20 +1419,34 @@ fn squeeze(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-const FILES: [(&str, &str); 6] = [
+const FILES: [(&str, &str); 7] = [
     ("results.csv", "one row per cell and seed, every metric"),
     (
         "summary.csv",
-        "per cell: mean and 95% interval of every metric, duplicate totals and upper bounds",
+        "per cell: every metric's mean and 95% interval, or for a rate its pooled ratio and \
+         exact 95% interval; totals, more rates, and each rate's overdispersion factor",
     ),
     (
         "pairs.csv",
         "per cell and key metric: the paired difference from the baseline policy, with its interval",
     ),
-    ("manifest.json", "the grid: parameters, values, cells, seeds"),
+    ("sweep.ron", "the sweep file, byte for byte as given"),
+    (
+        "manifest.json",
+        "the grid: parameters, values, cells, seeds, and the command",
+    ),
     ("scenarios/", "the full scenario of every cell"),
     ("cells/", "the rows of each cell as it finished"),
 ];
+
+const RESULTS_NOTE: &str = "Rates (duplicates, visible failures, no final answer) are pooled \
+over the cell's intents, with exact 95% intervals in brackets, and 0 (≤ U) where none was seen; \
+latency and messages per intent are means over seeds with 95% t intervals in brackets.";
+
+const PAIRS_NOTE: &str = "Each policy minus the baseline on the same seeds and settings: the \
+mean of the per-seed differences, with its paired 95% t interval. An interval that excludes 0 is \
+a difference the seeds support; across many cells and metrics, about one interval in twenty \
+excludes 0 by chance where there is no difference.";
 
 fn markdown(r: &Report, charts: &[Chart], results: &Table, pairs: &Table) -> String {
     let m = r.m;
@@ -1195,10 +1472,7 @@ fn markdown(r: &Report, charts: &[Chart], results: &Table, pairs: &Table) -> Str
         );
     }
     let _ = writeln!(o, "## Results per cell\n");
-    let _ = writeln!(
-        o,
-        "Means over seeds with 95% confidence intervals in brackets.\n"
-    );
+    let _ = writeln!(o, "{RESULTS_NOTE}\n");
     let _ = writeln!(o, "{}", results.md());
     if !pairs.rows.is_empty() {
         let _ = writeln!(
@@ -1206,12 +1480,7 @@ fn markdown(r: &Report, charts: &[Chart], results: &Table, pairs: &Table) -> Str
             "## Paired differences against {}\n",
             md_text(&m.axes[0].values[m.baseline].label)
         );
-        let _ = writeln!(
-            o,
-            "Each policy minus the baseline on the same seeds and settings, with the 95% interval \
-             of the mean difference: an interval that excludes 0 is a difference the seeds \
-             support.\n"
-        );
+        let _ = writeln!(o, "{PAIRS_NOTE}\n");
         let _ = writeln!(o, "{}", pairs.md());
     }
     let _ = writeln!(o, "## Data\n");
@@ -1289,17 +1558,16 @@ fn html(r: &Report, charts: &[(&Chart, String)], results: &Table, pairs: &Table)
     }
     let _ = writeln!(
         o,
-        "<h2>Results per cell</h2>\n<p>Means over seeds with 95% confidence intervals in \
-         brackets.</p>\n{}",
+        "<h2>Results per cell</h2>\n<p>{}</p>\n{}",
+        esc(RESULTS_NOTE),
         results.html()
     );
     if !pairs.rows.is_empty() {
         let _ = writeln!(
             o,
-            "<h2>Paired differences against {}</h2>\n<p>Each policy minus the baseline on the \
-             same seeds and settings, with the 95% interval of the mean difference: an interval \
-             that excludes 0 is a difference the seeds support.</p>\n{}",
+            "<h2>Paired differences against {}</h2>\n<p>{}</p>\n{}",
             esc(&m.axes[0].values[m.baseline].label),
+            esc(PAIRS_NOTE),
             pairs.html()
         );
     }

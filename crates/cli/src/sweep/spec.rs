@@ -82,6 +82,8 @@ pub struct Spec {
     pub axes: Vec<Axis>,
     /// Metric columns charted besides the standard charts.
     pub charts: Vec<String>,
+    /// The sweep file's text, as read: its bytes, copied into the report.
+    pub text: String,
 }
 
 /// One point of the grid: a value of every axis, and the scenario they make.
@@ -332,15 +334,18 @@ pub fn read(path: &Path) -> Result<(Spec, Vec<Cell>), LoadError> {
                 .iter()
                 .position(|v| Some(v.label.as_str()) == kind)
                 .ok_or_else(|| {
-                    let what = if kind.is_none() {
-                        "unknown policy"
+                    let message = if kind.is_none() {
+                        format!(
+                            "unknown policy `{name}`: the baseline is one of {}",
+                            of.join(", ")
+                        )
                     } else {
-                        "the baseline is not among the sweep's policies"
+                        format!(
+                            "the baseline `{name}` is not among the sweep's policies ({})",
+                            of.join(", ")
+                        )
                     };
-                    src.err(
-                        f.value.start,
-                        format!("{what} `{name}`: the baseline is one of {}", of.join(", ")),
-                    )
+                    src.err(f.value.start, message)
                 })?
         }
     };
@@ -404,6 +409,7 @@ pub fn read(path: &Path) -> Result<(Spec, Vec<Cell>), LoadError> {
         baseline,
         axes,
         charts,
+        text: text.clone(),
     };
     let cells = build_cells(&spec, &src, cells_total)?;
     Ok((spec, cells))
