@@ -619,12 +619,14 @@ fn sweep_copy_of(dirs: &[PathBuf]) -> Result<Vec<u8>, CliError> {
         })?;
         match &first {
             None => first = Some(bytes),
-            Some(f) if *f != bytes => return Err(CliError::Usage(format!(
+            Some(f) if *f != bytes => {
+                return Err(CliError::Usage(format!(
                 "{} and {} hold different sweeps: their copies of the sweep file ({SWEEP_COPY}) \
                      differ",
                 dirs[0].display(),
                 d.display()
-            ))),
+            )))
+            }
             Some(_) => {}
         }
     }
