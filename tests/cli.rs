@@ -133,7 +133,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "violated-nothing.ron",
         line: 13,
-        col: 25,
+        col: 5,
         phrase: "expected at least one property in `Violated([...])`",
         fix: Some(("Violated([])", "Hold")),
     },
@@ -415,6 +415,52 @@ const MALFORMED: &[Malformed] = &[
         col: 52,
         phrase: "unknown field `drop` in `Scenario`",
         fix: Some((" drop: 0.5,", "")),
+    },
+    // Regression: a fault schedule naming a message the run never sends was accepted, and
+    // the fault never struck, unlike the same mistake in `partitions` or `crashes`.
+    Malformed {
+        file: "scheduled-drop-on-a-missing-link.ron",
+        line: 16,
+        col: 13,
+        phrase: "a scheduled drop of intent 1 (attempt 1, PurchaseResp) names the link SwitchBank, which this scenario does not have",
+        fix: Some(("SwitchBank", "TerminalAcquirer")),
+    },
+    Malformed {
+        file: "scheduled-attempt-zero.ron",
+        line: 15,
+        col: 90,
+        phrase: "expected an attempt number of at least 1 (attempts count from 1), found 0",
+        fix: Some(("attempt: 0", "attempt: 1")),
+    },
+    Malformed {
+        file: "scheduled-intent-beyond-purchases.ron",
+        line: 15,
+        col: 13,
+        phrase: "a scheduled duplicate names intent 9999, which is never issued: with `purchases: 10`, purchases are numbered 0 to 9",
+        fix: Some(("9999", "9")),
+    },
+    Malformed {
+        file: "scheduled-intent-left-out-by-only.ron",
+        line: 15,
+        col: 13,
+        phrase: "a scheduled erroneous reply names intent 4, which is never issued: `only` does not list it",
+        fix: Some(("only: [3]", "only: [3, 4]")),
+    },
+    // Regression: `only: []` issued nothing, and every property held vacuously.
+    Malformed {
+        file: "only-nothing.ron",
+        line: 5,
+        col: 101,
+        phrase: "expected at least one purchase in `only`, found none; without `only`, every purchase is issued",
+        fix: Some(("only: []", "only: [2]")),
+    },
+    // Regression: a property named twice in `Violated([...])` was accepted.
+    Malformed {
+        file: "violated-twice.ron",
+        line: 13,
+        col: 5,
+        phrase: "expected each property once in `Violated([...])`, found NoDuplicateDebit twice",
+        fix: Some(("NoDuplicateDebit, NoDuplicateDebit", "NoDuplicateDebit")),
     },
     // Regression: an empty file read "Expected opening `(` for struct `Scenario`".
     Malformed {
