@@ -72,6 +72,8 @@ struct Malformed {
     file: &'static str,
     /// The line (from 1) of the bad value, as the message must report it.
     line: usize,
+    /// The column (from 1), in characters as an editor counts them.
+    col: usize,
     /// Part of the message saying what was wrong or expected.
     phrase: &'static str,
     /// A replacement (bad text, good text) that makes the file valid, proving that the file
@@ -84,6 +86,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "not-utf8.ron",
         line: 1,
+        col: 28,
         phrase: "expected UTF-8 text",
         fix: None,
     },
@@ -91,12 +94,14 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "too-many-terminals.ron",
         line: 4,
+        col: 16,
         phrase: "expected at most 100000000, found 4294967295",
         fix: Some(("4294967295", "2")),
     },
     Malformed {
         file: "too-many-accounts.ron",
         line: 11,
+        col: 74,
         phrase: "expected at most 1000000000, found 4294967295",
         fix: Some(("4294967295", "1000")),
     },
@@ -104,6 +109,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "too-many-attempts.ron",
         line: 12,
+        col: 61,
         phrase: "expected at most 65535, found 70000",
         fix: Some(("70000", "65535")),
     },
@@ -111,6 +117,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "zero-check-seeds.ron",
         line: 13,
+        col: 18,
         phrase: "expected at least 1 seed, found 0",
         fix: Some(("check_seeds: 0", "check_seeds: 1")),
     },
@@ -118,6 +125,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "empty-name.ron",
         line: 3,
+        col: 11,
         phrase: "expected a name, found an empty one",
         fix: Some(("name: \" \"", "name: \"named\"")),
     },
@@ -125,6 +133,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "violated-nothing.ron",
         line: 13,
+        col: 5,
         phrase: "expected at least one property in `Violated([...])`",
         fix: Some(("Violated([])", "Hold")),
     },
@@ -132,6 +141,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "fractional-count.ron",
         line: 10,
+        col: 54,
         phrase: "expected a whole number, found 1.5",
         fix: Some(("servers: 1.5", "servers: 1")),
     },
@@ -140,6 +150,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "quoted-variant.ron",
         line: 13,
+        col: 28,
         phrase: "expected a name, written without quotes",
         fix: Some(("\"Idempotent\"", "Idempotent")),
     },
@@ -147,6 +158,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "huge-count.ron",
         line: 4,
+        col: 16,
         phrase: "expected at most 100000000, found 99999999999999999999",
         fix: Some(("99999999999999999999", "2")),
     },
@@ -155,6 +167,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "misspelt-variant.ron",
         line: 8,
+        col: 41,
         phrase: "unknown variant `Constnt` of `Latency`: expected one of `Constant`, `Uniform`",
         fix: Some(("Constnt", "Constant")),
     },
@@ -162,12 +175,14 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "partition-of-a-missing-link.ron",
         line: 15,
+        col: 9,
         phrase: "a partition names the link AcquirerSwitch, which this scenario does not have",
         fix: Some(("AcquirerSwitch", "AcquirerBank")),
     },
     Malformed {
         file: "crash-of-a-missing-terminal.ron",
         line: 14,
+        col: 14,
         phrase: "Terminal(7) does not exist: terminals are numbered 0 to 1",
         fix: Some(("Terminal(7)", "Terminal(1)")),
     },
@@ -175,66 +190,77 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "unterminated-string.ron",
         line: 4,
+        col: 11,
         phrase: "after this string, which runs past the end of its line: is its closing quote missing?",
         fix: Some(("\"malformed,", "\"malformed\",")),
     },
     Malformed {
         file: "unknown-field.ron",
         line: 7,
+        col: 65,
         phrase: "unknown field `drop_rate` in `LinkConfig`: expected one of `latency`, `drop`, `duplicate`",
         fix: Some(("drop_rate:", "drop:")),
     },
     Malformed {
         file: "wrong-type.ron",
         line: 4,
+        col: 16,
         phrase: "expected a whole number",
         fix: Some(("\"many\"", "2")),
     },
     Malformed {
         file: "probability-above-one.ron",
         line: 7,
+        col: 62,
         phrase: "expected a probability between 0 and 1, found 1.5",
         fix: Some(("drop: 1.5", "drop: 0.5")),
     },
     Malformed {
         file: "zero-timeout.ron",
         line: 12,
+        col: 41,
         phrase: "expected a duration longer than zero, found 0",
         fix: Some(("\"0ms\"", "\"1s\"")),
     },
     Malformed {
         file: "negative-timeout.ron",
         line: 12,
+        col: 41,
         phrase: r#"expected a duration such as "250ms", "1.5s" or "24h", found "-5s""#,
         fix: Some(("\"-5s\"", "\"5s\"")),
     },
     Malformed {
         file: "no-terminals.ron",
         line: 4,
+        col: 16,
         phrase: "expected at least 1, found 0",
         fix: Some(("terminals: 0", "terminals: 1")),
     },
     Malformed {
         file: "partition-ends-before-start.ron",
         line: 13,
+        col: 78,
         phrase: "a partition must end after it starts, found from 20s until 10s",
         fix: Some(("until: \"10s\"", "until: \"30s\"")),
     },
     Malformed {
         file: "unknown-unit.ron",
         line: 5,
+        col: 49,
         phrase: r#"unknown unit "parsecs" in "5 parsecs": expected one of ns, us, ms, s, m, h, d"#,
         fix: Some(("5 parsecs", "5s")),
     },
     Malformed {
         file: "not-ron.ron",
         line: 2,
+        col: 5,
         phrase: "Expected struct `Scenario`",
         fix: None,
     },
     Malformed {
         file: "truncated.ron",
         line: 8,
+        col: 52,
         phrase: "the file ended early: a closing bracket or a value is missing",
         fix: None,
     },
@@ -242,6 +268,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "number-for-a-distribution.ron",
         line: 10,
+        col: 28,
         phrase: r#"expected a distribution such as Constant("1ms") or Exponential(mean: "1ms"), found `0.5`"#,
         fix: Some(("processing: 0.5", r#"processing: Constant("2ms")"#)),
     },
@@ -249,12 +276,14 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "queue-beyond-32-bits.ron",
         line: 10,
+        col: 64,
         phrase: "expected at most 4294967295, found 4294967296",
         fix: Some(("4294967296", "10")),
     },
     Malformed {
         file: "seed-beyond-64-bits.ron",
         line: 13,
+        col: 11,
         phrase: "expected at most 18446744073709551615, found 18446744073709551616",
         fix: Some(("18446744073709551616", "7")),
     },
@@ -262,6 +291,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "nested-too-deep.ron",
         line: 8,
+        col: 514,
         phrase: "nested too deeply: values nest at most 128 levels deep",
         fix: None,
     },
@@ -269,18 +299,21 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "distribution-without-a-name.ron",
         line: 7,
+        col: 38,
         phrase: r#"expected a distribution such as Constant("100ms") or Exponential(mean: "100ms"), found `("100ms")`"#,
         fix: Some((r#"("100ms")"#, r#"Constant("100ms")"#)),
     },
     Malformed {
         file: "distribution-for-a-duration.ron",
         line: 12,
+        col: 41,
         phrase: r#"expected a duration in quotes, with a unit, such as "1s" or "250ms", found `Constant("1s")`"#,
         fix: Some((r#"Constant("1s")"#, r#""1s""#)),
     },
     Malformed {
         file: "string-for-a-boolean.ron",
         line: 12,
+        col: 25,
         phrase: r#"expected true or false, found the string "NaN s""#,
         fix: Some((r#""NaN s""#, "true")),
     },
@@ -288,6 +321,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "probability-of-a-large-integer.ron",
         line: 12,
+        col: 74,
         phrase: "expected a probability between 0 and 1, found -9223372036854775808",
         fix: Some(("-9223372036854775808", "0.5")),
     },
@@ -295,6 +329,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "spike-probability-above-one.ron",
         line: 10,
+        col: 16,
         phrase: "expected a spike probability between 0 and 1, found 2",
         fix: Some(("p: 2", "p: 0.5")),
     },
@@ -303,6 +338,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "negative-lognormal-sigma.ron",
         line: 10,
+        col: 20,
         phrase: "expected a lognormal sigma, finite and at least 0, found -0.5",
         fix: Some(("sigma: -0.5", "sigma: 0.5")),
     },
@@ -310,6 +346,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "infinite-lognormal-sigma.ron",
         line: 11,
+        col: 51,
         phrase: "expected a lognormal sigma, finite and at least 0, found inf",
         fix: Some(("sigma: inf", "sigma: 1")),
     },
@@ -317,6 +354,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "zero-pareto-shape.ron",
         line: 10,
+        col: 20,
         phrase: "expected a Pareto shape, finite and above 0, found 0",
         fix: Some(("shape: 0", "shape: 1.5")),
     },
@@ -325,6 +363,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "uniform-lo-above-hi.ron",
         line: 11,
+        col: 17,
         phrase: r#"hi must be at least lo: expected at least "5s", found "1s""#,
         fix: Some((r#"hi: "1s","#, r#"hi: "6s","#)),
     },
@@ -333,6 +372,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "amount-min-above-max.ron",
         line: 9,
+        col: 13,
         phrase: "max must be at least min: expected at least 500, found 100",
         fix: Some(("max: 100", "max: 1000")),
     },
@@ -340,6 +380,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "count-with-an-exponent.ron",
         line: 10,
+        col: 54,
         phrase: "expected a whole number written with digits only (no exponent, no point), found 1e19",
         fix: Some(("1e19", "1")),
     },
@@ -347,6 +388,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "quoted-amount.ron",
         line: 5,
+        col: 70,
         phrase: r#"expected a whole number (no quotes, no sign), found the string "213504d""#,
         fix: Some((r#""213504d""#, "100")),
     },
@@ -354,19 +396,77 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "zero-max-events.ron",
         line: 12,
+        col: 26,
         phrase: "expected at least 1 event, found 0",
         fix: Some(("max_events: 0", "max_events: 1000000")),
     },
     Malformed {
         file: "zero-max-pending.ron",
         line: 12,
+        col: 27,
         phrase: "expected at least 1 pending event, found 0",
         fix: Some(("max_pending: 0", "max_pending: 1000")),
+    },
+    // Regression: a wider character before the error put the column one further right for
+    // each byte past its first.
+    Malformed {
+        file: "non-ascii-before-the-error.ron",
+        line: 4,
+        col: 52,
+        phrase: "unknown field `drop` in `Scenario`",
+        fix: Some((" drop: 0.5,", "")),
+    },
+    // Regression: a fault schedule naming a message the run never sends was accepted, and
+    // the fault never struck, unlike the same mistake in `partitions` or `crashes`.
+    Malformed {
+        file: "scheduled-drop-on-a-missing-link.ron",
+        line: 16,
+        col: 13,
+        phrase: "a scheduled drop of intent 1 (attempt 1, PurchaseResp) names the link SwitchBank, which this scenario does not have",
+        fix: Some(("SwitchBank", "TerminalAcquirer")),
+    },
+    Malformed {
+        file: "scheduled-attempt-zero.ron",
+        line: 15,
+        col: 90,
+        phrase: "expected an attempt number of at least 1 (attempts count from 1), found 0",
+        fix: Some(("attempt: 0", "attempt: 1")),
+    },
+    Malformed {
+        file: "scheduled-intent-beyond-purchases.ron",
+        line: 15,
+        col: 13,
+        phrase: "a scheduled duplicate names intent 9999, which is never issued: with `purchases: 10`, purchases are numbered 0 to 9",
+        fix: Some(("9999", "9")),
+    },
+    Malformed {
+        file: "scheduled-intent-left-out-by-only.ron",
+        line: 15,
+        col: 13,
+        phrase: "a scheduled erroneous reply names intent 4, which is never issued: `only` does not list it",
+        fix: Some(("only: [3]", "only: [3, 4]")),
+    },
+    // Regression: `only: []` issued nothing, and every property held vacuously.
+    Malformed {
+        file: "only-nothing.ron",
+        line: 5,
+        col: 101,
+        phrase: "expected at least one purchase in `only`, found none; without `only`, every purchase is issued",
+        fix: Some(("only: []", "only: [2]")),
+    },
+    // Regression: a property named twice in `Violated([...])` was accepted.
+    Malformed {
+        file: "violated-twice.ron",
+        line: 13,
+        col: 5,
+        phrase: "expected each property once in `Violated([...])`, found NoDuplicateDebit twice",
+        fix: Some(("NoDuplicateDebit, NoDuplicateDebit", "NoDuplicateDebit")),
     },
     // Regression: an empty file read "Expected opening `(` for struct `Scenario`".
     Malformed {
         file: "empty.ron",
         line: 1,
+        col: 1,
         phrase: "the file is empty",
         fix: None,
     },
@@ -374,6 +474,7 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "only-beyond-purchases.ron",
         line: 5,
+        col: 101,
         phrase: "`only` names purchase 999999, which is never issued: with `purchases: 50`, purchases are numbered 0 to 49",
         fix: Some(("999999", "49")),
     },
@@ -435,9 +536,11 @@ fn malformed_scenarios_exit_2_naming_file_line_column_and_what_was_expected() {
             .unwrap_or_else(|| panic!("{}: no column in {:?}", m.file, o.stderr));
         let message = parts.next().unwrap_or("");
         assert_eq!(
-            line, m.line,
-            "{}: reported line; stderr: {}",
-            m.file, o.stderr
+            (line, col),
+            (m.line, m.col),
+            "{}: reported line and column; stderr: {}",
+            m.file,
+            o.stderr
         );
 
         // The column must fall on that line (one past its end marks the end of the file).

@@ -647,6 +647,13 @@ impl TryFrom<RawWorkload> for Workload {
         if purchases == Some(0) {
             return Err("expected at least 1 purchase, found 0".into());
         }
+        // Issuing none, a run would hold every property vacuously.
+        if only.as_ref().is_some_and(Vec::is_empty) {
+            return Err(format!(
+                "only{FIELD_MARK}expected at least one purchase in `only`, found none; \
+                 without `only`, every purchase is issued"
+            ));
+        }
         // Purchases are numbered from 0 in the order they are issued: one at or past the
         // count is never issued, and a run of none of them would hold vacuously.
         if let Some(n) = purchases {
@@ -930,12 +937,23 @@ pub struct MsgId {
     /// The attempt or inquiry number, from 1; for a reversal, the attempt it reverses times
     /// 65,536 plus which send of the reversal this is (65,537: the first send of the reversal
     /// of attempt 1), as the trace shows it.
-    #[serde(deserialize_with = "whole_u32")]
+    #[serde(deserialize_with = "attempt_number")]
     pub attempt: u32,
     pub kind: MsgKind,
     /// 0 for the original, 1 and up for copies made by a duplicating link.
     #[serde(default, deserialize_with = "whole_u8")]
     pub copy: u8,
+}
+
+/// A message's attempt number: no message has attempt 0, so a fault naming it would never
+/// strike.
+fn attempt_number<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    match whole_u32(d)? {
+        0 => Err(de::Error::custom(
+            "expected an attempt number of at least 1 (attempts count from 1), found 0",
+        )),
+        n => Ok(n),
+    }
 }
 
 /// An explicit list of the faults of a run. With a schedule, links drop and duplicate exactly
@@ -1169,9 +1187,23 @@ fn scenario_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 fn expectation<'de, D: Deserializer<'de>>(d: D) -> Result<Expect, D::Error> {
     let e = Expect::deserialize(d)?;
     if matches!(&e, Expect::Violated(ps) if ps.is_empty()) {
-        return Err(de::Error::custom(
+        return Err(de::Error::custom(at_last_field(
+            "expect",
             "expected at least one property in `Violated([...])`; a scenario whose properties all hold expects `Hold`",
-        ));
+        )));
+    }
+    // A property named twice is a slip (another one was meant, most likely).
+    if let Expect::Violated(ps) = &e {
+        if let Some(p) = ps
+            .iter()
+            .enumerate()
+            .find_map(|(i, p)| ps[..i].contains(p).then_some(p))
+        {
+            return Err(de::Error::custom(at_last_field(
+                "expect",
+                format!("expected each property once in `Violated([...])`, found {p:?} twice"),
+            )));
+        }
     }
     Ok(e)
 }
@@ -1325,14 +1357,14 @@ impl Scenario {
                 ),
             ));
         }
+        let present = |link: LinkName| match link {
+            LinkName::TerminalAcquirer => true,
+            LinkName::AcquirerBank => l.acquirer_bank.is_some(),
+            LinkName::AcquirerSwitch => l.acquirer_switch.is_some(),
+            LinkName::SwitchBank => l.switch_bank.is_some(),
+        };
         for p in &self.faults.partitions {
-            let present = match p.link {
-                LinkName::TerminalAcquirer => true,
-                LinkName::AcquirerBank => l.acquirer_bank.is_some(),
-                LinkName::AcquirerSwitch => l.acquirer_switch.is_some(),
-                LinkName::SwitchBank => l.switch_bank.is_some(),
-            };
-            if !present {
+            if !present(p.link) {
                 return Err(misfit(
                     "partitions",
                     format!(
@@ -1342,8 +1374,66 @@ impl Scenario {
                 ));
             }
         }
+        if let Some(f) = &self.faults.schedule {
+            self.check_schedule(f, &present)?;
+        }
         if self.policy.kind == PolicyKind::Idempotent && self.bank.idempotency.is_none() {
             // Allowed on purpose: it shows that keys without a bank that honours them do nothing.
+        }
+        Ok(())
+    }
+
+    /// A schedule's messages must be ones the run can send: a fault on any other never
+    /// strikes, and the run would pass for want of it.
+    fn check_schedule(
+        &self,
+        f: &FaultSchedule,
+        present: &dyn Fn(LinkName) -> bool,
+    ) -> Result<(), Misfit> {
+        let lists: [(&'static str, &str, &[MsgId]); 3] = [
+            ("drops", "a scheduled drop", &f.drops),
+            ("duplicates", "a scheduled duplicate", &f.duplicates),
+            ("erroneous", "a scheduled erroneous reply", &f.erroneous),
+        ];
+        for (field, what, ids) in lists {
+            for m in ids {
+                // An erroneous reply is named by its purchase as it reaches the bank from the
+                // acquirer, whichever links it took.
+                if field != "erroneous" && !present(m.link) {
+                    return Err(misfit(
+                        field,
+                        format!(
+                            "{what} of intent {} (attempt {}, {:?}) names the link {:?}, \
+                             which this scenario does not have",
+                            m.intent, m.attempt, m.kind, m.link
+                        ),
+                    ));
+                }
+                // As with `only`: purchases are numbered 0 to `purchases` - 1.
+                if let Some(n) = self.workload.purchases.filter(|&n| m.intent >= n) {
+                    return Err(misfit(
+                        field,
+                        format!(
+                            "{what} names intent {}, which is never issued: with \
+                             `purchases: {n}`, purchases are numbered 0 to {}",
+                            m.intent,
+                            n - 1
+                        ),
+                    ));
+                }
+                if let Some(only) = &self.workload.only {
+                    if only.binary_search(&m.intent).is_err() {
+                        return Err(misfit(
+                            field,
+                            format!(
+                                "{what} names intent {}, which is never issued: `only` does \
+                                 not list it",
+                                m.intent
+                            ),
+                        ));
+                    }
+                }
+            }
         }
         Ok(())
     }

@@ -15,7 +15,9 @@ use crate::config::{
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{line}:{col}: {message}")]
 pub struct ScenarioError {
+    /// From 1.
     pub line: usize,
+    /// From 1, in characters (Unicode scalar values), as an editor counts them.
     pub col: usize,
     pub message: String,
 }
@@ -31,7 +33,25 @@ pub fn from_ron(text: &str) -> Result<Scenario, ScenarioError> {
         .with_default_extension(Extensions::IMPLICIT_SOME)
         .with_recursion_limit(NESTING_LIMIT)
         .from_str::<Scenario>(text)
-        .map_err(|e| explain(text, &e))
+        .map_err(|e| {
+            let e = explain(text, &e);
+            ScenarioError {
+                col: char_col(text, e.line, e.col),
+                ..e
+            }
+        })
+}
+
+/// The column (from 1) that an editor shows for byte column `col` of `line`: RON counts
+/// bytes, and a name with an `é` or an emoji before the error would put it further right
+/// than it is. Past the line's end, each column past it counts as one.
+fn char_col(text: &str, line: usize, col: usize) -> usize {
+    let Some(l) = line.checked_sub(1).and_then(|i| text.split('\n').nth(i)) else {
+        return col;
+    };
+    let byte = col.saturating_sub(1);
+    let chars = l.char_indices().take_while(|&(i, _)| i < byte).count();
+    chars + byte.saturating_sub(l.len()) + 1
 }
 
 /// RON's error in the terms of a scenario's writer, at the place it is about.
@@ -842,6 +862,36 @@ mod tests {
         ] {
             let e = error(bad, by);
             assert!(e.message.contains(phrase), "{by}: {e}");
+        }
+    }
+
+    /// Regression: columns counted bytes, so that each character of two to four bytes before
+    /// the error put it further right than an editor shows. A comment of as many characters,
+    /// wide or not, must leave every kind of error at the same column.
+    #[test]
+    fn columns_count_characters_on_every_path() {
+        for (bad, by) in [
+            // A value refused once read.
+            ("terminals: 2", "terminals: 0"),
+            ("queue: 10", "queue: 4294967296"),
+            // Fields of one value that disagree, at the later one.
+            ("min: 100, max: 200", "min: 500, max: 100"),
+            // A workload's fields that disagree, at `only`.
+            ("purchases: 10", "purchases: 10, only: [10]"),
+            // Where RON stops.
+            ("drop: 0.02", "drop_rate: 0.02"),
+            ("kind: Idempotent", "kind: \"Idempotent\""),
+            // A string whose closing quote is missing.
+            ("\"malformed\"", "\"malformed"),
+        ] {
+            let wide = error(bad, &format!("/* é💳à */ {by}"));
+            let narrow = error(bad, &format!("/* eXa */ {by}"));
+            assert_eq!(
+                (wide.line, wide.col),
+                (narrow.line, narrow.col),
+                "{by}: {wide}"
+            );
+            assert_eq!(wide.message, narrow.message, "{by}");
         }
     }
 

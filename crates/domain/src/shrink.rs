@@ -2,12 +2,13 @@
 //!
 //! The random faults of the run are replaced by the explicit list of the faults that struck
 //! it (message fates are keyed by message identity, so the replay is exact); the workload is
-//! cut to the fewest purchases that still fail; then every fault that is not needed is removed
-//! by delta debugging.
+//! cut to the fewest purchases that still fail; then every fault that is not needed, the
+//! scenario's `crash_after_commit` entries among them, is removed by delta debugging (an entry
+//! that never fires in the shrunk run is never needed).
 
 use serde::Serialize;
 
-use crate::config::{FaultSchedule, MsgId, Property, Scenario, ScheduledCrash};
+use crate::config::{CrashAfterCommit, FaultSchedule, MsgId, Property, Scenario, ScheduledCrash};
 use crate::policy::Builtin;
 use crate::sim::{Sim, SimError};
 use crate::trace::NoTrace;
@@ -41,34 +42,41 @@ pub enum ShrinkError {
     Unreproduced { seed: u64, property: Property },
 }
 
-/// One fault of a schedule, so that delta debugging can treat them alike.
+/// One fault of a schedule, or a crash after a commit, so that delta debugging can treat them
+/// alike.
 #[derive(Clone, Debug, PartialEq)]
 enum Item {
     Drop(MsgId),
     Duplicate(MsgId),
     Erroneous(MsgId),
     Crash(ScheduledCrash),
+    AfterCommit(CrashAfterCommit),
 }
 
-fn items(f: &FaultSchedule) -> Vec<Item> {
+fn items(f: &FaultSchedule, after_commit: &[CrashAfterCommit]) -> Vec<Item> {
     let mut v: Vec<Item> = f.drops.iter().map(|m| Item::Drop(*m)).collect();
     v.extend(f.duplicates.iter().map(|m| Item::Duplicate(*m)));
     v.extend(f.erroneous.iter().map(|m| Item::Erroneous(*m)));
     v.extend(f.crashes.iter().map(|c| Item::Crash(c.clone())));
+    v.extend(after_commit.iter().map(|c| Item::AfterCommit(c.clone())));
     v
 }
 
-fn schedule(items: &[Item]) -> FaultSchedule {
+/// The schedule and the crashes after commits that `items` list, each in the order listed
+/// (where two crashes name one commit, the first listed is the one that fires).
+fn schedule(items: &[Item]) -> (FaultSchedule, Vec<CrashAfterCommit>) {
     let mut f = FaultSchedule::default();
+    let mut after_commit = Vec::new();
     for i in items {
         match i {
             Item::Drop(m) => f.drops.push(*m),
             Item::Duplicate(m) => f.duplicates.push(*m),
             Item::Erroneous(m) => f.erroneous.push(*m),
             Item::Crash(c) => f.crashes.push(c.clone()),
+            Item::AfterCommit(c) => after_commit.push(c.clone()),
         }
     }
-    f
+    (f, after_commit)
 }
 
 struct Probe<'a> {
@@ -94,7 +102,9 @@ impl Probe<'_> {
 
 fn with_items(sc: &Scenario, items: &[Item]) -> Scenario {
     let mut s = sc.clone();
-    s.faults.schedule = Some(schedule(items));
+    let (f, after_commit) = schedule(items);
+    s.faults.schedule = Some(f);
+    s.faults.crash_after_commit = after_commit;
     s
 }
 
@@ -167,7 +177,7 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
         sc.name, first.rule, first.detail
     );
     cur.name = format!("{}-seed-{seed}-shrunk", sc.name);
-    let mut faults = items(&recorded);
+    let mut faults = items(&recorded, &sc.faults.crash_after_commit);
     cur = with_items(&cur, &faults);
     let mut size = probe
         .fails(&cur)?
@@ -194,7 +204,7 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
         let mut kept = faults.clone();
         kept.retain(|i| match i {
             Item::Drop(m) | Item::Duplicate(m) | Item::Erroneous(m) => m.intent < limit,
-            Item::Crash(_) => true,
+            Item::Crash(_) | Item::AfterCommit(_) => true,
         });
         let s = with_items(&cur, &kept);
         if let Some(sz) = probe.fails(&s)? {
@@ -235,7 +245,7 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
                 Item::Drop(m) | Item::Duplicate(m) | Item::Erroneous(m) => {
                     only.binary_search(&m.intent).is_ok()
                 }
-                Item::Crash(_) => true,
+                Item::Crash(_) | Item::AfterCommit(_) => true,
             });
             let s = with_items(&cur, &kept);
             if let Some(sz) = probe.fails(&s)? {
@@ -248,7 +258,16 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
 
     // Delta debugging (ddmin): remove every fault the failure does not need. It starts from
     // a list that fails: each step above kept `faults` and `cur` in step.
-    debug_assert_eq!(cur.faults.schedule, Some(schedule(&faults)));
+    debug_assert_eq!(
+        (
+            cur.faults.schedule.clone(),
+            cur.faults.crash_after_commit.clone()
+        ),
+        {
+            let (f, after_commit) = schedule(&faults);
+            (Some(f), after_commit)
+        }
+    );
     let base = cur.clone();
     let (kept, sz) = ddmin(faults, size, &mut |f: &[Item]| {
         probe.fails(&with_items(&base, f))
@@ -277,4 +296,35 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
         after: checked,
         runs: probe.runs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped(name: &str) -> Scenario {
+        let path = format!("{}/../../scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).expect("readable");
+        crate::from_ron(&text).expect("shipped scenarios parse")
+    }
+
+    /// Regression: the crashes after a commit were kept as written, those a shrunk run never
+    /// reaches included (here the crashes after the 150th and 250th debits, in a run of far
+    /// fewer purchases).
+    #[test]
+    fn crashes_after_commits_the_failure_does_not_need_are_removed() {
+        let sc = shipped("cause-system-crash-naive.ron");
+        assert_eq!(sc.faults.crash_after_commit.len(), 3);
+        let shrunk = shrink(&sc, 1, Property::NoDuplicateDebit).expect("shrinks");
+        let kept = &shrunk.scenario.faults.crash_after_commit;
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        // Each one kept is needed: without it the run holds.
+        let mut without = shrunk.scenario.clone();
+        without.faults.crash_after_commit.clear();
+        let policy = Builtin::new(sc.policy.clone());
+        let out = Sim::new(&without, 1, &policy, &mut NoTrace)
+            .run()
+            .expect("runs");
+        assert_eq!(out.by_property[Property::NoDuplicateDebit as usize], 0);
+    }
 }
