@@ -758,7 +758,7 @@ impl Builder<'_> {
     }
 }
 
-/// The byte offset of a position as the RON reader counts it (columns in bytes, from 1).
+/// The byte offset of a scenario error's position (columns in characters, from 1).
 fn ron_offset(text: &str, line: usize, col: usize) -> usize {
     let mut start = 0;
     for _ in 1..line {
@@ -767,7 +767,16 @@ fn ron_offset(text: &str, line: usize, col: usize) -> usize {
             None => return text.len(),
         }
     }
-    (start + col.saturating_sub(1)).min(text.len())
+    // Scenario errors count columns in characters.
+    let rest = &text[start..];
+    let line_len = rest.find('\n').unwrap_or(rest.len());
+    let skip = col.saturating_sub(1);
+    let at = match rest[..line_len].char_indices().nth(skip) {
+        Some((i, _)) => i,
+        // Past the line's end, each column counts one.
+        None => line_len + (skip - rest[..line_len].chars().count()),
+    };
+    (start + at).min(text.len())
 }
 
 fn build_cells(spec: &Spec, src: &Src, total: usize) -> Result<Vec<Cell>, LoadError> {
