@@ -1508,7 +1508,7 @@ fn the_sweep_file_is_copied_and_the_command_recorded() {
     let out = scratch("provenance");
     sweep(&fixture("tiny.ron"), &out, &[]);
     assert_eq!(
-        std::fs::read(out.join("sweep.ron")).unwrap(),
+        std::fs::read(out.join("input/sweep.ron")).unwrap(),
         std::fs::read(fixture("tiny.ron")).unwrap()
     );
     let manifest: serde_json::Value =
@@ -1517,7 +1517,14 @@ fn the_sweep_file_is_copied_and_the_command_recorded() {
     assert_eq!(manifest["command"], command.as_str());
     let report = read(&out.join("report.md"));
     assert!(report.contains(&format!("`{command}`")), "{report}");
-    assert!(report.contains("[sweep.ron](sweep.ron)"), "{report}");
+    assert!(report.contains("[input/](input/)"), "{report}");
+    // The copies make the report again, from the report's own folder.
+    let again = scratch("provenance-again");
+    sweep(&out.join("input/sweep.ron"), &again, &[]);
+    assert_eq!(
+        read(&out.join("results.csv")),
+        read(&again.join("results.csv"))
+    );
 }
 
 /// The same cell file with one metric of its first row changed: what a build whose model
@@ -1593,12 +1600,12 @@ fn resume_and_merge_refuse_cells_made_by_another_build() {
     assert!(!root.join("merged").exists());
     // Shards of different sweep files are not one sweep.
     sweep(&fixture("tiny.ron"), &shards[1], &["--shard", "2/2"]);
-    std::fs::write(shards[1].join("sweep.ron"), "// another\n").unwrap();
+    std::fs::write(shards[1].join("input/sweep.ron"), "// another\n").unwrap();
     let out = merge("merged");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("their copies of the sweep file (sweep.ron) differ"),
+        err.contains("their copies of the sweep file (input/sweep.ron) differ"),
         "{err}"
     );
 }

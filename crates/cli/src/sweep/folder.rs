@@ -11,16 +11,16 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use super::{io_err, Manifest, MANIFEST, SWEEP_COPY};
+use super::{io_err, Manifest, INPUT, MANIFEST};
 use crate::CliError;
 
 /// The subfolders of a report.
-const SUBFOLDERS: [&str; 3] = ["cells", "scenarios", "charts"];
+const SUBFOLDERS: [&str; 4] = ["cells", "scenarios", "charts", INPUT];
 
 /// Every name a report puts at the top of its folder; anything else there is someone else's.
 const OURS: [&str; 10] = [
     MANIFEST,
-    SWEEP_COPY,
+    INPUT,
     "cells",
     "scenarios",
     "charts",

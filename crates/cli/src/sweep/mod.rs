@@ -146,8 +146,12 @@ pub struct CellInfo {
 }
 
 const MANIFEST: &str = "manifest.json";
+/// Where a report keeps what it was made from: the sweep file, and its base scenario at the
+/// same path relative to it when that path stays below the sweep file's folder, so that
+/// `payfault sweep input/sweep.ron` makes the report again.
+const INPUT: &str = "input";
 /// The copy of the sweep file in a report folder.
-const SWEEP_COPY: &str = "sweep.ron";
+const SWEEP_COPY: &str = "input/sweep.ron";
 const FORMAT: u32 = 1;
 
 impl Manifest {
@@ -541,6 +545,13 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
     let built = (|| {
         out.prepare(&m, &kept)?;
         crate::write_atomic(&dir.join(SWEEP_COPY), s.text.as_bytes())?;
+        if let Some(base) = below(&s.base) {
+            let path = dir.join(INPUT).join(base);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+            }
+            crate::write_atomic(&path, s.base_text.as_bytes())?;
+        }
         for c in &cells {
             let path = dir.join("scenarios").join(format!("{}.ron", c.id));
             crate::write_atomic(&path, scenario_file_text(&m, c).as_bytes())?;
@@ -603,6 +614,41 @@ fn write_results(dir: &Path, m: &Manifest, rows: &[data::CellRows]) -> Result<()
         text.push_str(&r.body);
     }
     crate::write_atomic(&dir.join("results.csv"), text.as_bytes())
+}
+
+/// `base`, a path relative to the sweep file, if it stays below the sweep file's folder: only
+/// then can its copy sit at the same path beside the sweep file's copy.
+fn below(base: &str) -> Option<PathBuf> {
+    let p = Path::new(base);
+    p.components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+        .then(|| p.to_path_buf())
+        .filter(|p| p.file_name().is_some())
+}
+
+/// Copies the files of `from`'s folder `input/` into `to`'s, whole.
+fn copy_inputs(from: &Path, to: &Path) -> Result<(), CliError> {
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let dir = from.join(INPUT).join(&rel);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut names: Vec<_> = entries.filter_map(Result::ok).collect();
+        names.sort_by_key(|e| e.file_name());
+        for e in names {
+            let rel = rel.join(e.file_name());
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                let d = to.join(INPUT).join(&rel);
+                std::fs::create_dir_all(&d).map_err(io_err(&d))?;
+                stack.push(rel);
+            } else {
+                let bytes = std::fs::read(e.path()).map_err(io_err(&e.path()))?;
+                crate::write_atomic(&to.join(INPUT).join(&rel), &bytes)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The copy of the sweep file the folders hold, which must be the same in all.
@@ -741,6 +787,7 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
     let dir = out.work();
     let built = (|| {
         out.prepare(&m, &[])?;
+        copy_inputs(&args.dirs[0], dir)?;
         crate::write_atomic(&dir.join(SWEEP_COPY), &sweep_copy)?;
         for ((cell, r), text) in m.cells.iter().zip(&rows).zip(&scenarios) {
             let name = format!("{}.ron", cell.id);

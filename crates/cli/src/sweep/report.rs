@@ -1263,7 +1263,9 @@ fn run_facts(r: &Report) -> Vec<String> {
             if m.base_description.is_empty() { String::new() } else { format!(": {}", given(&m.base_description)) }),
         format!(
             "Made by payfault {} with {} and `--out` naming this folder; the sweep file is \
-             copied here, byte for byte, as `sweep.ron`. The number of jobs, \
+             copied here, byte for byte, as `input/sweep.ron`, with its base scenario beside \
+             it when the base lies in the sweep file's folder or below, so that \
+             `payfault sweep input/sweep.ron` makes this report again. The number of jobs, \
              `--resume` and `--shard` with `merge` change none of the results.",
             given(&m.payfault),
             given_code(&m.command)
@@ -1430,7 +1432,10 @@ const FILES: [(&str, &str); 7] = [
         "pairs.csv",
         "per cell and key metric: the paired difference from the baseline policy, with its interval",
     ),
-    ("sweep.ron", "the sweep file, byte for byte as given"),
+    (
+        "input/",
+        "the sweep file, byte for byte as given, and its base scenario at the same path",
+    ),
     (
         "manifest.json",
         "the grid: parameters, values, cells, seeds, and the command",

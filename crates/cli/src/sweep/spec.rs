@@ -84,6 +84,8 @@ pub struct Spec {
     pub charts: Vec<String>,
     /// The sweep file's text, as read: its bytes, copied into the report.
     pub text: String,
+    /// The base scenario's text, as read, copied into the report beside the sweep file's.
+    pub base_text: String,
 }
 
 /// One point of the grid: a value of every axis, and the scenario they make.
@@ -269,6 +271,8 @@ pub fn read(path: &Path) -> Result<(Spec, Vec<Cell>), LoadError> {
         }
         Err(e) => return Err(e),
     };
+    // Read whole once already, as the scenario was loaded.
+    let base_text = scenario_file::read_text(&base_path)?;
 
     let seeds_field = required("seeds")?;
     let seeds = src.count(&seeds_field.value)?;
@@ -410,6 +414,7 @@ pub fn read(path: &Path) -> Result<(Spec, Vec<Cell>), LoadError> {
         axes,
         charts,
         text: text.clone(),
+        base_text,
     };
     let cells = build_cells(&spec, &src, cells_total)?;
     Ok((spec, cells))
