@@ -99,7 +99,9 @@ struct Record {
     issued: SimTime,
     /// Debits posted minus debits reversed.
     net: u64,
-    transient_dup: bool,
+    /// Debits that took the net above the amount: every extra debit the intent was ever
+    /// charged, whether or not it was later reversed.
+    extra_debits: u32,
     answer: Option<Answer>,
     answered_at: SimTime,
     saw_failure: bool,
@@ -117,10 +119,16 @@ pub struct OracleCounts {
     pub failed: u64,
     /// Intents whose customer saw at least one failure.
     pub customer_saw_failure: u64,
-    /// Intents charged twice at some point and put right by a reversal before they settled.
+    /// Extra debits (each one that took an intent's net debit above its amount) that a
+    /// reversal had undone by the time the intent settled.
     pub duplicate_transient: u64,
-    /// Intents charged more than once when they settled.
+    /// Extra debits still standing when their intents settled: the net debit beyond the
+    /// amount, counted in debits of the amount.
     pub duplicate_permanent: u64,
+    /// Intents charged more than once at some point and put right before they settled.
+    pub duplicate_intents_transient: u64,
+    /// Intents charged more than once when they settled (those breaking no-duplicate-debit).
+    pub duplicate_intents_permanent: u64,
     pub charged_but_told_failed: u64,
     pub told_approved_not_charged: u64,
     pub no_final_answer: u64,
@@ -301,7 +309,7 @@ impl Oracle {
             Some(r) => {
                 r.net = r.net.saturating_add(amount);
                 if r.net > r.amount {
-                    r.transient_dup = true;
+                    r.extra_debits = r.extra_debits.saturating_add(1);
                 }
             }
             None => self.counts.postings_after_settle += 1,
@@ -387,8 +395,13 @@ impl Oracle {
         if !self.faults_last_till_now && r.answered_at > self.deadline(r.issued) {
             self.late.push((intent, r.issued, r.answered_at));
         }
+        // Every posting of an intent is its whole amount, so the net is a whole number of them.
+        let standing =
+            (r.net.saturating_sub(r.amount) / r.amount.max(1)).min(u64::from(r.extra_debits));
+        self.counts.duplicate_permanent += standing;
+        self.counts.duplicate_transient += u64::from(r.extra_debits) - standing;
         if r.net > r.amount {
-            self.counts.duplicate_permanent += 1;
+            self.counts.duplicate_intents_permanent += 1;
             self.violate(
                 Rule::DuplicateDebit,
                 Some(intent),
@@ -401,8 +414,8 @@ impl Oracle {
                     answer
                 ),
             );
-        } else if r.transient_dup {
-            self.counts.duplicate_transient += 1;
+        } else if r.extra_debits > 0 {
+            self.counts.duplicate_intents_transient += 1;
         }
         match answer {
             Answer::Approved if r.net == 0 => {
@@ -596,6 +609,46 @@ mod tests {
         assert_eq!(o.violations(), &[]);
         assert_eq!(o.counts().duplicate_transient, 1);
         assert_eq!(o.counts().duplicate_permanent, 0);
+        assert_eq!(o.counts().duplicate_intents_transient, 1);
+        assert_eq!(o.counts().duplicate_intents_permanent, 0);
+    }
+
+    /// Regression: the duplicate counts were of intents, so a purchase debited four times
+    /// counted as one duplicate debit, like one debited twice.
+    #[test]
+    fn regression_duplicate_debits_count_debits_not_intents() {
+        let mut o = Oracle::new(1, SimDuration::from_secs(10));
+        // Debited four times, one extra reversed: two extra debits stand, one was undone.
+        o.issue(1, 500, t(0));
+        for ms in [10, 20, 30, 40] {
+            o.debit(1, 500, t(ms));
+        }
+        o.credit(1, 500, t(50));
+        o.answer(1, Answer::Approved, t(60));
+        o.settle(1, t(60));
+        // Debited twice and reversed twice: one extra debit, undone (the customer, told
+        // approved, ends up not charged, which agreement reports).
+        o.issue(2, 300, t(0));
+        o.debit(2, 300, t(10));
+        o.debit(2, 300, t(20));
+        o.credit(2, 300, t(30));
+        o.credit(2, 300, t(40));
+        o.answer(2, Answer::Approved, t(60));
+        o.settle(2, t(60));
+        // Debited, reversed, debited again: never more than once at a time, no duplicate.
+        o.issue(3, 200, t(0));
+        o.debit(3, 200, t(10));
+        o.credit(3, 200, t(20));
+        o.debit(3, 200, t(30));
+        o.answer(3, Answer::Approved, t(60));
+        o.settle(3, t(60));
+        let c = o.counts();
+        assert_eq!((c.duplicate_permanent, c.duplicate_transient), (2, 2));
+        assert_eq!(
+            (c.duplicate_intents_permanent, c.duplicate_intents_transient),
+            (1, 1)
+        );
+        assert_eq!(o.count_of(Property::NoDuplicateDebit), 1);
     }
 
     #[test]
