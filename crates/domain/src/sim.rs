@@ -1207,8 +1207,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         ];
         let mut fate = Fate::new(self.seed, &ident);
         let faults = self.faults_active;
-        // The draws are taken the same way with or without a schedule, so latencies match.
-        let random_drop = faults && !cfg.drop.prob.is_never() && fate.chance(cfg.drop.prob);
+        // The drop is drawn whether or not it can strike (faults over, a probability of 0, a
+        // schedule instead), so that the latency drawn after it is the message's own in every
+        // configuration: the common random numbers hold across fault settings too.
+        let drop_draw = fate.next_u64();
+        let random_drop = faults && cfg.drop.prob.sample(drop_draw);
         let drop = match &self.schedule {
             Some(s) => s.drops.contains(&self.msg_id(slot, link, towards_bank)),
             None => random_drop,
@@ -1224,6 +1227,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return;
         }
         let latency = cfg.latency.0.sample(&mut fate);
+        // The last draw of the fate (a copy's latency has a fate of its own), so skipping it
+        // shifts nothing.
         let random_dup =
             faults && !cfg.duplicate.prob.is_never() && fate.chance(cfg.duplicate.prob);
         let dup = match &self.schedule {

@@ -895,3 +895,68 @@ fn the_pending_limit_is_a_field_of_the_scenario() {
     assert!(!text.contains("max_pending"), "{text}");
     assert_eq!(parse(&text), sc);
 }
+
+/// Each message's time on each hop, by its identity (intent, type, attempt, from, to), for
+/// the messages that arrived.
+fn hop_latencies(sc: &Scenario, seed: u64) -> BTreeMap<(u64, String, u32, String, String), u64> {
+    let mut sent: BTreeMap<(u64, String, String), u64> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    let mut tracer = |e: TraceEvent| {
+        let (Some(m), Some(peer), Some(intent)) = (&e.msg, e.peer, e.intent) else {
+            return;
+        };
+        match e.what {
+            "send" => {
+                sent.insert((m.id, e.node.to_string(), peer.to_string()), e.t);
+            }
+            "deliver" => {
+                let from = peer.to_string();
+                let to = e.node.to_string();
+                if let Some(t0) = sent.remove(&(m.id, from.clone(), to.clone())) {
+                    let id = (intent, m.mti.to_string(), m.attempt, from, to);
+                    out.insert(id, e.t - t0);
+                }
+            }
+            _ => {}
+        }
+    };
+    run_with(sc, seed, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
+    out
+}
+
+/// Regression: the drop draw was skipped on a link whose drop probability was 0, and once
+/// random faults had stopped, so every latency drawn after it moved: a sweep over drop rates
+/// starting at 0, or two runs with different `faults.until`, compared different networks.
+/// A message that arrives takes the same time on each hop at drop 0 and 0.01, with faults
+/// on throughout, until 1 ms, or until issuing stops.
+#[test]
+fn regression_a_message_has_the_same_latency_whatever_the_faults() {
+    let links = |drop: &str| {
+        format!(
+            r#"(
+                terminal_acquirer: (latency: LogNormal(median: "20ms", sigma: 0.6), drop: {drop}),
+                acquirer_bank: (latency: LogNormal(median: "20ms", sigma: 0.6), drop: {drop}),
+            )"#
+        )
+    };
+    let bank = r#", idempotency: (retention: "1h", durable: true)"#;
+    let base = hop_latencies(&scenario(&links("0.0"), bank, IDEMPOTENT, "()"), 3);
+    assert!(base.len() > 1000, "{}", base.len());
+    for (drop, faults) in [
+        ("0.01", "()"),
+        ("0.01", r#"(until: "1000s")"#),
+        ("0.01", r#"(until: "1ms")"#),
+        ("0.0", r#"(until: "1000s")"#),
+    ] {
+        let other = hop_latencies(&scenario(&links(drop), bank, IDEMPOTENT, faults), 3);
+        let common: Vec<_> = other.keys().filter(|k| base.contains_key(*k)).collect();
+        assert!(
+            common.len() > 1000,
+            "drop {drop}, {faults}: {}",
+            common.len()
+        );
+        for k in common {
+            assert_eq!(other[k], base[k], "drop {drop}, faults {faults}: {k:?}");
+        }
+    }
+}
