@@ -1993,12 +1993,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return;
         }
         match next {
-            Next::Purchase => self.send_purchase(term),
+            Next::Purchase => self.send_purchase(term, false),
             Next::Inquiry => self.send_inquiry(term),
         }
     }
 
-    fn send_purchase(&mut self, term: u32) {
+    /// Sends the transaction's next purchase attempt; `hedge_copy`: a backup copy of the attempt
+    /// in flight, which keeps that attempt's timeout.
+    fn send_purchase(&mut self, term: u32, hedge_copy: bool) {
         let now = self.sched.now();
         let fresh = txn_of(&self.intents, &self.terms[term as usize])
             .expect("current")
@@ -2026,10 +2028,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         // After the first attempt, the policy's key mode decides.
         cur.fresh_next = self.key_mode == KeyMode::Fresh;
         cur.phase = Phase::Waiting;
-        cur.timeout_at = now.saturating_add(timeout);
-        cur.hedge_at = hedge
-            .filter(|h| *h < timeout)
-            .map(|h| now.saturating_add(h));
+        if !hedge_copy {
+            cur.timeout_at = now.saturating_add(timeout);
+            // One backup request per transaction ("The Tail at Scale"), sent only while its
+            // first attempt waits; the timeout still runs from that attempt's send, so
+            // hedging never makes a customer wait longer.
+            cur.hedge_at = hedge
+                .filter(|h| *h < timeout && cur.attempts == 1)
+                .map(|h| now.saturating_add(h));
+        }
         let wake = cur.hedge_at.unwrap_or(cur.timeout_at);
         let msg = Msg::request(
             Kind::Purchase,
@@ -2368,7 +2375,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         let intent = cur.intent;
                         self.c.hedges += 1;
                         self.trace(NodeLabel::Terminal(term), "hedge", Some(intent), None);
-                        self.send_purchase(term);
+                        self.send_purchase(term, true);
                     } else {
                         let at = cur.timeout_at;
                         self.arm_main(term, at);

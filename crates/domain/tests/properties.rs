@@ -443,17 +443,24 @@ fn expected_metrics(text: &str) -> Vec<(u64, String, f64)> {
     out
 }
 
-/// A metric by its field name, through its serialised form, so that any field can be named.
+/// A metric by its field name, `completion_latency.max_ms` for a nested one, through its
+/// serialised form, so that any field can be named.
 fn metric(s: &Summary, field: &str) -> f64 {
     let text = ron::ser::to_string(&s.metrics).unwrap();
-    let value: ron::Value = ron::from_str(&text).unwrap();
-    let ron::Value::Map(map) = value else {
-        panic!("metrics serialise as a map")
-    };
-    let key = ron::Value::String(field.to_string());
-    let found = map.iter().find(|(k, _)| **k == key).map(|(_, v)| v.clone());
-    match found {
-        Some(ron::Value::Number(n)) => n.into_f64(),
+    let mut value: ron::Value = ron::from_str(&text).unwrap();
+    for name in field.split('.') {
+        let ron::Value::Map(map) = value else {
+            panic!("metric {field}: {name} is not in a map")
+        };
+        let key = ron::Value::String(name.to_string());
+        value = map
+            .iter()
+            .find(|(k, _)| **k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no metric {field}"));
+    }
+    match value {
+        ron::Value::Number(n) => n.into_f64(),
         other => panic!("metric {field}: {other:?}"),
     }
 }
