@@ -104,6 +104,16 @@ struct Record {
     extra_debits: u32,
     answer: Option<Answer>,
     answered_at: SimTime,
+    /// When the customer asked for the intent's latest transaction (a pay-again), and its
+    /// number; before any, the issue and transaction 0.
+    asked: SimTime,
+    asked_txn: u8,
+    /// Of the transactions answered more than the liveness bound after they were asked for,
+    /// the one answered last: when it was asked for and answered (zero if none; no such
+    /// answer comes at time zero). Whether it broke liveness depends on when the faults
+    /// ended, which may not be known yet.
+    slow_asked: SimTime,
+    slow_answered: SimTime,
     saw_failure: bool,
 }
 
@@ -210,8 +220,8 @@ impl Histogram {
 
 pub struct Oracle {
     seed: u64,
-    /// An intent must be answered within this bound of the later of its issue and the end of
-    /// the faults.
+    /// Each transaction of an intent must be answered within this bound of the later of when
+    /// the customer asked for it and the end of the faults.
     liveness_bound: SimDuration,
     /// When the last fault ended, as far as is known yet (faults can still come).
     faults_end: SimTime,
@@ -296,9 +306,20 @@ impl Oracle {
             Record {
                 amount,
                 issued: at,
+                asked: at,
                 ..Record::default()
             },
         );
+    }
+
+    /// The customer asked again, at `at`, for transaction `txn` of the intent (paying again
+    /// after a failure): its time to an answer runs from then, not from the purchase, so that
+    /// the customer's own pause is not taken for the system's slowness.
+    pub fn ask_again(&mut self, intent: u64, txn: u8, at: SimTime) {
+        if let Some(r) = self.intents.get_mut(intent) {
+            r.asked = at;
+            r.asked_txn = txn;
+        }
     }
 
     /// A debit for the intent was posted.
@@ -329,8 +350,21 @@ impl Oracle {
     /// One transaction of the intent ended with `answer`. The intent's answer is the best of
     /// its transactions' (approved over declined over failed): a customer who paid again
     /// after a failure and was approved holds one approved purchase.
-    pub fn answer(&mut self, intent: u64, answer: Answer, at: SimTime) {
+    ///
+    /// Liveness is judged per transaction, from when the customer asked for it: the latest
+    /// pay-again's time for the latest transaction, the purchase's for any other (a cashier's
+    /// double submit; or, at worst, an earlier pay-again, judged the stricter way).
+    pub fn answer(&mut self, intent: u64, txn: u8, answer: Answer, at: SimTime) {
+        let bound = self.liveness_bound;
         if let Some(r) = self.intents.get_mut(intent) {
+            let asked = if txn == r.asked_txn {
+                r.asked
+            } else {
+                r.issued
+            };
+            if at.saturating_since(asked) > bound && r.slow_answered <= at {
+                (r.slow_asked, r.slow_answered) = (asked, at);
+            }
             if answer == Answer::Failed {
                 r.saw_failure = true;
             }
@@ -392,8 +426,9 @@ impl Oracle {
             Answer::Declined => self.counts.declined += 1,
             Answer::Failed => self.counts.failed += 1,
         }
-        if !self.faults_last_till_now && r.answered_at > self.deadline(r.issued) {
-            self.late.push((intent, r.issued, r.answered_at));
+        let (asked, slow) = (r.slow_asked, r.slow_answered);
+        if slow > SimTime::ZERO && !self.faults_last_till_now && slow > self.deadline(asked) {
+            self.late.push((intent, asked, slow));
         }
         // Every posting of an intent is its whole amount, so the net is a whole number of them.
         let standing =
@@ -537,13 +572,13 @@ mod tests {
             o.issue(i, 500, t(0));
             o.debit(i, 500, t(10));
             o.debit(i, 500, t(20));
-            o.answer(i, Answer::Approved, t(30));
+            o.answer(i, 0, Answer::Approved, t(30));
             o.settle(i, t(40));
         }
         for i in n..n + 3 {
             o.issue(i, 300, t(50));
             o.debit(i, 300, t(60));
-            o.answer(i, Answer::Failed, t(70));
+            o.answer(i, 0, Answer::Failed, t(70));
             o.settle(i, t(80));
         }
         let kept: Vec<(Property, Option<u64>)> = o
@@ -565,7 +600,7 @@ mod tests {
         let r = rules(|o| {
             o.issue(1, 500, t(0));
             o.debit(1, 500, t(10));
-            o.answer(1, Answer::Approved, t(20));
+            o.answer(1, 0, Answer::Approved, t(20));
             o.settle(1, t(20));
             o.finish(t(30), 1000, 1000, 500);
         });
@@ -576,7 +611,7 @@ mod tests {
     fn a_declined_purchase_without_debit_breaks_nothing() {
         let r = rules(|o| {
             o.issue(1, 500, t(0));
-            o.answer(1, Answer::Declined, t(20));
+            o.answer(1, 0, Answer::Declined, t(20));
             o.settle(1, t(20));
             o.finish(t(30), 1000, 1000, 0);
         });
@@ -589,7 +624,7 @@ mod tests {
             o.issue(7, 500, t(0));
             o.debit(7, 500, t(10));
             o.debit(7, 500, t(300));
-            o.answer(7, Answer::Approved, t(320));
+            o.answer(7, 0, Answer::Approved, t(320));
             o.settle(7, t(400));
             o.finish(t(400), 0, 0, 1000);
         });
@@ -603,7 +638,7 @@ mod tests {
         o.debit(7, 500, t(10));
         o.debit(7, 500, t(300));
         o.credit(7, 500, t(900));
-        o.answer(7, Answer::Approved, t(320));
+        o.answer(7, 0, Answer::Approved, t(320));
         o.settle(7, t(1000));
         o.finish(t(1000), 0, 0, 500);
         assert_eq!(o.violations(), &[]);
@@ -624,7 +659,7 @@ mod tests {
             o.debit(1, 500, t(ms));
         }
         o.credit(1, 500, t(50));
-        o.answer(1, Answer::Approved, t(60));
+        o.answer(1, 0, Answer::Approved, t(60));
         o.settle(1, t(60));
         // Debited twice and reversed twice: one extra debit, undone (the customer, told
         // approved, ends up not charged, which agreement reports).
@@ -633,14 +668,14 @@ mod tests {
         o.debit(2, 300, t(20));
         o.credit(2, 300, t(30));
         o.credit(2, 300, t(40));
-        o.answer(2, Answer::Approved, t(60));
+        o.answer(2, 0, Answer::Approved, t(60));
         o.settle(2, t(60));
         // Debited, reversed, debited again: never more than once at a time, no duplicate.
         o.issue(3, 200, t(0));
         o.debit(3, 200, t(10));
         o.credit(3, 200, t(20));
         o.debit(3, 200, t(30));
-        o.answer(3, Answer::Approved, t(60));
+        o.answer(3, 0, Answer::Approved, t(60));
         o.settle(3, t(60));
         let c = o.counts();
         assert_eq!((c.duplicate_permanent, c.duplicate_transient), (2, 2));
@@ -656,7 +691,7 @@ mod tests {
         let r = rules(|o| {
             o.issue(2, 300, t(0));
             o.debit(2, 300, t(10));
-            o.answer(2, Answer::Failed, t(250));
+            o.answer(2, 0, Answer::Failed, t(250));
             o.settle(2, t(260));
             o.finish(t(300), 0, 0, 300);
         });
@@ -669,7 +704,7 @@ mod tests {
             o.issue(2, 300, t(0));
             o.debit(2, 300, t(10));
             o.debit(2, 300, t(20));
-            o.answer(2, Answer::Failed, t(250));
+            o.answer(2, 0, Answer::Failed, t(250));
             o.settle(2, t(260));
             o.finish(t(300), 0, 0, 600);
         });
@@ -680,7 +715,7 @@ mod tests {
     fn told_approved_but_not_charged() {
         let r = rules(|o| {
             o.issue(3, 300, t(0));
-            o.answer(3, Answer::Approved, t(250));
+            o.answer(3, 0, Answer::Approved, t(250));
             o.settle(3, t(260));
             o.finish(t(300), 0, 0, 0);
         });
@@ -691,9 +726,9 @@ mod tests {
     fn a_failure_then_an_approval_is_one_approved_purchase() {
         let r = rules(|o| {
             o.issue(3, 300, t(0));
-            o.answer(3, Answer::Failed, t(250));
+            o.answer(3, 0, Answer::Failed, t(250));
             o.debit(3, 300, t(400));
-            o.answer(3, Answer::Approved, t(500));
+            o.answer(3, 0, Answer::Approved, t(500));
             o.settle(3, t(500));
             o.finish(t(600), 0, 0, 300);
         });
@@ -709,7 +744,7 @@ mod tests {
         let r = rules(|o| {
             o.issue(1, 10, t(0));
             o.debit(1, 10, t(1));
-            o.answer(1, Answer::Approved, t(2));
+            o.answer(1, 0, Answer::Approved, t(2));
             o.settle(1, t(2));
             // The ledger balances, but the merchant gained nothing for the posted debit.
             o.finish(t(3), 1000, 1000, 0);
@@ -722,7 +757,7 @@ mod tests {
         let r = rules(|o| {
             o.issue(1, 10, t(0));
             o.issue(2, 10, t(0));
-            o.answer(2, Answer::Declined, t(20_000));
+            o.answer(2, 0, Answer::Declined, t(20_000));
             o.settle(2, t(20_000));
             o.finish(t(30_000), 0, 0, 0);
         });
@@ -733,7 +768,7 @@ mod tests {
     fn the_liveness_bound_runs_from_the_end_of_the_faults() {
         let r = rules(|o| {
             o.issue(1, 10, t(0));
-            o.answer(1, Answer::Approved, t(25_000));
+            o.answer(1, 0, Answer::Approved, t(25_000));
             o.debit(1, 10, t(1));
             o.settle(1, t(25_000));
             // A crash that lasted until 20 s, learnt after the intent was judged.
@@ -752,7 +787,7 @@ mod tests {
         o.faults_last_till_now(true);
         for i in 0..1000 {
             o.issue(i, 10, t(i));
-            o.answer(i, Answer::Declined, t(i + 20_000));
+            o.answer(i, 0, Answer::Declined, t(i + 20_000));
             o.settle(i, t(i + 20_000));
         }
         assert!(o.late.is_empty(), "{} kept", o.late.len());
@@ -761,10 +796,41 @@ mod tests {
         o.fault_until(t(21_000));
         o.faults_last_till_now(false);
         o.issue(1000, 10, t(21_000));
-        o.answer(1000, Answer::Declined, t(40_000));
+        o.answer(1000, 0, Answer::Declined, t(40_000));
         o.settle(1000, t(40_000));
         o.finish(t(50_000), 0, 0, 0);
         assert_eq!(o.counts().late_final_answer, 1);
+    }
+
+    /// Regression: liveness ran from the purchase to the last answer, so a customer who paid
+    /// again long after a failure made the system look slow: each transaction is now judged
+    /// from when it was asked for.
+    #[test]
+    fn regression_liveness_excludes_the_customers_pause_before_paying_again() {
+        let r = rules(|o| {
+            o.issue(1, 10, t(0));
+            o.answer(1, 0, Answer::Failed, t(1_000));
+            o.ask_again(1, 1, t(700_000));
+            o.debit(1, 10, t(700_020));
+            o.answer(1, 1, Answer::Approved, t(700_040));
+            o.settle(1, t(700_040));
+            o.finish(t(800_000), 0, 0, 10);
+        });
+        assert_eq!(r, vec![]);
+        // The paid-again transaction itself slow: late, from when it was asked for.
+        let mut o = Oracle::new(1, SimDuration::from_secs(10));
+        o.issue(1, 10, t(0));
+        o.answer(1, 0, Answer::Failed, t(1_000));
+        o.ask_again(1, 1, t(700_000));
+        o.answer(1, 1, Answer::Failed, t(711_000));
+        o.settle(1, t(711_000));
+        o.finish(t(800_000), 0, 0, 0);
+        assert_eq!(o.counts().late_final_answer, 1);
+        assert!(
+            o.violations()[0].detail.contains("710.000000000s"),
+            "{}",
+            o.violations()[0].detail
+        );
     }
 
     #[test]

@@ -1856,18 +1856,21 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         Ok(())
     }
 
-    fn enqueue_job(&mut self, term: u32, intent: u64) {
+    /// Puts a transaction of `intent` in the terminal's line; returns its number.
+    fn enqueue_job(&mut self, term: u32, intent: u64) -> u8 {
         let ops = self.intents.get_mut(intent).expect("intent is live");
         let job = Job {
             intent,
             txn: ops.txns,
         };
+        let txn = job.txn;
         ops.txns = ops.txns.saturating_add(1);
         ops.refs += 1;
         self.c.transactions += 1;
         let t = &mut self.terms[term as usize];
         t.waiting.push(job);
         self.c.peak_terminal_queue = self.c.peak_terminal_queue.max(t.waiting.len());
+        txn
     }
 
     fn on_pay_again(&mut self, intent: u64) -> Result<(), SimError> {
@@ -1878,7 +1881,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             .terminal;
         self.c.pay_again += 1;
         self.trace(NodeLabel::Terminal(term), "pay-again", Some(intent), None);
-        self.enqueue_job(term, intent);
+        let txn = self.enqueue_job(term, intent);
+        self.oracle.ask_again(intent, txn, self.sched.now());
         self.release(intent);
         self.pump(term);
         Ok(())
@@ -2430,7 +2434,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         };
         // Dropped in place rather than moved out: it is most of a cache line's worth of copying.
         ops.txn = None;
-        self.oracle.answer(intent, answer, now);
+        self.oracle.answer(intent, txn, answer, now);
         self.trace(
             NodeLabel::Terminal(term),
             "answer",
