@@ -608,6 +608,32 @@ struct Schedule {
     erroneous: BTreeSet<MsgId>,
 }
 
+/// Whether the scenario has faults that may strike at any moment, not known in advance: a
+/// link that drops or duplicates, erroneous replies, random crashes, or the drops,
+/// duplicates and erroneous replies of an explicit schedule (which strike when their message
+/// is sent). Scheduled crashes and partitions end at known times, and a crash after a commit
+/// says when it ends as it strikes.
+fn random_faults(sc: &Scenario) -> bool {
+    let l = &sc.links;
+    let lossy = [
+        Some(&l.terminal_acquirer),
+        l.acquirer_bank.as_ref(),
+        l.acquirer_switch.as_ref(),
+        l.switch_bank.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|c| !c.drop.prob.is_never() || !c.duplicate.prob.is_never());
+    match &sc.faults.schedule {
+        Some(f) => !(f.drops.is_empty() && f.duplicates.is_empty() && f.erroneous.is_empty()),
+        None => {
+            lossy
+                || !sc.bank.erroneous_replies.prob.is_never()
+                || !sc.faults.random_crashes.is_empty()
+        }
+    }
+}
+
 /// The first guess at the span of time whose purchases [`SourceQueue`] gathers at once: a
 /// quarter of a terminal's mean gap, so that about a quarter of the terminals wait in its
 /// queue and each pass over them gathers one in four. Only the speed depends on it, never the
@@ -861,7 +887,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn start(&mut self) -> Result<(), SimError> {
         let sc = self.sc;
-        self.oracle.faults_last_till_now(sc.faults.until.is_none());
+        // Faults whose moment is not known in advance last, without `until`, as long as
+        // purchases are issued. Without them, the faults end with the last scheduled one to
+        // end (each crash says so when it strikes), and liveness is judged from the start.
+        self.oracle
+            .faults_last_till_now(sc.faults.until.is_none() && random_faults(sc));
         if let Some(until) = sc.faults.until {
             let at = SimTime::ZERO.saturating_add(until.0);
             self.oracle.fault_until(at);
@@ -1691,8 +1721,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         // Without `until`, random faults stop with the workload; with it, at `until`.
         if self.sc.faults.until.is_none() {
             self.faults_active = false;
-            self.oracle.fault_until(now);
-            self.oracle.faults_last_till_now(false);
+            if random_faults(self.sc) {
+                self.oracle.fault_until(now);
+                self.oracle.faults_last_till_now(false);
+            }
         }
         let issued = self.issued;
         self.trace(
