@@ -145,8 +145,6 @@ pub struct OracleCounts {
     pub late_final_answer: u64,
     pub debits_posted: u64,
     pub reversals_posted: u64,
-    /// Postings for an intent already judged: would mean the simulator settled it too early.
-    pub postings_after_settle: u64,
 }
 
 /// A log-linear histogram of latencies (16 sub-buckets per power of two, microsecond floor):
@@ -241,6 +239,16 @@ pub struct Oracle {
     latency: Histogram,
 }
 
+/// A posting for an intent already judged (or never issued). It cannot happen: every message
+/// holds its intent, so an intent settles only once no message can post for it; were the
+/// simulator to settle one too early, its verdict would have missed this posting.
+#[inline]
+fn posted_after_settling(intent: u64) {
+    if cfg!(debug_assertions) {
+        panic!("a posting for intent {intent}, which has already settled");
+    }
+}
+
 /// Violations kept in full; beyond this they are only counted, except the first of each
 /// property, which a report names and `check` shrinks.
 pub const MAX_VIOLATIONS_KEPT: usize = 100;
@@ -333,7 +341,7 @@ impl Oracle {
                     r.extra_debits = r.extra_debits.saturating_add(1);
                 }
             }
-            None => self.counts.postings_after_settle += 1,
+            None => posted_after_settling(intent),
         }
     }
 
@@ -343,7 +351,7 @@ impl Oracle {
         self.posted_net -= i128::from(amount);
         match self.intents.get_mut(intent) {
             Some(r) => r.net = r.net.saturating_sub(amount),
-            None => self.counts.postings_after_settle += 1,
+            None => posted_after_settling(intent),
         }
     }
 
@@ -831,6 +839,20 @@ mod tests {
             "{}",
             o.violations()[0].detail
         );
+    }
+
+    /// Regression: a posting for an intent already judged was only counted, in a count no
+    /// report showed, so a simulator that settled intents too early would have gone unseen.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "a posting for intent 1, which has already settled")]
+    fn regression_a_posting_after_settling_is_caught() {
+        let mut o = Oracle::new(1, SimDuration::from_secs(10));
+        o.issue(1, 10, t(0));
+        o.debit(1, 10, t(1));
+        o.answer(1, 0, Answer::Approved, t(2));
+        o.settle(1, t(2));
+        o.debit(1, 10, t(3));
     }
 
     #[test]
