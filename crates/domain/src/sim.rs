@@ -1583,7 +1583,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     .find(|(k, p)| *k == m.key && !p.reversed)
                     .map(|(_, p)| p);
                 match posting {
-                    Some(p) if !p.reversed => {
+                    Some(p) => {
                         p.reversed = true;
                         let (intent, amount, account) = (m.intent, p.amount, p.account);
                         record.paid_at = None;
@@ -1598,15 +1598,16 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             Some(format_args!("amount {amount}")),
                         );
                     }
-                    Some(_) => {}
                     None => {
-                        self.trace_msg(
-                            bank,
-                            "void",
-                            slot,
-                            None,
-                            Some(format_args!("reversal before original")),
-                        );
+                        // A repeat of a reversal already posted (its answer lost or late), or a
+                        // reversal with nothing to undo yet: the original not posted (yet).
+                        let repeat = record.postings.iter().any(|(k, _)| *k == m.key);
+                        let why = if repeat {
+                            "already reversed"
+                        } else {
+                            "nothing posted under the key"
+                        };
+                        self.trace_msg(bank, "void", slot, None, Some(format_args!("{why}")));
                     }
                 }
                 rc::APPROVED

@@ -967,3 +967,36 @@ fn regression_a_message_has_the_same_latency_whatever_the_faults() {
         }
     }
 }
+
+/// Regression: a repeated reversal of a debit already reversed was traced as "reversal
+/// before original", which made the races the trace was read for look thousands of times as
+/// common as they were. The approval and the first reversal's answer are lost: the repeat
+/// finds the debit already reversed.
+#[test]
+fn regression_a_repeated_reversal_is_traced_as_already_reversed() {
+    let sc = parse(
+        r#"Scenario(
+            name: "repeated-reversal",
+            terminals: 1,
+            workload: (inter_arrival: Constant("10s"), amount: (min: 500, max: 500), purchases: 1),
+            links: (terminal_acquirer: (latency: Constant("10ms")), acquirer_bank: (latency: Constant("10ms"))),
+            acquirer: (processing: Constant("0ms"), servers: 1, queue: 10),
+            bank: (processing: Constant("0ms"), servers: 1, queue: 10),
+            policy: (kind: ReversalThenRetry, timeout: "1s", max_attempts: 2, reversal: (timeout: "1s")),
+            faults: (schedule: (drops: [
+                (link: TerminalAcquirer, to_bank: false, intent: 0, txn: 0, attempt: 1, kind: PurchaseResp),
+                (link: TerminalAcquirer, to_bank: false, intent: 0, txn: 0, attempt: 65537, kind: ReversalResp),
+            ])),
+        )"#,
+    );
+    let mut voids = Vec::new();
+    let mut tracer = |e: TraceEvent| {
+        if e.what == "void" {
+            voids.push(e.detail.unwrap_or_default());
+        }
+    };
+    let s = run_with(&sc, 1, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
+    assert_eq!(voids, ["already reversed"]);
+    assert_eq!((s.metrics.reversals_sent, s.metrics.reversals_posted), (2, 1));
+    assert_eq!(s.violation_count, 0, "{:?}", s.violations);
+}
