@@ -997,6 +997,9 @@ fn regression_a_repeated_reversal_is_traced_as_already_reversed() {
     };
     let s = run_with(&sc, 1, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
     assert_eq!(voids, ["already reversed"]);
-    assert_eq!((s.metrics.reversals_sent, s.metrics.reversals_posted), (2, 1));
+    assert_eq!(
+        (s.metrics.reversals_sent, s.metrics.reversals_posted),
+        (2, 1)
+    );
     assert_eq!(s.violation_count, 0, "{:?}", s.violations);
 }
