@@ -60,10 +60,20 @@ pub struct Metrics {
     pub approved: u64,
     pub declined: u64,
     pub failed: u64,
+    /// Duplicate debits still standing when their intents settled: each intent's net debit
+    /// beyond its amount, in debits of the amount (a purchase charged three times counts 2).
     pub duplicate_permanent: u64,
+    /// Duplicate debits that a reversal undid before their intents settled: debits that took
+    /// an intent's net above its amount, less those still standing.
     pub duplicate_transient: u64,
+    /// `duplicate_permanent` per million intents.
     pub duplicates_per_million_permanent: f64,
+    /// `duplicate_transient` per million intents.
     pub duplicates_per_million_transient: f64,
+    /// Intents charged more than once when they settled: those that broke no-duplicate-debit.
+    pub duplicate_intents_permanent: u64,
+    /// Intents charged more than once at some moment, and put right before they settled.
+    pub duplicate_intents_transient: u64,
     pub charged_but_told_failed: u64,
     pub told_approved_not_charged: u64,
     pub no_final_answer: u64,
@@ -131,6 +141,8 @@ impl Metrics {
             duplicate_transient: o.duplicate_transient,
             duplicates_per_million_permanent: per(o.duplicate_permanent * 1_000_000, o.intents),
             duplicates_per_million_transient: per(o.duplicate_transient * 1_000_000, o.intents),
+            duplicate_intents_permanent: o.duplicate_intents_permanent,
+            duplicate_intents_transient: o.duplicate_intents_transient,
             charged_but_told_failed: o.charged_but_told_failed,
             told_approved_not_charged: o.told_approved_not_charged,
             no_final_answer: o.no_final_answer,

@@ -99,9 +99,21 @@ struct Record {
     issued: SimTime,
     /// Debits posted minus debits reversed.
     net: u64,
-    transient_dup: bool,
+    /// Debits that took the net above the amount: every extra debit the intent was ever
+    /// charged, whether or not it was later reversed.
+    extra_debits: u32,
     answer: Option<Answer>,
     answered_at: SimTime,
+    /// When the customer asked for the intent's latest transaction (a pay-again), and its
+    /// number; before any, the issue and transaction 0.
+    asked: SimTime,
+    asked_txn: u8,
+    /// Of the transactions answered more than the liveness bound after they were asked for,
+    /// the one answered last: when it was asked for and answered (zero if none; no such
+    /// answer comes at time zero). Whether it broke liveness depends on when the faults
+    /// ended, which may not be known yet.
+    slow_asked: SimTime,
+    slow_answered: SimTime,
     saw_failure: bool,
 }
 
@@ -117,18 +129,22 @@ pub struct OracleCounts {
     pub failed: u64,
     /// Intents whose customer saw at least one failure.
     pub customer_saw_failure: u64,
-    /// Intents charged twice at some point and put right by a reversal before they settled.
+    /// Extra debits (each one that took an intent's net debit above its amount) that a
+    /// reversal had undone by the time the intent settled.
     pub duplicate_transient: u64,
-    /// Intents charged more than once when they settled.
+    /// Extra debits still standing when their intents settled: the net debit beyond the
+    /// amount, counted in debits of the amount.
     pub duplicate_permanent: u64,
+    /// Intents charged more than once at some point and put right before they settled.
+    pub duplicate_intents_transient: u64,
+    /// Intents charged more than once when they settled (those breaking no-duplicate-debit).
+    pub duplicate_intents_permanent: u64,
     pub charged_but_told_failed: u64,
     pub told_approved_not_charged: u64,
     pub no_final_answer: u64,
     pub late_final_answer: u64,
     pub debits_posted: u64,
     pub reversals_posted: u64,
-    /// Postings for an intent already judged: would mean the simulator settled it too early.
-    pub postings_after_settle: u64,
 }
 
 /// A log-linear histogram of latencies (16 sub-buckets per power of two, microsecond floor):
@@ -202,8 +218,8 @@ impl Histogram {
 
 pub struct Oracle {
     seed: u64,
-    /// An intent must be answered within this bound of the later of its issue and the end of
-    /// the faults.
+    /// Each transaction of an intent must be answered within this bound of the later of when
+    /// the customer asked for it and the end of the faults.
     liveness_bound: SimDuration,
     /// When the last fault ended, as far as is known yet (faults can still come).
     faults_end: SimTime,
@@ -221,6 +237,16 @@ pub struct Oracle {
     violation_count: u64,
     by_property: [u64; 4],
     latency: Histogram,
+}
+
+/// A posting for an intent already judged (or never issued). It cannot happen: every message
+/// holds its intent, so an intent settles only once no message can post for it; were the
+/// simulator to settle one too early, its verdict would have missed this posting.
+#[inline]
+fn posted_after_settling(intent: u64) {
+    if cfg!(debug_assertions) {
+        panic!("a posting for intent {intent}, which has already settled");
+    }
 }
 
 /// Violations kept in full; beyond this they are only counted, except the first of each
@@ -288,9 +314,20 @@ impl Oracle {
             Record {
                 amount,
                 issued: at,
+                asked: at,
                 ..Record::default()
             },
         );
+    }
+
+    /// The customer asked again, at `at`, for transaction `txn` of the intent (paying again
+    /// after a failure): its time to an answer runs from then, not from the purchase, so that
+    /// the customer's own pause is not taken for the system's slowness.
+    pub fn ask_again(&mut self, intent: u64, txn: u8, at: SimTime) {
+        if let Some(r) = self.intents.get_mut(intent) {
+            r.asked = at;
+            r.asked_txn = txn;
+        }
     }
 
     /// A debit for the intent was posted.
@@ -301,10 +338,10 @@ impl Oracle {
             Some(r) => {
                 r.net = r.net.saturating_add(amount);
                 if r.net > r.amount {
-                    r.transient_dup = true;
+                    r.extra_debits = r.extra_debits.saturating_add(1);
                 }
             }
-            None => self.counts.postings_after_settle += 1,
+            None => posted_after_settling(intent),
         }
     }
 
@@ -314,15 +351,28 @@ impl Oracle {
         self.posted_net -= i128::from(amount);
         match self.intents.get_mut(intent) {
             Some(r) => r.net = r.net.saturating_sub(amount),
-            None => self.counts.postings_after_settle += 1,
+            None => posted_after_settling(intent),
         }
     }
 
     /// One transaction of the intent ended with `answer`. The intent's answer is the best of
     /// its transactions' (approved over declined over failed): a customer who paid again
     /// after a failure and was approved holds one approved purchase.
-    pub fn answer(&mut self, intent: u64, answer: Answer, at: SimTime) {
+    ///
+    /// Liveness is judged per transaction, from when the customer asked for it: the latest
+    /// pay-again's time for the latest transaction, the purchase's for any other (a cashier's
+    /// double submit; or, at worst, an earlier pay-again, judged the stricter way).
+    pub fn answer(&mut self, intent: u64, txn: u8, answer: Answer, at: SimTime) {
+        let bound = self.liveness_bound;
         if let Some(r) = self.intents.get_mut(intent) {
+            let asked = if txn == r.asked_txn {
+                r.asked
+            } else {
+                r.issued
+            };
+            if at.saturating_since(asked) > bound && r.slow_answered <= at {
+                (r.slow_asked, r.slow_answered) = (asked, at);
+            }
             if answer == Answer::Failed {
                 r.saw_failure = true;
             }
@@ -384,11 +434,17 @@ impl Oracle {
             Answer::Declined => self.counts.declined += 1,
             Answer::Failed => self.counts.failed += 1,
         }
-        if !self.faults_last_till_now && r.answered_at > self.deadline(r.issued) {
-            self.late.push((intent, r.issued, r.answered_at));
+        let (asked, slow) = (r.slow_asked, r.slow_answered);
+        if slow > SimTime::ZERO && !self.faults_last_till_now && slow > self.deadline(asked) {
+            self.late.push((intent, asked, slow));
         }
+        // Every posting of an intent is its whole amount, so the net is a whole number of them.
+        let standing =
+            (r.net.saturating_sub(r.amount) / r.amount.max(1)).min(u64::from(r.extra_debits));
+        self.counts.duplicate_permanent += standing;
+        self.counts.duplicate_transient += u64::from(r.extra_debits) - standing;
         if r.net > r.amount {
-            self.counts.duplicate_permanent += 1;
+            self.counts.duplicate_intents_permanent += 1;
             self.violate(
                 Rule::DuplicateDebit,
                 Some(intent),
@@ -401,8 +457,8 @@ impl Oracle {
                     answer
                 ),
             );
-        } else if r.transient_dup {
-            self.counts.duplicate_transient += 1;
+        } else if r.extra_debits > 0 {
+            self.counts.duplicate_intents_transient += 1;
         }
         match answer {
             Answer::Approved if r.net == 0 => {
@@ -524,13 +580,13 @@ mod tests {
             o.issue(i, 500, t(0));
             o.debit(i, 500, t(10));
             o.debit(i, 500, t(20));
-            o.answer(i, Answer::Approved, t(30));
+            o.answer(i, 0, Answer::Approved, t(30));
             o.settle(i, t(40));
         }
         for i in n..n + 3 {
             o.issue(i, 300, t(50));
             o.debit(i, 300, t(60));
-            o.answer(i, Answer::Failed, t(70));
+            o.answer(i, 0, Answer::Failed, t(70));
             o.settle(i, t(80));
         }
         let kept: Vec<(Property, Option<u64>)> = o
@@ -552,7 +608,7 @@ mod tests {
         let r = rules(|o| {
             o.issue(1, 500, t(0));
             o.debit(1, 500, t(10));
-            o.answer(1, Answer::Approved, t(20));
+            o.answer(1, 0, Answer::Approved, t(20));
             o.settle(1, t(20));
             o.finish(t(30), 1000, 1000, 500);
         });
@@ -563,7 +619,7 @@ mod tests {
     fn a_declined_purchase_without_debit_breaks_nothing() {
         let r = rules(|o| {
             o.issue(1, 500, t(0));
-            o.answer(1, Answer::Declined, t(20));
+            o.answer(1, 0, Answer::Declined, t(20));
             o.settle(1, t(20));
             o.finish(t(30), 1000, 1000, 0);
         });
@@ -576,7 +632,7 @@ mod tests {
             o.issue(7, 500, t(0));
             o.debit(7, 500, t(10));
             o.debit(7, 500, t(300));
-            o.answer(7, Answer::Approved, t(320));
+            o.answer(7, 0, Answer::Approved, t(320));
             o.settle(7, t(400));
             o.finish(t(400), 0, 0, 1000);
         });
@@ -590,12 +646,52 @@ mod tests {
         o.debit(7, 500, t(10));
         o.debit(7, 500, t(300));
         o.credit(7, 500, t(900));
-        o.answer(7, Answer::Approved, t(320));
+        o.answer(7, 0, Answer::Approved, t(320));
         o.settle(7, t(1000));
         o.finish(t(1000), 0, 0, 500);
         assert_eq!(o.violations(), &[]);
         assert_eq!(o.counts().duplicate_transient, 1);
         assert_eq!(o.counts().duplicate_permanent, 0);
+        assert_eq!(o.counts().duplicate_intents_transient, 1);
+        assert_eq!(o.counts().duplicate_intents_permanent, 0);
+    }
+
+    /// Regression: the duplicate counts were of intents, so a purchase debited four times
+    /// counted as one duplicate debit, like one debited twice.
+    #[test]
+    fn regression_duplicate_debits_count_debits_not_intents() {
+        let mut o = Oracle::new(1, SimDuration::from_secs(10));
+        // Debited four times, one extra reversed: two extra debits stand, one was undone.
+        o.issue(1, 500, t(0));
+        for ms in [10, 20, 30, 40] {
+            o.debit(1, 500, t(ms));
+        }
+        o.credit(1, 500, t(50));
+        o.answer(1, 0, Answer::Approved, t(60));
+        o.settle(1, t(60));
+        // Debited twice and reversed twice: one extra debit, undone (the customer, told
+        // approved, ends up not charged, which agreement reports).
+        o.issue(2, 300, t(0));
+        o.debit(2, 300, t(10));
+        o.debit(2, 300, t(20));
+        o.credit(2, 300, t(30));
+        o.credit(2, 300, t(40));
+        o.answer(2, 0, Answer::Approved, t(60));
+        o.settle(2, t(60));
+        // Debited, reversed, debited again: never more than once at a time, no duplicate.
+        o.issue(3, 200, t(0));
+        o.debit(3, 200, t(10));
+        o.credit(3, 200, t(20));
+        o.debit(3, 200, t(30));
+        o.answer(3, 0, Answer::Approved, t(60));
+        o.settle(3, t(60));
+        let c = o.counts();
+        assert_eq!((c.duplicate_permanent, c.duplicate_transient), (2, 2));
+        assert_eq!(
+            (c.duplicate_intents_permanent, c.duplicate_intents_transient),
+            (1, 1)
+        );
+        assert_eq!(o.count_of(Property::NoDuplicateDebit), 1);
     }
 
     #[test]
@@ -603,7 +699,7 @@ mod tests {
         let r = rules(|o| {
             o.issue(2, 300, t(0));
             o.debit(2, 300, t(10));
-            o.answer(2, Answer::Failed, t(250));
+            o.answer(2, 0, Answer::Failed, t(250));
             o.settle(2, t(260));
             o.finish(t(300), 0, 0, 300);
         });
@@ -616,7 +712,7 @@ mod tests {
             o.issue(2, 300, t(0));
             o.debit(2, 300, t(10));
             o.debit(2, 300, t(20));
-            o.answer(2, Answer::Failed, t(250));
+            o.answer(2, 0, Answer::Failed, t(250));
             o.settle(2, t(260));
             o.finish(t(300), 0, 0, 600);
         });
@@ -627,7 +723,7 @@ mod tests {
     fn told_approved_but_not_charged() {
         let r = rules(|o| {
             o.issue(3, 300, t(0));
-            o.answer(3, Answer::Approved, t(250));
+            o.answer(3, 0, Answer::Approved, t(250));
             o.settle(3, t(260));
             o.finish(t(300), 0, 0, 0);
         });
@@ -638,9 +734,9 @@ mod tests {
     fn a_failure_then_an_approval_is_one_approved_purchase() {
         let r = rules(|o| {
             o.issue(3, 300, t(0));
-            o.answer(3, Answer::Failed, t(250));
+            o.answer(3, 0, Answer::Failed, t(250));
             o.debit(3, 300, t(400));
-            o.answer(3, Answer::Approved, t(500));
+            o.answer(3, 0, Answer::Approved, t(500));
             o.settle(3, t(500));
             o.finish(t(600), 0, 0, 300);
         });
@@ -656,7 +752,7 @@ mod tests {
         let r = rules(|o| {
             o.issue(1, 10, t(0));
             o.debit(1, 10, t(1));
-            o.answer(1, Answer::Approved, t(2));
+            o.answer(1, 0, Answer::Approved, t(2));
             o.settle(1, t(2));
             // The ledger balances, but the merchant gained nothing for the posted debit.
             o.finish(t(3), 1000, 1000, 0);
@@ -669,7 +765,7 @@ mod tests {
         let r = rules(|o| {
             o.issue(1, 10, t(0));
             o.issue(2, 10, t(0));
-            o.answer(2, Answer::Declined, t(20_000));
+            o.answer(2, 0, Answer::Declined, t(20_000));
             o.settle(2, t(20_000));
             o.finish(t(30_000), 0, 0, 0);
         });
@@ -680,7 +776,7 @@ mod tests {
     fn the_liveness_bound_runs_from_the_end_of_the_faults() {
         let r = rules(|o| {
             o.issue(1, 10, t(0));
-            o.answer(1, Answer::Approved, t(25_000));
+            o.answer(1, 0, Answer::Approved, t(25_000));
             o.debit(1, 10, t(1));
             o.settle(1, t(25_000));
             // A crash that lasted until 20 s, learnt after the intent was judged.
@@ -699,7 +795,7 @@ mod tests {
         o.faults_last_till_now(true);
         for i in 0..1000 {
             o.issue(i, 10, t(i));
-            o.answer(i, Answer::Declined, t(i + 20_000));
+            o.answer(i, 0, Answer::Declined, t(i + 20_000));
             o.settle(i, t(i + 20_000));
         }
         assert!(o.late.is_empty(), "{} kept", o.late.len());
@@ -708,10 +804,55 @@ mod tests {
         o.fault_until(t(21_000));
         o.faults_last_till_now(false);
         o.issue(1000, 10, t(21_000));
-        o.answer(1000, Answer::Declined, t(40_000));
+        o.answer(1000, 0, Answer::Declined, t(40_000));
         o.settle(1000, t(40_000));
         o.finish(t(50_000), 0, 0, 0);
         assert_eq!(o.counts().late_final_answer, 1);
+    }
+
+    /// Regression: liveness ran from the purchase to the last answer, so a customer who paid
+    /// again long after a failure made the system look slow: each transaction is now judged
+    /// from when it was asked for.
+    #[test]
+    fn regression_liveness_excludes_the_customers_pause_before_paying_again() {
+        let r = rules(|o| {
+            o.issue(1, 10, t(0));
+            o.answer(1, 0, Answer::Failed, t(1_000));
+            o.ask_again(1, 1, t(700_000));
+            o.debit(1, 10, t(700_020));
+            o.answer(1, 1, Answer::Approved, t(700_040));
+            o.settle(1, t(700_040));
+            o.finish(t(800_000), 0, 0, 10);
+        });
+        assert_eq!(r, vec![]);
+        // The paid-again transaction itself slow: late, from when it was asked for.
+        let mut o = Oracle::new(1, SimDuration::from_secs(10));
+        o.issue(1, 10, t(0));
+        o.answer(1, 0, Answer::Failed, t(1_000));
+        o.ask_again(1, 1, t(700_000));
+        o.answer(1, 1, Answer::Failed, t(711_000));
+        o.settle(1, t(711_000));
+        o.finish(t(800_000), 0, 0, 0);
+        assert_eq!(o.counts().late_final_answer, 1);
+        assert!(
+            o.violations()[0].detail.contains("710.000000000s"),
+            "{}",
+            o.violations()[0].detail
+        );
+    }
+
+    /// Regression: a posting for an intent already judged was only counted, in a count no
+    /// report showed, so a simulator that settled intents too early would have gone unseen.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "a posting for intent 1, which has already settled")]
+    fn regression_a_posting_after_settling_is_caught() {
+        let mut o = Oracle::new(1, SimDuration::from_secs(10));
+        o.issue(1, 10, t(0));
+        o.debit(1, 10, t(1));
+        o.answer(1, 0, Answer::Approved, t(2));
+        o.settle(1, t(2));
+        o.debit(1, 10, t(3));
     }
 
     #[test]

@@ -70,7 +70,9 @@ pub trait RetryPolicy {
     /// How long to wait for a reply to a purchase attempt or an inquiry.
     fn timeout(&self) -> SimDuration;
     fn key_mode(&self) -> KeyMode;
-    /// Send a parallel attempt when no reply came after this long.
+    /// Send one backup copy of a transaction's first attempt when no reply came after this
+    /// long. The copy is an attempt (it counts towards the attempt limit) and keeps the first
+    /// attempt's timeout, so a value not below [`RetryPolicy::timeout`] sends none.
     fn hedge_after(&self) -> Option<SimDuration> {
         None
     }

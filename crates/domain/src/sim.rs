@@ -608,6 +608,32 @@ struct Schedule {
     erroneous: BTreeSet<MsgId>,
 }
 
+/// Whether the scenario has faults that may strike at any moment, not known in advance: a
+/// link that drops or duplicates, erroneous replies, random crashes, or the drops,
+/// duplicates and erroneous replies of an explicit schedule (which strike when their message
+/// is sent). Scheduled crashes and partitions end at known times, and a crash after a commit
+/// says when it ends as it strikes.
+fn random_faults(sc: &Scenario) -> bool {
+    let l = &sc.links;
+    let lossy = [
+        Some(&l.terminal_acquirer),
+        l.acquirer_bank.as_ref(),
+        l.acquirer_switch.as_ref(),
+        l.switch_bank.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|c| !c.drop.prob.is_never() || !c.duplicate.prob.is_never());
+    match &sc.faults.schedule {
+        Some(f) => !(f.drops.is_empty() && f.duplicates.is_empty() && f.erroneous.is_empty()),
+        None => {
+            lossy
+                || !sc.bank.erroneous_replies.prob.is_never()
+                || !sc.faults.random_crashes.is_empty()
+        }
+    }
+}
+
 /// The first guess at the span of time whose purchases [`SourceQueue`] gathers at once: a
 /// quarter of a terminal's mean gap, so that about a quarter of the terminals wait in its
 /// queue and each pass over them gathers one in four. Only the speed depends on it, never the
@@ -861,7 +887,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn start(&mut self) -> Result<(), SimError> {
         let sc = self.sc;
-        self.oracle.faults_last_till_now(sc.faults.until.is_none());
+        // Faults whose moment is not known in advance last, without `until`, as long as
+        // purchases are issued. Without them, the faults end with the last scheduled one to
+        // end (each crash says so when it strikes), and liveness is judged from the start.
+        self.oracle
+            .faults_last_till_now(sc.faults.until.is_none() && random_faults(sc));
         if let Some(until) = sc.faults.until {
             let at = SimTime::ZERO.saturating_add(until.0);
             self.oracle.fault_until(at);
@@ -1207,8 +1237,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         ];
         let mut fate = Fate::new(self.seed, &ident);
         let faults = self.faults_active;
-        // The draws are taken the same way with or without a schedule, so latencies match.
-        let random_drop = faults && !cfg.drop.prob.is_never() && fate.chance(cfg.drop.prob);
+        // The drop is drawn whether or not it can strike (faults over, a probability of 0, a
+        // schedule instead), so that the latency drawn after it is the message's own in every
+        // configuration: the common random numbers hold across fault settings too.
+        let drop_draw = fate.next_u64();
+        let random_drop = faults && cfg.drop.prob.sample(drop_draw);
         let drop = match &self.schedule {
             Some(s) => s.drops.contains(&self.msg_id(slot, link, towards_bank)),
             None => random_drop,
@@ -1224,6 +1257,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return;
         }
         let latency = cfg.latency.0.sample(&mut fate);
+        // The last draw of the fate (a copy's latency has a fate of its own), so skipping it
+        // shifts nothing.
         let random_dup =
             faults && !cfg.duplicate.prob.is_never() && fate.chance(cfg.duplicate.prob);
         let dup = match &self.schedule {
@@ -1548,7 +1583,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     .find(|(k, p)| *k == m.key && !p.reversed)
                     .map(|(_, p)| p);
                 match posting {
-                    Some(p) if !p.reversed => {
+                    Some(p) => {
                         p.reversed = true;
                         let (intent, amount, account) = (m.intent, p.amount, p.account);
                         record.paid_at = None;
@@ -1563,15 +1598,16 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             Some(format_args!("amount {amount}")),
                         );
                     }
-                    Some(_) => {}
                     None => {
-                        self.trace_msg(
-                            bank,
-                            "void",
-                            slot,
-                            None,
-                            Some(format_args!("reversal before original")),
-                        );
+                        // A repeat of a reversal already posted (its answer lost or late), or a
+                        // reversal with nothing to undo yet: the original not posted (yet).
+                        let repeat = record.postings.iter().any(|(k, _)| *k == m.key);
+                        let why = if repeat {
+                            "already reversed"
+                        } else {
+                            "nothing posted under the key"
+                        };
+                        self.trace_msg(bank, "void", slot, None, Some(format_args!("{why}")));
                     }
                 }
                 rc::APPROVED
@@ -1686,8 +1722,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         // Without `until`, random faults stop with the workload; with it, at `until`.
         if self.sc.faults.until.is_none() {
             self.faults_active = false;
-            self.oracle.fault_until(now);
-            self.oracle.faults_last_till_now(false);
+            if random_faults(self.sc) {
+                self.oracle.fault_until(now);
+                self.oracle.faults_last_till_now(false);
+            }
         }
         let issued = self.issued;
         self.trace(
@@ -1851,18 +1889,21 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         Ok(())
     }
 
-    fn enqueue_job(&mut self, term: u32, intent: u64) {
+    /// Puts a transaction of `intent` in the terminal's line; returns its number.
+    fn enqueue_job(&mut self, term: u32, intent: u64) -> u8 {
         let ops = self.intents.get_mut(intent).expect("intent is live");
         let job = Job {
             intent,
             txn: ops.txns,
         };
+        let txn = job.txn;
         ops.txns = ops.txns.saturating_add(1);
         ops.refs += 1;
         self.c.transactions += 1;
         let t = &mut self.terms[term as usize];
         t.waiting.push(job);
         self.c.peak_terminal_queue = self.c.peak_terminal_queue.max(t.waiting.len());
+        txn
     }
 
     fn on_pay_again(&mut self, intent: u64) -> Result<(), SimError> {
@@ -1873,7 +1914,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             .terminal;
         self.c.pay_again += 1;
         self.trace(NodeLabel::Terminal(term), "pay-again", Some(intent), None);
-        self.enqueue_job(term, intent);
+        let txn = self.enqueue_job(term, intent);
+        self.oracle.ask_again(intent, txn, self.sched.now());
         self.release(intent);
         self.pump(term);
         Ok(())
@@ -1988,12 +2030,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return;
         }
         match next {
-            Next::Purchase => self.send_purchase(term),
+            Next::Purchase => self.send_purchase(term, false),
             Next::Inquiry => self.send_inquiry(term),
         }
     }
 
-    fn send_purchase(&mut self, term: u32) {
+    /// Sends the transaction's next purchase attempt; `hedge_copy`: a backup copy of the attempt
+    /// in flight, which keeps that attempt's timeout.
+    fn send_purchase(&mut self, term: u32, hedge_copy: bool) {
         let now = self.sched.now();
         let fresh = txn_of(&self.intents, &self.terms[term as usize])
             .expect("current")
@@ -2021,10 +2065,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         // After the first attempt, the policy's key mode decides.
         cur.fresh_next = self.key_mode == KeyMode::Fresh;
         cur.phase = Phase::Waiting;
-        cur.timeout_at = now.saturating_add(timeout);
-        cur.hedge_at = hedge
-            .filter(|h| *h < timeout)
-            .map(|h| now.saturating_add(h));
+        if !hedge_copy {
+            cur.timeout_at = now.saturating_add(timeout);
+            // One backup request per transaction ("The Tail at Scale"), sent only while its
+            // first attempt waits; the timeout still runs from that attempt's send, so
+            // hedging never makes a customer wait longer.
+            cur.hedge_at = hedge
+                .filter(|h| *h < timeout && cur.attempts == 1)
+                .map(|h| now.saturating_add(h));
+        }
         let wake = cur.hedge_at.unwrap_or(cur.timeout_at);
         let msg = Msg::request(
             Kind::Purchase,
@@ -2363,7 +2412,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         let intent = cur.intent;
                         self.c.hedges += 1;
                         self.trace(NodeLabel::Terminal(term), "hedge", Some(intent), None);
-                        self.send_purchase(term);
+                        self.send_purchase(term, true);
                     } else {
                         let at = cur.timeout_at;
                         self.arm_main(term, at);
@@ -2418,7 +2467,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         };
         // Dropped in place rather than moved out: it is most of a cache line's worth of copying.
         ops.txn = None;
-        self.oracle.answer(intent, answer, now);
+        self.oracle.answer(intent, txn, answer, now);
         self.trace(
             NodeLabel::Terminal(term),
             "answer",
