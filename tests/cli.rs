@@ -478,6 +478,22 @@ const MALFORMED: &[Malformed] = &[
         phrase: "`only` names purchase 999999, which is never issued: with `purchases: 50`, purchases are numbered 0 to 49",
         fix: Some(("999999", "49")),
     },
+    // Regression: a hedge due at or after the timeout, or with no attempt to spare, was
+    // accepted and silently never sent.
+    Malformed {
+        file: "hedge-not-below-the-timeout.ron",
+        line: 13,
+        col: 47,
+        phrase: "expected hedge_after below the timeout (1s), found 1s",
+        fix: Some(("hedge_after: \"1s\"", "hedge_after: \"500ms\"")),
+    },
+    Malformed {
+        file: "hedge-with-one-attempt.ron",
+        line: 12,
+        col: 64,
+        phrase: "expected max_attempts of at least 2 with hedge_after",
+        fix: Some(("max_attempts: 1,", "max_attempts: 2,")),
+    },
 ];
 
 fn malformed_dir() -> PathBuf {

@@ -688,6 +688,13 @@ fn render_text(s: &Summary, path: &Path) -> String {
             ),
         ),
         (
+            "intents charged twice or more",
+            format!(
+                "{} now, {} put right",
+                m.duplicate_intents_permanent, m.duplicate_intents_transient
+            ),
+        ),
+        (
             "charged but told failed",
             m.charged_but_told_failed.to_string(),
         ),

@@ -800,7 +800,9 @@ pub struct PolicyConfig {
     pub deadline: Positive,
     #[serde(default = "no_backoff")]
     pub backoff: Backoff,
-    /// Send another attempt if no reply came after this long (hedged requests).
+    /// Send one backup copy of the transaction's first attempt if no reply came after this
+    /// long (a hedged request); it counts towards `max_attempts` and keeps the first
+    /// attempt's timeout, so it must be below `timeout`.
     #[serde(default)]
     pub hedge_after: Option<Positive>,
     #[serde(default)]
@@ -1328,6 +1330,23 @@ impl Scenario {
         }
         for c in self.faults.schedule.iter().flat_map(|f| &f.crashes) {
             node_ok("schedule", c.node)?;
+        }
+        if let Some(h) = self.policy.hedge_after {
+            let (h, t) = ((h.0).0, (self.policy.timeout.0).0);
+            // The one hedge is sent while the first attempt waits: at or past the timeout, or
+            // with no attempt to spare, it would silently never be sent.
+            if h >= t {
+                return Err(misfit(
+                    "hedge_after",
+                    format!("expected hedge_after below the timeout ({t}), found {h}: the hedge is sent while the first attempt waits"),
+                ));
+            }
+            if self.policy.max_attempts.0 < 2 {
+                return Err(misfit(
+                    "hedge_after",
+                    "expected max_attempts of at least 2 with hedge_after: the hedge is an attempt",
+                ));
+            }
         }
         // The parser refuses these at their fields; a scenario built in code meets them here.
         if self.policy.max_attempts.0 > MAX_ATTEMPTS {

@@ -93,11 +93,17 @@ impl Probe<'_> {
         let out = Sim::new(sc, self.seed, self.policy, &mut NoTrace).run()?;
         let size = Size {
             intents: out.metrics.intents,
-            faults: sc.faults.schedule.as_ref().map_or(0, |f| f.len() as u64),
+            faults: fault_count(sc),
             events: out.metrics.events,
         };
         Ok((out.by_property[self.property as usize] > 0).then_some(size))
     }
+}
+
+/// The faults a shrunk scenario lists: its schedule's and its crashes after commits.
+fn fault_count(sc: &Scenario) -> u64 {
+    let scheduled = sc.faults.schedule.as_ref().map_or(0, FaultSchedule::len);
+    (scheduled + sc.faults.crash_after_commit.len()) as u64
 }
 
 fn with_items(sc: &Scenario, items: &[Item]) -> Scenario {
@@ -158,7 +164,7 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
     let recorded = out.faults.unwrap_or_default();
     let before = Size {
         intents: out.metrics.intents,
-        faults: recorded.len() as u64,
+        faults: (recorded.len() + sc.faults.crash_after_commit.len()) as u64,
         events: out.metrics.events,
     };
     let mut probe = Probe {

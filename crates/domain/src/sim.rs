@@ -435,6 +435,9 @@ struct IntentOps {
     amount: u64,
     account: u32,
     txns: u8,
+    /// Approved by a 94, "order already paid": the bank holds a debit of this order under
+    /// some earlier key, so a late approval of the intent is that debit, not a second one.
+    paid_by_order: bool,
     /// Keys whose approval the terminal accepted: another copy of that reply is no news.
     approved_keys: Few<u64>,
 }
@@ -1860,6 +1863,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 amount,
                 account,
                 txns: 0,
+                paid_by_order: false,
                 approved_keys: Few::None,
                 txn: None,
             },
@@ -2203,6 +2207,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     .is_some_and(|o| o.approved_keys.contains(&m.key));
                 if open && approves {
                     self.note_approved(m.intent, m.key);
+                    if m.rc == rc::DUPLICATE {
+                        if let Some(o) = self.intents.get_mut(m.intent) {
+                            o.paid_by_order = true;
+                        }
+                        self.keep_the_order_paid(term, m.intent);
+                    }
                     self.finish_txn(term, Answer::Approved);
                 } else if waiting {
                     match m.rc {
@@ -2221,13 +2231,24 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     );
                 } else if m.rc == rc::APPROVED {
                     self.c.late_approvals += 1;
+                    let paid_by_order = self.intents.get(m.intent).is_some_and(|o| o.paid_by_order);
                     self.trace(
                         NodeLabel::Terminal(term),
                         "late-approval",
                         Some(m.intent),
-                        Some(format_args!("key {}", m.key)),
+                        Some(format_args!(
+                            "key {}{}",
+                            m.key,
+                            if paid_by_order {
+                                ": the debit the order was approved by, kept"
+                            } else {
+                                ""
+                            }
+                        )),
                     );
-                    if self.policy.reverse_late_approvals() {
+                    // Reversing the debit a 94 approved would leave the customer told
+                    // "approved" and not charged.
+                    if self.policy.reverse_late_approvals() && !paid_by_order {
                         let job = Job {
                             intent: m.intent,
                             txn: m.txn,
@@ -2282,6 +2303,40 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
         self.release(m.intent);
         Ok(())
+    }
+
+    /// Drops the reversals of `intent` still waiting at terminal `term`: a 94 says the bank
+    /// holds the order's one debit, which such a reversal, of a late approval, would undo.
+    /// One already sent cannot be recalled.
+    fn keep_the_order_paid(&mut self, term: u32, intent: u64) {
+        let t = &mut self.terms[term as usize];
+        let inflight = usize::from(t.saf_inflight);
+        let Some(saf) = t.saf.as_mut() else {
+            return;
+        };
+        let before = saf.queue.len();
+        let mut i = inflight;
+        let mut dropped = Vec::new();
+        while i < saf.queue.len() {
+            if saf.queue[i].job.intent == intent {
+                dropped.extend(saf.queue.remove(i).map(|r| r.key));
+            } else {
+                i += 1;
+            }
+        }
+        if saf.queue.len() == before {
+            return;
+        }
+        t.saf_done();
+        for key in dropped {
+            self.trace(
+                NodeLabel::Terminal(term),
+                "drop-reversal",
+                Some(intent),
+                Some(format_args!("key {key}: the order is paid by it")),
+            );
+            self.release(intent);
+        }
     }
 
     fn note_approved(&mut self, intent: u64, key: u64) {

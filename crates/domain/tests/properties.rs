@@ -373,7 +373,9 @@ fn assert_shrinks(sc: &Scenario, seed: u64, property: Property, what: &str) {
         (shrunk.after.intents, shrunk.after.events),
         "{what} seed {seed} {property}: the size reported is not the shrunk run's"
     );
-    let faults = back.faults.schedule.as_ref().map_or(0, |f| f.len() as u64);
+    let faults =
+        back.faults.schedule.as_ref().map_or(0, |f| f.len()) + back.faults.crash_after_commit.len();
+    let faults = faults as u64;
     assert_eq!(faults, shrunk.after.faults, "{what} seed {seed} {property}");
 }
 
