@@ -688,9 +688,9 @@ fn render_text(s: &Summary, path: &Path) -> String {
             ),
         ),
         (
-            "intents charged twice or more",
+            "intents charged more than once",
             format!(
-                "{} now, {} put right",
+                "{} standing, {} put right",
                 m.duplicate_intents_permanent, m.duplicate_intents_transient
             ),
         ),
