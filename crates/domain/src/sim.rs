@@ -435,11 +435,17 @@ struct IntentOps {
     amount: u64,
     account: u32,
     txns: u8,
-    /// Approved by a 94, "order already paid": the bank holds a debit of this order under
-    /// some earlier key, so a late approval of the intent is that debit, not a second one.
-    paid_by_order: bool,
     /// Keys whose approval the terminal accepted: another copy of that reply is no news.
+    /// [`order_paid_mark`] among them says a 94 ("order already paid") approved the intent.
     approved_keys: Few<u64>,
+}
+
+/// Marks an intent a 94 ("order already paid") approved: the bank holds a debit of the order
+/// under some earlier key, so a late approval of the intent is that debit, not a second one.
+/// Kept among its approved keys, as the key of attempt 0, which no attempt has (they count
+/// from 1), so that the per-intent record keeps its layout.
+fn order_paid_mark(intent: u64) -> u64 {
+    make_key(intent, 0, 0)
 }
 
 /// The transaction that terminal `t` is running, which lives with its intent.
@@ -1863,7 +1869,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 amount,
                 account,
                 txns: 0,
-                paid_by_order: false,
                 approved_keys: Few::None,
                 txn: None,
             },
@@ -2208,9 +2213,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 if open && approves {
                     self.note_approved(m.intent, m.key);
                     if m.rc == rc::DUPLICATE {
-                        if let Some(o) = self.intents.get_mut(m.intent) {
-                            o.paid_by_order = true;
-                        }
+                        self.note_approved(m.intent, order_paid_mark(m.intent));
                         self.keep_the_order_paid(term, m.intent);
                     }
                     self.finish_txn(term, Answer::Approved);
@@ -2231,7 +2234,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     );
                 } else if m.rc == rc::APPROVED {
                     self.c.late_approvals += 1;
-                    let paid_by_order = self.intents.get(m.intent).is_some_and(|o| o.paid_by_order);
+                    let paid_by_order = self
+                        .intents
+                        .get(m.intent)
+                        .is_some_and(|o| o.approved_keys.contains(&order_paid_mark(m.intent)));
                     self.trace(
                         NodeLabel::Terminal(term),
                         "late-approval",
