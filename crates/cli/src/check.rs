@@ -613,7 +613,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         f.reports.push(r);
     };
     let concluded = AtomicBool::new(false);
-    let conclude = |f: &Finished, interrupted: bool| {
+    let conclude_with = |f: &Finished, interrupted: bool| {
         let report = CheckReport {
             ok: !interrupted && f.reports.iter().all(|r| r.ok),
             scenarios_checked: f.reports.len(),
@@ -637,8 +637,8 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
                     if !concluded.swap(true, Ordering::SeqCst) {
                         progress.done();
                         let code = match f {
-                            Some(f) => conclude(&f, true),
-                            None => conclude(&Finished::default(), true),
+                            Some(f) => conclude_with(&f, true),
+                            None => conclude_with(&Finished::default(), true),
                         };
                         std::process::exit(code.into());
                     }
@@ -687,7 +687,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         }
         progress.done();
         let interrupted = f.cut_short || crate::interrupt::interrupted();
-        Ok(conclude(&f, interrupted))
+        Ok(conclude_with(&f, interrupted))
     })
 }
 
