@@ -624,6 +624,8 @@ fn the_scenarios_after_the_first_failure_are_abandoned_unreported() {
             later.to_str().unwrap(),
             "--seeds",
             "20",
+            "--junit",
+            "junit.xml",
         ],
         &dir,
     );
@@ -634,6 +636,17 @@ fn the_scenarios_after_the_first_failure_are_abandoned_unreported() {
     assert!(err.contains("\n20 seeds in"), "{err}");
     let text = stdout(&out);
     assert!(text.contains("1 scenario checked, 1 failed"), "{text}");
+    // JUnit still lists the scenario not run, as skipped, so that the count of tests holds.
+    let xml = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        xml.contains("tests=\"2\" failures=\"1\" errors=\"0\" skipped=\"1\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("name=\"policy-idempotent\"")
+            && xml.contains("<skipped message=\"not run: the check stopped at the first failure"),
+        "{xml}"
+    );
 }
 
 /// One seed is "1 seed", in the progress line, the verdict and the summary.

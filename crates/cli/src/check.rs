@@ -100,10 +100,19 @@ struct CheckReport<'a> {
     /// Stopped by Ctrl-C or SIGTERM: the scenarios checked are those finished before it.
     interrupted: bool,
     scenarios: &'a [ScenarioReport],
+    /// The scenarios given but not reported, after a failure without `--keep-going` or a
+    /// signal: JUnit lists them as skipped, so that a dashboard's count of tests holds still.
+    not_run: Vec<NotRun<'a>>,
     elapsed_s: f64,
     /// Of `elapsed_s`, the time spent shrinking failures.
     shrink_s: f64,
     jobs: usize,
+}
+
+#[derive(Serialize)]
+struct NotRun<'a> {
+    name: &'a str,
+    path: String,
 }
 
 /// The scenario files named, with folders expanded to the `.ron` files in them and in their
@@ -621,6 +630,13 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
             stopped_early: !interrupted && f.reports.len() < scenarios.len(),
             interrupted,
             scenarios: &f.reports,
+            not_run: scenarios[f.reports.len()..]
+                .iter()
+                .map(|(path, sc)| NotRun {
+                    name: &sc.name,
+                    path: path.display().to_string(),
+                })
+                .collect(),
             elapsed_s: start.elapsed().as_secs_f64(),
             shrink_s: f.shrink_s,
             jobs,
@@ -961,15 +977,16 @@ fn junit(r: &CheckReport) -> String {
     let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let errors =
         r.scenarios.iter().filter(|s| only_stopped(s)).count() + usize::from(r.interrupted);
-    let tests = r.scenarios_checked + usize::from(r.interrupted);
+    let skipped = r.not_run.len();
+    let tests = r.scenarios_checked + skipped + usize::from(r.interrupted);
     let failures = r.scenarios_failed - r.scenarios.iter().filter(|s| only_stopped(s)).count();
     let _ = writeln!(
         o,
-        "<testsuites name=\"payfault check\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">"
+        "<testsuites name=\"payfault check\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">"
     );
     let _ = writeln!(
         o,
-        "  <testsuite name=\"payfault\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">",
+        "  <testsuite name=\"payfault\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\">",
         r.elapsed_s
     );
     for s in r.scenarios {
@@ -1021,6 +1038,19 @@ fn junit(r: &CheckReport) -> String {
                 xml(&body, false)
             );
         }
+    }
+    let why = if r.interrupted {
+        "not run: the check was stopped by a signal"
+    } else {
+        "not run: the check stopped at the first failure (--keep-going runs every scenario)"
+    };
+    for n in &r.not_run {
+        let _ = writeln!(
+            o,
+            "    <testcase classname=\"payfault.check\" name=\"{}\" file=\"{}\">\n      <skipped message=\"{why}\"/>\n    </testcase>",
+            xml(n.name, true),
+            xml(&n.path, true),
+        );
     }
     if r.interrupted {
         let _ = writeln!(
