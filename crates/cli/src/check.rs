@@ -258,6 +258,11 @@ impl Tally {
 
     /// The tally of `self`'s seeds followed by `later`'s.
     fn merge(mut self, later: Tally) -> Tally {
+        // The seeds after a stop are not part of the verdict, though another worker may have
+        // run some before it learnt of the stop: whether it did depends on the jobs.
+        if self.stopped.is_some() {
+            return self;
+        }
         self.intents += later.intents;
         self.events += later.events;
         for (n, m) in self.violated.iter_mut().zip(later.violated) {
@@ -270,9 +275,7 @@ impl Tally {
                 *f = g;
             }
         }
-        if self.stopped.is_none() {
-            self.stopped = later.stopped;
-        }
+        self.stopped = later.stopped;
         self
     }
 }
@@ -576,10 +579,11 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
     let first_failed = AtomicUsize::new(usize::MAX);
     let queue = std::sync::Mutex::new(Queue::default());
     let finisher = std::sync::Mutex::new(Finished::default());
-    // Only one worker finishes at a time (see below); the lock is held only to read and
-    // record, never while shrinking or printing, so that a signal finds it free.
-    let finish = |i: usize, mut r: ScenarioReport| {
-        let stdout_ok = {
+    // Only one worker finishes at a time (see below). A report is recorded before it is
+    // shrunk, and the lock is not held while shrinking, so that a signal that comes meanwhile
+    // still reports it; printing happens under the lock, so that a block is printed once.
+    let finish = |i: usize, r: ScenarioReport| {
+        let at = {
             let mut f = finisher.lock().expect("no panics while holding it");
             if f.cut_short || i > first_failed.load(Ordering::Relaxed) {
                 return;
@@ -588,17 +592,28 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
                 f.cut_short = true;
                 return;
             }
-            f.stdout.is_none()
+            f.reports.push(r);
+            f.reports.len() - 1
         };
+        let target = finisher.lock().expect("no panics while holding it").reports[at].shrink_target;
+        let mut shrunk = None;
         let mut shrink_s = 0.0;
-        if let Some((p, seed)) = r.shrink_target.filter(|_| !crate::interrupt::interrupted()) {
+        if let Some((p, seed)) = target.filter(|_| !crate::interrupt::interrupted()) {
             let shrinking = Instant::now();
             let (path, sc) = &scenarios[i];
-            match write_shrunk(path, sc, seed, p, &args.shrink_dir, &stems[i], &inputs) {
-                Ok(sh) => r.shrunk = Some(sh),
-                Err(e) => r.shrink_error = Some(format!("--shrink-dir: {e}")),
-            }
+            shrunk = Some(
+                write_shrunk(path, sc, seed, p, &args.shrink_dir, &stems[i], &inputs)
+                    .map_err(|e| format!("--shrink-dir: {e}")),
+            );
             shrink_s = shrinking.elapsed().as_secs_f64();
+        }
+        let mut f = finisher.lock().expect("no panics while holding it");
+        f.shrink_s += shrink_s;
+        let r = &mut f.reports[at];
+        match shrunk {
+            Some(Ok(sh)) => r.shrunk = Some(sh),
+            Some(Err(e)) => r.shrink_error = Some(e),
+            None => {}
         }
         progress.line(&format!(
             "checked {}: {}{}",
@@ -606,20 +621,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
             seeds_word(r.seeds),
             if r.ok { "" } else { ", expectation not met" }
         ));
-        let mut written = Ok(());
-        if args.format == Format::Text && stdout_ok {
-            let block = crate::shell::printable(&block(&r));
-            written = progress.suspend(|| {
-                let mut out = std::io::stdout().lock();
-                out.write_all(block.as_bytes()).and_then(|()| out.flush())
-            });
-        }
-        let mut f = finisher.lock().expect("no panics while holding it");
-        f.shrink_s += shrink_s;
-        if let Err(e) = written {
-            f.stdout = Some(e);
-        }
-        f.reports.push(r);
+        print_blocks(&mut f, args.format, &progress);
     };
     let concluded = AtomicBool::new(false);
     let conclude_with = |f: &Finished, interrupted: bool| {
@@ -653,7 +655,10 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
                     if !concluded.swap(true, Ordering::SeqCst) {
                         progress.done();
                         let code = match f {
-                            Some(f) => conclude_with(&f, true),
+                            Some(mut f) => {
+                                print_blocks(&mut f, args.format, &progress);
+                                conclude_with(&f, true)
+                            }
                             None => conclude_with(&Finished::default(), true),
                         };
                         std::process::exit(code.into());
@@ -812,11 +817,31 @@ struct Queue {
 #[derive(Default)]
 struct Finished {
     reports: Vec<ScenarioReport>,
+    /// How many of `reports` are printed.
+    printed: usize,
     shrink_s: f64,
     /// A report was cut short by a signal: it and those after it are not reported.
     cut_short: bool,
     /// Standard output failed: nothing more is printed to it.
     stdout: Option<std::io::Error>,
+}
+
+/// Prints the blocks of the finished reports not printed yet (text only: JSON is one
+/// document, printed at the end).
+fn print_blocks(f: &mut Finished, format: Format, progress: &Progress) {
+    while f.printed < f.reports.len() {
+        if format == Format::Text && f.stdout.is_none() {
+            let block = crate::shell::printable(&block(&f.reports[f.printed]));
+            let written = progress.suspend(|| {
+                let mut out = std::io::stdout().lock();
+                out.write_all(block.as_bytes()).and_then(|()| out.flush())
+            });
+            if let Err(e) = written {
+                f.stdout = Some(e);
+            }
+        }
+        f.printed += 1;
+    }
 }
 
 /// The name each scenario's shrunk files start with: its file's stem, or, for stems that two

@@ -2212,9 +2212,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     .is_some_and(|o| o.approved_keys.contains(&m.key));
                 if open && approves {
                     self.note_approved(m.intent, m.key);
-                    if m.rc == rc::DUPLICATE {
+                    // A 94: the bank holds one debit of the order. If the terminal is about to
+                    // reverse a late approval of it, that is the one; else its approval may
+                    // still come, and is to be kept when it does.
+                    if m.rc == rc::DUPLICATE && !self.keep_the_order_paid(term, m.intent) {
                         self.note_approved(m.intent, order_paid_mark(m.intent));
-                        self.keep_the_order_paid(term, m.intent);
                     }
                     self.finish_txn(term, Answer::Approved);
                 } else if waiting {
@@ -2253,8 +2255,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         )),
                     );
                     // Reversing the debit a 94 approved would leave the customer told
-                    // "approved" and not charged.
-                    if self.policy.reverse_late_approvals() && !paid_by_order {
+                    // "approved" and not charged; any later one is a second debit.
+                    if paid_by_order {
+                        let mark = order_paid_mark(m.intent);
+                        if let Some(o) = self.intents.get_mut(m.intent) {
+                            o.approved_keys.retain(|k| *k != mark);
+                            o.approved_keys.push(m.key);
+                        }
+                    } else if self.policy.reverse_late_approvals() {
                         let job = Job {
                             intent: m.intent,
                             txn: m.txn,
@@ -2311,38 +2319,32 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         Ok(())
     }
 
-    /// Drops the reversals of `intent` still waiting at terminal `term`: a 94 says the bank
-    /// holds the order's one debit, which such a reversal, of a late approval, would undo.
-    /// One already sent cannot be recalled.
-    fn keep_the_order_paid(&mut self, term: u32, intent: u64) {
+    /// Drops the first reversal of `intent` still waiting at terminal `term`, if there is one,
+    /// and says whether it did: a 94 says the bank holds the order's one debit, which that
+    /// reversal, of a late approval, would undo. One already sent cannot be recalled.
+    fn keep_the_order_paid(&mut self, term: u32, intent: u64) -> bool {
         let t = &mut self.terms[term as usize];
         let inflight = usize::from(t.saf_inflight);
         let Some(saf) = t.saf.as_mut() else {
-            return;
+            return false;
         };
-        let before = saf.queue.len();
-        let mut i = inflight;
-        let mut dropped = Vec::new();
-        while i < saf.queue.len() {
-            if saf.queue[i].job.intent == intent {
-                dropped.extend(saf.queue.remove(i).map(|r| r.key));
-            } else {
-                i += 1;
-            }
-        }
-        if saf.queue.len() == before {
-            return;
-        }
+        let Some(at) = (inflight..saf.queue.len()).find(|&i| saf.queue[i].job.intent == intent)
+        else {
+            return false;
+        };
+        let key = saf.queue.remove(at).map(|r| r.key);
         t.saf_done();
-        for key in dropped {
-            self.trace(
-                NodeLabel::Terminal(term),
-                "drop-reversal",
-                Some(intent),
-                Some(format_args!("key {key}: the order is paid by it")),
-            );
-            self.release(intent);
-        }
+        self.trace(
+            NodeLabel::Terminal(term),
+            "drop-reversal",
+            Some(intent),
+            Some(format_args!(
+                "key {}: the order is paid by it",
+                key.unwrap_or(0)
+            )),
+        );
+        self.release(intent);
+        true
     }
 
     fn note_approved(&mut self, intent: u64, key: u64) {
