@@ -939,3 +939,38 @@ fn scenarios_with_one_file_name_shrink_to_different_files() {
         );
     }
 }
+
+/// Regression: when a seed stopped at a limit, seeds after it that another worker had already
+/// run still counted, so the violations shown, the shrunk seed and the exit code (1 rather
+/// than 2) depended on `--jobs`.
+#[test]
+fn the_seeds_after_a_stop_count_for_nothing_whatever_the_jobs() {
+    let dir = scratch("stop-jobs");
+    let text =
+        std::fs::read_to_string(root().join("tests/check/naive-expected-to-hold.ron")).unwrap();
+    let end = text.rfind(')').unwrap();
+    // Seed 1 passes the limit; most later seeds do not, and all of them violate the property.
+    let stopping = format!(
+        "{}    limits: (max_events: 32800),\n)\n",
+        text[..end].replace("purchases: 400,", "purchases: 4000,")
+    );
+    std::fs::write(dir.join("stopping.ron"), stopping).unwrap();
+    let run = |jobs: &str| {
+        payfault(
+            &["check", "stopping.ron", "--seeds", "40", "--jobs", jobs],
+            &dir,
+        )
+    };
+    let one = run("1");
+    assert_eq!(one.status.code(), Some(2), "{}", stdout(&one));
+    assert!(
+        stdout(&one).contains("nothing violated"),
+        "{}",
+        stdout(&one)
+    );
+    for _ in 0..3 {
+        let two = run("2");
+        assert_eq!(two.status.code(), Some(2));
+        assert_eq!(stdout(&one), stdout(&two));
+    }
+}
