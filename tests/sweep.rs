@@ -511,8 +511,10 @@ fn names_and_labels_are_text_in_report_md_and_comments() {
 
 /// The upper end of the exact 95% interval of a rate of which none was seen in `n` trials:
 /// the 0.975 quantile of Beta(1, n), 1 − 0.025^(1/n), about 3.7/n.
+/// The upper end of the exact Poisson 95% interval with no event in `n` intents: the 0.975
+/// quantile of Gamma(1), -ln 0.025, over n.
 fn none_seen_upper(n: f64) -> f64 {
-    1.0 - 0.025_f64.powf(1.0 / n)
+    -(0.025_f64.ln()) / n
 }
 
 #[test]
@@ -556,8 +558,9 @@ fn summaries_follow_the_rows_with_t_intervals_pooled_rates_and_paired_difference
             num(s, &sh, "duplicates_per_million_permanent_ci95_lo"),
             num(s, &sh, "duplicates_per_million_permanent_ci95_hi"),
         );
-        // Overdispersion: Pearson's X² of the per-seed counts against the pooled rate, over
-        // k − 1, and never below 1.
+        // Overdispersion: Pearson's X² of the per-seed counts against the pooled rate (a
+        // Poisson variance: a purchase may be charged more than twice), over k − 1, and
+        // never below 1.
         let phi = num(s, &sh, "duplicates_per_million_permanent_overdispersion");
         if dups == 0.0 {
             assert_eq!(phi, 1.0);
@@ -569,7 +572,7 @@ fn summaries_follow_the_rows_with_t_intervals_pooled_rates_and_paired_difference
             let chi2: f64 = per_seed
                 .iter()
                 .zip(&trials)
-                .map(|(x, n)| (x - n * p).powi(2) / (n * p * (1.0 - p)))
+                .map(|(x, n)| (x - n * p).powi(2) / (n * p))
                 .sum();
             let expected = (chi2 / (trials.len() - 1) as f64).max(1.0);
             assert!(

@@ -54,6 +54,9 @@ struct RateDef {
     events: Events,
     /// Per intent, times this, is the column's unit (per million for duplicates).
     scale: f64,
+    /// Events an intent may have several of (duplicate debits), which take a Poisson
+    /// interval; the others are proportions of intents, which take a binomial one.
+    several: bool,
 }
 
 const RATES: [RateDef; 6] = [
@@ -61,31 +64,37 @@ const RATES: [RateDef; 6] = [
         name: DUP,
         events: Events::Count(DUP_N),
         scale: 1e6,
+        several: true,
     },
     RateDef {
         name: DUP_T,
         events: Events::Count(DUP_T_N),
         scale: 1e6,
+        several: true,
     },
     RateDef {
         name: FAIL,
         events: Events::Rate(FAIL),
         scale: 1.0,
+        several: false,
     },
     RateDef {
         name: NO_ANSWER_RATE,
         events: Events::Count(NO_ANSWER),
         scale: 1.0,
+        several: false,
     },
     RateDef {
         name: "charged_but_told_failed_rate",
         events: Events::Count("charged_but_told_failed"),
         scale: 1.0,
+        several: false,
     },
     RateDef {
         name: "told_approved_not_charged_rate",
         events: Events::Count("told_approved_not_charged"),
         scale: 1.0,
+        several: false,
     },
 ];
 
@@ -207,7 +216,11 @@ fn cell_rates(m: &Manifest, rows: &CellRows) -> Vec<Option<stats::Rate>> {
                     .map(|(r, n)| (r * n).round())
                     .collect(),
             };
-            Some(stats::pooled_rate(&events, intents))
+            Some(if d.several {
+                stats::pooled_count_rate(&events, intents)
+            } else {
+                stats::pooled_rate(&events, intents)
+            })
         })
         .collect()
 }
@@ -1289,12 +1302,14 @@ fn run_facts(r: &Report) -> Vec<String> {
         format!(
             "Rates over intents (duplicates per million, visible failures, no final answer): \
              the events of all the cell's seeds over all their intents (the pooled ratio, not a \
-             mean of per-seed ratios), with the exact Clopper–Pearson 95% interval of that \
-             count, widened where the seeds vary more than chance would have them: with k seeds \
-             that issued purchases, count and intents are divided by φ = max(1, X²/(k − 1)), X² \
-             being Pearson's statistic of the per-seed counts against the pooled rate \
-             (summary.csv gives φ){}. Where none was seen, the table gives 0 (≤ U): U is the \
-             upper end of the same 95% interval, about 3.7/n for n intents.",
+             mean of per-seed ratios), with the exact 95% interval of that count: \
+             Clopper–Pearson for a share of intents, Poisson (Garwood) for duplicate debits, \
+             which a purchase may have several of. It is widened where the seeds vary more than \
+             chance would have them: with k seeds that issued purchases, count and intents are \
+             divided by φ = max(1, X²/(k − 1)), X² being Pearson's statistic of the per-seed \
+             counts against the pooled rate (summary.csv gives φ){}. Where none was seen, the \
+             table gives 0 (≤ U): U is the upper end of the same 95% interval, about 3.7/n for \
+             n intents.",
             if m.seeds < 2 {
                 "; with one seed φ is 1, as no spread between seeds can be seen"
             } else {

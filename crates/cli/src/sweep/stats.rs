@@ -110,6 +110,17 @@ pub struct Rate {
 /// clustered binomial data). One method whatever the count: with none seen, the interval is
 /// [0, U], and U is about 3.7/n.
 pub fn pooled_rate(counts: &[f64], trials: &[f64]) -> Rate {
+    pooled(counts, trials, false)
+}
+
+/// [`pooled_rate`] of events that an intent may have several of (duplicate debits: a
+/// purchase charged three times has two), so that the count may pass the intents: the
+/// exact Poisson (Garwood) interval of the count, with φ from the Poisson Pearson statistic.
+pub fn pooled_count_rate(counts: &[f64], intents: &[f64]) -> Rate {
+    pooled(counts, intents, true)
+}
+
+fn pooled(counts: &[f64], trials: &[f64], poisson: bool) -> Rate {
     assert_eq!(
         counts.len(),
         trials.len(),
@@ -119,7 +130,7 @@ pub fn pooled_rate(counts: &[f64], trials: &[f64]) -> Rate {
         .iter()
         .zip(trials)
         .filter(|&(_, &n)| n > 0.0)
-        .map(|(&x, &n)| (x.clamp(0.0, n), n))
+        .map(|(&x, &n)| (if poisson { x.max(0.0) } else { x.clamp(0.0, n) }, n))
         .collect();
     let count: f64 = used.iter().map(|u| u.0).sum();
     let n: f64 = used.iter().map(|u| u.1).sum();
@@ -135,14 +146,22 @@ pub fn pooled_rate(counts: &[f64], trials: &[f64]) -> Rate {
         };
     }
     let p = count / n;
-    let dispersion = if k >= 2 && count > 0.0 && p < 1.0 {
+    // The variance of a seed's count under the pooled rate: binomial, or Poisson.
+    let variance = |ni: f64| if poisson { ni * p } else { ni * p * (1.0 - p) };
+    let dispersion = if k >= 2 && count > 0.0 && (poisson || p < 1.0) {
         let chi2: f64 = used
             .iter()
-            .map(|&(x, ni)| (x - ni * p) * (x - ni * p) / (ni * p * (1.0 - p)))
+            .map(|&(x, ni)| (x - ni * p) * (x - ni * p) / variance(ni))
             .sum();
         (chi2 / (k - 1) as f64).max(1.0)
     } else {
         1.0
+    };
+    let ci = if poisson {
+        let (lo, hi) = poisson_interval(count / dispersion);
+        (lo * dispersion / n, hi * dispersion / n)
+    } else {
+        clopper_pearson(count / dispersion, n / dispersion)
     };
     Rate {
         count,
@@ -150,7 +169,89 @@ pub fn pooled_rate(counts: &[f64], trials: &[f64]) -> Rate {
         seeds: k,
         dispersion,
         ratio: p,
-        ci: Some(clopper_pearson(count / dispersion, n / dispersion)),
+        ci: Some(ci),
+    }
+}
+
+/// The exact (Garwood) two-sided 95% interval of a Poisson mean with `x` events observed;
+/// `x` need not be whole (an effective count).
+pub fn poisson_interval(x: f64) -> (f64, f64) {
+    assert!(x >= 0.0, "{x} events");
+    let lo = if x == 0.0 {
+        0.0
+    } else {
+        gamma_quantile(0.025, x)
+    };
+    (lo, gamma_quantile(0.975, x + 1.0))
+}
+
+/// The `p` quantile of the Gamma(a, 1) distribution, by bisection on the regularized
+/// incomplete gamma function, as [`beta_quantile`] does.
+pub fn gamma_quantile(p: f64, a: f64) -> f64 {
+    assert!(0.0 < p && p < 1.0 && a > 0.0, "gamma_quantile({p}, {a})");
+    let mut hi = a + 10.0 * a.sqrt() + 10.0;
+    while incomplete_gamma(a, hi) < p {
+        hi *= 2.0;
+    }
+    let mut lo = 0.0_f64;
+    for _ in 0..2000 {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi || hi - lo <= 1e-15 * hi {
+            break;
+        }
+        if incomplete_gamma(a, mid) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// The regularized lower incomplete gamma function P(a, x): its series below a + 1, one minus
+/// its complement's continued fraction (Lentz) above (Numerical Recipes, 6.2).
+fn incomplete_gamma(a: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    let front = libm::exp(a * libm::log(x) - x - libm::lgamma(a));
+    if x < a + 1.0 {
+        let (mut ap, mut del) = (a, 1.0 / a);
+        let mut sum = del;
+        for _ in 0..1_000_000 {
+            ap += 1.0;
+            del *= x / ap;
+            sum += del;
+            if del.abs() < sum.abs() * 1e-16 {
+                break;
+            }
+        }
+        (sum * front).min(1.0)
+    } else {
+        const TINY: f64 = 1e-300;
+        let mut b = x + 1.0 - a;
+        let mut c = 1.0 / TINY;
+        let mut d = 1.0 / b;
+        let mut h = d;
+        for i in 1..1_000_000 {
+            let an = -(i as f64) * (i as f64 - a);
+            b += 2.0;
+            d = an * d + b;
+            if d.abs() < TINY {
+                d = TINY;
+            }
+            c = b + an / c;
+            if c.abs() < TINY {
+                c = TINY;
+            }
+            d = 1.0 / d;
+            let del = d * c;
+            h *= del;
+            if (del - 1.0).abs() < 1e-16 {
+                break;
+            }
+        }
+        (1.0 - front * h).max(0.0)
     }
 }
 
@@ -411,6 +512,38 @@ mod tests {
     /// Regression: a rate had a t interval over seeds when events were seen and a rule-of-three
     /// bound when none was; one duplicate in 10,000 intents got [0, 309] per million, a lower
     /// end that says "possibly never" though one happened, and coverage fell to 82%.
+    #[test]
+    fn poisson_intervals_match_scipy() {
+        // scipy.stats.gamma.ppf(0.025, x) and gamma.ppf(0.975, x + 1).
+        let cases = [
+            (1.0, 0.025317807984289876, 5.571643390938898),
+            (3.0, 0.6186721228956014, 8.767273069742323),
+            (7.0, 2.8143630515198654, 14.422675361702376),
+            (50.0, 37.110963737461866, 65.91876666433681),
+            (1000.0, 938.9730184076952, 1063.952136016302),
+            (123456.0, 122768.28869851555, 124146.60839534459),
+            (0.0, 0.0, 3.6888794541139354),
+        ];
+        for (x, lo, hi) in cases {
+            let (l, h) = poisson_interval(x);
+            assert!(
+                (l - lo).abs() <= 1e-9 * lo.max(1e-300),
+                "{x}: {l} against {lo}"
+            );
+            assert!((h - hi).abs() <= 1e-9 * hi, "{x}: {h} against {hi}");
+        }
+    }
+
+    /// Regression: duplicate debits, which an intent may have several of, were clamped to one
+    /// an intent, so a cell of four a purchase read as one.
+    #[test]
+    fn counts_beyond_the_intents_are_kept() {
+        let r = pooled_count_rate(&[400.0, 400.0], &[100.0, 100.0]);
+        assert_eq!(r.ratio, 4.0);
+        let (lo, hi) = r.ci.unwrap();
+        assert!(lo < 4.0 && 4.0 < hi && lo > 3.5 && hi < 4.5, "{lo} {hi}");
+    }
+
     #[test]
     fn rates_pool_their_counts_whatever_the_count() {
         let trials = [500.0; 20];
