@@ -94,7 +94,8 @@ fn an_interrupted_check_prints_the_scenarios_it_finished() {
 }
 
 /// Regression: Ctrl-C during `run --trace FILE` left the trace so far in a hidden temporary
-/// file beside FILE, where a run stopped by a limit leaves `FILE.partial`.
+/// file beside FILE, where a run stopped by a limit leaves `FILE.partial`; then it left it
+/// there with its last records cut off in the writer's buffer.
 #[test]
 fn an_interrupted_traced_run_leaves_its_partial_trace() {
     let dir = scratch("trace");
@@ -122,6 +123,17 @@ fn an_interrupted_traced_run_leaves_its_partial_trace() {
     assert_eq!(std::fs::read_to_string(&trace).unwrap(), "earlier\n");
     let partial = std::fs::read_to_string(dir.join("t.jsonl.partial")).unwrap();
     assert!(partial.starts_with("{\"n\":"), "{}", &partial[..100]);
+    // Every record whole, the last one too: none was cut off in the writer's buffer.
+    assert!(
+        partial.ends_with("}\n"),
+        "{}",
+        &partial[partial.len() - 100..]
+    );
+    let last = partial.lines().last().unwrap();
+    assert!(
+        serde_json::from_str::<serde_json::Value>(last).is_ok(),
+        "{last}"
+    );
     let left: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(Result::ok)

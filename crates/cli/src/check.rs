@@ -774,7 +774,7 @@ fn exit_code(r: &CheckReport, output_failed: bool) -> u8 {
     if r.scenarios.iter().any(|s| !s.ok && !only_stopped(s)) {
         1
     } else if r.interrupted {
-        crate::interrupt::EXIT
+        crate::interrupt::exit_code()
     } else if output_failed || r.scenarios.iter().any(stopped) {
         2
     } else {

@@ -2,15 +2,18 @@
 //!
 //! `check` keeps the verdicts of the scenarios it finished: the first signal asks it to stop
 //! taking new seeds and to report what is done; a second one ends the process at once. A
-//! traced `run` moves its trace, as far as it was written, to `FILE.partial`, as a run
-//! stopped by a limit does, and ends. Other commands keep the default: they hold nothing a
+//! traced `run` moves its trace to `FILE.partial`, as a run stopped by a limit does, and
+//! ends: at its next record, with every record before it written whole; or, at a second
+//! signal, at once, with what had left its buffer. Other commands keep the default: they hold nothing a
 //! signal would lose that they have not already written whole.
 
 use std::ffi::CString;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The signal that came first.
+static SIGNAL: AtomicI32 = AtomicI32::new(libc::SIGINT);
 
 /// The temporary trace and the name it takes when the run is stopped, while a traced run
 /// streams to a temporary file.
@@ -18,7 +21,14 @@ static PARTIAL: AtomicPtr<(CString, CString)> = AtomicPtr::new(std::ptr::null_mu
 
 /// Only what is safe in a signal handler: atomics, `rename`, `write`, `_exit`.
 extern "C" fn on_signal(signal: libc::c_int) {
+    if !INTERRUPTED.load(Ordering::SeqCst) {
+        SIGNAL.store(signal, Ordering::SeqCst);
+    }
     let partial = PARTIAL.load(Ordering::SeqCst);
+    if !partial.is_null() && !INTERRUPTED.swap(true, Ordering::SeqCst) {
+        // The trace's writer sees the flag at its next record.
+        return;
+    }
     if !partial.is_null() {
         // SAFETY: set by `PartialTrace::new` from a leaked box, never freed.
         let (tmp, to) = unsafe { &*partial };
@@ -55,10 +65,14 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::Relaxed)
 }
 
-/// The exit status of a command that stopped at a signal: 128 + SIGINT.
-pub const EXIT: u8 = 130;
+/// The exit status of a command that stopped at a signal: 128 and the signal's number, as a
+/// shell gives it (130 for Ctrl-C, 143 for SIGTERM).
+pub fn exit_code() -> u8 {
+    (128 + SIGNAL.load(Ordering::SeqCst)) as u8
+}
 
-/// While it lives, a signal moves `tmp` to `partial` before ending the process.
+/// While it lives, a second signal moves `tmp` to `partial` and ends the process; the first
+/// only raises [`interrupted`], for the trace's writer to stop at its next record.
 pub struct PartialTrace;
 
 impl PartialTrace {

@@ -571,6 +571,7 @@ fn run_traced(
             let mut w = JsonLines {
                 out: BufWriter::with_capacity(1 << 16, out),
                 error: None,
+                on_signal: None,
             };
             let ran = payfault_domain::run_with(sc, seed, policy, &mut w);
             let finished = w.finish();
@@ -592,6 +593,7 @@ fn run_traced(
     let mut w = JsonLines {
         out: BufWriter::with_capacity(1 << 16, file),
         error: None,
+        on_signal: Some((tmp.clone(), partial.clone())),
     };
     // Ctrl-C leaves the trace written so far where a run stopped by a limit leaves it.
     let on_signal = interrupt::PartialTrace::new(&tmp, &partial);
@@ -622,10 +624,34 @@ fn run_traced(
 struct JsonLines<W: Write> {
     out: W,
     error: Option<std::io::Error>,
+    /// The temporary file and its name when the run is stopped by a signal.
+    on_signal: Option<(PathBuf, PathBuf)>,
+}
+
+impl<W: Write> JsonLines<W> {
+    /// Ends the process after a signal, with the records so far written whole to the partial
+    /// trace.
+    fn stop(&mut self, tmp: &Path, partial: &Path) -> ! {
+        let _ = self.out.flush();
+        let moved = std::fs::rename(tmp, partial).is_ok();
+        if moved {
+            eprintln!(
+                "interrupted: the trace up to here is in {}",
+                partial.display()
+            );
+        }
+        std::process::exit(interrupt::exit_code().into());
+    }
 }
 
 impl<W: Write> payfault_domain::trace::Tracer for JsonLines<W> {
     fn record(&mut self, event: TraceEvent) {
+        if let Some((tmp, partial)) = &self.on_signal {
+            if interrupt::interrupted() {
+                let (tmp, partial) = (tmp.clone(), partial.clone());
+                self.stop(&tmp, &partial);
+            }
+        }
         if self.error.is_some() {
             return;
         }
