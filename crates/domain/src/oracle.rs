@@ -409,6 +409,8 @@ impl Oracle {
         self.judge(intent, r, at);
     }
 
+    /// Out of line: once an intent, and long, it would crowd the event loop's code.
+    #[inline(never)]
     fn judge(&mut self, intent: u64, r: Record, at: SimTime) {
         self.counts.settled += 1;
         if r.saw_failure {

@@ -2322,6 +2322,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     /// Drops the first reversal of `intent` still waiting at terminal `term`, if there is one,
     /// and says whether it did: a 94 says the bank holds the order's one debit, which that
     /// reversal, of a late approval, would undo. One already sent cannot be recalled.
+    #[cold]
+    #[inline(never)]
     fn keep_the_order_paid(&mut self, term: u32, intent: u64) -> bool {
         let t = &mut self.terms[term as usize];
         let inflight = usize::from(t.saf_inflight);
