@@ -643,6 +643,14 @@ struct Bad {
 }
 
 const BAD: &[Bad] = &[
+    // Regression: a parameter named like a metric gave results.csv two columns of one name.
+    Bad {
+        what: "a parameter named like a metric",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(name: \"attempts\", path: \"policy.max_attempts\", values: [2, 3])])",
+        line: 2,
+        col: 16,
+        phrase: "`attempts` is a metric's column in results.csv: give this parameter another `name`",
+    },
     Bad {
         what: "a probability above one",
         text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(path: \"links.terminal_acquirer.drop\", values: [0.1, 1.5])])",

@@ -353,18 +353,22 @@ pub fn read(path: &Path) -> Result<(Spec, Vec<Cell>), LoadError> {
                 })?
         }
     };
+    // A parameter's column sits beside every metric's in results.csv: no name twice.
     let mut columns: BTreeSet<String> = ["cell", "policy", "seed"].map(String::from).into();
+    columns.extend(super::data::metric_columns());
     if let Some(f) = field(fields, "parameters") {
         for p in src.list(&f.value)? {
             let cells_before = axes.iter().map(|a| a.values.len()).product();
             let axis = parameter(&src, p, cells_before)?;
             if !columns.insert(axis.name.clone()) {
+                let what = if super::data::metric_columns().contains(&axis.name) {
+                    "is a metric's column in results.csv"
+                } else {
+                    "names a column already"
+                };
                 return Err(src.err(
                     p.start,
-                    format!(
-                        "a second column named `{}`: give this parameter another `name`",
-                        axis.name
-                    ),
+                    format!("`{}` {what}: give this parameter another `name`", axis.name),
                 ));
             }
             // The policy axis labels rows and colours charts by policy: a kind set elsewhere
