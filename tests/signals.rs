@@ -95,7 +95,8 @@ fn an_interrupted_check_prints_the_scenarios_it_finished() {
 
 /// Regression: Ctrl-C during `run --trace FILE` left the trace so far in a hidden temporary
 /// file beside FILE, where a run stopped by a limit leaves `FILE.partial`; then it left it
-/// there with its last records cut off in the writer's buffer.
+/// there with its last records cut off in the writer's buffer, as it still did when the
+/// signal came twice (`timeout` signals the process, then its group).
 #[test]
 fn an_interrupted_traced_run_leaves_its_partial_trace() {
     let dir = scratch("trace");
@@ -117,6 +118,8 @@ fn an_interrupted_traced_run_leaves_its_partial_trace() {
         assert!(child.try_wait().unwrap().is_none(), "ended early");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // Twice at once, as `timeout` does (the process, then its group): one stop.
+    signal(&child, "TERM");
     signal(&child, "TERM");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(128 + 15));

@@ -4,16 +4,31 @@
 //! taking new seeds and to report what is done; a second one ends the process at once. A
 //! traced `run` moves its trace to `FILE.partial`, as a run stopped by a limit does, and
 //! ends: at its next record, with every record before it written whole; or, at a second
-//! signal, at once, with what had left its buffer. Other commands keep the default: they hold nothing a
-//! signal would lose that they have not already written whole.
+//! signal, at once, with what had left its buffer. A signal within a second of the first is
+//! the same one: `timeout` signals the process and then its group, and a shell's Ctrl-C may
+//! reach it twice the same way. Other commands keep the default: they hold nothing a signal
+//! would lose that they have not already written whole.
 
 use std::ffi::CString;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Ordering};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 /// The signal that came first.
 static SIGNAL: AtomicI32 = AtomicI32::new(libc::SIGINT);
+/// When it came, in nanoseconds of the monotonic clock.
+static FIRST_AT: AtomicU64 = AtomicU64::new(0);
+
+/// The monotonic clock, in nanoseconds (`clock_gettime` is async-signal-safe).
+fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write into.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000) + ts.tv_nsec as u64
+}
 
 /// The temporary trace and the name it takes when the run is stopped, while a traced run
 /// streams to a temporary file.
@@ -21,8 +36,13 @@ static PARTIAL: AtomicPtr<(CString, CString)> = AtomicPtr::new(std::ptr::null_mu
 
 /// Only what is safe in a signal handler: atomics, `rename`, `write`, `_exit`.
 extern "C" fn on_signal(signal: libc::c_int) {
+    let now = now_ns();
     if !INTERRUPTED.load(Ordering::SeqCst) {
         SIGNAL.store(signal, Ordering::SeqCst);
+        FIRST_AT.store(now, Ordering::SeqCst);
+    } else if now.saturating_sub(FIRST_AT.load(Ordering::SeqCst)) < 1_000_000_000 {
+        // The same stop, delivered twice.
+        return;
     }
     let partial = PARTIAL.load(Ordering::SeqCst);
     if !partial.is_null() && !INTERRUPTED.swap(true, Ordering::SeqCst) {

@@ -148,7 +148,7 @@ pub struct CellInfo {
 const MANIFEST: &str = "manifest.json";
 /// Where a report keeps what it was made from: the sweep file, and its base scenario at the
 /// same path relative to it when that path stays below the sweep file's folder, so that
-/// `payfault sweep input/sweep.ron` makes the report again.
+/// `payfault sweep input/sweep.ron --out DIR` makes the report again.
 const INPUT: &str = "input";
 /// The copy of the sweep file in a report folder.
 const SWEEP_COPY: &str = "input/sweep.ron";

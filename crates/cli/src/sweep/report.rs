@@ -1278,7 +1278,7 @@ fn run_facts(r: &Report) -> Vec<String> {
             "Made by payfault {} with {} and `--out` naming this folder; the sweep file is \
              copied here, byte for byte, as `input/sweep.ron`, with its base scenario beside \
              it when the base lies in the sweep file's folder or below, so that \
-             `payfault sweep input/sweep.ron` makes this report again. The number of jobs, \
+             `payfault sweep input/sweep.ron --out DIR` makes this report again. The number of jobs, \
              `--resume` and `--shard` with `merge` change none of the results.",
             given(&m.payfault),
             given_code(&m.command)
