@@ -1344,11 +1344,10 @@ fn with_policies_alone_the_captions_compare_the_policies() {
     assert_ne!(names[0], names[1], "{line}");
 }
 
-/// Regression: a seed that issued no purchase gave its per-intent metrics and percentiles as
-/// 0, and the means over seeds averaged those zeros in.
-#[test]
-fn seeds_without_purchases_are_left_out_of_per_intent_means() {
-    let dir = scratch("no-purchases");
+/// A sweep of two terminals for 300 ms, on which some seeds issue no purchase: its scratch
+/// folder (removed when dropped) and its report folder.
+fn sparse_sweep(name: &str) -> (Scratch, PathBuf) {
+    let dir = scratch(name);
     let base = read(&fixture("base.ron"))
         .replace("terminals: 10,", "terminals: 2,")
         .replace("purchases: 300,", r#"duration: "300ms","#);
@@ -1362,6 +1361,14 @@ fn seeds_without_purchases_are_left_out_of_per_intent_means() {
     .unwrap();
     let out = dir.join("r");
     sweep(&file, &out, &[]);
+    (dir, out)
+}
+
+/// Regression: a seed that issued no purchase gave its per-intent metrics and percentiles as
+/// 0, and the means over seeds averaged those zeros in.
+#[test]
+fn seeds_without_purchases_are_left_out_of_per_intent_means() {
+    let (_dir, out) = sparse_sweep("no-purchases");
     let (head, rows) = csv(&out.join("results.csv"));
     let col = |h: &[String], name: &str| h.iter().position(|c| c == name).unwrap();
     let (intents, msgs) = (col(&head, "intents"), col(&head, "messages_per_intent"));
@@ -1482,20 +1489,7 @@ fn a_grid_without_intents_says_so_and_one_policy_has_no_paired_differences() {
 /// only some seeds of a cell issued purchases and its means came from those alone.
 #[test]
 fn the_degrees_of_freedom_are_those_of_the_seeds_used() {
-    let dir = scratch("df");
-    let base = read(&fixture("base.ron"))
-        .replace("terminals: 10,", "terminals: 2,")
-        .replace("purchases: 300,", r#"duration: "300ms","#);
-    std::fs::write(dir.join("base.ron"), base).unwrap();
-    let file = dir.join("sparse.ron");
-    std::fs::write(
-        &file,
-        r#"Sweep(title: "Sparse", base: "base.ron", seeds: 8, seed_start: 1,
-              policies: [Naive, Idempotent], baseline: Naive)"#,
-    )
-    .unwrap();
-    let out = dir.join("r");
-    sweep(&file, &out, &[]);
+    let (_dir, out) = sparse_sweep("df");
     let (head, rows) = csv(&out.join("results.csv"));
     let intents = head.iter().position(|h| h == "intents").unwrap();
     let used = rows
