@@ -472,6 +472,18 @@ pub enum LinkName {
     SwitchBank,
 }
 
+impl LinkName {
+    /// The link of number `n` (its place in the declaration, as `link as u8` gives it).
+    fn from_number(n: u8) -> LinkName {
+        match n {
+            0 => LinkName::TerminalAcquirer,
+            1 => LinkName::AcquirerBank,
+            2 => LinkName::AcquirerSwitch,
+            _ => LinkName::SwitchBank,
+        }
+    }
+}
+
 /// A server node: `servers` messages in service at once, at most `queue` waiting; a message
 /// that finds the queue full is dropped.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -666,7 +678,17 @@ impl TryFrom<RawWorkload> for Workload {
             }
         }
         if r.inter_arrival.0.mean_nanos() < 1.0 {
-            return Err("inter_arrival must have a mean above zero".into());
+            return Err(format!(
+                "inter_arrival{FIELD_MARK}expected an inter_arrival with a mean of at least \
+                 1ns, found a mean of {} ns: every purchase of a terminal would come at once",
+                r.inter_arrival.0.mean_nanos()
+            ));
+        }
+        if r.duration.is_some_and(|d| d.0 == SimDuration::ZERO) {
+            return Err(format!(
+                "duration{FIELD_MARK}expected a duration above zero, found \"0s\": issuing \
+                 would stop before the first purchase"
+            ));
         }
         Ok(Workload {
             inter_arrival: r.inter_arrival,
@@ -923,6 +945,10 @@ pub enum MsgKind {
     Inquiry,
     InquiryResp,
 }
+
+/// The smallest attempt number of a reversal: that of the first send of the reversal of
+/// attempt 1.
+const REVERSAL_ATTEMPTS: u32 = 1 << 16;
 
 /// The identity of one message: the same under every policy that sends it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -1414,10 +1440,86 @@ impl Scenario {
             ("duplicates", "a scheduled duplicate", &f.duplicates),
             ("erroneous", "a scheduled erroneous reply", &f.erroneous),
         ];
+        let w = &self.workload;
+        // Transactions after the first come from a customer entering the purchase twice (the
+        // second) or paying again after a failure (any later one).
+        let last_txn: u8 = if w.pay_again.is_some() {
+            u8::MAX
+        } else if !w.double_submit.prob.is_never() {
+            1
+        } else {
+            0
+        };
         for (field, what, ids) in lists {
             for m in ids {
+                let never = |why: String| {
+                    Err(misfit(
+                        field,
+                        format!(
+                            "{what} of intent {} (txn {}, attempt {}, {:?}, copy {}) names a \
+                             message this scenario never sends: {why}",
+                            m.intent, m.txn, m.attempt, m.kind, m.copy
+                        ),
+                    ))
+                };
                 // An erroneous reply is named by its purchase as it reaches the bank from the
                 // acquirer, whichever links it took.
+                if field == "erroneous"
+                    && (m.link != LinkName::AcquirerBank
+                        || !m.to_bank
+                        || m.kind != MsgKind::Purchase)
+                {
+                    return never(
+                        "an erroneous reply is named by its purchase as it reaches the bank: \
+                         expected `link: AcquirerBank, to_bank: true, kind: Purchase`"
+                            .into(),
+                    );
+                }
+                if m.to_bank != m.kind.is_request() {
+                    return never(format!(
+                        "{:?} travels {} the bank, expected `to_bank: {}`",
+                        m.kind,
+                        if m.kind.is_request() {
+                            "towards"
+                        } else {
+                            "away from"
+                        },
+                        m.kind.is_request()
+                    ));
+                }
+                if m.txn > last_txn {
+                    return never(format!(
+                        "a purchase has transactions 0 to {last_txn} here (a second one needs \
+                         `double_submit`, later ones `pay_again`)"
+                    ));
+                }
+                if matches!(m.kind, MsgKind::Reversal | MsgKind::ReversalResp)
+                    && m.attempt < REVERSAL_ATTEMPTS
+                {
+                    return never(format!(
+                        "a reversal's attempt is the attempt it reverses times 65,536 plus its \
+                         send (65,537: the first send of the reversal of attempt 1), found {}",
+                        m.attempt
+                    ));
+                }
+                // Under a schedule only its own duplicates make copies: one of copy `c` on link
+                // `l` makes copy `c * 4 + 1 + l` (in a byte, as the run numbers them).
+                if m.copy > 0
+                    && !f.duplicates.iter().any(|d| {
+                        d.intent == m.intent
+                            && d.txn == m.txn
+                            && d.attempt == m.attempt
+                            && d.copy.wrapping_mul(4).wrapping_add(1 + d.link as u8) == m.copy
+                    })
+                {
+                    return never(format!(
+                        "copy {} would be made by a scheduled duplicate of copy {} on link {:?}, \
+                         and `duplicates` lists none",
+                        m.copy,
+                        (m.copy - 1) / 4,
+                        LinkName::from_number((m.copy - 1) % 4)
+                    ));
+                }
                 if field != "erroneous" && !present(m.link) {
                     return Err(misfit(
                         field,

@@ -849,6 +849,117 @@ mod tests {
         }
     }
 
+    /// Where `needle` first stands in `text`: its line and column, from 1.
+    fn position(text: &str, needle: &str) -> (usize, usize) {
+        let at = text.find(needle).expect("in the text");
+        let line = text[..at].matches('\n').count() + 1;
+        let col = at - text[..at].rfind('\n').map_or(0, |n| n + 1) + 1;
+        (line, col)
+    }
+
+    /// Regression: a fault schedule naming a message no run of the scenario sends (wrong
+    /// direction for its kind, a transaction the customers never start, a copy no scheduled
+    /// duplicate makes, a reversal numbered as a purchase, an erroneous reply named other than
+    /// by its purchase at the bank) was accepted, and the run passed with nothing tested. So
+    /// were a zero `duration` and a zero mean `inter_arrival`, the latter reported where the
+    /// workload ends, without saying what was expected.
+    #[test]
+    fn faults_and_workloads_that_can_never_strike_are_refused_at_their_field() {
+        let sched = |list: &str, m: &str| {
+            format!(
+                "    faults: (schedule: ({list}: [(link: TerminalAcquirer, {m})])),\n    policy:"
+            )
+        };
+        let purchase = "to_bank: true, intent: 1, txn: 0, attempt: 1, kind: Purchase";
+        for (bad, by, field, phrase) in [
+            (
+                "    policy:",
+                sched(
+                    "drops",
+                    "to_bank: false, intent: 1, txn: 0, attempt: 1, kind: Purchase",
+                ),
+                "drops:",
+                "Purchase travels towards the bank, expected `to_bank: true`",
+            ),
+            (
+                "    policy:",
+                sched(
+                    "duplicates",
+                    "to_bank: true, intent: 1, txn: 0, attempt: 1, kind: InquiryResp",
+                ),
+                "duplicates:",
+                "InquiryResp travels away from the bank, expected `to_bank: false`",
+            ),
+            (
+                "    policy:",
+                sched(
+                    "drops",
+                    "to_bank: true, intent: 1, txn: 5, attempt: 1, kind: Purchase",
+                ),
+                "drops:",
+                "a purchase has transactions 0 to 0 here",
+            ),
+            (
+                "    policy:",
+                sched("drops", &format!("{purchase}, copy: 3")),
+                "drops:",
+                "copy 3 would be made by a scheduled duplicate of copy 0 on link AcquirerSwitch",
+            ),
+            (
+                "    policy:",
+                sched(
+                    "drops",
+                    "to_bank: true, intent: 1, txn: 0, attempt: 2, kind: Reversal",
+                ),
+                "drops:",
+                "a reversal's attempt is the attempt it reverses times 65,536",
+            ),
+            (
+                "    policy:",
+                sched("erroneous", purchase),
+                "erroneous:",
+                "expected `link: AcquirerBank, to_bank: true, kind: Purchase`",
+            ),
+            (
+                "Exponential(mean: \"2s\")",
+                "Exponential(mean: \"0ms\")".to_string(),
+                "inter_arrival:",
+                "expected an inter_arrival with a mean of at least 1ns, found a mean of 0 ns",
+            ),
+            (
+                "purchases: 10",
+                "duration: \"0s\"".to_string(),
+                "duration:",
+                "expected a duration above zero",
+            ),
+        ] {
+            let text = BASE.replacen(bad, &by, 1);
+            let e = from_ron(&text).expect_err(&by);
+            assert_eq!((e.line, e.col), position(&text, field), "{by}: {e}");
+            assert!(e.message.contains(phrase), "{by}: {e}");
+        }
+        // What the schedule can make is accepted: the copy a scheduled duplicate makes on the
+        // acquirer-bank link (0 * 4 + 1 + 1), and a second transaction when the cashier may
+        // enter a purchase twice.
+        let copy = BASE.replacen(
+            "    policy:",
+            "    faults: (schedule: (duplicates: [(link: AcquirerBank, to_bank: true, intent: 1, txn: 0, attempt: 1, kind: Purchase)], drops: [(link: AcquirerBank, to_bank: false, intent: 1, txn: 0, attempt: 1, kind: PurchaseResp, copy: 2)])),\n    policy:",
+            1,
+        );
+        from_ron(&copy).expect("a scheduled duplicate's copy");
+        let twice = BASE
+            .replacen("purchases: 10", "purchases: 10, double_submit: 0.5", 1)
+            .replacen(
+                "    policy:",
+                &sched(
+                    "drops",
+                    "to_bank: true, intent: 1, txn: 1, attempt: 1, kind: Purchase",
+                ),
+                1,
+            );
+        from_ron(&twice).expect("a double submit's transaction");
+    }
+
     /// Regression: a value of the wrong kind where a name belongs drew the advice to write a
     /// raw identifier (`r#-1e30`), or only "Expected identifier".
     #[test]

@@ -189,14 +189,22 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
         .fails(&cur)?
         .ok_or(ShrinkError::DoesNotFail { seed, property })?;
 
-    // Fewer purchases: the failing intent's id bounds how many are needed.
+    // Fewer purchases: the failing intent's id bounds how many are needed. The faults of
+    // purchases no longer issued go with them (a run refuses a schedule naming a purchase it
+    // never draws; they could not strike anyway).
     if let Some(k) = first.intent {
         let mut n = 1u64;
         while n <= k + 1 {
-            let mut s = cur.clone();
+            let mut kept = faults.clone();
+            kept.retain(|i| match i {
+                Item::Drop(m) | Item::Duplicate(m) | Item::Erroneous(m) => m.intent < n,
+                Item::Crash(_) | Item::AfterCommit(_) => true,
+            });
+            let mut s = with_items(&cur, &kept);
             s.workload.purchases = Some(n);
             if let Some(sz) = probe.fails(&s)? {
                 cur = s;
+                faults = kept;
                 size = sz;
                 break;
             }
@@ -205,18 +213,6 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
             } else {
                 n * 2
             };
-        }
-        let limit = cur.workload.purchases.unwrap_or(u64::MAX);
-        let mut kept = faults.clone();
-        kept.retain(|i| match i {
-            Item::Drop(m) | Item::Duplicate(m) | Item::Erroneous(m) => m.intent < limit,
-            Item::Crash(_) | Item::AfterCommit(_) => true,
-        });
-        let s = with_items(&cur, &kept);
-        if let Some(sz) = probe.fails(&s)? {
-            cur = s;
-            faults = kept;
-            size = sz;
         }
     }
 

@@ -54,7 +54,7 @@ pub mod rc {
 }
 
 impl Kind {
-    fn is_request(self) -> bool {
+    pub(crate) fn is_request(self) -> bool {
         matches!(self, Kind::Purchase | Kind::Reversal | Kind::Inquiry)
     }
     fn response(self) -> Kind {
@@ -492,6 +492,32 @@ pub struct Outcome {
 pub enum SimError {
     #[error("{}{}", .0, hint(.0))]
     Engine(#[from] EngineError),
+    /// A table that grows with the model (a terminal's state, an account's balance) cannot be
+    /// allocated.
+    #[error(
+        "the model is too large for this machine: its `{field}` need {bytes} bytes at once, \
+         which cannot be allocated"
+    )]
+    TooLarge { field: &'static str, bytes: u64 },
+    /// The workload stopped (at `workload.duration`) before it issued any purchase: the run
+    /// would hold every property without testing one.
+    #[error(
+        "the workload issued no purchase before it stopped at `workload.duration`: nothing \
+         was tested"
+    )]
+    NothingIssued,
+    /// `workload.only` or the fault schedule names a purchase the workload never drew before
+    /// it stopped issuing (at its `duration`, or at its `purchases` in a scenario built in
+    /// code, which the scenario's check does not see).
+    #[error(
+        "{what} names purchase {intent}, which is never issued: the workload drew {drawn} \
+         purchases (numbered from 0) before it stopped issuing"
+    )]
+    NeverIssued {
+        what: &'static str,
+        intent: u64,
+        drawn: u64,
+    },
 }
 
 /// What in a scenario an engine limit answers to.
@@ -659,7 +685,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let seed = Seed(seed);
         let n_terms = sc.terminals.0;
         let b = &sc.bank;
-        let accounts = vec![b.opening_balance; b.accounts.0 as usize];
         let opening = i128::from(b.opening_balance) * i128::from(b.accounts.0);
         let limits = Limits {
             max_time: SimTime::ZERO.saturating_add(sc.limits.max_time.get()),
@@ -676,7 +701,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             free: Vec::new(),
             next_msg_id: 0,
             n_terms,
-            terms: (0..n_terms).map(|_| Terminal::default()).collect(),
+            // The tables that grow with the model are made by `run`, which can refuse them.
+            terms: Vec::new(),
             acq: Server::new(
                 sc.acquirer.processing.0.clone(),
                 sc.acquirer.servers.0,
@@ -688,7 +714,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 .map(|s| Server::new(s.processing.0.clone(), s.servers.0, s.queue)),
             bank_srv: Server::new(b.processing.0.clone(), b.servers.0, b.queue),
             bank: Bank {
-                accounts,
+                accounts: Vec::new(),
                 merchant: 0,
                 intents: Ring::default(),
                 idem: b
@@ -698,7 +724,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 commits: 0,
             },
             bank_reply: b.reply_delay.0.clone(),
-            arrivals: SourceQueue::new(n_terms, arrival_window(&sc.workload.inter_arrival.0)),
+            arrivals: SourceQueue::new(0, SimDuration::ZERO),
             next_arrival_at: None,
             last_effect: SimTime::ZERO,
             tokens_milli: Vec::new(),
@@ -764,9 +790,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             srv.lane = sim.lanes.for_dist(&mut sim.sched, &srv.dist);
         }
         sim.lanes.bank_reply = sim.lanes.for_dist(&mut sim.sched, &sim.bank_reply);
-        if let Some((cap, _)) = sim.budget {
-            sim.tokens_milli = vec![cap; n_terms as usize];
-        }
         if sim.prefetching {
             // Prefetching by group reads the radix heap's front.
             sim.sched.set_radix_from(PREFETCH_RADIX_FROM);
@@ -867,7 +890,33 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             }
             self.last_effect = at;
         }
+        self.check_issued()?;
         Ok(self.finish())
+    }
+
+    /// With `workload.duration` how many purchases are drawn is known only at the end; with
+    /// `purchases` alone, a scenario read from text has been refused this by its check.
+    fn check_issued(&self) -> Result<(), SimError> {
+        let drawn = self.issued;
+        let w = &self.sc.workload;
+        let named = w.only.iter().flatten().map(|&k| ("`workload.only`", k));
+        let scheduled = self.sc.faults.schedule.iter().flat_map(|f| {
+            [&f.drops, &f.duplicates, &f.erroneous]
+                .into_iter()
+                .flatten()
+                .map(|m| ("the fault schedule", m.intent))
+        });
+        if let Some((what, intent)) = named.chain(scheduled).find(|&(_, k)| k >= drawn) {
+            return Err(SimError::NeverIssued {
+                what,
+                intent,
+                drawn,
+            });
+        }
+        if self.c.transactions == 0 {
+            return Err(SimError::NothingIssued);
+        }
+        Ok(())
     }
 
     /// Past the time limit: takes out the void events at the head of the queue (timers
@@ -894,7 +943,48 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
     }
 
+    /// Makes the tables that grow with the number of terminals and accounts, refusing a model
+    /// larger than the machine can hold rather than aborting.
+    fn make_tables(&mut self) -> Result<(), SimError> {
+        fn table<T: Clone>(n: u64, value: T, field: &'static str) -> Result<Vec<T>, SimError> {
+            let too_large = || SimError::TooLarge {
+                field,
+                bytes: n.saturating_mul(std::mem::size_of::<T>() as u64),
+            };
+            let mut v = Vec::new();
+            v.try_reserve_exact(usize::try_from(n).map_err(|_| too_large())?)
+                .map_err(|_| too_large())?;
+            v.resize(n as usize, value);
+            Ok(v)
+        }
+        let n = u64::from(self.n_terms);
+        let b = &self.sc.bank;
+        self.bank.accounts = table(u64::from(b.accounts.0), b.opening_balance, "bank.accounts")?;
+        let mut terms = Vec::new();
+        terms
+            .try_reserve_exact(self.n_terms as usize)
+            .map_err(|_| SimError::TooLarge {
+                field: "terminals",
+                bytes: n * std::mem::size_of::<Terminal>() as u64,
+            })?;
+        terms.resize_with(self.n_terms as usize, Terminal::default);
+        self.terms = terms;
+        self.arrivals = SourceQueue::try_new(
+            self.n_terms,
+            arrival_window(&self.sc.workload.inter_arrival.0),
+        )
+        .map_err(|_| SimError::TooLarge {
+            field: "terminals",
+            bytes: n * 8,
+        })?;
+        if let Some((cap, _)) = self.budget {
+            self.tokens_milli = table(n, cap, "terminals")?;
+        }
+        Ok(())
+    }
+
     fn start(&mut self) -> Result<(), SimError> {
+        self.make_tables()?;
         let sc = self.sc;
         // Faults whose moment is not known in advance last, without `until`, as long as
         // purchases are issued. Without them, the faults end with the last scheduled one to
@@ -2767,6 +2857,62 @@ mod tests {
 
     /// Where the engine's queue turns into a radix heap.
     const RADIX_FROM: u64 = 16_384;
+
+    /// Regression: under `workload.duration` a run that issued nothing, or whose `only` or
+    /// fault schedule named purchases never drawn, passed with nothing tested.
+    #[test]
+    fn a_run_that_tests_nothing_it_names_is_refused() {
+        let base = shipped("policy-idempotent.ron");
+        let mut sc = base.clone();
+        sc.workload.purchases = None;
+        sc.workload.duration = Some(crate::config::Duration(SimDuration::from_nanos(1)));
+        assert_eq!(
+            crate::run::run_quick(&sc, 1).err(),
+            Some(SimError::NothingIssued)
+        );
+
+        sc.workload.duration = Some(crate::config::Duration(SimDuration::from_secs(1)));
+        let drawn = crate::run::run_quick(&sc, 1)
+            .expect("issues some")
+            .metrics
+            .intents;
+        assert!(drawn > 0);
+        let mut only = sc.clone();
+        only.workload.only = Some(vec![0, 1_000_000]);
+        assert_eq!(
+            crate::run::run_quick(&only, 1).err(),
+            Some(SimError::NeverIssued {
+                what: "`workload.only`",
+                intent: 1_000_000,
+                drawn,
+            })
+        );
+        let mut scheduled = sc.clone();
+        let m = MsgId {
+            link: LinkName::TerminalAcquirer,
+            to_bank: true,
+            intent: drawn,
+            txn: 0,
+            attempt: 1,
+            kind: MsgKind::Purchase,
+            copy: 0,
+        };
+        scheduled.faults.schedule = Some(FaultSchedule {
+            drops: vec![m],
+            ..FaultSchedule::default()
+        });
+        assert_eq!(
+            crate::run::run_quick(&scheduled, 1).err(),
+            Some(SimError::NeverIssued {
+                what: "the fault schedule",
+                intent: drawn,
+                drawn,
+            })
+        );
+        // The last purchase drawn is issued, and a fault on it is no error.
+        scheduled.faults.schedule.as_mut().unwrap().drops[0].intent = drawn - 1;
+        crate::run::run_quick(&scheduled, 1).expect("names a purchase drawn");
+    }
 
     /// The trace (as a count and an FNV-1a hash of every record) and the metrics of one run.
     fn fingerprint(sc: &Scenario, seed: u64, prefetching: bool) -> (u64, u64, Metrics) {

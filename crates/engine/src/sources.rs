@@ -39,12 +39,19 @@ impl SourceQueue {
     /// `sources` sources, none with an instant pending, gathered `window` at a time. Up to
     /// [`ALL_DUE_UP_TO`] sources, all wait in the queue whatever the window.
     pub fn new(sources: u32, window: SimDuration) -> Self {
-        let width = if sources as usize <= ALL_DUE_UP_TO {
-            u64::MAX
-        } else {
-            window.as_nanos()
-        };
-        Self::with_width(sources, width)
+        Self::with_width(sources, Self::width_for(sources, window))
+    }
+
+    /// Like [`SourceQueue::new`], or an error if its table (8 bytes a source) cannot be
+    /// allocated, so that a caller can refuse a model too large for the machine.
+    pub fn try_new(
+        sources: u32,
+        window: SimDuration,
+    ) -> Result<Self, std::collections::TryReserveError> {
+        let mut next = Vec::new();
+        next.try_reserve_exact(sources as usize)?;
+        next.resize(sources as usize, NONE);
+        Ok(Self::with_table(next, Self::width_for(sources, window)))
     }
 
     /// Like [`SourceQueue::new`], gathering windows however few the sources: the order the
@@ -53,9 +60,21 @@ impl SourceQueue {
         Self::with_width(sources, window.as_nanos())
     }
 
+    fn width_for(sources: u32, window: SimDuration) -> u64 {
+        if sources as usize <= ALL_DUE_UP_TO {
+            u64::MAX
+        } else {
+            window.as_nanos()
+        }
+    }
+
     fn with_width(sources: u32, width: u64) -> Self {
+        Self::with_table(vec![NONE; sources as usize], width)
+    }
+
+    fn with_table(next: Vec<u64>, width: u64) -> Self {
         SourceQueue {
-            next: vec![NONE; sources as usize],
+            next,
             pending: 0,
             end: 0,
             width: width.max(1),
