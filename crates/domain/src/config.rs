@@ -1039,7 +1039,8 @@ pub struct RunLimits {
     #[serde(default = "default_max_events", deserialize_with = "event_limit")]
     pub max_events: u64,
     /// Events pending at once beyond which a run stops, rather than fill memory; by default
-    /// 2^25 or four a terminal, whichever is more (see [`RunLimits::pending`]).
+    /// 2^22 (about 400 MB of queue and messages) or four a terminal, whichever is more (see
+    /// [`RunLimits::pending`]).
     #[serde(
         default,
         deserialize_with = "pending_limit",
@@ -1054,7 +1055,7 @@ impl RunLimits {
     /// events a payment in flight, and at most one payment a terminal is in flight.
     pub fn pending(&self, terminals: u32) -> u64 {
         self.max_pending
-            .unwrap_or((1 << 25).max(4 * u64::from(terminals)))
+            .unwrap_or((1 << 22).max(4 * u64::from(terminals)))
     }
 }
 

@@ -279,7 +279,7 @@ impl Oracle {
     }
 
     /// Moves the records of intents below `intent` out of their blocks: see
-    /// [`Ring::spill_before`].
+    /// `Ring::spill_before`.
     pub fn spill_before(&mut self, intent: u64) {
         self.intents.spill_before(intent, |_| true);
     }

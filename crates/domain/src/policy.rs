@@ -64,15 +64,25 @@ pub enum Action {
 }
 
 /// A retry policy. Implementations must be deterministic: randomness comes only from the
-/// `fate` handed in, which is derived from the transaction's identity.
+/// `fate` handed in, which is derived from the transaction's identity; and a policy keeps no
+/// state between calls, since a run may be repeated with the same policy (to collect the
+/// chains behind violations: [`crate::run_with`]).
+///
+/// The scenario's `policy:` block still bounds every policy in two ways: a retry that waited
+/// behind reversals ([`Action::ReverseThenRetry`]) until past its `deadline` is not sent (the
+/// transaction ends failed, without asking [`RetryPolicy::on_failure`] again), and a hedge is
+/// sent only before the `deadline` and while the attempts are below its `max_attempts`. A policy
+/// that keeps a transaction going past [`crate::sim::PER_TXN`] attempts, or inquiries, stops
+/// the run with [`crate::SimError::Endless`].
 pub trait RetryPolicy {
     fn name(&self) -> &str;
     /// How long to wait for a reply to a purchase attempt or an inquiry.
     fn timeout(&self) -> SimDuration;
     fn key_mode(&self) -> KeyMode;
     /// Send one backup copy of a transaction's first attempt when no reply came after this
-    /// long. The copy is an attempt (it counts towards the attempt limit) and keeps the first
-    /// attempt's timeout, so a value not below [`RetryPolicy::timeout`] sends none.
+    /// long. The copy is an attempt (it counts towards the attempts) and keeps the first
+    /// attempt's timeout, so a value not below [`RetryPolicy::timeout`] sends none; nor does a
+    /// scenario whose `policy.max_attempts` is 1 (see the trait's own documentation).
     fn hedge_after(&self) -> Option<SimDuration> {
         None
     }

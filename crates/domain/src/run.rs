@@ -58,6 +58,16 @@ pub fn run(sc: &Scenario, seed: u64) -> Result<Summary, SimError> {
 }
 
 /// Runs any policy, handing every trace record to `tracer`.
+///
+/// When a property broke, the seed is run a second time with the same `policy` to collect the
+/// chain of events behind each violation: a policy must answer the same way every time it is
+/// asked the same thing (see [`RetryPolicy`]). One that does not (a circuit breaker counting
+/// failures in a `Cell`, say) makes [`SimError::NotReplayable`], not chains that contradict
+/// the violations.
+///
+/// [`Summary::violations`] keeps the first 100 violations in full, and past them the first of
+/// each property (`violation_count` counts them all); chains are filled in for the first 10,
+/// of up to 200 steps.
 pub fn run_with<P: RetryPolicy + ?Sized, T: Tracer>(
     sc: &Scenario,
     seed: u64,
@@ -74,7 +84,12 @@ pub fn run_with<P: RetryPolicy + ?Sized, T: Tracer>(
     if !wanted.is_empty() {
         // Same scenario, seed and policy: the same run, this time keeping these intents' events.
         let mut chains = ChainCollector::new(wanted, CHAIN_STEPS);
-        Sim::new(sc, seed, policy, &mut chains).run()?;
+        let again = Sim::new(sc, seed, policy, &mut chains).run()?;
+        if again.metrics != out.metrics || again.violation_count != out.violation_count {
+            return Err(SimError::NotReplayable {
+                policy: policy.describe(),
+            });
+        }
         for v in &mut violations {
             if let Some(i) = v.intent {
                 v.chain = chains.chain(i);

@@ -475,7 +475,7 @@ pub struct Outcome {
     pub violations: Vec<Violation>,
     /// All violations, including those beyond the ones kept in full.
     pub violation_count: u64,
-    /// Violations per property, indexed by [`Property`] as a number.
+    /// Violations per property, indexed by [`crate::Property`] as a number.
     pub by_property: [u64; 4],
     /// The faults that struck the run, when recording was asked for.
     pub faults: Option<FaultSchedule>,
@@ -499,13 +499,29 @@ pub enum SimError {
          which cannot be allocated"
     )]
     TooLarge { field: &'static str, bytes: u64 },
-    /// The workload stopped (at `workload.duration`) before it issued any purchase: the run
-    /// would hold every property without testing one.
+    /// The same seed run again gave another result: the policy answered differently when
+    /// asked the same thing, as a policy keeping state between calls does.
     #[error(
-        "the workload issued no purchase before it stopped at `workload.duration`: nothing \
-         was tested"
+        "the policy {policy:?} gave another result when the seed was run again to collect the \
+         violations' chains: a policy must answer the same way whenever it is asked the same \
+         thing, keeping no state between calls"
     )]
-    NothingIssued,
+    NotReplayable { policy: String },
+    /// The policy kept one transaction going past [`PER_TXN`] attempts or inquiries: the
+    /// numbers that name them (in keys and in fault schedules) would repeat, and a policy
+    /// that never gives up would otherwise run to the time limit, which can take hours.
+    #[error(
+        "the policy {policy:?} kept transaction {txn} of purchase {intent} going after \
+         {attempts} attempts and {inquiries} inquiries: a policy must give up within {PER_TXN} \
+         of each"
+    )]
+    Endless {
+        policy: String,
+        intent: u64,
+        txn: u8,
+        attempts: u32,
+        inquiries: u32,
+    },
     /// `workload.only` or the fault schedule names a purchase the workload never drew before
     /// it stopped issuing (at its `duration`, or at its `purchases` in a scenario built in
     /// code, which the scenario's check does not see).
@@ -520,6 +536,10 @@ pub enum SimError {
     },
 }
 
+/// Attempts, and inquiries, one transaction may make: their numbers fit the 16 bits that keys
+/// and reversal numbers keep of them.
+pub const PER_TXN: u32 = 0xffff;
+
 /// What in a scenario an engine limit answers to.
 fn hint(e: &EngineError) -> &'static str {
     match e {
@@ -527,9 +547,12 @@ fn hint(e: &EngineError) -> &'static str {
         EngineError::EventLimit { .. } => " (limits.max_events)",
         EngineError::PendingLimit { .. } => {
             " (limits.max_pending): more is sent than is answered, as when a timeout \
-             (policy.timeout, policy.reversal.timeout) is far below the network's delays"
+             (policy.timeout, policy.reversal.timeout, or a policy's own) is far below the \
+             network's delays"
         }
-        EngineError::TimeOverflow { .. } => ": a duration of the scenario is too long",
+        EngineError::TimeOverflow { .. } => {
+            ": a duration of the scenario, or one the policy chose, is too long"
+        }
         EngineError::InPast { .. } => "",
     }
 }
@@ -912,9 +935,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 intent,
                 drawn,
             });
-        }
-        if self.c.transactions == 0 {
-            return Err(SimError::NothingIssued);
         }
         Ok(())
     }
@@ -2231,7 +2251,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let r = t.saf_mut().queue.front_mut().expect("a reversal is queued");
         r.sends = r.sends.saturating_add(1);
         // Reversals of different attempts of one transaction keep apart identities.
-        let attempt = ((r.key & 0xff) as u32) << 16 | r.sends.min(0xffff);
+        let attempt = ((r.key & 0xffff) as u32) << 16 | r.sends.min(0xffff);
         let msg = Msg::request(
             Kind::Reversal,
             r.sends > 1,
@@ -2312,7 +2332,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 } else if waiting {
                     match m.rc {
                         rc::INSUFFICIENT_FUNDS => self.finish_txn(term, Answer::Declined),
-                        code => self.fail(term, Failure::ErrorReply(code)),
+                        code => self.fail(term, Failure::ErrorReply(code))?,
                     }
                 } else if open {
                     // An error for an attempt already given up on: the policy has decided.
@@ -2386,7 +2406,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                                 .expect("current")
                                 .outstanding
                                 .retain(|k| *k != m.key);
-                            self.fail(term, Failure::NotFound)
+                            self.fail(term, Failure::NotFound)?
                         }
                     }
                 }
@@ -2452,7 +2472,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         self.free.push(slot);
     }
 
-    fn fail(&mut self, term: u32, failure: Failure) {
+    fn fail(&mut self, term: u32, failure: Failure) -> Result<(), SimError> {
         let now = self.sched.now();
         let cur = txn_of(&self.intents, &self.terms[term as usize]).expect("current");
         let ctx = FailureCtx {
@@ -2471,8 +2491,22 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 u64::from(cur.attempts) << 16 | u64::from(cur.inquiries),
             ],
         );
-        let intent = cur.intent;
+        let (intent, txn) = (cur.intent, cur.txn);
         let action = self.policy.on_failure(&ctx, &mut fate);
+        let endless = match action {
+            Action::Retry { .. } | Action::ReverseThenRetry { .. } => ctx.attempts >= PER_TXN,
+            Action::Inquire { .. } => ctx.inquiries >= PER_TXN,
+            Action::GiveUp | Action::ReverseAndGiveUp => false,
+        };
+        if endless {
+            return Err(SimError::Endless {
+                policy: self.policy.describe(),
+                intent,
+                txn,
+                attempts: ctx.attempts,
+                inquiries: ctx.inquiries,
+            });
+        }
         let what = match failure {
             Failure::Timeout => "timeout",
             Failure::ErrorReply(_) => "error-reply",
@@ -2517,7 +2551,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         self.reverse_outstanding(term);
                     }
                     self.finish_txn(term, Answer::Failed);
-                    return;
+                    return Ok(());
                 }
                 if reverse {
                     self.reverse_outstanding(term);
@@ -2546,6 +2580,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 self.finish_txn(term, Answer::Failed);
             }
         }
+        Ok(())
     }
 
     /// Whether a transaction that began at `started` may start no more attempts.
@@ -2573,10 +2608,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         self.arm_main(term, at);
                     }
                 } else {
-                    self.fail(term, Failure::Timeout);
+                    self.fail(term, Failure::Timeout)?;
                 }
             }
-            Phase::Inquiring => self.fail(term, Failure::InquiryTimeout),
+            Phase::Inquiring => self.fail(term, Failure::InquiryTimeout)?,
             Phase::Backoff(next) => self.send_next(term, next),
             Phase::Blocked(_) => {}
         }
@@ -2794,8 +2829,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             // A durable terminal resumes: whatever it was waiting for is now unknown.
             let phase = txn_of(&self.intents, t).map(|c| c.phase);
             match phase {
-                Some(Phase::Waiting) => self.fail(node, Failure::Timeout),
-                Some(Phase::Inquiring) => self.fail(node, Failure::InquiryTimeout),
+                Some(Phase::Waiting) => self.fail(node, Failure::Timeout)?,
+                Some(Phase::Inquiring) => self.fail(node, Failure::InquiryTimeout)?,
                 Some(Phase::Backoff(next)) => self.send_next(node, next),
                 Some(Phase::Blocked(_)) | None => self.pump(node),
             }
@@ -2858,18 +2893,12 @@ mod tests {
     /// Where the engine's queue turns into a radix heap.
     const RADIX_FROM: u64 = 16_384;
 
-    /// Regression: under `workload.duration` a run that issued nothing, or whose `only` or
-    /// fault schedule named purchases never drawn, passed with nothing tested.
+    /// Regression: under `workload.duration` a run whose `only` or fault schedule named
+    /// purchases never drawn passed with nothing tested.
     #[test]
-    fn a_run_that_tests_nothing_it_names_is_refused() {
-        let base = shipped("policy-idempotent.ron");
-        let mut sc = base.clone();
+    fn a_run_that_never_issues_what_it_names_is_refused() {
+        let mut sc = shipped("policy-idempotent.ron");
         sc.workload.purchases = None;
-        sc.workload.duration = Some(crate::config::Duration(SimDuration::from_nanos(1)));
-        assert_eq!(
-            crate::run::run_quick(&sc, 1).err(),
-            Some(SimError::NothingIssued)
-        );
 
         sc.workload.duration = Some(crate::config::Duration(SimDuration::from_secs(1)));
         let drawn = crate::run::run_quick(&sc, 1)

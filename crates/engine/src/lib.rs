@@ -23,7 +23,7 @@ mod time;
 
 pub use dist::{Dist, DistError};
 pub use prefetch::{prefetch, prefetch_all};
-pub use queue::{EngineError, Lane, Limits, MonotoneQueue, Next, RadixHeap, Scheduler};
+pub use queue::{EngineError, Lane, Limits, MonotoneQueue, Next, RadixHeap, Scheduler, MAX_LANES};
 pub use rng::{stream, Fate, Prob, ProbError, Seed, StreamRng};
 pub use sources::{SourceQueue, ALL_DUE_UP_TO};
 pub use time::{parse_duration, DurationParseError, SimDuration, SimTime};

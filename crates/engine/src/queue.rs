@@ -530,7 +530,7 @@ impl<E> MonotoneQueue<E> {
 pub struct Lane(u8);
 
 /// The most lanes one scheduler has; asking for more gives the heap instead.
-const MAX_LANES: usize = 8;
+pub const MAX_LANES: usize = 8;
 
 /// What [`Scheduler::next_or`] found next.
 #[derive(Debug, PartialEq, Eq)]
