@@ -1354,6 +1354,15 @@ impl Scenario {
         }
         for c in &self.faults.random_crashes {
             node_ok("random_crashes", c.node)?;
+            // As a scheduled crash's `down_for` must be: a crash that is over as it strikes
+            // changes nothing, and the run would pass for want of it.
+            if c.down_for.0.mean_nanos() < 1.0 {
+                return Err(misfit(
+                    "random_crashes",
+                    "expected a `down_for` of random crashes with a mean of at least 1ns, \
+                     found one that is always 0: such a crash is over as it strikes",
+                ));
+            }
         }
         for c in self.faults.schedule.iter().flat_map(|f| &f.crashes) {
             node_ok("schedule", c.node)?;

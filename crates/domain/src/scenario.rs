@@ -861,8 +861,9 @@ mod tests {
     /// direction for its kind, a transaction the customers never start, a copy no scheduled
     /// duplicate makes, a reversal numbered as a purchase, an erroneous reply named other than
     /// by its purchase at the bank) was accepted, and the run passed with nothing tested. So
-    /// were a zero `duration` and a zero mean `inter_arrival`, the latter reported where the
-    /// workload ends, without saying what was expected.
+    /// were a zero `duration`, random crashes down for no time, and a zero mean
+    /// `inter_arrival`, the latter reported where the workload ends, without saying what was
+    /// expected.
     #[test]
     fn faults_and_workloads_that_can_never_strike_are_refused_at_their_field() {
         let sched = |list: &str, m: &str| {
@@ -931,6 +932,12 @@ mod tests {
                 "duration: \"0s\"".to_string(),
                 "duration:",
                 "expected a duration above zero",
+            ),
+            (
+                "    policy:",
+                "    faults: (random_crashes: [(node: Bank, mean_interval: \"1s\", down_for: Constant(\"0s\"))]),\n    policy:".to_string(),
+                "random_crashes:",
+                "expected a `down_for` of random crashes with a mean of at least 1ns",
             ),
         ] {
             let text = BASE.replacen(bad, &by, 1);

@@ -119,6 +119,8 @@ pub enum DurationParseError {
     Malformed(String),
     #[error("unknown unit {unit:?} in {text:?}: expected one of ns, us, ms, s, m, h, d")]
     UnknownUnit { text: String, unit: String },
+    #[error("expected a duration without an exponent, such as \"250ms\" or \"3h\", found {0:?}")]
+    Exponent(String),
     #[error("duration {0:?} is too long")]
     Overflow(String),
     #[error("duration {0:?} is finer than a nanosecond")]
@@ -144,6 +146,12 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, DurationParseError> {
         "m" | "min" => 60 * NS_PER_S,
         "h" => 3_600 * NS_PER_S,
         "d" => 86_400 * NS_PER_S,
+        // "1e9h" reads as 1 of unit "e9h": say what is wrong rather than name that unit.
+        _ if unit.starts_with(['e', 'E'])
+            && unit[1..].starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') =>
+        {
+            return Err(DurationParseError::Exponent(text.to_string()))
+        }
         _ => {
             return Err(DurationParseError::UnknownUnit {
                 text: text.to_string(),
@@ -243,6 +251,22 @@ mod tests {
         assert!(matches!(
             parse_duration("99999999999999999999d"),
             Err(DurationParseError::Overflow(_))
+        ));
+    }
+
+    /// Regression: "1e9h" was refused as the unknown unit "e9h".
+    #[test]
+    fn an_exponent_is_refused_as_such() {
+        for text in ["1e9h", "2E3ms", "1e-3s", "5e+2s"] {
+            assert_eq!(
+                parse_duration(text),
+                Err(DurationParseError::Exponent(text.into())),
+                "{text}"
+            );
+        }
+        assert!(matches!(
+            parse_duration("5eons"),
+            Err(DurationParseError::UnknownUnit { .. })
         ));
     }
 
