@@ -85,6 +85,25 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
                 message: with_written(message, None),
             }
         }
+        // A name where a group of fields belongs (`terminal: None`): RON stands past the
+        // name, and names the Rust type it wanted.
+        ron::Error::ExpectedDifferentStructName { found, .. } => {
+            let l = text.split('\n').nth(line.saturating_sub(1)).unwrap_or("");
+            let before = &l[..col.saturating_sub(1).min(l.len())];
+            let start = before.rfind(found.as_str()).map_or(col, |s| s + 1);
+            let field = offset(text, line, start).and_then(|at| Context::at(text, at).field());
+            ScenarioError {
+                line,
+                col: on_line(start),
+                message: match field {
+                    Some(field) => format!(
+                        "expected the fields of `{field}` in parentheses, such as \
+                         `{field}: (...)`, found `{found}`"
+                    ),
+                    None => format!("expected fields in parentheses, `(...)`, found `{found}`"),
+                },
+            }
+        }
         _ if blank(text) => ScenarioError {
             line,
             col: on_line(col),
@@ -174,6 +193,17 @@ fn expected_here(text: &str, at: usize, code: &ron::Error) -> Option<String> {
                 }
                 (None, false) => format!("expected a name, found {found}"),
                 (None, true) => format!("expected a name, written without quotes, found {found}"),
+            }
+        }
+        ron::Error::UnexpectedByte(_) => format!("expected a value, found {found}"),
+        // RON names the type it wanted (`TerminalConfig`), which the writer never sees.
+        ron::Error::ExpectedNamedStructLike(_) | ron::Error::ExpectedStructLike => {
+            match Context::at(text, at).field() {
+                Some(field) => format!(
+                    "expected the fields of `{field}` in parentheses, such as `{field}: (...)`, \
+                 found {found}"
+                ),
+                None => format!("expected fields in parentheses, `(...)`, found {found}"),
             }
         }
         ron::Error::ExceededRecursionLimit => format!(
@@ -965,6 +995,32 @@ mod tests {
                 1,
             );
         from_ron(&twice).expect("a double submit's transaction");
+    }
+
+    /// Regression: `terminal: None` drew "Expected struct `TerminalConfig` but found `None`",
+    /// a type the writer never sees, pointed past the name; a stray `)` drew "Unexpected byte".
+    #[test]
+    fn a_name_or_a_stray_byte_where_a_value_belongs_says_what_was_expected() {
+        for (bad, by, at, phrase) in [
+            (
+                "    policy:",
+                "    terminal: None,\n    policy:",
+                "None",
+                "expected the fields of `terminal` in parentheses, such as `terminal: (...)`, found `None`",
+            ),
+            (
+                "    policy:",
+                "    faults: Faults2(crashes: []),\n    policy:",
+                "Faults2",
+                "expected the fields of `faults` in parentheses",
+            ),
+            ("terminals: 2", "terminals: )", ")", "expected a value, found `)`"),
+        ] {
+            let text = BASE.replacen(bad, by, 1);
+            let e = from_ron(&text).expect_err(by);
+            assert_eq!((e.line, e.col), position(&text, at), "{by}: {e}");
+            assert!(e.message.contains(phrase), "{by}: {e}");
+        }
     }
 
     /// Regression: a value of the wrong kind where a name belongs drew the advice to write a
