@@ -87,7 +87,7 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
         }
         // A name where a group of fields belongs (`terminal: None`): RON stands past the
         // name, and names the Rust type it wanted.
-        ron::Error::ExpectedDifferentStructName { found, .. } => {
+        ron::Error::ExpectedDifferentStructName { expected, found } => {
             let l = text.split('\n').nth(line.saturating_sub(1)).unwrap_or("");
             let before = &l[..col.saturating_sub(1).min(l.len())];
             let start = before.rfind(found.as_str()).map_or(col, |s| s + 1);
@@ -99,6 +99,9 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
                     Some(field) => format!(
                         "expected the fields of `{field}` in parentheses, such as \
                          `{field}: (...)`, found `{found}`"
+                    ),
+                    None if *expected == "Scenario" => format!(
+                        "expected a scenario, `Scenario(name: ..., ...)`, found `{found}`"
                     ),
                     None => format!("expected fields in parentheses, `(...)`, found `{found}`"),
                 },
