@@ -757,6 +757,40 @@ fn a_violated_property_exits_1_and_prints_a_replay_command_that_reproduces_the_r
     );
 }
 
+/// Regression: the replay command of `payfault run -- -dash.ron` named the file as it was
+/// given, so pasted back into a shell it read as an option.
+#[test]
+fn the_replay_command_of_a_file_named_with_a_leading_dash_pastes_back_into_a_shell() {
+    let dir = fresh_dir("dash");
+    std::fs::copy(scenario("policy-naive.ron"), dir.join("-dash.ron")).expect("copy");
+    let o = Command::new(env!("CARGO_BIN_EXE_payfault"))
+        .args(["run", "--seed", "3", "--", "-dash.ron"])
+        .current_dir(&dir)
+        .output()
+        .expect("the binary starts");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    let replay = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("replay: "))
+        .expect("a replay line");
+    assert_eq!(replay, "payfault run ./-dash.ron --seed 3");
+    let pasted = Command::new("sh")
+        .arg("-c")
+        .arg(format!("\"$PAYFAULT\"{}", &replay["payfault".len()..]))
+        .env("PAYFAULT", env!("CARGO_BIN_EXE_payfault"))
+        .current_dir(&dir)
+        .output()
+        .expect("sh starts");
+    assert_eq!(
+        String::from_utf8_lossy(&pasted.stdout),
+        stdout,
+        "`{replay}` did not replay the run: {}",
+        String::from_utf8_lossy(&pasted.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn json_format_prints_one_object_with_the_summary_sections() {
     for (file, seed, code) in [
