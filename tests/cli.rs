@@ -1011,6 +1011,79 @@ fn bench_baseline_measures_the_hand_written_loop() {
     assert!(o.stderr.contains("--purchases"), "{}", o.stderr);
 }
 
+/// Regression: the hand-written loop of `bench --baseline` ignored the scenario's limits, so
+/// with `--purchases 100000000000` it grew by some 80 MB a second until memory ran out.
+#[test]
+fn bench_baseline_stops_at_the_scenarios_limits() {
+    let text = std::fs::read_to_string(workspace("scenarios/reference.ron")).expect("readable");
+    let limited = |tag: &str, limits: &str| {
+        let path = temp_path(tag);
+        std::fs::write(
+            &path,
+            text.replace(
+                "    check_seeds: 2,",
+                &format!("    check_seeds: 2,\n    {limits}"),
+            ),
+        )
+        .expect("writable");
+        path
+    };
+    let events = limited("baseline-events.ron", "limits: (max_events: 100000),");
+    let time = limited("baseline-time.ron", "limits: (max_time: \"100s\"),");
+    let reference = scenario("reference.ron");
+    let (events, time) = (events.display().to_string(), time.display().to_string());
+    for (scenario, purchases, phrase) in [
+        (
+            &reference,
+            "100000000000",
+            "--baseline: 100000000000 purchases at 1000 terminals (one a terminal a second) \
+             take about 100000000 s of simulated time to issue, past the scenario's \
+             limits.max_time of 30d",
+        ),
+        (
+            &events,
+            "1000000",
+            "the run stopped: the run passed its limit of 100000 events with",
+        ),
+        // Issued within the limit on average, the last purchases' retries end past it.
+        (
+            &time,
+            "99990",
+            "the run stopped: the run passed its simulated-time limit of 100s with",
+        ),
+    ] {
+        let args = [
+            "bench",
+            scenario,
+            "--baseline",
+            "--runs",
+            "1",
+            "--purchases",
+            purchases,
+        ];
+        let mut child = Command::new(env!("CARGO_BIN_EXE_payfault"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let start = std::time::Instant::now();
+        while child.try_wait().expect("wait").is_none() {
+            if start.elapsed() > std::time::Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("bench --baseline {args:?} did not stop within 60 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().expect("output");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(phrase), "{args:?}: {stderr}");
+    }
+    let _ = std::fs::remove_file(&events);
+    let _ = std::fs::remove_file(&time);
+}
+
 #[test]
 fn bench_scales_prints_a_row_a_scale() {
     // The terminal scales run at 10^6 purchases each, the simulator's then the loop's: about

@@ -112,7 +112,8 @@ struct BenchArgs {
     max_purchases: u64,
     /// Measure the minimal hand-written loop of the reference model instead of the
     /// simulator (a binary heap, one ChaCha8 stream, hash maps; no oracle, metrics or trace),
-    /// at the scenario's terminals and purchases: the yardstick the simulator is held to.
+    /// at the scenario's terminals and purchases: the yardstick the simulator is held to. It
+    /// stops at the scenario's limits.max_time and limits.max_events, as the simulator does.
     /// With --scales, both, across the terminal counts.
     #[arg(long)]
     baseline: bool,
