@@ -643,6 +643,46 @@ struct Bad {
 }
 
 const BAD: &[Bad] = &[
+    // Regression: a sweep file that starts with a byte-order mark was refused at 1:1, where a
+    // scenario file is read past it; its errors are where an editor shows them.
+    Bad {
+        what: "an error on the first line of a file with a byte-order mark",
+        text: "\u{feff}Sweep(base: \"base.ron\", seeds: x)",
+        line: 1,
+        col: 32,
+        phrase: "expected a whole number, found a name",
+    },
+    Bad {
+        what: "an error on a later line of a file with a byte-order mark",
+        text: "\u{feff}Sweep(base: \"base.ron\",\n  seeds: x)",
+        line: 2,
+        col: 10,
+        phrase: "expected a whole number, found a name",
+    },
+    // Regression: an empty name made an empty column header in results.csv.
+    Bad {
+        what: "an empty parameter name",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(name: \"\", path: \"terminals\", values: [2, 3])])",
+        line: 2,
+        col: 23,
+        phrase: "a parameter's `name` is its column in results.csv: give it one that is not empty",
+    },
+    // Regression: values written differently but read as one value made two cells of one
+    // scenario.
+    Bad {
+        what: "one number written two ways",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(path: \"terminals\", values: [2, 3,\n    0x2])])",
+        line: 3,
+        col: 5,
+        phrase: "the value `0x2` is read as the same as `2`, first at line 2, column 45",
+    },
+    Bad {
+        what: "one duration written two ways",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(path: \"policy.timeout\", values: [\"1s\", \"1000ms\"])])",
+        line: 2,
+        col: 56,
+        phrase: "the value `1000ms` is read as the same as `1s`, first at line 2, column 50",
+    },
     // Regression: a parameter named like a metric gave results.csv two columns of one name.
     Bad {
         what: "a parameter named like a metric",
@@ -844,6 +884,29 @@ fn bad_sweep_files_are_refused_with_file_line_and_column() {
         );
         assert!(!dir.join("out").exists(), "{}: wrote output", b.what);
     }
+}
+
+/// Regression: a sweep file that starts with a UTF-8 byte-order mark was refused ("expected a
+/// value, found `\u{feff}`") where a scenario file with one is read.
+#[test]
+fn a_sweep_file_with_a_byte_order_mark_is_read_as_without_it() {
+    let dir = scratch("bom");
+    std::fs::copy(fixture("base.ron"), dir.join("base.ron")).expect("copy base");
+    let text = read(&fixture("tiny.ron"));
+    let (plain, marked) = (dir.join("plain.ron"), dir.join("marked.ron"));
+    std::fs::write(&plain, &text).expect("write");
+    std::fs::write(&marked, format!("\u{feff}{text}")).expect("write");
+    sweep(&plain, &dir.join("plain"), &[]);
+    sweep(&marked, &dir.join("marked"), &[]);
+    assert_eq!(
+        read(&dir.join("marked/results.csv")),
+        read(&dir.join("plain/results.csv"))
+    );
+    // The copy of the sweep file is the file as given, mark included.
+    assert_eq!(
+        std::fs::read(dir.join("marked/input/sweep.ron")).expect("a copy"),
+        std::fs::read(&marked).expect("the file")
+    );
 }
 
 /// Regression: a parameter of 100001 values was refused for the size of its grid only after a
