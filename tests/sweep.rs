@@ -959,6 +959,128 @@ fn a_folder_that_is_not_a_report_is_left_alone() {
     assert_eq!(read(&dir.join("notes.txt")), "mine");
 }
 
+/// Regression: `merge s1 s2 --out s1` replaced the shard folder s1, an input, with the merged
+/// report.
+#[test]
+fn merge_refuses_an_out_that_is_one_of_its_inputs() {
+    let root = scratch("merge-into-input");
+    let (s1, s2) = (root.join("s1"), root.join("s2"));
+    sweep(&fixture("tiny.ron"), &s1, &["--shard", "1/2"]);
+    sweep(&fixture("tiny.ron"), &s2, &["--shard", "2/2"]);
+    std::os::unix::fs::symlink(&s1, root.join("link")).expect("symlink");
+    let before = tree(&s1);
+    let spelled = |p: &Path| p.display().to_string();
+    for (out, phrase) in [
+        (
+            spelled(&s1),
+            format!("--out {} is an input, one of", spelled(&s1)),
+        ),
+        (
+            format!("{}/", s1.display()),
+            format!("--out {}/ is an input, one of", s1.display()),
+        ),
+        (
+            spelled(&root.join("s2/../s1")),
+            "one of the folders merged: the merged report would replace it".into(),
+        ),
+        (
+            spelled(&root.join("link")),
+            format!("is the input {}, one of the folders merged", s1.display()),
+        ),
+    ] {
+        let out_ = payfault_in_time(&args(&[
+            "merge",
+            &spelled(&s1),
+            &spelled(&s2),
+            "--out",
+            &out,
+        ]));
+        let err = String::from_utf8_lossy(&out_.stderr);
+        assert_eq!(out_.status.code(), Some(2), "--out {out}: {err}");
+        assert!(
+            err.contains(&phrase),
+            "--out {out}: expected {phrase:?} in {err}"
+        );
+        assert!(tree(&s1) == before, "--out {out} changed {}", s1.display());
+    }
+    // Nor the folder where a new report for --out is built before it takes the old one's place.
+    let report = root.join("report");
+    sweep(&fixture("tiny.ron"), &report, &[]);
+    let staging = root.join(".report.payfault-new");
+    sweep(&fixture("tiny.ron"), &staging, &["--shard", "1/2"]);
+    let out = payfault_in_time(&args(&[
+        "merge",
+        &spelled(&staging),
+        &spelled(&s2),
+        "--out",
+        &spelled(&report),
+    ]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("is where the merged report for --out"),
+        "{err}"
+    );
+}
+
+/// Regression: an `--out` that could not be made was refused with the system's words alone
+/// ("Not a directory (os error 20)", "File exists (os error 17)", "No such file or directory"),
+/// naming neither the option nor what was in the way.
+#[test]
+fn an_out_that_cannot_be_made_is_refused_naming_the_option_the_path_and_why() {
+    let root = scratch("bad-out");
+    let whole = root.join("whole");
+    sweep(&fixture("tiny.ron"), &whole, &[]);
+    let a_file = root.join("a-file");
+    std::fs::write(&a_file, "mine").expect("write");
+    let nowhere = root.join("nowhere").join("x");
+    std::os::unix::fs::symlink(&nowhere, root.join("dangling")).expect("symlink");
+    let at = |p: &Path| p.display().to_string();
+    let cases = [
+        (
+            at(&a_file.join("sub")),
+            format!(": --out cannot be made: {} is not a folder", at(&a_file)),
+        ),
+        (
+            at(&root.join("dangling")),
+            format!(
+                ": --out is a symbolic link to {}, which does not exist",
+                at(&nowhere)
+            ),
+        ),
+        (
+            at(&root.join("dangling").join("sub")),
+            format!(
+                ": --out cannot be made: {} is a symbolic link to {}, which does not exist",
+                at(&root.join("dangling")),
+                at(&nowhere)
+            ),
+        ),
+        (
+            "/proc/payfault-x".to_string(),
+            ": --out cannot be made: /proc takes no new folders".to_string(),
+        ),
+    ];
+    for (out, phrase) in cases {
+        for command in [
+            args(&["sweep", &at(&fixture("tiny.ron")), "--out", &out]),
+            args(&["merge", &at(&whole), "--out", &out]),
+        ] {
+            let o = payfault_in_time(&command);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{command:?}: {err}");
+            let expected = format!("error: {out}{phrase}");
+            assert!(
+                err.contains(&expected),
+                "{command:?}: expected {expected:?} in {err}"
+            );
+        }
+    }
+    assert_eq!(read(&a_file), "mine");
+    assert!(!nowhere.exists());
+    assert_eq!(names(&root), ["a-file", "dangling", "whole"]);
+}
+
 /// `payfault` with `args`, which must be done within a minute: a refusal that never comes is a
 /// hang, and a test that hangs says nothing.
 fn payfault_in_time(args: &[String]) -> Output {

@@ -651,6 +651,14 @@ fn copy_inputs(from: &Path, to: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The folder of `dirs` that is `folder`, however either is spelled (a link, `./`, `..`).
+fn one_of<'d>(folder: &Path, dirs: &'d [PathBuf]) -> Option<&'d PathBuf> {
+    // What is not there yet is no input.
+    let target = folder.canonicalize().ok()?;
+    dirs.iter()
+        .find(|d| d.canonicalize().is_ok_and(|d| d == target))
+}
+
 /// The copy of the sweep file the folders hold, which must be the same in all.
 fn sweep_copy_of(dirs: &[PathBuf]) -> Result<Vec<u8>, CliError> {
     let mut first: Option<Vec<u8>> = None;
@@ -680,6 +688,19 @@ fn sweep_copy_of(dirs: &[PathBuf]) -> Result<Vec<u8>, CliError> {
 }
 
 pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
+    // The merged report would replace the shard it was read from.
+    if let Some(d) = one_of(&args.out, &args.dirs) {
+        return Err(CliError::Usage(format!(
+            "--out {} is {}, one of the folders merged: the merged report would replace it; \
+             choose another --out",
+            args.out.display(),
+            if *d == args.out {
+                "an input".to_string()
+            } else {
+                format!("the input {}", d.display())
+            }
+        )));
+    }
     let manifests = args
         .dirs
         .iter()
@@ -785,6 +806,14 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
         .collect::<Result<Vec<_>, _>>()?;
     let out = folder::Out::open(&args.out)?;
     let dir = out.work();
+    if let Some(d) = one_of(dir, &args.dirs) {
+        return Err(CliError::Usage(format!(
+            "{} is where the merged report for --out {} is built before it takes the old one's \
+             place: merge from a copy of it, or choose another --out",
+            d.display(),
+            args.out.display()
+        )));
+    }
     let built = (|| {
         out.prepare(&m, &[])?;
         copy_inputs(&args.dirs[0], dir)?;
