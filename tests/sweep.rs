@@ -1299,11 +1299,87 @@ fn a_sweep_that_stops_mid_run_leaves_the_earlier_report_and_resume_keeps_its_cel
     let whole = root.join("whole");
     sweep(&mended, &whole, &[]);
     assert_same_folder(&whole, &report);
+    // Beside the folders, only the stopped cell's scenario, kept for its replay command.
     assert_eq!(
         names(&root),
-        ["base.ron", "mended.ron", "report", "stops.ron", "whole"],
+        [
+            "base.ron",
+            "mended.ron",
+            "report",
+            "report.stopped-cell-002.ron",
+            "stops.ron",
+            "whole"
+        ],
         "the sweeps left something beside their folders"
     );
+}
+
+/// The command a stopped sweep printed to replay the run, pasted into a shell: it must replay
+/// that run (of 50 events).
+fn assert_replays(err: &str, cwd: &Path) {
+    let replay = err
+        .split("(replay: payfault ")
+        .nth(1)
+        .and_then(|r| r.split(")\n").next())
+        .unwrap_or_else(|| panic!("no replay command in {err}"));
+    let pasted = Command::new("sh")
+        .arg("-c")
+        .arg(format!("\"$PAYFAULT\" {replay}"))
+        .env("PAYFAULT", env!("CARGO_BIN_EXE_payfault"))
+        .current_dir(cwd)
+        .output()
+        .expect("sh starts");
+    let again = String::from_utf8_lossy(&pasted.stderr);
+    assert!(
+        again.contains("passed its limit of 50 events"),
+        "`payfault {replay}` did not replay the run: {again}"
+    );
+}
+
+/// Regression: a sweep that stopped in a folder holding a report printed a replay command
+/// naming the scenario in `.<name>.payfault-new`, the new report's working folder, which the
+/// next run into the folder replaces: the command then failed with "cannot read".
+#[test]
+fn the_replay_command_of_a_stopped_run_outlives_the_next_run_into_the_folder() {
+    let root = scratch("outlives");
+    std::fs::copy(fixture("base.ron"), root.join("base.ron")).expect("copy base");
+    let (stops, mended) = (root.join("stops.ron"), root.join("mended.ron"));
+    std::fs::write(&stops, STOPS).expect("write");
+    std::fs::write(&mended, MENDED).expect("write");
+    // Into a folder that holds a report (built beside it), and into a fresh one (in place).
+    for (folder, earlier) in [("report", true), ("fresh", false)] {
+        let report = root.join(folder);
+        if earlier {
+            sweep(&fixture("tiny.ron"), &report, &[]);
+        }
+        let before = earlier.then(|| tree(&report));
+        // Named relative to the folder the command runs in, as a user types it.
+        let out = Command::new(env!("CARGO_BIN_EXE_payfault"))
+            .args(["sweep", "stops.ron", "--out", folder])
+            .current_dir(&*root)
+            .env("CI", "1")
+            .output()
+            .expect("the binary starts");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        if let Some(before) = before {
+            assert!(
+                tree(&report) == before,
+                "the stopped sweep changed the report"
+            );
+        }
+        assert!(
+            err.contains(&format!(
+                "the cell's scenario is kept beside the folder (replay: payfault run \
+                 {folder}.stopped-cell-002.ron --seed 1)"
+            )),
+            "{err}"
+        );
+        assert_replays(&err, &root);
+        // The next run into the folder, whatever it replaces, leaves the replay working.
+        sweep(&mended, &report, &[]);
+        assert_replays(&err, &root);
+    }
 }
 
 /// Regression: the replay command printed for a run that stopped named its scenario file
@@ -1322,22 +1398,7 @@ fn the_replay_command_of_a_stopped_run_pastes_back_into_a_shell() {
     ]));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    let replay = err
-        .split("(replay: payfault ")
-        .nth(1)
-        .and_then(|r| r.split(")\n").next())
-        .unwrap_or_else(|| panic!("no replay command in {err}"));
-    let pasted = Command::new("sh")
-        .arg("-c")
-        .arg(format!("\"$PAYFAULT\" {replay}"))
-        .env("PAYFAULT", env!("CARGO_BIN_EXE_payfault"))
-        .output()
-        .expect("sh starts");
-    let again = String::from_utf8_lossy(&pasted.stderr);
-    assert!(
-        again.contains("passed its limit of 50 events"),
-        "`payfault {replay}` did not replay the run: {again}"
-    );
+    assert_replays(&err, &root);
 }
 
 /// The attributes of `<body>` after headless Chromium loaded `html` and ran its scripts.

@@ -113,6 +113,22 @@ impl Out {
         }
     }
 
+    /// `<folder>.stopped-<id>.ron` beside the folder as named: a place for a stopped cell's
+    /// scenario that no later run into the folder changes.
+    pub(super) fn beside(&self, id: &str) -> PathBuf {
+        // `.` and `..` have no name of their own: the folder's resolved path has one.
+        let beside = if self.named.file_name().is_some() {
+            &self.named
+        } else {
+            &self.target
+        };
+        let name = beside
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        beside.with_file_name(format!("{name}.stopped-{id}.ron"))
+    }
+
     /// Earlier folders of ours and their manifests, the one named first.
     pub(super) fn earlier(&self) -> &[(PathBuf, Manifest)] {
         &self.earlier
