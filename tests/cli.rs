@@ -757,6 +757,40 @@ fn a_violated_property_exits_1_and_prints_a_replay_command_that_reproduces_the_r
     );
 }
 
+/// Regression: the replay command of `payfault run -- -dash.ron` named the file as it was
+/// given, so pasted back into a shell it read as an option.
+#[test]
+fn the_replay_command_of_a_file_named_with_a_leading_dash_pastes_back_into_a_shell() {
+    let dir = fresh_dir("dash");
+    std::fs::copy(scenario("policy-naive.ron"), dir.join("-dash.ron")).expect("copy");
+    let o = Command::new(env!("CARGO_BIN_EXE_payfault"))
+        .args(["run", "--seed", "3", "--", "-dash.ron"])
+        .current_dir(&dir)
+        .output()
+        .expect("the binary starts");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    let replay = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("replay: "))
+        .expect("a replay line");
+    assert_eq!(replay, "payfault run ./-dash.ron --seed 3");
+    let pasted = Command::new("sh")
+        .arg("-c")
+        .arg(format!("\"$PAYFAULT\"{}", &replay["payfault".len()..]))
+        .env("PAYFAULT", env!("CARGO_BIN_EXE_payfault"))
+        .current_dir(&dir)
+        .output()
+        .expect("sh starts");
+    assert_eq!(
+        String::from_utf8_lossy(&pasted.stdout),
+        stdout,
+        "`{replay}` did not replay the run: {}",
+        String::from_utf8_lossy(&pasted.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn json_format_prints_one_object_with_the_summary_sections() {
     for (file, seed, code) in [
@@ -975,6 +1009,79 @@ fn bench_baseline_measures_the_hand_written_loop() {
     let _ = std::fs::remove_file(&endless);
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(o.stderr.contains("--purchases"), "{}", o.stderr);
+}
+
+/// Regression: the hand-written loop of `bench --baseline` ignored the scenario's limits, so
+/// with `--purchases 100000000000` it grew by some 80 MB a second until memory ran out.
+#[test]
+fn bench_baseline_stops_at_the_scenarios_limits() {
+    let text = std::fs::read_to_string(workspace("scenarios/reference.ron")).expect("readable");
+    let limited = |tag: &str, limits: &str| {
+        let path = temp_path(tag);
+        std::fs::write(
+            &path,
+            text.replace(
+                "    check_seeds: 2,",
+                &format!("    check_seeds: 2,\n    {limits}"),
+            ),
+        )
+        .expect("writable");
+        path
+    };
+    let events = limited("baseline-events.ron", "limits: (max_events: 100000),");
+    let time = limited("baseline-time.ron", "limits: (max_time: \"100s\"),");
+    let reference = scenario("reference.ron");
+    let (events, time) = (events.display().to_string(), time.display().to_string());
+    for (scenario, purchases, phrase) in [
+        (
+            &reference,
+            "100000000000",
+            "--baseline: 100000000000 purchases at 1000 terminals (one a terminal a second) \
+             take about 100000000 s of simulated time to issue, past the scenario's \
+             limits.max_time of 30d",
+        ),
+        (
+            &events,
+            "1000000",
+            "the run stopped: the run passed its limit of 100000 events with",
+        ),
+        // Issued within the limit on average, the last purchases' retries end past it.
+        (
+            &time,
+            "99990",
+            "the run stopped: the run passed its simulated-time limit of 100s with",
+        ),
+    ] {
+        let args = [
+            "bench",
+            scenario,
+            "--baseline",
+            "--runs",
+            "1",
+            "--purchases",
+            purchases,
+        ];
+        let mut child = Command::new(env!("CARGO_BIN_EXE_payfault"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let start = std::time::Instant::now();
+        while child.try_wait().expect("wait").is_none() {
+            if start.elapsed() > std::time::Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("bench --baseline {args:?} did not stop within 60 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().expect("output");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(phrase), "{args:?}: {stderr}");
+    }
+    let _ = std::fs::remove_file(&events);
+    let _ = std::fs::remove_file(&time);
 }
 
 #[test]

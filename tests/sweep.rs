@@ -643,6 +643,46 @@ struct Bad {
 }
 
 const BAD: &[Bad] = &[
+    // Regression: a sweep file that starts with a byte-order mark was refused at 1:1, where a
+    // scenario file is read past it; its errors are where an editor shows them.
+    Bad {
+        what: "an error on the first line of a file with a byte-order mark",
+        text: "\u{feff}Sweep(base: \"base.ron\", seeds: x)",
+        line: 1,
+        col: 32,
+        phrase: "expected a whole number, found a name",
+    },
+    Bad {
+        what: "an error on a later line of a file with a byte-order mark",
+        text: "\u{feff}Sweep(base: \"base.ron\",\n  seeds: x)",
+        line: 2,
+        col: 10,
+        phrase: "expected a whole number, found a name",
+    },
+    // Regression: an empty name made an empty column header in results.csv.
+    Bad {
+        what: "an empty parameter name",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(name: \"\", path: \"terminals\", values: [2, 3])])",
+        line: 2,
+        col: 23,
+        phrase: "a parameter's `name` is its column in results.csv: give it one that is not empty",
+    },
+    // Regression: values written differently but read as one value made two cells of one
+    // scenario.
+    Bad {
+        what: "one number written two ways",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(path: \"terminals\", values: [2, 3,\n    0x2])])",
+        line: 3,
+        col: 5,
+        phrase: "the value `0x2` is read as the same as `2`, first at line 2, column 45",
+    },
+    Bad {
+        what: "one duration written two ways",
+        text: "Sweep(base: \"base.ron\", seeds: 2,\n  parameters: [(path: \"policy.timeout\", values: [\"1s\", \"1000ms\"])])",
+        line: 2,
+        col: 56,
+        phrase: "the value `1000ms` is read as the same as `1s`, first at line 2, column 50",
+    },
     // Regression: a parameter named like a metric gave results.csv two columns of one name.
     Bad {
         what: "a parameter named like a metric",
@@ -846,6 +886,29 @@ fn bad_sweep_files_are_refused_with_file_line_and_column() {
     }
 }
 
+/// Regression: a sweep file that starts with a UTF-8 byte-order mark was refused ("expected a
+/// value, found `\u{feff}`") where a scenario file with one is read.
+#[test]
+fn a_sweep_file_with_a_byte_order_mark_is_read_as_without_it() {
+    let dir = scratch("bom");
+    std::fs::copy(fixture("base.ron"), dir.join("base.ron")).expect("copy base");
+    let text = read(&fixture("tiny.ron"));
+    let (plain, marked) = (dir.join("plain.ron"), dir.join("marked.ron"));
+    std::fs::write(&plain, &text).expect("write");
+    std::fs::write(&marked, format!("\u{feff}{text}")).expect("write");
+    sweep(&plain, &dir.join("plain"), &[]);
+    sweep(&marked, &dir.join("marked"), &[]);
+    assert_eq!(
+        read(&dir.join("marked/results.csv")),
+        read(&dir.join("plain/results.csv"))
+    );
+    // The copy of the sweep file is the file as given, mark included.
+    assert_eq!(
+        std::fs::read(dir.join("marked/input/sweep.ron")).expect("a copy"),
+        std::fs::read(&marked).expect("the file")
+    );
+}
+
 /// Regression: a parameter of 100001 values was refused for the size of its grid only after a
 /// check for repeated values that compared every pair of them (36 s; 165 s with 400-digit
 /// values), and the refusal pointed at the start of the file.
@@ -894,6 +957,128 @@ fn a_folder_that_is_not_a_report_is_left_alone() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a sweep's report folder"));
     assert_eq!(read(&dir.join("notes.txt")), "mine");
+}
+
+/// Regression: `merge s1 s2 --out s1` replaced the shard folder s1, an input, with the merged
+/// report.
+#[test]
+fn merge_refuses_an_out_that_is_one_of_its_inputs() {
+    let root = scratch("merge-into-input");
+    let (s1, s2) = (root.join("s1"), root.join("s2"));
+    sweep(&fixture("tiny.ron"), &s1, &["--shard", "1/2"]);
+    sweep(&fixture("tiny.ron"), &s2, &["--shard", "2/2"]);
+    std::os::unix::fs::symlink(&s1, root.join("link")).expect("symlink");
+    let before = tree(&s1);
+    let spelled = |p: &Path| p.display().to_string();
+    for (out, phrase) in [
+        (
+            spelled(&s1),
+            format!("--out {} is an input, one of", spelled(&s1)),
+        ),
+        (
+            format!("{}/", s1.display()),
+            format!("--out {}/ is an input, one of", s1.display()),
+        ),
+        (
+            spelled(&root.join("s2/../s1")),
+            "one of the folders merged: the merged report would replace it".into(),
+        ),
+        (
+            spelled(&root.join("link")),
+            format!("is the input {}, one of the folders merged", s1.display()),
+        ),
+    ] {
+        let out_ = payfault_in_time(&args(&[
+            "merge",
+            &spelled(&s1),
+            &spelled(&s2),
+            "--out",
+            &out,
+        ]));
+        let err = String::from_utf8_lossy(&out_.stderr);
+        assert_eq!(out_.status.code(), Some(2), "--out {out}: {err}");
+        assert!(
+            err.contains(&phrase),
+            "--out {out}: expected {phrase:?} in {err}"
+        );
+        assert!(tree(&s1) == before, "--out {out} changed {}", s1.display());
+    }
+    // Nor the folder where a new report for --out is built before it takes the old one's place.
+    let report = root.join("report");
+    sweep(&fixture("tiny.ron"), &report, &[]);
+    let staging = root.join(".report.payfault-new");
+    sweep(&fixture("tiny.ron"), &staging, &["--shard", "1/2"]);
+    let out = payfault_in_time(&args(&[
+        "merge",
+        &spelled(&staging),
+        &spelled(&s2),
+        "--out",
+        &spelled(&report),
+    ]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("is where the merged report for --out"),
+        "{err}"
+    );
+}
+
+/// Regression: an `--out` that could not be made was refused with the system's words alone
+/// ("Not a directory (os error 20)", "File exists (os error 17)", "No such file or directory"),
+/// naming neither the option nor what was in the way.
+#[test]
+fn an_out_that_cannot_be_made_is_refused_naming_the_option_the_path_and_why() {
+    let root = scratch("bad-out");
+    let whole = root.join("whole");
+    sweep(&fixture("tiny.ron"), &whole, &[]);
+    let a_file = root.join("a-file");
+    std::fs::write(&a_file, "mine").expect("write");
+    let nowhere = root.join("nowhere").join("x");
+    std::os::unix::fs::symlink(&nowhere, root.join("dangling")).expect("symlink");
+    let at = |p: &Path| p.display().to_string();
+    let cases = [
+        (
+            at(&a_file.join("sub")),
+            format!(": --out cannot be made: {} is not a folder", at(&a_file)),
+        ),
+        (
+            at(&root.join("dangling")),
+            format!(
+                ": --out is a symbolic link to {}, which does not exist",
+                at(&nowhere)
+            ),
+        ),
+        (
+            at(&root.join("dangling").join("sub")),
+            format!(
+                ": --out cannot be made: {} is a symbolic link to {}, which does not exist",
+                at(&root.join("dangling")),
+                at(&nowhere)
+            ),
+        ),
+        (
+            "/proc/payfault-x".to_string(),
+            ": --out cannot be made: /proc takes no new folders".to_string(),
+        ),
+    ];
+    for (out, phrase) in cases {
+        for command in [
+            args(&["sweep", &at(&fixture("tiny.ron")), "--out", &out]),
+            args(&["merge", &at(&whole), "--out", &out]),
+        ] {
+            let o = payfault_in_time(&command);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{command:?}: {err}");
+            let expected = format!("error: {out}{phrase}");
+            assert!(
+                err.contains(&expected),
+                "{command:?}: expected {expected:?} in {err}"
+            );
+        }
+    }
+    assert_eq!(read(&a_file), "mine");
+    assert!(!nowhere.exists());
+    assert_eq!(names(&root), ["a-file", "dangling", "whole"]);
 }
 
 /// `payfault` with `args`, which must be done within a minute: a refusal that never comes is a
@@ -1114,11 +1299,87 @@ fn a_sweep_that_stops_mid_run_leaves_the_earlier_report_and_resume_keeps_its_cel
     let whole = root.join("whole");
     sweep(&mended, &whole, &[]);
     assert_same_folder(&whole, &report);
+    // Beside the folders, only the stopped cell's scenario, kept for its replay command.
     assert_eq!(
         names(&root),
-        ["base.ron", "mended.ron", "report", "stops.ron", "whole"],
+        [
+            "base.ron",
+            "mended.ron",
+            "report",
+            "report.stopped-cell-002.ron",
+            "stops.ron",
+            "whole"
+        ],
         "the sweeps left something beside their folders"
     );
+}
+
+/// The command a stopped sweep printed to replay the run, pasted into a shell: it must replay
+/// that run (of 50 events).
+fn assert_replays(err: &str, cwd: &Path) {
+    let replay = err
+        .split("(replay: payfault ")
+        .nth(1)
+        .and_then(|r| r.split(")\n").next())
+        .unwrap_or_else(|| panic!("no replay command in {err}"));
+    let pasted = Command::new("sh")
+        .arg("-c")
+        .arg(format!("\"$PAYFAULT\" {replay}"))
+        .env("PAYFAULT", env!("CARGO_BIN_EXE_payfault"))
+        .current_dir(cwd)
+        .output()
+        .expect("sh starts");
+    let again = String::from_utf8_lossy(&pasted.stderr);
+    assert!(
+        again.contains("passed its limit of 50 events"),
+        "`payfault {replay}` did not replay the run: {again}"
+    );
+}
+
+/// Regression: a sweep that stopped in a folder holding a report printed a replay command
+/// naming the scenario in `.<name>.payfault-new`, the new report's working folder, which the
+/// next run into the folder replaces: the command then failed with "cannot read".
+#[test]
+fn the_replay_command_of_a_stopped_run_outlives_the_next_run_into_the_folder() {
+    let root = scratch("outlives");
+    std::fs::copy(fixture("base.ron"), root.join("base.ron")).expect("copy base");
+    let (stops, mended) = (root.join("stops.ron"), root.join("mended.ron"));
+    std::fs::write(&stops, STOPS).expect("write");
+    std::fs::write(&mended, MENDED).expect("write");
+    // Into a folder that holds a report (built beside it), and into a fresh one (in place).
+    for (folder, earlier) in [("report", true), ("fresh", false)] {
+        let report = root.join(folder);
+        if earlier {
+            sweep(&fixture("tiny.ron"), &report, &[]);
+        }
+        let before = earlier.then(|| tree(&report));
+        // Named relative to the folder the command runs in, as a user types it.
+        let out = Command::new(env!("CARGO_BIN_EXE_payfault"))
+            .args(["sweep", "stops.ron", "--out", folder])
+            .current_dir(&*root)
+            .env("CI", "1")
+            .output()
+            .expect("the binary starts");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        if let Some(before) = before {
+            assert!(
+                tree(&report) == before,
+                "the stopped sweep changed the report"
+            );
+        }
+        assert!(
+            err.contains(&format!(
+                "the cell's scenario is kept beside the folder (replay: payfault run \
+                 {folder}.stopped-cell-002.ron --seed 1)"
+            )),
+            "{err}"
+        );
+        assert_replays(&err, &root);
+        // The next run into the folder, whatever it replaces, leaves the replay working.
+        sweep(&mended, &report, &[]);
+        assert_replays(&err, &root);
+    }
 }
 
 /// Regression: the replay command printed for a run that stopped named its scenario file
@@ -1137,22 +1398,7 @@ fn the_replay_command_of_a_stopped_run_pastes_back_into_a_shell() {
     ]));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    let replay = err
-        .split("(replay: payfault ")
-        .nth(1)
-        .and_then(|r| r.split(")\n").next())
-        .unwrap_or_else(|| panic!("no replay command in {err}"));
-    let pasted = Command::new("sh")
-        .arg("-c")
-        .arg(format!("\"$PAYFAULT\" {replay}"))
-        .env("PAYFAULT", env!("CARGO_BIN_EXE_payfault"))
-        .output()
-        .expect("sh starts");
-    let again = String::from_utf8_lossy(&pasted.stderr);
-    assert!(
-        again.contains("passed its limit of 50 events"),
-        "`payfault {replay}` did not replay the run: {again}"
-    );
+    assert_replays(&err, &root);
 }
 
 /// The attributes of `<body>` after headless Chromium loaded `html` and ran its scripts.

@@ -13,6 +13,8 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::BuildHasherDefault;
 
+use payfault_domain::engine::{EngineError, SimTime};
+use payfault_domain::SimError;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -193,9 +195,33 @@ pub struct Outcome {
     failed: u64,
 }
 
+/// Where a run of the loop must stop, as a scenario's `limits` stop the simulator.
+#[derive(Clone, Copy)]
+pub struct Limits {
+    pub max_time: SimTime,
+    pub max_events: u64,
+}
+
+impl Limits {
+    pub fn of(sc: &payfault_domain::Scenario) -> Limits {
+        Limits {
+            max_time: SimTime::ZERO.saturating_add(sc.limits.max_time.get()),
+            max_events: sc.limits.max_events,
+        }
+    }
+}
+
+/// The simulated time in which `terminals` terminals issue `purchases` purchases on average:
+/// each terminal issues one a [`MEAN_GAP`].
+pub fn issuing_time_ns(terminals: u32, purchases: u64) -> f64 {
+    purchases as f64 / f64::from(terminals.max(1)) * MEAN_GAP
+}
+
 /// Runs the reference model on `terminals` terminals until `purchases` purchases are issued
-/// and every message is delivered or lost.
-pub fn run(terminals: u32, purchases: u64, seed: u64) -> Outcome {
+/// and every message is delivered or lost; stops, as the simulator does, before an event past
+/// `limits.max_time` or beyond `limits.max_events`, since its tables (the bank's keys are
+/// never dropped) grow with every purchase.
+pub fn run(terminals: u32, purchases: u64, seed: u64, limits: Limits) -> Result<Outcome, SimError> {
     let terminals = terminals.max(1);
     let mut l = Loop {
         now: 0,
@@ -216,6 +242,9 @@ pub fn run(terminals: u32, purchases: u64, seed: u64) -> Outcome {
         l.schedule(gap, Ev::Arrive(t as u32));
     }
     while let Some(e) = l.heap.pop() {
+        if l.events >= limits.max_events || e.at > limits.max_time.as_nanos() {
+            return Err(limit_error(&l, e.at, limits));
+        }
         l.now = e.at;
         l.events += 1;
         l.handle(e.ev);
@@ -224,13 +253,34 @@ pub fn run(terminals: u32, purchases: u64, seed: u64) -> Outcome {
     std::hint::black_box(&l.terms);
     #[cfg(test)]
     let sum = |f: fn(&Terminal) -> u32| l.terms.iter().map(|t| u64::from(f(t))).sum::<u64>();
-    Outcome {
+    Ok(Outcome {
         events: l.events,
         #[cfg(test)]
         approved: sum(|t| t.approved),
         #[cfg(test)]
         failed: sum(|t| t.failed),
-    }
+    })
+}
+
+/// The simulator's error for the limit that the event due `at` breaks. Out of line, so that
+/// the loop stays as small as before.
+#[cold]
+#[inline(never)]
+fn limit_error(l: &Loop, at: u64, limits: Limits) -> SimError {
+    // The event taken out of the heap is pending still.
+    let pending = l.heap.len() + 1;
+    SimError::Engine(if l.events >= limits.max_events {
+        EngineError::EventLimit {
+            limit: limits.max_events,
+            pending,
+        }
+    } else {
+        debug_assert!(at > limits.max_time.as_nanos());
+        EngineError::TimeLimit {
+            limit: limits.max_time,
+            pending,
+        }
+    })
 }
 
 #[cfg(test)]
@@ -239,15 +289,73 @@ mod tests {
 
     /// Every purchase ends approved or failed, about 4% of round trips are lost, so a few in
     /// a million fail all four attempts; and a run repeats itself.
+    const NO_LIMITS: Limits = Limits {
+        max_time: SimTime::MAX,
+        max_events: u64::MAX,
+    };
+
     #[test]
     fn runs_the_reference_model() {
-        let o = run(100, 20_000, 1);
+        let o = run(100, 20_000, 1, NO_LIMITS).expect("no limit");
         assert_eq!(o.approved + o.failed, 20_000);
         assert!(o.failed < 5, "{} failed", o.failed);
         // An arrival, four hops and a timeout a purchase, and more for the retries.
         let per = o.events as f64 / 20_000.0;
         assert!((6.0..6.6).contains(&per), "{per} events a purchase");
-        let again = run(100, 20_000, 1);
+        let again = run(100, 20_000, 1, NO_LIMITS).expect("no limit");
         assert_eq!((again.events, again.approved), (o.events, o.approved));
+    }
+
+    /// Regression: the loop ignored the scenario's limits, so a purchase count too large for
+    /// them grew its tables until memory ran out.
+    #[test]
+    fn the_loop_stops_at_the_scenarios_limits_as_the_simulator_does() {
+        let whole = run(100, 20_000, 1, NO_LIMITS).expect("no limit");
+        let events = run(
+            100,
+            20_000,
+            1,
+            Limits {
+                max_events: 1_000,
+                ..NO_LIMITS
+            },
+        );
+        assert!(
+            matches!(
+                events,
+                Err(SimError::Engine(EngineError::EventLimit {
+                    limit: 1_000,
+                    ..
+                }))
+            ),
+            "{:?}",
+            events.err()
+        );
+        let time = run(
+            100,
+            20_000,
+            1,
+            Limits {
+                max_time: SimTime::from_nanos(10_000_000_000),
+                ..NO_LIMITS
+            },
+        );
+        let Err(SimError::Engine(EngineError::TimeLimit { limit, pending })) = time else {
+            panic!("{:?}", time.err())
+        };
+        assert_eq!(limit, SimTime::from_nanos(10_000_000_000));
+        assert!(pending > 0);
+        // A limit the run stays within changes nothing.
+        let within = run(
+            100,
+            20_000,
+            1,
+            Limits {
+                max_events: whole.events,
+                ..NO_LIMITS
+            },
+        )
+        .expect("within the limit");
+        assert_eq!(within.events, whole.events);
     }
 }

@@ -231,7 +231,22 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
         let purchases = sc.workload.purchases.ok_or_else(|| {
             CliError::Usage("--baseline needs a purchase count: give --purchases".into())
         })?;
-        Some((sc.terminals.0, purchases))
+        let limits = crate::baseline::Limits::of(&sc);
+        // What the loop keeps grows with every purchase: a count its time limit cannot hold
+        // is refused now, rather than when it has filled memory.
+        let t = sc.terminals.0;
+        let issuing = crate::baseline::issuing_time_ns(t, purchases);
+        if issuing > limits.max_time.as_nanos() as f64 {
+            return Err(CliError::Usage(format!(
+                "--baseline: {purchases} purchases at {t} terminals (one a terminal a second) \
+                 take about {:.0} s of simulated time to issue, past the scenario's \
+                 limits.max_time of {}, where the run would stop: give fewer --purchases or \
+                 more --terminals",
+                issuing / 1e9,
+                sc.limits.max_time.get()
+            )));
+        }
+        Some((t, purchases, limits))
     } else {
         None
     };
@@ -239,7 +254,7 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
     let measure = |seed: u64| -> Result<(u64, f64), CliError> {
         let start = Instant::now();
         let events = match baseline {
-            Some((t, p)) => crate::baseline::run(t, p, seed).events,
+            Some((t, p, limits)) => crate::baseline::run(t, p, seed, limits)?.events,
             None => payfault_domain::run::run_quick(&sc, seed)?.metrics.events,
         };
         Ok((events, start.elapsed().as_secs_f64()))
@@ -250,7 +265,7 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
         return Ok(0);
     }
     match baseline {
-        Some((t, p)) => say!(
+        Some((t, p, _)) => say!(
             "bench: the minimal hand-written loop of the reference model, {t} terminals, {p} \
              purchases"
         ),

@@ -112,7 +112,8 @@ struct BenchArgs {
     max_purchases: u64,
     /// Measure the minimal hand-written loop of the reference model instead of the
     /// simulator (a binary heap, one ChaCha8 stream, hash maps; no oracle, metrics or trace),
-    /// at the scenario's terminals and purchases: the yardstick the simulator is held to.
+    /// at the scenario's terminals and purchases: the yardstick the simulator is held to. It
+    /// stops at the scenario's limits.max_time and limits.max_events, as the simulator does.
     /// With --scales, both, across the terminal counts.
     #[arg(long)]
     baseline: bool,
@@ -375,12 +376,15 @@ fn check_output(path: &Path, flag: &str) -> Result<(), CliError> {
 }
 
 /// Refuses, before any work, a folder for outputs that could not be made or written: a file in
-/// its way, a folder that cannot be made there, or one that takes no file. A folder made to
-/// find out is taken away again, since a check may write nothing there.
+/// its way, a symbolic link to nothing, a folder that cannot be made there, or one that takes
+/// no file. A folder made to find out is taken away again, since a check may write nothing
+/// there. Each refusal says which part of the path is at fault and why, not only the
+/// system's word for it.
 fn check_output_dir(dir: &Path, flag: &str) -> Result<(), CliError> {
     let refuse = |why: String| CliError::Usage(format!("{}: {flag} {why}", dir.display()));
+    // The deepest part of the path that is there, a link that leads nowhere included.
     let mut existing = dir;
-    while !existing.as_os_str().is_empty() && !existing.exists() {
+    while !existing.as_os_str().is_empty() && existing.symlink_metadata().is_err() {
         existing = existing.parent().unwrap_or(Path::new(""));
     }
     let existing = if existing.as_os_str().is_empty() {
@@ -388,6 +392,25 @@ fn check_output_dir(dir: &Path, flag: &str) -> Result<(), CliError> {
     } else {
         existing
     };
+    if let Err(e) = existing.metadata() {
+        let what = if existing == dir {
+            "is".to_string()
+        } else {
+            format!("cannot be made: {} is", existing.display())
+        };
+        let why = match std::fs::read_link(existing) {
+            Ok(to) if e.kind() == std::io::ErrorKind::NotFound => format!(
+                "{what} a symbolic link to {}, which does not exist",
+                to.display()
+            ),
+            Ok(to) => format!(
+                "{what} a symbolic link to {}, which cannot be followed ({e})",
+                to.display()
+            ),
+            Err(_) => format!("{what} not readable ({e})"),
+        };
+        return Err(refuse(why));
+    }
     if !existing.is_dir() {
         return Err(refuse(format!(
             "cannot be made: {} is not a folder",
@@ -395,7 +418,18 @@ fn check_output_dir(dir: &Path, flag: &str) -> Result<(), CliError> {
         )));
     }
     let made = !dir.exists();
-    std::fs::create_dir_all(dir).map_err(|e| refuse(format!("cannot be made: {e}")))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        refuse(if e.kind() == std::io::ErrorKind::NotFound {
+            // Its parent is there, yet the folder is "not found": a filesystem such as /proc
+            // that takes no new folders.
+            format!(
+                "cannot be made: {} takes no new folders ({e})",
+                existing.display()
+            )
+        } else {
+            format!("cannot be made in {}: {e}", existing.display())
+        })
+    })?;
     let probe = dir.join(format!(".payfault-probe{}", std::process::id()));
     let writable = std::fs::OpenOptions::new()
         .write(true)

@@ -22,9 +22,15 @@ pub fn parse_jobs(s: &str) -> Result<usize, String> {
 }
 
 /// `path` as one word of a POSIX shell command: as it is when it holds only characters no
-/// shell treats specially, else in single quotes.
+/// shell treats specially, else in single quotes. A relative path that starts with `-` gets
+/// `./` in front, so that the command it is pasted into does not take it for an option.
 pub fn quote(path: &Path) -> String {
     let s = path.to_string_lossy();
+    let s = if s.starts_with('-') {
+        format!("./{s}").into()
+    } else {
+        s
+    };
     let plain = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-+,:=@%".contains(c));
@@ -61,6 +67,20 @@ mod tests {
             ("it's.ron", r"'it'\''s.ron'"),
             ("$HOME/a.ron", "'$HOME/a.ron'"),
             ("", "''"),
+        ] {
+            assert_eq!(quote(Path::new(path)), word);
+        }
+    }
+
+    /// Regression: `-dash.ron` came out as it is, which a pasted command took for an option.
+    #[test]
+    fn a_relative_path_starting_with_a_dash_is_not_taken_for_an_option() {
+        for (path, word) in [
+            ("-dash.ron", "./-dash.ron"),
+            ("--seed", "./--seed"),
+            ("-my dir/x.ron", "'./-my dir/x.ron'"),
+            ("dir/-x.ron", "dir/-x.ron"),
+            ("/abs/-x.ron", "/abs/-x.ron"),
         ] {
             assert_eq!(quote(Path::new(path)), word);
         }

@@ -50,6 +50,10 @@ impl Out {
     /// Looks at the folder and its staging sibling without changing either: refuses a folder
     /// that payfault did not write, and reads the manifests of those it did.
     pub(super) fn open(named: &Path) -> Result<Out, CliError> {
+        if !named.exists() {
+            // What is in the way of making it, said now and in the terms of `--out`.
+            crate::check_output_dir(named, "--out")?;
+        }
         let (target, staging) = locate(named)?;
         let mut earlier = Vec::new();
         let held = ours(&target).map_err(|why| {
@@ -109,6 +113,22 @@ impl Out {
         }
     }
 
+    /// `<folder>.stopped-<id>.ron` beside the folder as named: a place for a stopped cell's
+    /// scenario that no later run into the folder changes.
+    pub(super) fn beside(&self, id: &str) -> PathBuf {
+        // `.` and `..` have no name of their own: the folder's resolved path has one.
+        let beside = if self.named.file_name().is_some() {
+            &self.named
+        } else {
+            &self.target
+        };
+        let name = beside
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        beside.with_file_name(format!("{name}.stopped-{id}.ron"))
+    }
+
     /// Earlier folders of ours and their manifests, the one named first.
     pub(super) fn earlier(&self) -> &[(PathBuf, Manifest)] {
         &self.earlier
@@ -118,7 +138,17 @@ impl Out {
     /// nothing else of an earlier run.
     pub(super) fn prepare(&self, m: &Manifest, kept: &[(&str, &Path)]) -> Result<(), CliError> {
         let work = self.work();
-        std::fs::create_dir_all(work).map_err(io_err(work))?;
+        std::fs::create_dir_all(work).map_err(|e| {
+            CliError::Usage(if self.in_place {
+                format!("{}: --out cannot be made: {e}", self.named.display())
+            } else {
+                format!(
+                    "{}: the new report for --out {} cannot be made beside it: {e}",
+                    work.display(),
+                    self.named.display()
+                )
+            })
+        })?;
         remove_leftovers(work)?;
         if self.earlier.iter().any(|(d, _)| d == work) {
             let here: Vec<&str> = kept

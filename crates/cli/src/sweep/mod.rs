@@ -15,10 +15,12 @@
 //! Every file is written whole or not at all (a temporary name, then a rename), so an
 //! interrupted sweep keeps the cells it finished and `--resume` runs only the others. A folder
 //! that already holds a report keeps it until the new one is whole (see [`folder`]); one that
-//! payfault did not write is refused. A shard (`--shard K/N`) runs every N-th cell; `merge`
-//! puts shards together. The report is always made from the cell files on disk, so a resumed
-//! or merged folder is byte for byte what one uninterrupted run writes, whatever the number
-//! of jobs.
+//! payfault did not write is refused. A run that stops at a limit of its cell's scenario keeps
+//! that scenario beside the folder, as `<folder>.stopped-<cell>.ron`, where its replay command
+//! finds it whatever later runs do to the folder. A shard (`--shard K/N`) runs every N-th
+//! cell; `merge` puts shards together, into a folder that is none of them. The report is
+//! always made from the cell files on disk, so a resumed or merged folder is byte for byte
+//! what one uninterrupted run writes, whatever the number of jobs.
 
 mod charts;
 mod data;
@@ -401,6 +403,22 @@ fn same_build(
     }
 }
 
+/// Why a cell has no rows.
+enum CellError {
+    /// A run of the cell stopped (at a limit of its scenario): the first seed that did.
+    Stopped {
+        seed: u64,
+        error: payfault_domain::SimError,
+    },
+    Failed(CliError),
+}
+
+impl From<CliError> for CellError {
+    fn from(e: CliError) -> Self {
+        CellError::Failed(e)
+    }
+}
+
 /// Runs every seed of one cell and writes its rows to `cells/<id>.csv`.
 fn run_cell(
     dir: &Path,
@@ -408,18 +426,13 @@ fn run_cell(
     info: &CellInfo,
     cell: &spec::Cell,
     progress: &CellProgress,
-) -> Result<(), CliError> {
-    let rows: Vec<Result<String, CliError>> = m
+) -> Result<(), CellError> {
+    let rows: Vec<Result<String, CellError>> = m
         .seed_list()
         .into_par_iter()
         .map(|seed| {
-            let out = payfault_domain::run::run_quick(&cell.scenario, seed).map_err(|e| {
-                CliError::Usage(format!(
-                    "{} seed {seed}: the run stopped: {e} (replay: payfault run {} --seed {seed})",
-                    cell.id,
-                    crate::shell::quote(&dir.join("scenarios").join(format!("{}.ron", cell.id)))
-                ))
-            })?;
+            let out = payfault_domain::run::run_quick(&cell.scenario, seed)
+                .map_err(|error| CellError::Stopped { seed, error })?;
             progress.run_done();
             Ok(row(m, info, seed, &out))
         })
@@ -439,7 +452,9 @@ fn run_cell(
     Ok(())
 }
 
-fn scenario_file_text(m: &Manifest, cell: &spec::Cell) -> String {
+/// A cell's scenario file: a comment on where it comes from and `how` to replay it, then the
+/// scenario.
+fn scenario_file_text(m: &Manifest, cell: &spec::Cell, how: &str) -> String {
     let info = m
         .cells
         .iter()
@@ -459,11 +474,11 @@ fn scenario_file_text(m: &Manifest, cell: &spec::Cell) -> String {
             .collect()
     };
     format!(
-        "// Grid cell {} ({}), from {}.\n// Replay one row of results.csv: payfault run scenarios/{}.ron --seed N\n{}\n",
+        "// Grid cell {} ({}), from {}.\n// {}\n{}\n",
         cell.id,
         one_line(&what.join(", ")),
         one_line(&m.base),
-        cell.id,
+        one_line(how),
         cell.scenario_text
     )
 }
@@ -554,20 +569,57 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
         }
         for c in &cells {
             let path = dir.join("scenarios").join(format!("{}.ron", c.id));
-            crate::write_atomic(&path, scenario_file_text(&m, c).as_bytes())?;
+            let how = format!(
+                "Replay one row of results.csv: payfault run scenarios/{}.ron --seed N",
+                c.id
+            );
+            crate::write_atomic(&path, scenario_file_text(&m, c, &how).as_bytes())?;
         }
         let runs = to_run.len() as u64 * s.seeds;
         let progress = CellProgress::new(runs, to_run.len());
         let start = Instant::now();
-        let results: Vec<Result<(), CliError>> = pool.install(|| {
+        let results: Vec<Result<(), CellError>> = pool.install(|| {
             to_run
                 .par_iter()
                 .map(|&i| run_cell(dir, &m, &m.cells[i], &cells[i], &progress))
                 .collect()
         });
         progress.done();
-        for r in results {
-            r?;
+        for (r, &i) in results.into_iter().zip(&to_run) {
+            match r {
+                Ok(()) => {}
+                Err(CellError::Failed(e)) => return Err(e),
+                Err(CellError::Stopped { seed, error }) => {
+                    let c = &cells[i];
+                    // The working folder's copy is replaced or taken away by a later run into
+                    // the same folder, which would break the replay command: the cell's
+                    // scenario is kept beside the folder, under a name of its own.
+                    let kept = out.beside(&c.id);
+                    let replay =
+                        format!("payfault run {} --seed {seed}", crate::shell::quote(&kept));
+                    let text = scenario_file_text(
+                        &m,
+                        c,
+                        &format!("Its run of seed {seed} stopped: {error}. Replay: {replay}"),
+                    );
+                    let (replay, note) = match crate::write_atomic(&kept, text.as_bytes()) {
+                        Ok(()) => (replay, "; the cell's scenario is kept beside the folder"),
+                        Err(_) => (
+                            format!(
+                                "payfault run {} --seed {seed}",
+                                crate::shell::quote(
+                                    &dir.join("scenarios").join(format!("{}.ron", c.id))
+                                )
+                            ),
+                            "",
+                        ),
+                    };
+                    return Err(CliError::Usage(format!(
+                        "{} seed {seed}: the run stopped: {error}{note} (replay: {replay})",
+                        c.id
+                    )));
+                }
+            }
         }
         let secs = start.elapsed().as_secs_f64();
         eprintln!(
@@ -651,6 +703,14 @@ fn copy_inputs(from: &Path, to: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The folder of `dirs` that is `folder`, however either is spelled (a link, `./`, `..`).
+fn one_of<'d>(folder: &Path, dirs: &'d [PathBuf]) -> Option<&'d PathBuf> {
+    // What is not there yet is no input.
+    let target = folder.canonicalize().ok()?;
+    dirs.iter()
+        .find(|d| d.canonicalize().is_ok_and(|d| d == target))
+}
+
 /// The copy of the sweep file the folders hold, which must be the same in all.
 fn sweep_copy_of(dirs: &[PathBuf]) -> Result<Vec<u8>, CliError> {
     let mut first: Option<Vec<u8>> = None;
@@ -680,6 +740,19 @@ fn sweep_copy_of(dirs: &[PathBuf]) -> Result<Vec<u8>, CliError> {
 }
 
 pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
+    // The merged report would replace the shard it was read from.
+    if let Some(d) = one_of(&args.out, &args.dirs) {
+        return Err(CliError::Usage(format!(
+            "--out {} is {}, one of the folders merged: the merged report would replace it; \
+             choose another --out",
+            args.out.display(),
+            if *d == args.out {
+                "an input".to_string()
+            } else {
+                format!("the input {}", d.display())
+            }
+        )));
+    }
     let manifests = args
         .dirs
         .iter()
@@ -785,6 +858,14 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
         .collect::<Result<Vec<_>, _>>()?;
     let out = folder::Out::open(&args.out)?;
     let dir = out.work();
+    if let Some(d) = one_of(dir, &args.dirs) {
+        return Err(CliError::Usage(format!(
+            "{} is where the merged report for --out {} is built before it takes the old one's \
+             place: merge from a copy of it, or choose another --out",
+            d.display(),
+            args.out.display()
+        )));
+    }
     let built = (|| {
         out.prepare(&m, &[])?;
         copy_inputs(&args.dirs[0], dir)?;

@@ -91,13 +91,22 @@ impl Node {
     }
 }
 
-/// Parses one RON value (after optional `#![enable(...)]` attributes) and checks that nothing
-/// but comments follows it.
+/// The byte-order mark some editors put at the start of a UTF-8 file: no part of the text,
+/// as the scenario reader takes it.
+const BOM: char = '\u{feff}';
+
+/// Parses one RON value (after an optional byte-order mark and `#![enable(...)]` attributes)
+/// and checks that nothing but comments follows it. Offsets stay those of `text`, the mark
+/// included.
 pub fn parse(text: &str) -> Result<Node, ParseError> {
     let mut p = Parser {
         text,
         bytes: text.as_bytes(),
-        pos: 0,
+        pos: if text.starts_with(BOM) {
+            BOM.len_utf8()
+        } else {
+            0
+        },
     };
     p.skip_trivia()?;
     while p.bytes[p.pos..].starts_with(b"#!") {
@@ -115,12 +124,18 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
     Ok(node)
 }
 
-/// Line and column (both from 1, the column in characters) of a byte offset.
+/// Line and column (both from 1, the column in characters, as an editor shows them: a
+/// byte-order mark takes none) of a byte offset.
 pub fn line_col(text: &str, at: usize) -> (usize, usize) {
     let at = at.min(text.len());
     let before = &text[..at];
     let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let first_line = if text.starts_with(BOM) {
+        BOM.len_utf8().min(at)
+    } else {
+        0
+    };
+    let line_start = before.rfind('\n').map_or(first_line, |i| i + 1);
     (line, text[line_start..at].chars().count() + 1)
 }
 
@@ -487,6 +502,26 @@ Sweep( a: 1.5e-3, /* b */ b: Some(X(c: "2s")), l: [A, B(1)], m: {"k": r"v"}, )"#
             ]
         );
         assert_eq!(line_col(text, fields[0].at), (3, 8));
+    }
+
+    /// Regression: a byte-order mark at the start was "expected a value".
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_takes_no_column() {
+        let text = "\u{feff}(a: 1, b: x)\n(";
+        let e = parse(text).expect_err("a second value");
+        assert_eq!(line_col(text, e.at), (2, 1));
+        let text = "\u{feff}(a: 1, b: x)";
+        let n = parse(text).expect("valid");
+        let Kind::Group {
+            body: Body::Fields(fields),
+            ..
+        } = &n.kind
+        else {
+            panic!("a struct")
+        };
+        assert_eq!(line_col(text, n.start), (1, 1));
+        assert_eq!(line_col(text, fields[1].value.start), (1, 11));
+        assert_eq!(line_col(text, 0), (1, 1));
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub struct Axis {
     /// Axis title in charts.
     pub label: String,
     pub values: Vec<AxisValue>,
+    /// Whether its values are `values: [...]`, each read by the scenario's own types, so that
+    /// two written differently may still be one value; variants are told apart by name.
+    pub read_values: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -475,6 +478,7 @@ fn policy_axis(src: &Src, fields: &[Field], base: &Scenario) -> Result<Axis, Loa
         name: "policy".into(),
         label: "policy".into(),
         values,
+        read_values: false,
     })
 }
 
@@ -492,7 +496,14 @@ fn parameter(src: &Src, p: &Node, cells_before: usize) -> Result<Axis, LoadError
             .transpose()
     };
     let path = text_field("path")?;
-    let name = text_field("name")?.map(|(s, _)| s);
+    let name = text_field("name")?;
+    if let Some((_, at)) = name.as_ref().filter(|(n, _)| n.is_empty()) {
+        return Err(src.err(
+            *at,
+            "a parameter's `name` is its column in results.csv: give it one that is not empty",
+        ));
+    }
+    let name = name.map(|(s, _)| s);
     let label = text_field("label")?.map(|(s, _)| s);
     let mut also = Vec::new();
     if let Some(f) = field(fields, "also") {
@@ -582,6 +593,7 @@ fn parameter(src: &Src, p: &Node, cells_before: usize) -> Result<Axis, LoadError
         label: label.unwrap_or_else(|| name.clone()),
         name,
         values: out,
+        read_values: values.is_some(),
     })
 }
 
@@ -847,7 +859,44 @@ fn build_cells(spec: &Spec, src: &Src, total: usize) -> Result<Vec<Cell>, LoadEr
             hash: format!("{hash:016x}"),
         });
     }
+    refuse_equal_values(spec, src, &cells)?;
     Ok(cells)
+}
+
+/// Refuses two values of one parameter that the scenario reads as one (`2` and `0x2`, `"1s"`
+/// and `"1000ms"`): their cells would run the same scenario under two labels. Values are
+/// compared by the cells they make with every other axis at its first value; each parameter
+/// sets paths no other sets, so what is equal there is equal in every cell.
+fn refuse_equal_values(spec: &Spec, src: &Src, cells: &[Cell]) -> Result<(), LoadError> {
+    // Cells between two values of an axis: the product of the sizes of the axes after it.
+    let mut stride = cells.len();
+    for axis in &spec.axes {
+        stride /= axis.values.len();
+        if !axis.read_values {
+            continue;
+        }
+        let mut seen: BTreeMap<&str, &AxisValue> = BTreeMap::new();
+        for (i, v) in axis.values.iter().enumerate() {
+            match seen.get(cells[i * stride].scenario_text.as_str()) {
+                Some(first) => {
+                    let at = |v: &AxisValue| v.settings.first().map_or(0, |s| s.value_at);
+                    let (line, col) = ron_tree::line_col(src.text, at(first));
+                    return Err(src.err(
+                        at(v),
+                        format!(
+                            "the value `{}` is read as the same as `{}`, first at line {line}, \
+                             column {col}: give each value once",
+                            v.label, first.label
+                        ),
+                    ));
+                }
+                None => {
+                    seen.insert(&cells[i * stride].scenario_text, v);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A cell whose scenario fails a check that spans several fields: the first setting that
