@@ -253,8 +253,8 @@ const MALFORMED: &[Malformed] = &[
     Malformed {
         file: "not-ron.ron",
         line: 2,
-        col: 5,
-        phrase: "Expected struct `Scenario`",
+        col: 1,
+        phrase: "expected a scenario, `Scenario(name: ..., ...)`, found `this`",
         fix: None,
     },
     Malformed {
