@@ -85,6 +85,20 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
                 message: with_written(message, None),
             }
         }
+        // A value of another kind (`terminals: three`, `servers: true`): RON stands past it
+        // and describes it ("a unit value"); show it as written, where it starts.
+        ron::Error::InvalidValueForType { expected, found } => {
+            let value = value_before(text, line, col);
+            let expected = expected.strip_prefix("Expected ").unwrap_or(expected);
+            ScenarioError {
+                line,
+                col: on_line(value.map_or(col, |(c, _)| c)),
+                message: match value {
+                    Some((_, written)) => format!("expected {expected}, found `{written}`"),
+                    None => format!("expected {expected}, found {found}"),
+                },
+            }
+        }
         // A name where a group of fields belongs (`terminal: None`): RON stands past the
         // name, and names the Rust type it wanted.
         ron::Error::ExpectedDifferentStructName { expected, found } => {
@@ -100,9 +114,9 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
                         "expected the fields of `{field}` in parentheses, such as \
                          `{field}: (...)`, found `{found}`"
                     ),
-                    None if *expected == "Scenario" => format!(
-                        "expected a scenario, `Scenario(name: ..., ...)`, found `{found}`"
-                    ),
+                    None if *expected == "Scenario" => {
+                        format!("expected a scenario, `Scenario(name: ..., ...)`, found `{found}`")
+                    }
                     None => format!("expected fields in parentheses, `(...)`, found `{found}`"),
                 },
             }
@@ -1001,7 +1015,8 @@ mod tests {
     }
 
     /// Regression: `terminal: None` drew "Expected struct `TerminalConfig` but found `None`",
-    /// a type the writer never sees, pointed past the name; a stray `)` drew "Unexpected byte".
+    /// a type the writer never sees, pointed past the name; a stray `)` drew "Unexpected byte";
+    /// a name where a number belongs, "found a unit value instead".
     #[test]
     fn a_name_or_a_stray_byte_where_a_value_belongs_says_what_was_expected() {
         for (bad, by, at, phrase) in [
@@ -1018,6 +1033,13 @@ mod tests {
                 "expected the fields of `faults` in parentheses",
             ),
             ("terminals: 2", "terminals: )", ")", "expected a value, found `)`"),
+            // "... but found a unit value instead", pointed past the name.
+            (
+                "terminals: 2",
+                "terminals: three",
+                "three",
+                "expected a whole number (no quotes, no sign), found `three`",
+            ),
         ] {
             let text = BASE.replacen(bad, by, 1);
             let e = from_ron(&text).expect_err(by);
