@@ -1544,3 +1544,79 @@ fn a_chart_with_nothing_to_draw_still_prints_the_summary() {
     assert!(!chart.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Regression: a workload whose `duration` ended before the first purchase passed `run` and
+/// `check` ("ok ... nothing violated") with nothing tested.
+#[test]
+fn a_scenario_that_issues_no_purchase_is_an_input_error_not_a_pass() {
+    let dir = fresh_dir("nothing-issued");
+    let text = std::fs::read_to_string(scenario("policy-idempotent.ron"))
+        .unwrap()
+        .replace("purchases: 400,", "duration: \"1ns\",");
+    let file = dir.join("vacuous.ron");
+    std::fs::write(&file, text).unwrap();
+    let ran = payfault(&[
+        "run".as_ref(),
+        file.as_os_str(),
+        "--format".as_ref(),
+        "json".as_ref(),
+    ]);
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(ran.stderr.contains("nothing was tested"), "{}", ran.stderr);
+    assert!(
+        ran.stdout.contains("\"intents\": 0"),
+        "the summary is printed"
+    );
+    let junit = dir.join("junit.xml");
+    let checked = payfault(&[
+        "check".as_ref(),
+        file.as_os_str(),
+        "--seeds".as_ref(),
+        "5".as_ref(),
+        "--junit".as_ref(),
+        junit.as_os_str(),
+    ]);
+    assert_eq!(checked.code, 2, "{}", checked.stdout);
+    assert!(
+        checked
+            .stdout
+            .contains("no purchase was issued on any of its 5 seeds"),
+        "{}",
+        checked.stdout
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("errors=\"1\"") && xml.contains("failures=\"0\""),
+        "{xml}"
+    );
+}
+
+/// Regression: a model larger than memory allows (a billion accounts, the largest count a
+/// scenario may give) aborted the process on a failed allocation, with exit 134 and a
+/// backtrace, instead of an error naming the field.
+#[test]
+fn a_model_too_large_for_memory_exits_2_naming_the_field() {
+    let dir = fresh_dir("too-large");
+    let text = std::fs::read_to_string(scenario("policy-idempotent.ron"))
+        .unwrap()
+        .replace(
+            "idempotency: (retention",
+            "accounts: 1000000000,\n        idempotency: (retention",
+        );
+    let file = dir.join("huge.ron");
+    std::fs::write(&file, text).unwrap();
+    // 8 GB of balances against 1 GB of address space.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1000000 && exec \"$0\" run \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_payfault"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("its `bank.accounts` need 8000000000 bytes"),
+        "{stderr}"
+    );
+}

@@ -63,6 +63,8 @@ struct ScenarioReport {
     shrink_target: Option<(Property, u64)>,
     /// The first seed whose run stopped at a limit, and why: the seeds after it were not run.
     stopped: Option<StoppedRun>,
+    /// No seed issued a purchase: every property held with nothing tested.
+    nothing_issued: bool,
     /// Why the shrunk scenario could not be written, if it could not.
     shrink_error: Option<String>,
     /// Whether a signal cut its seeds short: such a report is not printed.
@@ -335,11 +337,22 @@ fn check_one(
         Expect::Hold => vec![],
         Expect::Violated(ps) => ps.clone(),
     };
+    let cut = cut_short.load(Ordering::Relaxed);
+    // A workload whose `duration` ends before the first purchase holds every property
+    // vacuously: a scenario to fix, not a verdict on the properties.
+    let nothing_issued = tally.intents == 0 && stopped.is_none() && !cut;
+    if nothing_issued {
+        problems.push(format!(
+            "no purchase was issued on any of its {}: the workload stops (workload.duration) \
+             before the first arrives, so nothing was tested",
+            seeds_word(seeds)
+        ));
+    }
     for p in Property::ALL {
         let n = violated[p as usize];
         // A run that stopped left seeds unrun, which might have shown it: the stop is the
         // problem reported.
-        if expected.contains(&p) && n == 0 && stopped.is_none() {
+        if expected.contains(&p) && n == 0 && stopped.is_none() && !nothing_issued {
             problems.push(format!(
                 "expected {p} to be violated on some seed, but it held on all {seeds}"
             ));
@@ -381,8 +394,9 @@ fn check_one(
         ok: problems.is_empty(),
         problems,
         stopped,
+        nothing_issued,
         shrink_error: None,
-        interrupted: cut_short.load(Ordering::Relaxed),
+        interrupted: cut,
         elapsed_s: start.elapsed().as_secs_f64(),
     }
 }
@@ -770,7 +784,8 @@ fn lock_for<T>(
 /// a signal stopped it; else 2 when a run stopped at a limit or an output could not be
 /// written; else 0.
 fn exit_code(r: &CheckReport, output_failed: bool) -> u8 {
-    let stopped = |s: &ScenarioReport| s.stopped.is_some() || s.shrink_error.is_some();
+    let stopped =
+        |s: &ScenarioReport| s.stopped.is_some() || s.nothing_issued || s.shrink_error.is_some();
     if r.scenarios.iter().any(|s| !s.ok && !only_stopped(s)) {
         1
     } else if r.interrupted {
@@ -991,9 +1006,10 @@ fn xml(s: &str, attribute: bool) -> String {
     o
 }
 
-/// Whether the only problem of a scenario is a run that stopped at a limit.
+/// Whether the only problem of a scenario is one of its input, not of the properties: a run
+/// that stopped at a limit, or a workload that issued nothing.
 fn only_stopped(s: &ScenarioReport) -> bool {
-    s.stopped.is_some() && s.problems.len() == 1
+    (s.stopped.is_some() || s.nothing_issued) && s.problems.len() == 1
 }
 
 /// JUnit XML: one test case per scenario, the failure text inside.
@@ -1027,15 +1043,15 @@ fn junit(r: &CheckReport) -> String {
         } else if only_stopped(s) {
             // A run stopped at a limit is no verdict on the properties: an error, not a
             // failure.
-            let st = s.stopped.as_ref().expect("checked above");
+            let body = s.stopped.as_ref().map_or_else(
+                || s.problems[0].clone(),
+                |st| format!("seed {}: {}\nreplay: {}", st.seed, st.error, st.replay),
+            );
             let _ = writeln!(
                 o,
                 ">\n      <error message=\"{}\">{}</error>\n    </testcase>",
                 xml(&s.problems[0], true),
-                xml(
-                    &format!("seed {}: {}\nreplay: {}", st.seed, st.error, st.replay),
-                    false
-                )
+                xml(&body, false)
             );
         } else {
             let mut body = s.problems.join("\n");

@@ -581,7 +581,16 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
     }
     .and_then(|()| out.flush());
     let code = printed(written, if summary.all_held() { 0 } else { 1 })?;
-    charted.map(|()| code)
+    charted?;
+    if summary.metrics.intents == 0 {
+        // Every property held, vacuously: the scenario needs fixing (its summary is out).
+        return Err(CliError::Usage(format!(
+            "{} seed {seed}: no purchase was issued: the workload stops (workload.duration) \
+             before the first arrives, so nothing was tested",
+            shell::printable(&args.scenario.display().to_string())
+        )));
+    }
+    Ok(code)
 }
 
 /// Runs with every event streamed to a temporary file beside `path`, which takes its place
