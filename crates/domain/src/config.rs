@@ -947,8 +947,8 @@ pub enum MsgKind {
 }
 
 /// The smallest attempt number of a reversal: that of the first send of the reversal of
-/// attempt 1.
-const REVERSAL_ATTEMPTS: u32 = 1 << 16;
+/// attempt 1 (sends count from 1 too, in the low 16 bits).
+const REVERSAL_ATTEMPTS: u32 = (1 << 16) + 1;
 
 /// The identity of one message: the same under every policy that sends it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -1504,7 +1504,7 @@ impl Scenario {
                     ));
                 }
                 if matches!(m.kind, MsgKind::Reversal | MsgKind::ReversalResp)
-                    && m.attempt < REVERSAL_ATTEMPTS
+                    && (m.attempt < REVERSAL_ATTEMPTS || m.attempt & 0xffff == 0)
                 {
                     return never(format!(
                         "a reversal's attempt is the attempt it reverses times 65,536 plus its \

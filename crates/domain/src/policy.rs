@@ -72,8 +72,8 @@ pub enum Action {
 /// behind reversals ([`Action::ReverseThenRetry`]) until past its `deadline` is not sent (the
 /// transaction ends failed, without asking [`RetryPolicy::on_failure`] again), and a hedge is
 /// sent only before the `deadline` and while the attempts are below its `max_attempts`. A policy
-/// that keeps a transaction going past [`crate::sim::PER_TXN`] attempts, or inquiries, stops
-/// the run with [`crate::SimError::Endless`].
+/// that keeps a transaction going past [`crate::sim::PER_TXN`] attempts, or past as many
+/// inquiries the bank answered, stops the run with [`crate::SimError::Endless`].
 pub trait RetryPolicy {
     fn name(&self) -> &str;
     /// How long to wait for a reply to a purchase attempt or an inquiry.

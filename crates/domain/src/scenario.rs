@@ -962,6 +962,13 @@ mod tests {
                 "drops:",
                 "a reversal's attempt is the attempt it reverses times 65,536",
             ),
+            // Sends count from 1: 65,536 names no send of the reversal of attempt 1.
+            (
+                "    policy:",
+                sched("drops", "to_bank: true, intent: 1, txn: 0, attempt: 65536, kind: Reversal"),
+                "drops:",
+                "a reversal's attempt is the attempt it reverses times 65,536",
+            ),
             (
                 "    policy:",
                 sched("erroneous", purchase),

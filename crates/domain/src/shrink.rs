@@ -190,8 +190,8 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
         .ok_or(ShrinkError::DoesNotFail { seed, property })?;
 
     // Fewer purchases: the failing intent's id bounds how many are needed. The faults of
-    // purchases no longer issued go with them (a run refuses a schedule naming a purchase it
-    // never draws; they could not strike anyway).
+    // purchases no longer issued go with them: they could not strike, and the scenario's
+    // check refuses a schedule naming a purchase past `purchases`.
     if let Some(k) = first.intent {
         let mut n = 1u64;
         while n <= k + 1 {

@@ -3,7 +3,7 @@
 
 use std::cell::Cell;
 
-use payfault_domain::engine::{EngineError, Fate, SimDuration};
+use payfault_domain::engine::{Fate, SimDuration};
 use payfault_domain::sim::PER_TXN;
 use payfault_domain::trace::{NoTrace, TraceEvent};
 use payfault_domain::{
@@ -109,7 +109,6 @@ fn a_policy_that_never_gives_up_stops_the_run_soon() {
     };
     match run_with(&sc, 1, &retry, &mut NoTrace) {
         Err(SimError::Endless { attempts, .. }) => assert_eq!(attempts, PER_TXN),
-        Err(SimError::Engine(EngineError::PendingLimit { .. })) => {}
         other => panic!("{other:?}"),
     }
     // A policy's own durations too long for the clock are said to be the policy's too.
@@ -167,4 +166,34 @@ fn reversals_of_attempts_past_255_keep_their_own_numbers() {
     assert_eq!(reversed.len(), 300, "{reversed:?}");
     assert_eq!(reversed.first(), Some(&1));
     assert_eq!(reversed.last(), Some(&300));
+}
+
+/// Regression: the limit on inquiries stopped the built-in inquiry policy in an outage longer
+/// than 65,535 of its inquiry timeouts; only inquiries the bank answers count against it.
+#[test]
+fn an_outage_outlasting_many_inquiries_is_no_endless_policy() {
+    let text = std::fs::read_to_string(format!(
+        "{}/../../scenarios/policy-inquiry.ron",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut sc = from_ron(&text).unwrap();
+    use payfault_domain::config::{Backoff, Direction, Duration, LinkName, Partition, Positive};
+    sc.workload.purchases = Some(20);
+    sc.policy.timeout = Positive(Duration(SimDuration::from_millis(100)));
+    sc.policy.backoff = Backoff::Fixed(Duration(SimDuration::ZERO));
+    // Cut for about two hours: a terminal waiting on the bank inquires every 100 ms meanwhile,
+    // some 73,000 times.
+    sc.faults.partitions = vec![Partition {
+        link: LinkName::AcquirerBank,
+        from: Duration(SimDuration::ZERO),
+        until: Duration(SimDuration::from_secs(7_300)),
+        direction: Direction::Both,
+    }];
+    let s = payfault_domain::run(&sc, 1).expect("the outage ends, and so do the inquiries");
+    assert!(
+        s.metrics.inquiries > u64::from(PER_TXN),
+        "{}",
+        s.metrics.inquiries
+    );
 }
