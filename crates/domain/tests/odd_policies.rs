@@ -172,12 +172,7 @@ fn reversals_of_attempts_past_255_keep_their_own_numbers() {
 /// than 65,535 of its inquiry timeouts; only inquiries the bank answers count against it.
 #[test]
 fn an_outage_outlasting_many_inquiries_is_no_endless_policy() {
-    let text = std::fs::read_to_string(format!(
-        "{}/../../scenarios/policy-inquiry.ron",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    let mut sc = from_ron(&text).unwrap();
+    let mut sc = shipped("policy-inquiry");
     use payfault_domain::config::{Backoff, Direction, Duration, LinkName, Partition, Positive};
     sc.workload.purchases = Some(20);
     sc.policy.timeout = Positive(Duration(SimDuration::from_millis(100)));
