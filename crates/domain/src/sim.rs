@@ -945,29 +945,27 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     /// Makes the tables that grow with the number of terminals and accounts, refusing a model
     /// larger than the machine can hold rather than aborting.
     fn make_tables(&mut self) -> Result<(), SimError> {
-        fn table<T: Clone>(n: u64, value: T, field: &'static str) -> Result<Vec<T>, SimError> {
+        fn table<T>(
+            n: u64,
+            field: &'static str,
+            make: impl FnMut() -> T,
+        ) -> Result<Vec<T>, SimError> {
             let too_large = || SimError::TooLarge {
                 field,
                 bytes: n.saturating_mul(std::mem::size_of::<T>() as u64),
             };
+            let len = usize::try_from(n).map_err(|_| too_large())?;
             let mut v = Vec::new();
-            v.try_reserve_exact(usize::try_from(n).map_err(|_| too_large())?)
-                .map_err(|_| too_large())?;
-            v.resize(n as usize, value);
+            v.try_reserve_exact(len).map_err(|_| too_large())?;
+            v.resize_with(len, make);
             Ok(v)
         }
         let n = u64::from(self.n_terms);
-        let b = &self.sc.bank;
-        self.bank.accounts = table(u64::from(b.accounts.0), b.opening_balance, "bank.accounts")?;
-        let mut terms = Vec::new();
-        terms
-            .try_reserve_exact(self.n_terms as usize)
-            .map_err(|_| SimError::TooLarge {
-                field: "terminals",
-                bytes: n * std::mem::size_of::<Terminal>() as u64,
-            })?;
-        terms.resize_with(self.n_terms as usize, Terminal::default);
-        self.terms = terms;
+        let opening = self.sc.bank.opening_balance;
+        self.bank.accounts = table(u64::from(self.sc.bank.accounts.0), "bank.accounts", || {
+            opening
+        })?;
+        self.terms = table(n, "terminals", Terminal::default)?;
         self.arrivals = SourceQueue::try_new(
             self.n_terms,
             arrival_window(&self.sc.workload.inter_arrival.0),
@@ -977,7 +975,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             bytes: n * 8,
         })?;
         if let Some((cap, _)) = self.budget {
-            self.tokens_milli = table(n, cap, "terminals")?;
+            self.tokens_milli = table(n, "terminals", || cap)?;
         }
         Ok(())
     }
