@@ -103,7 +103,7 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
         // name, and names the Rust type it wanted.
         ron::Error::ExpectedDifferentStructName { expected, found } => {
             let l = text.split('\n').nth(line.saturating_sub(1)).unwrap_or("");
-            let before = &l[..col.saturating_sub(1).min(l.len())];
+            let before = l.get(..col.saturating_sub(1)).unwrap_or(l);
             let start = before.rfind(found.as_str()).map_or(col, |s| s + 1);
             let field = offset(text, line, start).and_then(|at| Context::at(text, at).field());
             ScenarioError {
