@@ -959,3 +959,66 @@ mod tests {
         assert!(at("a.b.q").unwrap_err().contains("`a.b` is `1`"));
     }
 }
+
+/// Sweep files damaged as an editor damages them (cut short, a character deleted, a stray one
+/// typed), with comments in more than one byte a character: reading never panics, and an
+/// error in the file points at a line and column inside it.
+#[cfg(test)]
+mod damaged {
+    use super::*;
+
+    #[test]
+    fn damaged_sweep_files_are_refused_at_a_place_in_the_text() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sweeps");
+        let dir =
+            std::env::temp_dir().join(format!("payfault-damaged-sweeps-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bases")).unwrap();
+        for e in std::fs::read_dir(root.join("bases")).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, dir.join("bases").join(p.file_name().unwrap())).unwrap();
+        }
+        let mut tried = 0;
+        // A plain grid, and one of variants with whole values.
+        for name in ["drop-rate.ron", "retry-storm.ron"] {
+            let text = std::fs::read_to_string(root.join(name))
+                .unwrap()
+                .replace("// ", "// é ");
+            let file = dir.join(name);
+            for (i, c) in text.char_indices() {
+                let (head, tail) = (&text[..i], &text[i..]);
+                let mut damaged =
+                    vec![head.to_string(), format!("{head}{}", &tail[c.len_utf8()..])];
+                for typed in [")", "(", ",", "\"", "é", "[", ":"] {
+                    damaged.push(format!("{head}{typed}{tail}"));
+                }
+                for v in damaged {
+                    tried += 1;
+                    std::fs::write(&file, &v).unwrap();
+                    let read = std::panic::catch_unwind(|| read(&file).err())
+                        .unwrap_or_else(|_| panic!("{name} damaged at byte {i}: a panic"));
+                    if let Some(LoadError::Invalid {
+                        path,
+                        line,
+                        col,
+                        message,
+                    }) = read
+                    {
+                        if path != file {
+                            continue;
+                        }
+                        let lines: Vec<&str> = v.split('\n').collect();
+                        let inside = (1..=lines.len()).contains(&line)
+                            && (1..=lines[line - 1].chars().count() + 1).contains(&col);
+                        assert!(
+                            inside,
+                            "{name} damaged at byte {i}: {line}:{col} is outside: {message}"
+                        );
+                    }
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(tried > 10_000, "{tried} variants");
+    }
+}
