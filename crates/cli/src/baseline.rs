@@ -287,13 +287,13 @@ fn limit_error(l: &Loop, at: u64, limits: Limits) -> SimError {
 mod tests {
     use super::*;
 
-    /// Every purchase ends approved or failed, about 4% of round trips are lost, so a few in
-    /// a million fail all four attempts; and a run repeats itself.
     const NO_LIMITS: Limits = Limits {
         max_time: SimTime::MAX,
         max_events: u64::MAX,
     };
 
+    /// Every purchase ends approved or failed, about 4% of round trips are lost, so a few in
+    /// a million fail all four attempts; and a run repeats itself.
     #[test]
     fn runs_the_reference_model() {
         let o = run(100, 20_000, 1, NO_LIMITS).expect("no limit");
