@@ -145,3 +145,69 @@ fn an_interrupted_traced_run_leaves_its_partial_trace() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// A signal while a failure is being shrunk (which runs the scenario many times) reports the
+/// failure found, with its replay command, and leaves no shrunk file half written.
+#[test]
+fn an_interrupted_shrink_reports_the_failure_and_writes_nothing_half() {
+    let dir = scratch("shrink");
+    // The reference model breaks agreement on seed 1; said to hold, it fails and is shrunk.
+    let text = std::fs::read_to_string(root().join("scenarios/reference.ron")).unwrap();
+    let f = dir.join("breaks.ron");
+    std::fs::write(
+        &f,
+        text.replace("expect: Violated([Agreement]),", "expect: Hold,"),
+    )
+    .unwrap();
+    let mut child = spawn(
+        &[
+            "check",
+            f.to_str().unwrap(),
+            "--seeds",
+            "1",
+            "--jobs",
+            "1",
+            "--shrink-dir",
+            "shrunk",
+            "--junit",
+            "junit.xml",
+        ],
+        &dir,
+    );
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("shrinking reference seed 1 (agreement)") {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "ended early");
+    }
+    signal(&child, "INT");
+    let status = child.wait().unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    // A failure found is the verdict, interrupted or not: 1, not 130.
+    assert_eq!(status.code(), Some(1), "{out}\n{rest}");
+    assert!(out.contains("FAIL reference"), "{out}");
+    assert!(out.contains("breaks.ron --seed 1"), "{out}");
+    assert!(
+        out.contains("(interrupted: 1 of 1 scenario finished)"),
+        "{out}"
+    );
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("<failure"), "{junit}");
+    // Shrinking was cut short: nothing of it is on disk, whole or in part.
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .chain(std::fs::read_dir(dir.join("shrunk")).into_iter().flatten())
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') || n.contains("shrunk."))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -615,6 +615,9 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         if let Some((p, seed)) = target.filter(|_| !crate::interrupt::interrupted()) {
             let shrinking = Instant::now();
             let (path, sc) = &scenarios[i];
+            // Shrinking a large scenario runs it many times: say so, so that the wait is not
+            // taken for a hang.
+            progress.line(&format!("shrinking {} seed {seed} ({p})", sc.name));
             shrunk = Some(
                 write_shrunk(path, sc, seed, p, &args.shrink_dir, &stems[i], &inputs)
                     .map_err(|e| format!("--shrink-dir: {e}")),
