@@ -1860,3 +1860,56 @@ fn resume_and_merge_refuse_cells_made_by_another_build() {
         "{err}"
     );
 }
+
+/// Regression: `merge` checked only that the shards' sweep files were the same and copied the
+/// rest of `input/` from the first folder named, so shards made from base scenarios that
+/// differed (in a comment, say) merged into a report whose inputs depended on the order of
+/// the folders on the command line.
+#[test]
+fn merge_refuses_shards_made_from_different_base_scenarios() {
+    let root = scratch("merge-inputs");
+    let shards: Vec<PathBuf> = (1..=2).map(|k| root.join(format!("shard{k}"))).collect();
+    for (k, dir) in shards.iter().enumerate() {
+        sweep(
+            &fixture("tiny.ron"),
+            dir,
+            &["--shard", &format!("{}/2", k + 1)],
+        );
+    }
+    let merge = |dirs: &[&PathBuf], to: &str| {
+        let mut a = vec!["merge".to_string()];
+        a.extend(dirs.iter().map(|d| d.display().to_string()));
+        a.extend(["--out".into(), root.join(to).display().to_string()]);
+        payfault(&a)
+    };
+    // The same inputs merge, in either order, into the same folder.
+    assert_eq!(
+        merge(&[&shards[0], &shards[1]], "ab").status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        merge(&[&shards[1], &shards[0]], "ba").status.code(),
+        Some(0)
+    );
+    assert_same_folder(&root.join("ab"), &root.join("ba"));
+    let base = shards[1].join("input/base.ron");
+    let mut text = std::fs::read_to_string(&base).unwrap();
+    text.push_str("// edited\n");
+    std::fs::write(&base, text).unwrap();
+    for order in [[&shards[0], &shards[1]], [&shards[1], &shards[0]]] {
+        let out = merge(&order, "merged");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("were made from different inputs: input/base.ron differs"),
+            "{err}"
+        );
+        assert!(!root.join("merged").exists());
+    }
+    // A file in one folder's inputs only is a difference too.
+    std::fs::remove_file(&base).unwrap();
+    let out = merge(&[&shards[0], &shards[1]], "merged");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("input/base.ron differs"), "{err}");
+}

@@ -678,8 +678,9 @@ fn below(base: &str) -> Option<PathBuf> {
         .filter(|p| p.file_name().is_some())
 }
 
-/// Copies the files of `from`'s folder `input/` into `to`'s, whole.
-fn copy_inputs(from: &Path, to: &Path) -> Result<(), CliError> {
+/// Every file under a folder's `input/`, by path relative to it, in sorted order.
+fn inputs_of(from: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, CliError> {
+    let mut files = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let dir = from.join(INPUT).join(&rel);
@@ -691,14 +692,25 @@ fn copy_inputs(from: &Path, to: &Path) -> Result<(), CliError> {
         for e in names {
             let rel = rel.join(e.file_name());
             if e.file_type().is_ok_and(|t| t.is_dir()) {
-                let d = to.join(INPUT).join(&rel);
-                std::fs::create_dir_all(&d).map_err(io_err(&d))?;
                 stack.push(rel);
             } else {
                 let bytes = std::fs::read(e.path()).map_err(io_err(&e.path()))?;
-                crate::write_atomic(&to.join(INPUT).join(&rel), &bytes)?;
+                files.push((rel, bytes));
             }
         }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
+}
+
+/// Writes `files`, from [`inputs_of`], under `to`'s `input/`.
+fn copy_inputs(files: &[(PathBuf, Vec<u8>)], to: &Path) -> Result<(), CliError> {
+    for (rel, bytes) in files {
+        let path = to.join(INPUT).join(rel);
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).map_err(io_err(d))?;
+        }
+        crate::write_atomic(&path, bytes)?;
     }
     Ok(())
 }
@@ -711,29 +723,50 @@ fn one_of<'d>(folder: &Path, dirs: &'d [PathBuf]) -> Option<&'d PathBuf> {
         .find(|d| d.canonicalize().is_ok_and(|d| d == target))
 }
 
-/// The copy of the sweep file the folders hold, which must be the same in all.
-fn sweep_copy_of(dirs: &[PathBuf]) -> Result<Vec<u8>, CliError> {
-    let mut first: Option<Vec<u8>> = None;
+/// The inputs the folders hold (the sweep file and the base scenario beside it), which must
+/// be the same in all: the merged report copies them, and would otherwise depend on the order
+/// its folders were named in.
+fn inputs_in_all(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, Vec<u8>)>, CliError> {
+    let mut first: Option<Vec<(PathBuf, Vec<u8>)>> = None;
     for d in dirs {
         let path = d.join(SWEEP_COPY);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            CliError::Usage(format!(
+        if let Err(e) = std::fs::metadata(&path) {
+            return Err(CliError::Usage(format!(
                 "{}: cannot read ({e}): a folder made by an earlier payfault has no copy of its \
                  sweep file; run its shard again with this build, then merge",
                 path.display()
-            ))
-        })?;
-        match &first {
-            None => first = Some(bytes),
-            Some(f) if *f != bytes => {
-                return Err(CliError::Usage(format!(
-                "{} and {} hold different sweeps: their copies of the sweep file ({SWEEP_COPY}) \
-                     differ",
-                dirs[0].display(),
-                d.display()
-            )))
-            }
-            Some(_) => {}
+            )));
+        }
+        let files = inputs_of(d)?;
+        let Some(f) = &first else {
+            first = Some(files);
+            continue;
+        };
+        // The first file that differs, by the order of paths.
+        let differ = (0..f.len().max(files.len())).find_map(|i| match (f.get(i), files.get(i)) {
+            (Some(a), Some(b)) if a == b => None,
+            (Some(a), Some(b)) => Some(a.0.clone().min(b.0.clone())),
+            (Some(a), None) | (None, Some(a)) => Some(a.0.clone()),
+            (None, None) => None,
+        });
+        if let Some(rel) = differ {
+            let rel = Path::new(INPUT).join(rel);
+            return Err(CliError::Usage(if rel == Path::new(SWEEP_COPY) {
+                format!(
+                    "{} and {} hold different sweeps: their copies of the sweep file \
+                     ({SWEEP_COPY}) differ",
+                    dirs[0].display(),
+                    d.display()
+                )
+            } else {
+                format!(
+                    "{} and {} were made from different inputs: {} differs between them (or is \
+                     in one only); run the shards again from the same files, then merge",
+                    dirs[0].display(),
+                    d.display(),
+                    rel.display()
+                )
+            }));
         }
     }
     Ok(first.unwrap_or_default())
@@ -824,7 +857,7 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
     }
     // The sweep file each folder was made from: the same bytes in all, or they are not shards
     // of one sweep.
-    let sweep_copy = sweep_copy_of(&args.dirs)?;
+    let inputs = inputs_in_all(&args.dirs)?;
     // The first cell taken from each folder, run again from its scenario file: a shard made by
     // another build is refused.
     let mut checked: Vec<&PathBuf> = Vec::new();
@@ -868,8 +901,7 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
     }
     let built = (|| {
         out.prepare(&m, &[])?;
-        copy_inputs(&args.dirs[0], dir)?;
-        crate::write_atomic(&dir.join(SWEEP_COPY), &sweep_copy)?;
+        copy_inputs(&inputs, dir)?;
         for ((cell, r), text) in m.cells.iter().zip(&rows).zip(&scenarios) {
             let name = format!("{}.ron", cell.id);
             crate::write_atomic(&dir.join("scenarios").join(&name), text)?;
