@@ -817,9 +817,11 @@ pub struct PolicyConfig {
     /// Attempts per transaction, the first included.
     #[serde(default = "default_attempts", deserialize_with = "attempt_count")]
     pub max_attempts: AtLeastOne,
-    /// No attempt starts later than this after the transaction began.
-    #[serde(default = "default_deadline")]
-    pub deadline: Positive,
+    /// No attempt starts later than this after the transaction began. None by default: then
+    /// `max_attempts` alone bounds the retries, so that a timeout as long as the 60 s of
+    /// card networks still leaves room for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Positive>,
     #[serde(default = "no_backoff")]
     pub backoff: Backoff,
     /// Send one backup copy of the transaction's first attempt if no reply came after this
@@ -836,11 +838,16 @@ pub struct PolicyConfig {
     pub reversal: ReversalConfig,
 }
 
+impl PolicyConfig {
+    /// How long after a transaction began an attempt may still start: its `deadline`, or
+    /// without one no bound.
+    pub fn attempt_deadline(&self) -> SimDuration {
+        self.deadline.map_or(SimDuration::MAX, Positive::get)
+    }
+}
+
 fn default_attempts() -> AtLeastOne {
     AtLeastOne(3)
-}
-fn default_deadline() -> Positive {
-    Positive(Duration(SimDuration::from_secs(60)))
 }
 fn no_backoff() -> Backoff {
     Backoff::Fixed(Duration(SimDuration::ZERO))

@@ -126,7 +126,7 @@ impl Builtin {
 
     fn may_retry(&self, ctx: &FailureCtx, after: SimDuration) -> bool {
         ctx.attempts < self.cfg.max_attempts.0
-            && ctx.elapsed.saturating_add(after) < self.cfg.deadline.get()
+            && ctx.elapsed.saturating_add(after) < self.cfg.attempt_deadline()
     }
 }
 

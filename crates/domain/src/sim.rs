@@ -2567,7 +2567,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     /// Whether a transaction that began at `started` may start no more attempts.
     fn past_deadline(&self, started: SimTime) -> bool {
-        self.sched.now().saturating_since(started) >= self.sc.policy.deadline.get()
+        self.sched.now().saturating_since(started) >= self.sc.policy.attempt_deadline()
     }
 
     fn on_main_timer(&mut self, term: u32) -> Result<(), SimError> {
@@ -2579,7 +2579,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             Phase::Waiting => {
                 if cur.hedge_at.is_some_and(|h| h <= now) {
                     cur.hedge_at = None;
-                    let in_time = now.saturating_since(cur.started) < self.sc.policy.deadline.get();
+                    let in_time =
+                        now.saturating_since(cur.started) < self.sc.policy.attempt_deadline();
                     if cur.attempts < self.sc.policy.max_attempts.0 && in_time {
                         let intent = cur.intent;
                         self.c.hedges += 1;

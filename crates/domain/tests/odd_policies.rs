@@ -149,8 +149,8 @@ fn reversals_of_attempts_past_255_keep_their_own_numbers() {
     }
     let mut sc = shipped("policy-naive");
     sc.workload.purchases = Some(1);
-    sc.policy.deadline = payfault_domain::config::Positive(payfault_domain::config::Duration(
-        SimDuration::from_secs(100_000),
+    sc.policy.deadline = Some(payfault_domain::config::Positive(
+        payfault_domain::config::Duration(SimDuration::from_secs(100_000)),
     ));
     let mut reversed = std::collections::BTreeSet::new();
     run_with(&sc, 3, &Reverse300, &mut |e: TraceEvent| {
