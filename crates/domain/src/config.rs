@@ -503,6 +503,21 @@ pub struct IdempotencyConfig {
     pub retention: Positive,
     /// Whether the table survives a bank crash.
     pub durable: bool,
+    /// What a key seen before is answered with.
+    #[serde(default)]
+    pub replay: Replay,
+}
+
+/// What the bank's idempotency table answers a key it has seen with.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Replay {
+    /// The reply it sent first, an error code included, as Stripe's keys do: a debit
+    /// committed under a "96" is answered "96" again, however often it is repeated.
+    #[default]
+    FirstReply,
+    /// The outcome it recorded: "approved" once the debit is posted, whatever the reply that
+    /// first carried it said.
+    Outcome,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

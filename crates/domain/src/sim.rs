@@ -17,7 +17,7 @@ use crate::config::MsgKind as Kind;
 
 use crate::config::{
     Direction, Duration, FaultSchedule, LinkConfig, LinkName, MsgId, MsgKind, NodeName, Positive,
-    Scenario, ScheduledCrash,
+    Replay, Scenario, ScheduledCrash,
 };
 use crate::few::Few;
 use crate::idem::IdemTable;
@@ -1658,6 +1658,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             r.erroneous.push(id);
                         }
                         self.c.erroneous_replies += 1;
+                        if self
+                            .sc
+                            .bank
+                            .idempotency
+                            .as_ref()
+                            .is_some_and(|i| i.replay == Replay::FirstReply)
+                        {
+                            self.idem_store(m.key, rc::MALFUNCTION);
+                        }
                         rc::MALFUNCTION
                     } else {
                         rc::APPROVED

@@ -54,6 +54,7 @@ fn scenario(bank_keeps_keys: bool) -> payfault_domain::Scenario {
                 SimDuration::from_secs(86_400),
             )),
             durable: true,
+            replay: payfault_domain::config::Replay::FirstReply,
         });
     }
     sc
