@@ -88,6 +88,9 @@ pub fn palette(i: usize) -> RGBColor {
 }
 
 const FONT: &str = "sans-serif";
+/// The end of an interval that runs off the bottom of the axis: an arrowhead pointing down,
+/// its tip on the axis edge.
+const OPEN_END: [(i32, i32); 3] = [(-3, -5), (0, 0), (3, -5)];
 const LEGEND_WIDTH: u32 = 250;
 
 fn register_fonts() {
@@ -130,7 +133,8 @@ pub fn render(f: &Figure) -> Result<(String, Vec<u8>), String> {
 #[derive(Clone, Copy, Debug)]
 struct Scale {
     log: bool,
-    /// Smallest value drawn on a log axis; below it (zero, a low CI end) is clamped.
+    /// Smallest value drawn on a log axis, a power of ten at or below every positive value and
+    /// interval end; zero and below have no place on it.
     floor: f64,
     lo: f64,
     hi: f64,
@@ -182,6 +186,37 @@ impl Scale {
             lo,
             hi,
         }
+    }
+
+    /// The axis widened down to `lows` (the lower ends of intervals), which do not decide
+    /// whether it is logarithmic: an interval is drawn to its end, not cut at the axis. On a
+    /// log axis only positive ends can be reached; the others are drawn open (see [`Whisker`]).
+    fn reach_down(self, lows: impl Iterator<Item = f64>) -> Scale {
+        let lows: Vec<f64> = lows.filter(|v| v.is_finite()).collect();
+        if self.log {
+            let min_pos = lows
+                .iter()
+                .copied()
+                .filter(|v| *v > 0.0)
+                .fold(f64::INFINITY, f64::min);
+            if min_pos < self.floor {
+                let lo = min_pos.log10().floor();
+                return Scale {
+                    floor: 10f64.powf(lo),
+                    lo: lo - 0.05,
+                    ..self
+                };
+            }
+            return self;
+        }
+        let min = lows.iter().copied().fold(f64::INFINITY, f64::min);
+        if min < self.lo {
+            return Scale {
+                lo: min - (self.hi - min) * 0.04,
+                ..self
+            };
+        }
+        self
     }
 
     fn map(&self, v: f64) -> f64 {
@@ -256,18 +291,64 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, f: &Figure) -> Result
     draw_legend(&legend, f)
 }
 
-/// The y axis of a panel, from its points and the upper ends of their intervals.
+/// The y axis of a panel: logarithmic or not from its points and the upper ends of their
+/// intervals, then reaching down to the lower ends.
 fn y_scale(p: &Panel) -> Scale {
+    let points = || p.series.iter().flat_map(|s| s.points.iter());
     Scale::fit(
-        p.series.iter().flat_map(|s| {
-            s.points
-                .iter()
-                .flat_map(|q| [Some(q.y), q.ci.map(|c| c.1)])
-                .flatten()
-        }),
+        points()
+            .flat_map(|q| [Some(q.y), q.ci.map(|c| c.1)])
+            .flatten(),
         true,
         true,
     )
+    .reach_down(points().filter_map(|q| q.ci.map(|c| c.0)))
+}
+
+/// A point as drawn on an axis: on a log axis a rate of none seen is marked at its interval's
+/// upper end, without the interval, since that axis has no zero.
+fn as_drawn(q: &Point, ys: Scale) -> Point {
+    match (q.bound && ys.log, q.ci) {
+        (true, Some((_, hi))) => Point {
+            y: hi,
+            ci: None,
+            ..q.clone()
+        },
+        _ => q.clone(),
+    }
+}
+
+/// Whether a point as drawn has a place on the axis. A log axis has no place for zero: such a
+/// point is left out (the tables give it).
+fn shown(q: &Point, ys: Scale) -> bool {
+    q.y.is_finite() && (!ys.log || q.y > 0.0)
+}
+
+/// An interval bar in axis coordinates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Whisker {
+    lo: f64,
+    hi: f64,
+    /// The lower end is a bound and gets a cap. Without one, the interval reaches zero or below,
+    /// which a log axis cannot show: the bar runs to the axis edge and ends in an arrow, so as
+    /// not to claim a lower bound there.
+    lo_cap: bool,
+}
+
+fn whisker(ys: Scale, (lo, hi): (f64, f64)) -> Whisker {
+    if ys.log && lo < ys.floor {
+        Whisker {
+            lo: ys.lo,
+            hi: ys.map(hi),
+            lo_cap: false,
+        }
+    } else {
+        Whisker {
+            lo: ys.map(lo),
+            hi: ys.map(hi),
+            lo_cap: true,
+        }
+    }
 }
 
 fn draw_panel<DB: DrawingBackend>(
@@ -338,22 +419,11 @@ fn draw_panel<DB: DrawingBackend>(
         };
         // On a log axis a rate of none seen is marked at its interval's upper end, not joined
         // to the measured points.
-        let drawn: Vec<Point> = s
-            .points
-            .iter()
-            .map(|q| match (q.bound && ys.log, q.ci) {
-                (true, Some((_, hi))) => Point {
-                    y: hi,
-                    ci: None,
-                    ..q.clone()
-                },
-                _ => q.clone(),
-            })
-            .collect();
+        let drawn: Vec<Point> = s.points.iter().map(|q| as_drawn(q, ys)).collect();
         let marker_only = |q: &Point| q.bound && ys.log;
-        // A log axis has no place for zero: such a point is left out (the tables give it),
-        // and the line breaks there rather than running to the axis floor as if measured.
-        let shown = |q: &Point| q.y.is_finite() && (!ys.log || q.y > 0.0);
+        // A point with no place on the axis breaks the line rather than letting it run to the
+        // axis floor as if measured.
+        let shown = |q: &Point| shown(q, ys);
         let runs_of: Vec<Vec<(f64, &Point)>> = drawn
             .split(|q| !shown(q))
             .map(|run| run.iter().map(|q| (xs.map(q.x) + dodge, q)).collect())
@@ -388,27 +458,36 @@ fn draw_panel<DB: DrawingBackend>(
             filled: false,
             stroke_width: 1,
         };
+        let whiskers: Vec<(f64, Whisker)> = pts
+            .iter()
+            .filter_map(|(x, q)| Some((*x, whisker(ys, q.ci?))))
+            .collect();
         chart
-            .draw_series(pts.iter().filter_map(|(x, q)| {
-                let (lo, hi) = q.ci?;
-                Some(PathElement::new(
-                    vec![(*x, ys.map(lo)), (*x, ys.map(hi))],
-                    bar,
-                ))
+            .draw_series(
+                whiskers
+                    .iter()
+                    .map(|(x, w)| PathElement::new(vec![(*x, w.lo), (*x, w.hi)], bar)),
+            )
+            .map_err(err)?;
+        let cap = |x: f64, y: f64| {
+            EmptyElement::at((x, y)) + PathElement::new(vec![(-4, 0), (4, 0)], bar)
+        };
+        chart
+            .draw_series(
+                whiskers
+                    .iter()
+                    .filter(|(_, w)| w.lo_cap)
+                    .map(|(x, w)| cap(*x, w.lo)),
+            )
+            .map_err(err)?;
+        chart
+            .draw_series(whiskers.iter().map(|(x, w)| cap(*x, w.hi)))
+            .map_err(err)?;
+        chart
+            .draw_series(whiskers.iter().filter(|(_, w)| !w.lo_cap).map(|(x, w)| {
+                EmptyElement::at((*x, w.lo)) + PathElement::new(OPEN_END.to_vec(), bar)
             }))
             .map_err(err)?;
-        for end in [0, 1] {
-            chart
-                .draw_series(pts.iter().filter_map(|(x, q)| {
-                    let (lo, hi) = q.ci?;
-                    let v = if end == 0 { lo } else { hi };
-                    Some(
-                        EmptyElement::at((*x, ys.map(v)))
-                            + PathElement::new(vec![(-4, 0), (4, 0)], bar),
-                    )
-                }))
-                .map_err(err)?;
-        }
         chart
             .draw_series(
                 pts.iter()
@@ -452,6 +531,19 @@ fn draw_panel<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The interval bars a panel draws around measured points (those of none seen have their
+/// own entry in the legend).
+fn measured_whiskers(p: &Panel) -> Vec<Whisker> {
+    let ys = y_scale(p);
+    p.series
+        .iter()
+        .flat_map(|s| &s.points)
+        .filter(|q| !q.bound)
+        .filter(|q| shown(q, ys))
+        .filter_map(|q| Some(whisker(ys, q.ci?)))
+        .collect()
+}
+
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     f: &Figure,
@@ -477,14 +569,19 @@ fn draw_legend<DB: DrawingBackend>(
             .map_err(err)?;
         y += 24;
     }
-    let any_ci = f.panels.iter().any(|p| {
-        p.series
-            .iter()
-            .any(|s| s.points.iter().any(|q| q.ci.is_some()))
-    });
+    // The legend explains what is drawn, not what the data hold: a figure may leave out the
+    // intervals of its measured points.
+    let whiskers: Vec<Whisker> = f.panels.iter().flat_map(measured_whiskers).collect();
+    let any_ci = !whiskers.is_empty();
+    let any_open = whiskers.iter().any(|w| !w.lo_cap);
     let bound_on = |log: bool| {
         f.panels.iter().any(|p| {
-            y_scale(p).log == log && p.series.iter().any(|s| s.points.iter().any(|q| q.bound))
+            let ys = y_scale(p);
+            ys.log == log
+                && p.series
+                    .iter()
+                    .flat_map(|s| &s.points)
+                    .any(|q| q.bound && shown(&as_drawn(q, ys), ys))
         })
     };
     let note = (FONT, 12).into_font().color(&RGBColor(80, 80, 80));
@@ -504,6 +601,30 @@ fn draw_legend<DB: DrawingBackend>(
         area.draw(&Text::new("95% interval", (46, y - 7), note.clone()))
             .map_err(err)?;
         y += 26;
+    }
+    if any_open {
+        area.draw(&PathElement::new(vec![(23, y - 8), (23, y + 8)], grey))
+            .map_err(err)?;
+        area.draw(&PathElement::new(vec![(19, y - 8), (27, y - 8)], grey))
+            .map_err(err)?;
+        area.draw(&PathElement::new(
+            OPEN_END.map(|(dx, dy)| (23 + dx, y + 8 + dy)).to_vec(),
+            grey,
+        ))
+        .map_err(err)?;
+        area.draw(&Text::new(
+            "95% interval down to",
+            (46, y - 14),
+            note.clone(),
+        ))
+        .map_err(err)?;
+        area.draw(&Text::new(
+            "0 or less, off the axis",
+            (46, y + 1),
+            note.clone(),
+        ))
+        .map_err(err)?;
+        y += 36;
     }
     let hollow = ShapeStyle {
         color: RGBColor(80, 80, 80).to_rgba(),
@@ -612,6 +733,124 @@ mod tests {
             count(&all, "<polyline") + 1,
             "two lines, one each side of the zero, where there was one: {gap}"
         );
+    }
+
+    /// The polylines of an SVG drawn in `color`, as their points in pixels.
+    fn polylines(svg: &str, color: RGBColor) -> Vec<Vec<(i32, i32)>> {
+        let stroke = format!("stroke=\"#{:02X}{:02X}{:02X}\"", color.0, color.1, color.2);
+        svg.split("<polyline ")
+            .skip(1)
+            .filter(|l| l.split("/>").next().is_some_and(|l| l.contains(&stroke)))
+            .filter_map(|l| {
+                let pts = l.split("points=\"").nth(1)?.split('"').next()?;
+                pts.split_whitespace()
+                    .map(|p| {
+                        let (x, y) = p.split_once(',')?;
+                        Some((x.parse().ok()?, y.parse().ok()?))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The end caps of interval bars: short level strokes, 8 pixels wide.
+    fn caps(svg: &str, color: RGBColor) -> Vec<(i32, i32)> {
+        polylines(svg, color)
+            .into_iter()
+            .filter(|l| l.len() == 2 && l[0].1 == l[1].1 && l[1].0 - l[0].0 == 8)
+            .map(|l| (l[0].0 + 4, l[0].1))
+            .collect()
+    }
+
+    fn point(x: f64, y: f64, ci: Option<(f64, f64)>) -> Point {
+        Point {
+            x,
+            y,
+            ci,
+            bound: false,
+            tag: None,
+        }
+    }
+
+    /// Regression: a logarithmic y axis was fitted to the points and the upper ends of their
+    /// intervals only, and lower ends under its floor were drawn at the floor: an interval of
+    /// 0.00077 to 0.011 around 0.00375 got its lower cap at 0.001, and one reaching 0 a cap at
+    /// the floor, both bounds the data do not give.
+    #[test]
+    fn lower_ends_on_a_log_axis_are_drawn_where_they_are_or_left_open() {
+        let cats = || XAxis::Categories(vec!["a".into(), "b".into()]);
+        let fig = one_series(
+            cats(),
+            vec![
+                point(0.0, 10.0, Some((9.0, 11.0))),
+                point(1.0, 0.00375, Some((0.00077, 0.011))),
+            ],
+        );
+        let ys = y_scale(&fig.panels[0]);
+        assert!(ys.log);
+        assert_eq!(ys.map(0.00077), 0.00077f64.log10(), "{ys:?}");
+        let (svg, _) = render(&fig).expect("renders");
+        assert!(
+            svg.contains(">\n0.0001\n</text>"),
+            "the axis reaches the decade below"
+        );
+        assert_eq!(caps(&svg, palette(0)).len(), 4);
+        assert!(!svg.contains("off the axis"));
+
+        // An interval reaching 0: no cap at its lower end, but an arrow at the axis edge.
+        let fig = one_series(
+            cats(),
+            vec![point(0.0, 1000.0, None), point(1.0, 1.0, Some((0.0, 5.0)))],
+        );
+        let (svg, _) = render(&fig).expect("renders");
+        let caps = caps(&svg, palette(0));
+        assert_eq!(caps.len(), 1, "{caps:?}");
+        let lines = polylines(&svg, palette(0));
+        let bar = lines
+            .iter()
+            .find(|l| l.len() == 2 && l[0].0 == l[1].0)
+            .expect("the bar");
+        let bottom = bar[0].1.max(bar[1].1);
+        assert!(bottom > caps[0].1 && bar[0].1.min(bar[1].1) == caps[0].1);
+        let arrow = lines.iter().find(|l| l.len() == 3).expect("an arrowhead");
+        assert_eq!(arrow[1], (bar[0].0, bottom), "its tip ends the bar");
+        assert!(svg.contains(">\n0 or less, off the axis\n</text>"), "{svg}");
+    }
+
+    /// Regression: the legend's "95% interval" came from the data, not the drawing: on the
+    /// trade-off chart, whose measured points are drawn without intervals and whose points of
+    /// none seen are triangles on a log axis, it promised bars that were nowhere, and on a
+    /// linear axis it suggested the measured points had them.
+    #[test]
+    fn the_legend_shows_an_interval_only_where_one_is_drawn() {
+        let legend = ">\n95% interval\n</text>";
+        let none_seen = Point {
+            bound: true,
+            ..point(2.0, 0.0, Some((0.0, 40.0)))
+        };
+        // Log axis: the none-seen point is a triangle, and nothing has a bar.
+        let fig = one_series(
+            XAxis::Numeric,
+            vec![point(1.0, 50_000.0, None), none_seen.clone()],
+        );
+        let (svg, _) = render(&fig).expect("renders");
+        assert!(!svg.contains(legend), "{svg}");
+        assert!(svg.contains(">\nnone seen: upper end\n</text>"));
+        // Linear axis: the none-seen point keeps its bar, which its own entry explains.
+        let fig = one_series(
+            XAxis::Numeric,
+            vec![point(1.0, 50.0, None), none_seen.clone()],
+        );
+        let (svg, _) = render(&fig).expect("renders");
+        assert!(!svg.contains(legend), "{svg}");
+        assert!(svg.contains(">\nits 95% interval\n</text>"));
+        // A measured point with its interval: the legend says so.
+        let fig = one_series(
+            XAxis::Numeric,
+            vec![point(1.0, 50_000.0, Some((40_000.0, 60_000.0))), none_seen],
+        );
+        let (svg, _) = render(&fig).expect("renders");
+        assert!(svg.contains(legend), "{svg}");
     }
 
     #[test]

@@ -198,6 +198,32 @@ fn issued(m: &Manifest, rows: &CellRows, s: usize) -> bool {
         .is_none_or(|ic| rows.values[ic][s] > 0.0)
 }
 
+/// Whether a column is a percentile of the latencies of the intents that got a final answer.
+fn latency(col: &str) -> bool {
+    col.starts_with("completion_latency_")
+}
+
+/// Whether seed index `s` of a cell's rows gave some intent a final answer: a seed on which
+/// none did has no latency, and its percentiles of 0 are no measurement.
+fn answered(m: &Manifest, rows: &CellRows, s: usize) -> bool {
+    let col = |name: &str| m.columns.iter().position(|c| c == name);
+    match (col(INTENTS), col(NO_ANSWER)) {
+        (Some(i), Some(n)) => rows.values[i][s] - rows.values[n][s] > 0.0,
+        _ => issued(m, rows, s),
+    }
+}
+
+/// Whether seed index `s` of a cell's rows gives a value of column `col`.
+fn gives(m: &Manifest, rows: &CellRows, col: &str, s: usize) -> bool {
+    if latency(col) {
+        answered(m, rows, s)
+    } else if per_intent(col) {
+        issued(m, rows, s)
+    } else {
+        true
+    }
+}
+
 /// The rates of [`RATES`] of one cell, pooled over its seeds; none where the sweep lacks a
 /// column one needs.
 fn cell_rates(m: &Manifest, rows: &CellRows) -> Vec<Option<stats::Rate>> {
@@ -242,10 +268,8 @@ fn build<'a>(m: &'a Manifest, rows: &'a [CellRows]) -> Report<'a> {
                             mean: rate.ratio * scale,
                             ci: rate.ci.map(|(lo, hi)| (lo * scale, hi * scale)),
                         }
-                    } else if per_intent(col) {
-                        stats::estimate_nonnegative(&kept(v, |s| issued(m, r, s)))
                     } else {
-                        stats::estimate_nonnegative(v)
+                        stats::estimate_nonnegative(&kept(v, |s| gives(m, r, col, s)))
                     }
                 })
                 .collect()
@@ -351,7 +375,22 @@ fn mean_text(r: &Report, cell: usize, col: &str, scale: f64) -> String {
     match (r.col(col), r.mean(cell, col)) {
         (None, _) => "-".into(),
         (Some(_), Some(e)) => with_ci(e, scale),
-        (Some(_), None) => "no intents".into(),
+        (Some(_), None) => why_none(r, &[cell], col).into(),
+    }
+}
+
+/// Why no seed gives column `col` on all of `cells` at once.
+fn why_none(r: &Report, cells: &[usize], col: &str) -> &'static str {
+    let seeds = cells
+        .iter()
+        .map(|&c| r.rows[c].seeds.len())
+        .min()
+        .unwrap_or(0);
+    let purchases = (0..seeds).any(|s| cells.iter().all(|&c| issued(r.m, &r.rows[c], s)));
+    if latency(col) && purchases {
+        "no final answer"
+    } else {
+        "no intents"
     }
 }
 
@@ -490,8 +529,7 @@ fn pairs(r: &Report) -> Vec<Pair> {
             if let Some(col) = r.col(metric) {
                 // Seed by seed, over the seeds both cells can give the metric on.
                 let both = |s: usize| {
-                    !per_intent(metric)
-                        || (issued(r.m, &r.rows[i], s) && issued(r.m, &r.rows[base], s))
+                    gives(r.m, &r.rows[i], metric, s) && gives(r.m, &r.rows[base], metric, s)
                 };
                 out.push(Pair {
                     cell: i,
@@ -668,7 +706,7 @@ fn dup_facts(r: &Report, rate: &str) -> String {
                         .collect();
                     format!(
                         "{label}: up to {} ({}), none seen at {} = {} (0, with a 95% interval \
-                         reaching at most {})",
+                         reaching at most {} per million)",
                         sig(m),
                         at(c),
                         given(&x.name),
@@ -815,7 +853,8 @@ fn charts(r: &Report) -> Vec<Chart> {
                 "How long a customer waits from the purchase (joining the terminal's line, so \
                  time behind earlier customers counts) to the final answer, as the 50th, 95th and \
                  99th percentiles of each run, averaged over seeds{intervals}. Only intents that \
-                 got a final answer count: the table gives the share that never did. Each \
+                 got a final answer count: the table gives the share that never did, and a seed \
+                 on which none did is left out. Each \
                  percentile is the upper edge of its histogram bucket, up to 6.25% above the \
                  exact value; the intervals show the spread over seeds and leave that out. \
                  Retries, backoff pauses, reversals and inquiries all lengthen the tail. \
@@ -959,6 +998,12 @@ fn charts(r: &Report) -> Vec<Chart> {
                 s
             })
             .collect();
+        let measured = if series.iter().flat_map(|s| &s.points).any(|p| !p.bound) {
+            " A rate that was seen is drawn without its 95% interval, which would cross the \
+             others; the results table gives it."
+        } else {
+            ""
+        };
         let clean: Vec<String> = r
             .series
             .iter()
@@ -1000,7 +1045,8 @@ fn charts(r: &Report) -> Vec<Chart> {
             text: format!(
                 "What each policy pays for safety: permanent duplicates per million intents \
                  (down is better; a hollow marker where none was seen) \
-                 against the mean p99 completion latency (left is better).{tags} {verdict}"
+                 against the mean p99 completion latency (left is better).{measured}{tags} \
+                 {verdict}"
             ),
         });
     }
@@ -1252,7 +1298,7 @@ fn pairs_table(r: &Report, ps: &[Pair]) -> Table {
         for (metric, _, scale) in shown {
             let cell = match ps.iter().find(|p| p.cell == c && p.metric == metric) {
                 None => "-".into(),
-                Some(p) if p.diff.n == 0 => "no intents".into(),
+                Some(p) if p.diff.n == 0 => why_none(r, &[p.cell, p.base], metric).into(),
                 Some(p) => diff_text(p.diff, scale),
             };
             row.push(cell);
@@ -1284,13 +1330,26 @@ fn run_facts(r: &Report) -> Vec<String> {
             given_code(&m.command)
         ),
         format!(
-            "Grid: {} = {} cells, each run on the same {} seeds ({} to {}): {} runs, {} purchase intents in all.",
+            "Grid: {} = {} {}: {}, {} purchase intents in all.",
             dims.join(" × "),
-            m.cells.len(),
-            m.seeds,
-            m.seed_start,
-            m.seed_start.saturating_add(m.seeds.saturating_sub(1)),
-            m.cells.len() as u64 * m.seeds,
+            match m.cells.len() {
+                1 => "1 cell, run".to_string(),
+                n => format!("{n} cells, each run"),
+            },
+            if m.seeds == 1 {
+                format!("on seed {}", m.seed_start)
+            } else {
+                format!(
+                    "on the same {} seeds ({} to {})",
+                    m.seeds,
+                    m.seed_start,
+                    m.seed_start.saturating_add(m.seeds.saturating_sub(1))
+                )
+            },
+            match m.cells.len() as u64 * m.seeds {
+                1 => "1 run".to_string(),
+                n => format!("{n} runs"),
+            },
             intents_text(intents)
         ),
         "Common random numbers: every cell runs the same seeds, and a seed draws the same \
@@ -1309,7 +1368,7 @@ fn run_facts(r: &Report) -> Vec<String> {
              divided by φ = max(1, X²/(k − 1)), X² being Pearson's statistic of the per-seed \
              counts against the pooled rate (summary.csv gives φ){}. Where none was seen, the \
              table gives 0 (≤ U): U is the upper end of the same 95% interval, about 3.7/n for \
-             n intents.",
+             n intents when n is large.",
             if m.seeds < 2 {
                 "; with one seed φ is 1, as no spread between seeds can be seen"
             } else {
@@ -1322,10 +1381,18 @@ fn run_facts(r: &Report) -> Vec<String> {
          quantisation out: a percentile in the same bucket on every seed is given as \
          \"x on every seed\", not as an interval. Latency counts the intents that got a final \
          answer; those that never did are left out of it, and the table gives their share \
-         beside it."
+         beside it. A seed on which none did has no latency to give: it is left out of the \
+         latency means and paired differences."
             .to_string(),
     ];
-    if m.axes[0].values.len() > 1 {
+    if m.axes[0].values.len() > 1 && m.seeds < 2 {
+        f.push(format!(
+            "Paired differences subtract the baseline policy ({}) on the same seed and settings: \
+             with one seed, the difference on that seed, without an interval, as one seed shows \
+             no spread; for a rate, the difference of the two rates on that seed.",
+            given(&m.axes[0].values[m.baseline].label)
+        ));
+    } else if m.axes[0].values.len() > 1 {
         f.push(format!(
             "Paired differences subtract the baseline policy ({}) on the same seed and settings: \
              the mean of the per-seed differences, with a paired Student's t interval. For a rate \
@@ -1360,7 +1427,8 @@ fn per_seed_statistics(r: &Report) -> String {
     let what = "Quantities measured once a run (latency percentiles, messages and attempts per \
                 intent): means over seeds";
     let cut = ", a lower bound below zero cut at zero for a quantity that cannot be negative; \
-               a seed that issued no purchase is left out of them";
+               a seed that issued no purchase is left out of them, and a seed on which no \
+               intent got a final answer out of the latency percentiles";
     if hi < 2 {
         return format!(
             "{what}, without intervals: no cell has two seeds that issued purchases, and one \
@@ -1459,14 +1527,31 @@ const FILES: [(&str, &str); 7] = [
     ("cells/", "the rows of each cell as it finished"),
 ];
 
-const RESULTS_NOTE: &str = "Rates (duplicates, visible failures, no final answer) are pooled \
-over the cell's intents, with exact 95% intervals in brackets, and 0 (≤ U) where none was seen; \
-latency and messages per intent are means over seeds with 95% t intervals in brackets.";
+fn results_note(m: &Manifest) -> String {
+    format!(
+        "Rates (duplicates, visible failures, no final answer) are pooled over the cell's \
+         intents, with exact 95% intervals in brackets, and 0 (≤ U) where none was seen; \
+         latency and messages per intent are {}.",
+        if m.seeds < 2 {
+            "the one seed's values, without intervals"
+        } else {
+            "means over seeds with 95% t intervals in brackets"
+        }
+    )
+}
 
-const PAIRS_NOTE: &str = "Each policy minus the baseline on the same seeds and settings: the \
-mean of the per-seed differences, with its paired 95% t interval. An interval that excludes 0 is \
-a difference the seeds support; across many cells and metrics, about one interval in twenty \
-excludes 0 by chance where there is no difference.";
+fn pairs_note(m: &Manifest) -> &'static str {
+    if m.seeds < 2 {
+        "Each policy minus the baseline on the same seed and settings: with one seed, the \
+         difference on that seed, without an interval; one seed cannot tell a difference from \
+         chance."
+    } else {
+        "Each policy minus the baseline on the same seeds and settings: the mean of the \
+         per-seed differences, with its paired 95% t interval. An interval that excludes 0 is a \
+         difference the seeds support; across many cells and metrics, about one interval in \
+         twenty excludes 0 by chance where there is no difference."
+    }
+}
 
 fn markdown(r: &Report, charts: &[Chart], results: &Table, pairs: &Table) -> String {
     let m = r.m;
@@ -1492,7 +1577,7 @@ fn markdown(r: &Report, charts: &[Chart], results: &Table, pairs: &Table) -> Str
         );
     }
     let _ = writeln!(o, "## Results per cell\n");
-    let _ = writeln!(o, "{RESULTS_NOTE}\n");
+    let _ = writeln!(o, "{}\n", results_note(m));
     let _ = writeln!(o, "{}", results.md());
     if !pairs.rows.is_empty() {
         let _ = writeln!(
@@ -1500,7 +1585,7 @@ fn markdown(r: &Report, charts: &[Chart], results: &Table, pairs: &Table) -> Str
             "## Paired differences against {}\n",
             md_text(&m.axes[0].values[m.baseline].label)
         );
-        let _ = writeln!(o, "{PAIRS_NOTE}\n");
+        let _ = writeln!(o, "{}\n", pairs_note(m));
         let _ = writeln!(o, "{}", pairs.md());
     }
     let _ = writeln!(o, "## Data\n");
@@ -1579,7 +1664,7 @@ fn html(r: &Report, charts: &[(&Chart, String)], results: &Table, pairs: &Table)
     let _ = writeln!(
         o,
         "<h2>Results per cell</h2>\n<p>{}</p>\n{}",
-        esc(RESULTS_NOTE),
+        esc(&results_note(m)),
         results.html()
     );
     if !pairs.rows.is_empty() {
@@ -1587,7 +1672,7 @@ fn html(r: &Report, charts: &[(&Chart, String)], results: &Table, pairs: &Table)
             o,
             "<h2>Paired differences against {}</h2>\n<p>{}</p>\n{}",
             esc(&m.axes[0].values[m.baseline].label),
-            esc(PAIRS_NOTE),
+            esc(pairs_note(m)),
             pairs.html()
         );
     }
@@ -1643,7 +1728,189 @@ pub fn write(dir: &Path, m: &Manifest, rows: &[CellRows]) -> Result<(), CliError
 
 #[cfg(test)]
 mod tests {
+    use super::super::{AxisInfo, CellInfo, ValueInfo};
     use super::*;
+
+    /// A grid of the policies times the values of `x` (when given), on `seeds` seeds, with
+    /// `columns`; the cells are in the order the sweep numbers them.
+    fn manifest(seeds: u64, policies: &[&str], x: &[&str], columns: &[&str]) -> Manifest {
+        let axis = |name: &str, labels: &[&str]| AxisInfo {
+            name: name.into(),
+            label: name.into(),
+            values: labels
+                .iter()
+                .map(|l| ValueInfo {
+                    label: l.to_string(),
+                    settings: Vec::new(),
+                })
+                .collect(),
+        };
+        let mut axes = vec![axis("policy", policies)];
+        if !x.is_empty() {
+            axes.push(axis("drop", x));
+        }
+        let cells = (0..policies.len())
+            .flat_map(|p| (0..x.len().max(1)).map(move |v| (p, v)))
+            .enumerate()
+            .map(|(i, (p, v))| CellInfo {
+                id: format!("cell-{:03}", i + 1),
+                coords: if x.is_empty() { vec![p] } else { vec![p, v] },
+                hash: String::new(),
+            })
+            .collect();
+        Manifest {
+            format: 1,
+            payfault: "0.1.0".into(),
+            sweep: "s.ron".into(),
+            command: "payfault sweep s.ron".into(),
+            title: "t".into(),
+            description: String::new(),
+            base: "b.ron".into(),
+            base_name: "b".into(),
+            base_description: String::new(),
+            seeds,
+            seed_start: 5,
+            baseline: 0,
+            axes,
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            charts: Vec::new(),
+            cells,
+            shard: None,
+        }
+    }
+
+    /// A cell's rows from `values[column][seed]`.
+    fn rows(m: &Manifest, values: Vec<Vec<f64>>) -> CellRows {
+        CellRows {
+            seeds: (0..m.seeds).map(|s| m.seed_start + s).collect(),
+            values,
+            body: String::new(),
+        }
+    }
+
+    /// Regression: a seed on which no intent got a final answer gave p99 latency 0, and that 0
+    /// was averaged into the latency means and paired differences (only seeds without intents
+    /// were left out), though the report says latency counts the intents that got an answer.
+    #[test]
+    fn a_seed_without_a_final_answer_gives_no_latency() {
+        let m = manifest(
+            3,
+            &["naive", "idempotent"],
+            &[],
+            &[INTENTS, NO_ANSWER, P99, MSGS],
+        );
+        let cells = [
+            // Seed 2 issued ten purchases and answered none.
+            rows(
+                &m,
+                vec![
+                    vec![10.0, 10.0, 10.0],
+                    vec![0.0, 10.0, 0.0],
+                    vec![100.0, 0.0, 200.0],
+                    vec![4.0, 8.0, 6.0],
+                ],
+            ),
+            rows(
+                &m,
+                vec![
+                    vec![10.0, 10.0, 10.0],
+                    vec![0.0, 0.0, 0.0],
+                    vec![300.0, 400.0, 500.0],
+                    vec![4.0, 4.0, 4.0],
+                ],
+            ),
+        ];
+        let r = build(&m, &cells);
+        let p99 = r.mean(0, P99).expect("two seeds answered");
+        assert_eq!((p99.n, p99.mean), (2, 150.0));
+        // It issued purchases: its other per-intent means keep it.
+        assert_eq!(r.mean(0, MSGS).map(|e| e.n), Some(3));
+        let ps = pairs(&r);
+        let pair = |metric: &str| ps.iter().find(|p| p.metric == metric).expect("a pair").diff;
+        assert_eq!((pair(P99).n, pair(P99).mean), (2, 250.0));
+        assert_eq!(pair(MSGS).n, 3);
+        assert!(summary_csv(&r)
+            .lines()
+            .nth(1)
+            .expect("a row")
+            .contains(",150,"));
+
+        // No seed answered at all: no latency, and the table says why.
+        let silent = rows(
+            &m,
+            vec![vec![10.0; 3], vec![10.0; 3], vec![0.0; 3], vec![4.0; 3]],
+        );
+        let cells = [silent, cells[1].clone()];
+        let r = build(&m, &cells);
+        assert!(r.mean(0, P99).is_none());
+        assert_eq!(mean_text(&r, 0, P99, 1.0), "no final answer");
+        let table = pairs_table(&r, &pairs(&r));
+        assert!(
+            table.rows[0].contains(&"no final answer".to_string()),
+            "{:?}",
+            table.rows
+        );
+        let text = run_facts(&r).join(" ");
+        assert!(
+            text.contains("A seed on which none did has no latency to give"),
+            "{text}"
+        );
+    }
+
+    /// Regression: with one seed the report said "each run on the same 1 seeds (1 to 1)" and
+    /// promised paired 95% t intervals and t intervals in the results table, which one seed
+    /// cannot give; a duplicate rate of none seen beside cells that saw some lost its unit
+    /// ("reaching at most 12"); and the upper end of none seen was "about 3.7/n" for every n,
+    /// which holds only for large n.
+    #[test]
+    fn the_words_fit_one_seed_and_keep_their_units() {
+        let cols = [INTENTS, DUP_N, DUP, P99, MSGS];
+        let m = manifest(1, &["naive", "idempotent"], &["0.01", "0.1"], &cols);
+        // Naive double-debits at the higher drop rate only.
+        let cell = |dups: f64| {
+            rows(
+                &m,
+                vec![
+                    vec![1000.0],
+                    vec![dups],
+                    vec![dups * 1000.0],
+                    vec![500.0],
+                    vec![4.0],
+                ],
+            )
+        };
+        let cells = [cell(0.0), cell(7.0), cell(0.0), cell(0.0)];
+        let r = build(&m, &cells);
+        let facts = run_facts(&r).join("\n");
+        assert!(
+            facts.contains("= 4 cells, each run on seed 5: 4 runs,"),
+            "{facts}"
+        );
+        assert!(!facts.contains("1 seeds"), "{facts}");
+        assert!(!facts.contains("Student's t"), "{facts}");
+        assert!(
+            facts.contains("3.7/n for n intents when n is large"),
+            "{facts}"
+        );
+        assert!(!pairs_note(&m).contains("95% t"));
+        assert!(!results_note(&m).contains("95% t"));
+        let dups = md(&dup_facts(&r, DUP));
+        assert!(dups.contains("none seen at drop = 0.01 (0, "), "{dups}");
+        let bounds: Vec<&str> = dups.split("reaching at most ").skip(1).collect();
+        assert_eq!(bounds.len(), 2, "{dups}");
+        for b in bounds {
+            assert!(b.starts_with("3689 per million)"), "{dups}");
+        }
+
+        // One cell, one seed.
+        let one = manifest(1, &["naive"], &[], &cols);
+        let r = build(&one, &cells[..1]);
+        let facts = run_facts(&r).join("\n");
+        assert!(facts.contains("= 1 cell, run on seed 5: 1 run,"), "{facts}");
+        // More seeds keep the plural and the intervals.
+        let many = manifest(2, &["naive", "idempotent"], &[], &cols);
+        assert!(pairs_note(&many).contains("paired 95% t interval"));
+    }
 
     #[test]
     fn numbers_for_people() {
