@@ -509,12 +509,10 @@ fn names_and_labels_are_text_in_report_md_and_comments() {
     }
 }
 
-/// The upper end of the exact 95% interval of a rate of which none was seen in `n` trials:
-/// the 0.975 quantile of Beta(1, n), 1 − 0.025^(1/n), about 3.7/n.
 /// The upper end of the exact Poisson 95% interval with no event in `n` intents: the 0.975
 /// quantile of Gamma(1), -ln 0.025, over n.
 fn none_seen_upper(n: f64) -> f64 {
-    -(0.025_f64.ln()) / n
+    -libm::log(0.025) / n
 }
 
 #[test]

@@ -159,11 +159,11 @@ impl Scale {
             };
         }
         if allow_log && min_pos.is_finite() && max / min_pos >= 100.0 {
-            let lo = min_pos.log10().floor();
-            let hi = max.log10().ceil().max(lo + 1.0);
+            let lo = libm::log10(min_pos).floor();
+            let hi = libm::log10(max).ceil().max(lo + 1.0);
             return Scale {
                 log: true,
-                floor: 10f64.powf(lo),
+                floor: libm::pow(10.0, lo),
                 lo: lo - 0.05,
                 hi: hi + 0.05,
             };
@@ -200,9 +200,9 @@ impl Scale {
                 .filter(|v| *v > 0.0)
                 .fold(f64::INFINITY, f64::min);
             if min_pos < self.floor {
-                let lo = min_pos.log10().floor();
+                let lo = libm::log10(min_pos).floor();
                 return Scale {
-                    floor: 10f64.powf(lo),
+                    floor: libm::pow(10.0, lo),
                     lo: lo - 0.05,
                     ..self
                 };
@@ -221,7 +221,7 @@ impl Scale {
 
     fn map(&self, v: f64) -> f64 {
         if self.log {
-            v.max(self.floor).log10()
+            libm::log10(v.max(self.floor))
         } else {
             v
         }
@@ -232,7 +232,7 @@ impl Scale {
             if (t - t.round()).abs() > 1e-6 {
                 return String::new();
             }
-            return short(10f64.powf(t.round()));
+            return short(libm::pow(10.0, t.round()));
         }
         short(t)
     }
@@ -252,7 +252,7 @@ pub fn short(v: f64) -> String {
     } else if a >= 1.0 {
         2
     } else {
-        (-a.log10()).ceil() as usize + 2
+        (-libm::log10(a)).ceil() as usize + 2
     };
     let s = format!("{v:.decimals$}");
     if s.contains('.') {
@@ -788,7 +788,7 @@ mod tests {
         );
         let ys = y_scale(&fig.panels[0]);
         assert!(ys.log);
-        assert_eq!(ys.map(0.00077), 0.00077f64.log10(), "{ys:?}");
+        assert_eq!(ys.map(0.00077), libm::log10(0.00077), "{ys:?}");
         let (svg, _) = render(&fig).expect("renders");
         assert!(
             svg.contains(">\n0.0001\n</text>"),

@@ -339,7 +339,7 @@ pub fn sig(v: f64) -> String {
     if a >= 1000.0 {
         return format!("{v:.0}");
     }
-    let decimals = (2 - a.log10().floor() as i32).clamp(0, 8) as usize;
+    let decimals = (2 - libm::log10(a).floor() as i32).clamp(0, 8) as usize;
     let s = format!("{v:.decimals$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
