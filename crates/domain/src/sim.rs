@@ -233,6 +233,19 @@ fn make_key(intent: u64, txn: u8, attempt: u32) -> u64 {
     (intent << 24) | (u64::from(txn) << 16) | u64::from(attempt.min(0xffff))
 }
 
+/// The STAN that the attempt under `key` was sent with, given the transaction's latest key
+/// and its STAN. Only a send under a new key takes a STAN, from the terminal's counter, and a
+/// terminal runs one transaction at a time: so the attempts under other keys than the latest
+/// (the first attempt beside its hedge, or attempts whose outcome is still unknown) took the
+/// STANs just before it, one an attempt.
+fn stan_of(key: u64, latest: u64, latest_stan: u32) -> u32 {
+    let back = (latest & 0xffff).saturating_sub(key & 0xffff) % STAN_CYCLE;
+    ((u64::from(latest_stan) + STAN_CYCLE - 1 - back) % STAN_CYCLE) as u32 + 1
+}
+
+/// STANs run from 1 to 999,999 and then start again at 1.
+const STAN_CYCLE: u64 = 999_999;
+
 /// One transaction a terminal is to run; the amount and account are the intent's.
 #[derive(Clone, Debug)]
 struct Job {
@@ -2051,7 +2064,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     fn next_stan(&mut self, term: u32) -> u32 {
         let t = &mut self.terms[term as usize];
-        t.stan = t.stan % 999_999 + 1;
+        t.stan = (u64::from(t.stan) % STAN_CYCLE) as u32 + 1;
         t.stan
     }
 
@@ -2275,14 +2288,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     fn reverse_outstanding(&mut self, term: u32) {
         let cur = txn_of_mut(&mut self.intents, &self.terms[term as usize]).expect("current");
         let keys = std::mem::take(&mut cur.outstanding);
-        let (job, stan) = (cur.job(), cur.stan);
+        let (job, latest, stan) = (cur.job(), cur.key, cur.stan);
         for &key in keys.iter() {
             self.queue_reversal(
                 term,
                 Rev {
                     job: job.clone(),
                     key,
-                    stan,
+                    stan: stan_of(key, latest, stan),
                     sends: 0,
                 },
             );

@@ -1005,3 +1005,52 @@ fn regression_a_repeated_reversal_is_traced_as_already_reversed() {
     );
     assert_eq!(s.violation_count, 0, "{:?}", s.violations);
 }
+
+/// Regression: a reversal carried the transaction's latest STAN, so after a hedge (a new key
+/// and STAN) the reversal of the first attempt went out under the hedge's STAN: 12 of 15
+/// reversal sends on one seed named the wrong original. Each reversal now carries the STAN
+/// of the attempt it reverses, as field 90 of an 0400 names the original's.
+#[test]
+fn regression_a_reversal_carries_the_stan_of_the_attempt_it_reverses() {
+    let sc = parse(
+        r#"Scenario(
+            name: "hedged-reversals",
+            terminals: 20,
+            workload: (inter_arrival: Exponential(mean: "2s"), amount: (min: 100, max: 20000), purchases: 400),
+            links: (
+                terminal_acquirer: (latency: LogNormal(median: "20ms", sigma: 0.6), drop: 0.05),
+                acquirer_bank: (latency: LogNormal(median: "20ms", sigma: 0.6)),
+            ),
+            acquirer: (processing: Exponential(mean: "2ms"), servers: 8, queue: 1000),
+            bank: (processing: LogNormal(median: "100ms", sigma: 1.0), servers: 8, queue: 1000),
+            policy: (kind: ReversalThenRetry, timeout: "1s", max_attempts: 5, hedge_after: "300ms",
+                     backoff: FullJitter(base: "100ms", cap: "2s")),
+        )"#,
+    );
+    let mut checked = 0;
+    for seed in 1..=3 {
+        let mut sent = BTreeMap::new();
+        let mut wrong = Vec::new();
+        let mut tracer = |e: TraceEvent| {
+            // Every record of a message names its STAN: a send lost at once is "lost".
+            let Some(m) = e.msg.as_ref() else {
+                return;
+            };
+            match m.mti {
+                "0200" | "0201" => {
+                    sent.insert(m.key, m.stan);
+                }
+                "0400" | "0401" => {
+                    checked += 1;
+                    if sent.get(&m.key) != Some(&m.stan) {
+                        wrong.push((m.key, m.stan, sent.get(&m.key).copied()));
+                    }
+                }
+                _ => {}
+            }
+        };
+        run_with(&sc, seed, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
+        assert!(wrong.is_empty(), "seed {seed}: {wrong:?}");
+    }
+    assert!(checked > 20, "only {checked} reversal sends");
+}
