@@ -506,6 +506,21 @@ pub struct IdempotencyConfig {
     /// What a key seen before is answered with.
     #[serde(default)]
     pub replay: Replay,
+    /// What a repeat of a key gets while the bank still handles its first request.
+    #[serde(default)]
+    pub in_progress: InProgress,
+}
+
+/// What the bank does with a request whose key it is still handling (queued or in service):
+/// a hedge, or a repeat sent before the first request's answer.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InProgress {
+    /// It waits its turn, and is answered from the table once the first is done.
+    #[default]
+    Queue,
+    /// It is answered at once with 09 ("request in progress"), as Stripe and Adyen answer
+    /// such a race with 409: it saves nothing, and the terminal's policy decides what next.
+    Conflict,
 }
 
 /// What the bank's idempotency table answers a key it has seen with.

@@ -16,8 +16,8 @@ use smallvec::SmallVec;
 use crate::config::MsgKind as Kind;
 
 use crate::config::{
-    Direction, Duration, FaultSchedule, LinkConfig, LinkName, MsgId, MsgKind, NodeName, Positive,
-    Replay, Scenario, ScheduledCrash,
+    Direction, Duration, FaultSchedule, InProgress, LinkConfig, LinkName, MsgId, MsgKind, NodeName,
+    Positive, Replay, Scenario, ScheduledCrash,
 };
 use crate::few::Few;
 use crate::idem::IdemTable;
@@ -36,6 +36,8 @@ pub mod rc {
     /// Unable to locate the original (status inquiry).
     pub const NOT_FOUND: u8 = 25;
     pub const INSUFFICIENT_FUNDS: u8 = 51;
+    /// Request in progress: the bank still handles a request with the same key.
+    pub const IN_PROGRESS: u8 = 9;
     /// Duplicate transmission: the order is already paid.
     pub const DUPLICATE: u8 = 94;
     pub const MALFUNCTION: u8 = 96;
@@ -43,6 +45,7 @@ pub mod rc {
     pub fn text(code: u8) -> &'static str {
         match code {
             APPROVED => "00",
+            IN_PROGRESS => "09",
             VOIDED => "12",
             NOT_FOUND => "25",
             INSUFFICIENT_FUNDS => "51",
@@ -427,6 +430,9 @@ struct Bank {
     merchant: u128,
     intents: Ring<BankIntent>,
     idem: Option<IdemTable>,
+    /// With `in_progress: Conflict`, the keys of the purchases the bank has admitted and not
+    /// yet processed; `None` otherwise.
+    in_progress: Option<BTreeSet<u64>>,
     commits: u64,
 }
 
@@ -759,6 +765,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     .idempotency
                     .as_ref()
                     .map(|i| IdemTable::new(i.retention.get(), make_key(0, 0, 1))),
+                in_progress: b
+                    .idempotency
+                    .as_ref()
+                    .filter(|i| i.in_progress == InProgress::Conflict)
+                    .map(|_| BTreeSet::new()),
                 commits: 0,
             },
             bank_reply: b.reply_delay.0.clone(),
@@ -1453,6 +1464,21 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return Ok(());
         }
         self.trace_msg(to, "deliver", slot, Some(from), None);
+        if kind == Kind::Purchase && to == self.bank_node() && self.bank.in_progress.is_some() {
+            let key = self.msgs[slot as usize].key;
+            let busy = self.bank.in_progress.as_mut().expect("checked");
+            if !busy.insert(key) {
+                self.trace_msg(
+                    to,
+                    "conflict",
+                    slot,
+                    None,
+                    Some(format_args!("key in progress")),
+                );
+                self.bank_reply_now(slot, rc::IN_PROGRESS);
+                return Ok(());
+            }
+        }
         if kind.is_request() {
             self.admit(to, slot);
         } else {
@@ -1508,6 +1534,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         } else {
             self.c.overload_drops += 1;
             self.trace_msg(node, "lost", slot, None, Some(format_args!("queue full")));
+            if node == self.bank_node() {
+                let key = self.msgs[slot as usize].key;
+                if let Some(busy) = &mut self.bank.in_progress {
+                    busy.remove(&key);
+                }
+            }
             self.free_slot(slot);
         }
     }
@@ -1568,6 +1600,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let m = self.msgs[slot as usize].clone();
         let code = match m.kind {
             Kind::Purchase => {
+                if let Some(busy) = &mut self.bank.in_progress {
+                    busy.remove(&m.key);
+                }
                 let cached = self.bank.idem.as_mut().and_then(|t| t.lookup(m.key, now));
                 let order_paid = self.sc.bank.order_dedup.is_some_and(|w| {
                     self.bank
@@ -1757,16 +1792,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             }
             _ => unreachable!("the bank receives requests only"),
         };
-        let epoch = self.bank_srv.epoch;
-        {
-            let msg = &mut self.msgs[slot as usize];
-            msg.kind = msg.kind.response();
-            msg.rc = code;
-            msg.epoch = epoch;
-            msg.id = 0;
-        }
-        let id = self.new_msg_id();
-        self.msgs[slot as usize].id = id;
+        self.make_reply(slot, code);
         let delay = if m.kind == Kind::Purchase {
             self.bank_reply.sample(&mut Fate::new(
                 self.seed,
@@ -1788,6 +1814,28 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             self.sched
                 .schedule_in_on(self.lanes.bank_reply, delay, Ev::BankReply(slot));
         }
+    }
+
+    /// Turns the request in `slot` into the bank's reply to it, with `code`.
+    fn make_reply(&mut self, slot: u32, code: u8) {
+        let epoch = self.bank_srv.epoch;
+        {
+            let msg = &mut self.msgs[slot as usize];
+            msg.kind = msg.kind.response();
+            msg.rc = code;
+            msg.epoch = epoch;
+            msg.id = 0;
+        }
+        let id = self.new_msg_id();
+        self.msgs[slot as usize].id = id;
+    }
+
+    /// Answers the request in `slot` with `code` at once, without processing it.
+    fn bank_reply_now(&mut self, slot: u32, code: u8) {
+        self.make_reply(slot, code);
+        let bank = self.bank_node();
+        let back = self.hop_back(bank, slot);
+        self.transmit(slot, bank, back);
     }
 
     fn on_bank_reply(&mut self, slot: u32) -> Result<(), SimError> {
@@ -2780,6 +2828,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             if volatile_table {
                 if let Some(t) = &mut self.bank.idem {
                     t.clear();
+                }
+            }
+            if node == self.bank_node() {
+                // What it was handling is lost with it.
+                if let Some(busy) = &mut self.bank.in_progress {
+                    busy.clear();
                 }
             }
         }

@@ -55,6 +55,7 @@ fn scenario(bank_keeps_keys: bool) -> payfault_domain::Scenario {
             )),
             durable: true,
             replay: payfault_domain::config::Replay::FirstReply,
+            in_progress: payfault_domain::config::InProgress::Queue,
         });
     }
     sc
