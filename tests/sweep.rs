@@ -1931,3 +1931,51 @@ fn merge_refuses_shards_made_from_different_base_scenarios() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("input/base.ron differs"), "{err}");
 }
+
+/// Regression: a change to the scenario format (a new field, a default no longer written)
+/// left the committed reports as an earlier build had made them, and nothing said so. Each
+/// folder in reports/ must be what this build makes from its sweep file, byte for byte.
+#[test]
+fn the_committed_reports_are_what_this_build_makes() {
+    let root = scratch("committed");
+    let reports = Path::new(WORKSPACE).join("reports");
+    let mut names: Vec<String> = std::fs::read_dir(&reports)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 4, "{names:?}");
+    for name in &names {
+        let out = root.join(name);
+        // From the repository's root, as reports/README.md writes them: the manifest records
+        // the sweep file as named.
+        let run = Command::new(env!("CARGO_BIN_EXE_payfault"))
+            .args(["sweep", &format!("sweeps/{name}.ron"), "--out"])
+            .arg(&out)
+            .current_dir(WORKSPACE)
+            .env("CI", "1")
+            .output()
+            .expect("the binary starts");
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let (made, kept) = (tree(&out), tree(&reports.join(name)));
+        let stale: std::collections::BTreeSet<&String> = made
+            .keys()
+            .chain(kept.keys())
+            .filter(|f| made.get(*f) != kept.get(*f))
+            .collect();
+        assert!(
+            stale.is_empty(),
+            "reports/{name} is not what this build makes ({} files differ, first {:?}): \
+             write it again as reports/README.md says",
+            stale.len(),
+            stale.first()
+        );
+    }
+}
