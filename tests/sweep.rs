@@ -541,7 +541,7 @@ fn summaries_follow_the_rows_with_t_intervals_pooled_rates_and_paired_difference
         let x = values(cell, "messages_per_intent");
         let n = x.len() as f64;
         let mean = x.iter().sum::<f64>() / n;
-        let sd = (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        let sd = (x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)).sqrt();
         // Three seeds: Student's t with 2 degrees of freedom, 4.3027 at 97.5%.
         let half = 4.3027 * sd / n.sqrt();
         assert!((num(s, &sh, "messages_per_intent_mean") - mean).abs() < 1e-12);
@@ -570,7 +570,7 @@ fn summaries_follow_the_rows_with_t_intervals_pooled_rates_and_paired_difference
             let chi2: f64 = per_seed
                 .iter()
                 .zip(&trials)
-                .map(|(x, n)| (x - n * p).powi(2) / (n * p))
+                .map(|(x, n)| (x - n * p) * (x - n * p) / (n * p))
                 .sum();
             let expected = (chi2 / (trials.len() - 1) as f64).max(1.0);
             assert!(
@@ -1978,4 +1978,33 @@ fn the_committed_reports_are_what_this_build_makes() {
             stale.first()
         );
     }
+}
+
+/// Regression: with the deadline optional and left out of a scenario written back without
+/// one, a sweep could no longer set `policy.deadline` on a base that has none: "'policy' has
+/// no field 'deadline'".
+#[test]
+fn a_sweep_sets_a_deadline_the_base_leaves_out() {
+    let root = scratch("deadline");
+    assert!(!read(&fixture("base.ron")).contains("deadline"));
+    std::fs::copy(fixture("base.ron"), root.join("base.ron")).unwrap();
+    let file = root.join("deadline.ron");
+    std::fs::write(
+        &file,
+        r#"Sweep(
+    title: "Deadlines",
+    base: "base.ron",
+    seeds: 2,
+    policies: [Naive],
+    parameters: [(name: "deadline", path: "policy.deadline", values: ["10ms", "1h"])],
+)"#,
+    )
+    .unwrap();
+    let out = root.join("out");
+    sweep(&file, &out, &[]);
+    let cells: Vec<String> = (1..=2)
+        .map(|k| read(&out.join(format!("scenarios/cell-00{k}.ron"))))
+        .collect();
+    assert!(cells[0].contains(r#"deadline: Some("10ms")"#), "{}", cells[0]);
+    assert!(cells[1].contains(r#"deadline: Some("1h")"#), "{}", cells[1]);
 }

@@ -850,7 +850,8 @@ pub struct PolicyConfig {
     /// No attempt starts later than this after the transaction began. None by default: then
     /// `max_attempts` alone bounds the retries, so that a timeout as long as the 60 s of
     /// card networks still leaves room for them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Written out even when `None`, so that a sweep can set it on a base that has none.
+    #[serde(default)]
     pub deadline: Option<Positive>,
     #[serde(default = "no_backoff")]
     pub backoff: Backoff,
