@@ -2005,6 +2005,10 @@ fn a_sweep_sets_a_deadline_the_base_leaves_out() {
     let cells: Vec<String> = (1..=2)
         .map(|k| read(&out.join(format!("scenarios/cell-00{k}.ron"))))
         .collect();
-    assert!(cells[0].contains(r#"deadline: Some("10ms")"#), "{}", cells[0]);
+    assert!(
+        cells[0].contains(r#"deadline: Some("10ms")"#),
+        "{}",
+        cells[0]
+    );
     assert!(cells[1].contains(r#"deadline: Some("1h")"#), "{}", cells[1]);
 }

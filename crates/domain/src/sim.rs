@@ -1464,7 +1464,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return Ok(());
         }
         self.trace_msg(to, "deliver", slot, Some(from), None);
-        if kind == Kind::Purchase && to == self.bank_node() && self.bank.in_progress.is_some() {
+        if self.bank.in_progress.is_some() && kind == Kind::Purchase && to == self.bank_node() {
             let key = self.msgs[slot as usize].key;
             let busy = self.bank.in_progress.as_mut().expect("checked");
             if !busy.insert(key) {
@@ -1817,6 +1817,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     }
 
     /// Turns the request in `slot` into the bank's reply to it, with `code`.
+    #[inline]
     fn make_reply(&mut self, slot: u32, code: u8) {
         let epoch = self.bank_srv.epoch;
         {
@@ -1831,6 +1832,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     }
 
     /// Answers the request in `slot` with `code` at once, without processing it.
+    #[cold]
     fn bank_reply_now(&mut self, slot: u32, code: u8) {
         self.make_reply(slot, code);
         let bank = self.bank_node();
