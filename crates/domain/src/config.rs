@@ -511,6 +511,17 @@ pub struct IdempotencyConfig {
     pub in_progress: InProgress,
 }
 
+/// What a status inquiry that finds nothing posted under its key does at the bank.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InquiryAnswer {
+    /// It voids the key, so that the original, should it arrive later, is refused (12): the
+    /// inquiry acts as a reversal of what was not posted.
+    #[default]
+    VoidsKey,
+    /// It only reports: an original that arrives later is posted.
+    ReportsOnly,
+}
+
 /// What the bank does with a request whose key it is still handling (queued or in service):
 /// a hedge, or a repeat sent before the first request's answer.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -555,6 +566,9 @@ pub struct BankConfig {
     /// order already paid is answered 94 and not posted).
     #[serde(default)]
     pub order_dedup: Option<Positive>,
+    /// What a status inquiry that finds no debit does besides answering 25.
+    #[serde(default)]
+    pub inquiry: InquiryAnswer,
     /// Number of cardholder accounts, at most [`MAX_ACCOUNTS`].
     #[serde(default = "default_accounts", deserialize_with = "account_count")]
     pub accounts: AtLeastOne,

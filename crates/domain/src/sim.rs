@@ -16,8 +16,8 @@ use smallvec::SmallVec;
 use crate::config::MsgKind as Kind;
 
 use crate::config::{
-    Direction, Duration, FaultSchedule, InProgress, LinkConfig, LinkName, MsgId, MsgKind, NodeName,
-    Positive, Replay, Scenario, ScheduledCrash,
+    Direction, Duration, FaultSchedule, InProgress, InquiryAnswer, LinkConfig, LinkName, MsgId,
+    MsgKind, NodeName, Positive, Replay, Scenario, ScheduledCrash,
 };
 use crate::few::Few;
 use crate::idem::IdemTable;
@@ -1776,7 +1776,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     .any(|(k, p)| *k == m.key && !p.reversed);
                 if posted {
                     rc::APPROVED
-                } else {
+                } else if self.sc.bank.inquiry == InquiryAnswer::VoidsKey {
                     if !record.voided.contains(&m.key) {
                         record.voided.push(m.key);
                     }
@@ -1786,6 +1786,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         slot,
                         None,
                         Some(format_args!("inquiry found nothing")),
+                    );
+                    rc::NOT_FOUND
+                } else {
+                    self.trace_msg(
+                        bank,
+                        "not-found",
+                        slot,
+                        None,
+                        Some(format_args!("inquiry found nothing; the key stays open")),
                     );
                     rc::NOT_FOUND
                 }

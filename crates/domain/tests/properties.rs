@@ -1054,3 +1054,21 @@ fn regression_a_reversal_carries_the_stan_of_the_attempt_it_reverses() {
     }
     assert!(checked > 20, "only {checked} reversal sends");
 }
+
+/// An issuer whose status inquiry only reports (`inquiry: ReportsOnly`) leaves open the race
+/// that a voiding one closes: on the same seed, the stalled originals that the voided keys
+/// refuse are posted after the new charge.
+#[test]
+fn an_inquiry_that_only_reports_lets_the_late_original_post() {
+    let voids = shipped("cause-network-delay-inquiry");
+    let mut reports = voids.clone();
+    reports.bank.inquiry = payfault_domain::config::InquiryAnswer::ReportsOnly;
+    for seed in 1..=3 {
+        let (a, b) = (run(&voids, seed).unwrap(), run(&reports, seed).unwrap());
+        assert_eq!(a.metrics.duplicate_permanent, 0, "seed {seed}");
+        assert!(b.metrics.duplicate_permanent > 0, "seed {seed}");
+        // Only the late originals differ: the same customers, the same inquiries.
+        assert_eq!(a.metrics.intents, b.metrics.intents);
+        assert_eq!(a.metrics.inquiries, b.metrics.inquiries, "seed {seed}");
+    }
+}
