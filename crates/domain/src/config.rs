@@ -593,6 +593,20 @@ pub struct TerminalConfig {
     /// Whether the pending transaction and the reversal queue survive a terminal crash.
     #[serde(default = "yes")]
     pub durable: bool,
+    /// What the terminal tells the customer on a 94, the bank's "order already paid".
+    #[serde(default)]
+    pub reads_94_as: Reads94,
+}
+
+/// What a terminal shows for a 94 ("duplicate transmission", here: this order is already
+/// paid, by an earlier debit).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reads94 {
+    /// "Approved": the order is paid, as a till that knows the order reads it.
+    #[default]
+    Approved,
+    /// "Declined", the bare code: the customer of a paid order is told the payment failed.
+    Declined,
 }
 
 fn yes() -> bool {
@@ -601,7 +615,10 @@ fn yes() -> bool {
 
 impl Default for TerminalConfig {
     fn default() -> Self {
-        TerminalConfig { durable: true }
+        TerminalConfig {
+            durable: true,
+            reads_94_as: Reads94::Approved,
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use crate::config::MsgKind as Kind;
 
 use crate::config::{
     Direction, Duration, FaultSchedule, InProgress, InquiryAnswer, LinkConfig, LinkName, MsgId,
-    MsgKind, NodeName, Positive, Replay, Scenario, ScheduledCrash,
+    MsgKind, NodeName, Positive, Reads94, Replay, Scenario, ScheduledCrash,
 };
 use crate::few::Few;
 use crate::idem::IdemTable;
@@ -2373,7 +2373,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 // approval that comes while the terminal backs off or inquires still approves.
                 let open = matches_cur && cur.is_some_and(|c| c.outstanding.contains(&m.key));
                 let waiting = open && cur.is_some_and(|c| c.phase == Phase::Waiting);
-                let approves = matches!(m.rc, rc::APPROVED | rc::DUPLICATE);
+                let approves = m.rc == rc::APPROVED
+                    || (m.rc == rc::DUPLICATE && self.sc.terminal.reads_94_as == Reads94::Approved);
                 let already = self
                     .intents
                     .get(m.intent)
@@ -2389,7 +2390,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     self.finish_txn(term, Answer::Approved);
                 } else if waiting {
                     match m.rc {
-                        rc::INSUFFICIENT_FUNDS => self.finish_txn(term, Answer::Declined),
+                        // A 94 here is one the terminal reads as a decline.
+                        rc::INSUFFICIENT_FUNDS | rc::DUPLICATE => {
+                            self.finish_txn(term, Answer::Declined)
+                        }
                         code => self.fail(term, Failure::ErrorReply(code))?,
                     }
                 } else if open {

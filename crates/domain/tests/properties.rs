@@ -1072,3 +1072,28 @@ fn an_inquiry_that_only_reports_lets_the_late_original_post() {
         assert_eq!(a.metrics.inquiries, b.metrics.inquiries, "seed {seed}");
     }
 }
+
+/// A till that shows the bank's 94 ("order already paid") as a decline tells each customer
+/// who paid again for a paid order that the payment failed: on the same seed, every 94 that
+/// approved becomes a customer charged but told "declined".
+#[test]
+fn a_till_that_shows_94_as_a_decline_tells_charged_customers_no() {
+    let approved = shipped("trap-pay-again-order-dedup");
+    let mut declined = approved.clone();
+    declined.terminal.reads_94_as = payfault_domain::config::Reads94::Declined;
+    let mut seen = 0;
+    for seed in 1..=3 {
+        let (a, d) = (run(&approved, seed).unwrap(), run(&declined, seed).unwrap());
+        let (a, d) = (&a.metrics, &d.metrics);
+        assert_eq!(a.declined, 0, "seed {seed}");
+        assert_eq!(d.approved + d.declined, a.approved, "seed {seed}");
+        assert_eq!(
+            d.charged_but_told_failed,
+            a.charged_but_told_failed + d.declined,
+            "seed {seed}"
+        );
+        assert_eq!(d.duplicate_permanent, 0, "seed {seed}");
+        seen += d.declined;
+    }
+    assert!(seen > 10, "{seen}");
+}
