@@ -35,6 +35,29 @@ fn signal(child: &Child, name: &str) {
     assert!(sent.success());
 }
 
+/// Sends Ctrl-C to `child` once a line of its stderr starts with `at`, and returns its exit
+/// status, its whole stdout and the rest of its stderr.
+fn interrupt_at(child: &mut Child, at: &str) -> (std::process::ExitStatus, String, String) {
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with(at) {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "ended before {at:?}");
+    }
+    signal(child, "INT");
+    let status = child.wait().unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    (status, out, rest)
+}
+
 /// The reference scenario made long enough that no test sees it end.
 fn long_scenario(dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(root().join("scenarios/reference.ron")).unwrap();
@@ -67,23 +90,7 @@ fn an_interrupted_check_prints_the_scenarios_it_finished() {
         ],
         &dir,
     );
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("checked policy-idempotent") {
-        line.clear();
-        assert!(err.read_line(&mut line).unwrap() > 0, "ended early");
-    }
-    signal(&child, "INT");
-    let status = child.wait().unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut rest = String::new();
-    err.read_to_string(&mut rest).unwrap();
+    let (status, out, rest) = interrupt_at(&mut child, "checked policy-idempotent");
     assert_eq!(status.code(), Some(130), "{out}\n{rest}");
     assert!(out.contains("ok   policy-idempotent"), "{out}");
     assert!(!out.contains("long"), "{out}");
@@ -174,23 +181,7 @@ fn an_interrupted_shrink_reports_the_failure_and_writes_nothing_half() {
         ],
         &dir,
     );
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("shrinking reference seed 1 (agreement)") {
-        line.clear();
-        assert!(err.read_line(&mut line).unwrap() > 0, "ended early");
-    }
-    signal(&child, "INT");
-    let status = child.wait().unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut rest = String::new();
-    err.read_to_string(&mut rest).unwrap();
+    let (status, out, rest) = interrupt_at(&mut child, "shrinking reference seed 1 (agreement)");
     // A failure found is the verdict, interrupted or not: 1, not 130.
     assert_eq!(status.code(), Some(1), "{out}\n{rest}");
     assert!(out.contains("FAIL reference"), "{out}");

@@ -76,6 +76,14 @@ fn sweep(file: &Path, out: &Path, extra: &[&str]) -> Output {
     ok(&args)
 }
 
+/// `payfault merge` of `dirs`, in that order, into `out`.
+fn merge_into(dirs: &[&PathBuf], out: &Path) -> Output {
+    let mut a = vec!["merge".to_string()];
+    a.extend(dirs.iter().map(|d| d.display().to_string()));
+    a.extend(["--out".into(), out.display().to_string()]);
+    payfault(&a)
+}
+
 /// Every file under `dir`, by relative path.
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, d: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
@@ -1850,12 +1858,7 @@ fn resume_and_merge_refuse_cells_made_by_another_build() {
             &["--shard", &format!("{}/2", k + 1)],
         );
     }
-    let merge = |to: &str| {
-        let mut a = vec!["merge".to_string()];
-        a.extend(shards.iter().map(|d| d.display().to_string()));
-        a.extend(["--out".into(), root.join(to).display().to_string()]);
-        payfault(&a)
-    };
+    let merge = |to: &str| merge_into(&[&shards[0], &shards[1]], &root.join(to));
     // The second shard's first cell is cell-002.
     tamper(&shards[1].join("cells/cell-002.csv"));
     let out = merge("merged");
@@ -1894,12 +1897,7 @@ fn merge_refuses_shards_made_from_different_base_scenarios() {
             &["--shard", &format!("{}/2", k + 1)],
         );
     }
-    let merge = |dirs: &[&PathBuf], to: &str| {
-        let mut a = vec!["merge".to_string()];
-        a.extend(dirs.iter().map(|d| d.display().to_string()));
-        a.extend(["--out".into(), root.join(to).display().to_string()]);
-        payfault(&a)
-    };
+    let merge = |dirs: &[&PathBuf], to: &str| merge_into(dirs, &root.join(to));
     // The same inputs merge, in either order, into the same folder.
     assert_eq!(
         merge(&[&shards[0], &shards[1]], "ab").status.code(),
