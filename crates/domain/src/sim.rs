@@ -1468,6 +1468,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             let key = self.msgs[slot as usize].key;
             let busy = self.bank.in_progress.as_mut().expect("checked");
             if !busy.insert(key) {
+                self.c.conflicts += 1;
                 self.trace_msg(
                     to,
                     "conflict",
