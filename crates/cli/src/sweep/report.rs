@@ -439,6 +439,7 @@ fn summary_csv(r: &Report) -> String {
     h.extend(m.axes.iter().map(|a| a.name.clone()));
     h.push("seeds".into());
     h.push("seeds_with_intents".into());
+    h.push("seeds_with_answers".into());
     for c in &m.columns {
         let point = if rate_def(c).is_some() {
             "pooled"
@@ -476,12 +477,14 @@ fn summary_csv(r: &Report) -> String {
     for (i, cell) in m.cells.iter().enumerate() {
         let mut f = m.cell_labels(cell);
         f.push(r.rows[i].seeds.len().to_string());
-        f.push(
-            (0..r.rows[i].seeds.len())
-                .filter(|&s| issued(m, &r.rows[i], s))
-                .count()
-                .to_string(),
-        );
+        for counts in [issued, answered] {
+            f.push(
+                (0..r.rows[i].seeds.len())
+                    .filter(|&s| counts(m, &r.rows[i], s))
+                    .count()
+                    .to_string(),
+            );
+        }
         for e in &r.est[i] {
             // No seed gave it: no value to write.
             f.push(num((e.n > 0).then_some(e.mean)));
@@ -1829,11 +1832,11 @@ mod tests {
         let pair = |metric: &str| ps.iter().find(|p| p.metric == metric).expect("a pair").diff;
         assert_eq!((pair(P99).n, pair(P99).mean), (2, 250.0));
         assert_eq!(pair(MSGS).n, 3);
-        assert!(summary_csv(&r)
-            .lines()
-            .nth(1)
-            .expect("a row")
-            .contains(",150,"));
+        let csv = data::parse_csv(&summary_csv(&r)).expect("CSV");
+        let field = |name: &str| &csv[1][csv[0].iter().position(|h| h == name).expect(name)];
+        assert_eq!(field("seeds_with_intents"), "3");
+        assert_eq!(field("seeds_with_answers"), "2");
+        assert_eq!(field(&format!("{P99}_mean")), "150");
 
         // No seed answered at all: no latency, and the table says why.
         let silent = rows(
