@@ -24,8 +24,9 @@ pub enum Failure {
     /// A reply with an error code (system malfunction, issuer inoperative...): the outcome is
     /// unknown, the debit may have been committed.
     ErrorReply(u8),
-    /// A status inquiry answered that the bank has no (unreversed) debit for the attempt; the
-    /// bank has voided the attempt's key, so a late copy will not be posted.
+    /// A status inquiry answered that the bank has no (unreversed) debit for the attempt. A
+    /// bank whose `inquiry` is `VoidsKey` (the default) has voided the attempt's key, so a
+    /// late copy will not be posted; one that `ReportsOnly` may still post it.
     NotFound,
     /// A status inquiry got no answer in time.
     InquiryTimeout,
@@ -210,7 +211,8 @@ impl RetryPolicy for Builtin {
             PolicyKind::ReversalThenRetry if retry => Action::ReverseThenRetry { after },
             PolicyKind::ReversalThenRetry => Action::ReverseAndGiveUp,
             PolicyKind::InquireThenRetry => match ctx.failure {
-                // The bank voided the attempt: a fresh one cannot double the debit.
+                // A bank that voids the attempt on "not found" (the default) makes a fresh
+                // one safe; one that only reports leaves the late original free to post.
                 Failure::NotFound if retry => Action::Retry { after },
                 Failure::NotFound => Action::GiveUp,
                 // Keep asking until the bank answers: giving up without an answer could
