@@ -723,7 +723,7 @@ fn dup_facts(r: &Report, rate: &str) -> String {
     facts.join("; ")
 }
 
-/// "At <x> = <last value>": where the x axis is hardest in most sweeps, its last value.
+/// "At `<x>` = `<last value>`": where the x axis is hardest in most sweeps, its last value.
 /// A series' mean and its name.
 type Labelled<'a> = (f64, &'a str);
 
@@ -1687,7 +1687,7 @@ fn html(r: &Report, charts: &[(&Chart, String)], results: &Table, pairs: &Table)
     o
 }
 
-/// `text` in backquotes as <code>.
+/// `text` in backquotes as `<code>`.
 fn code_spans(s: &str) -> String {
     let mut out = String::new();
     for (i, part) in s.split('`').enumerate() {
