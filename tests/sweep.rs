@@ -76,6 +76,16 @@ fn sweep(file: &Path, out: &Path, extra: &[&str]) -> Output {
     ok(&args)
 }
 
+/// Asserts that a command was refused as bad input (exit 2) with each of `phrases` in its
+/// stderr.
+fn refused(out: &Output, phrases: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for p in phrases {
+        assert!(err.contains(p), "expected {p:?} in {err}");
+    }
+}
+
 /// `payfault merge` of `dirs`, in that order, into `out`.
 fn merge_into(dirs: &[&PathBuf], out: &Path) -> Output {
     let mut a = vec!["merge".to_string()];
@@ -1021,12 +1031,7 @@ fn merge_refuses_an_out_that_is_one_of_its_inputs() {
         "--out",
         &spelled(&report),
     ]));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("is where the merged report for --out"),
-        "{err}"
-    );
+    refused(&out, &["is where the merged report for --out"]);
 }
 
 /// Regression: an `--out` that could not be made was refused with the system's words alone
@@ -1833,12 +1838,12 @@ fn resume_and_merge_refuse_cells_made_by_another_build() {
         &report.display().to_string(),
         "--resume",
     ]));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("cell-001.csv: made by a different build of payfault")
-            && err.contains("run the sweep without --resume"),
-        "{err}"
+    refused(
+        &out,
+        &[
+            "cell-001.csv: made by a different build of payfault",
+            "run the sweep without --resume",
+        ],
     );
     assert!(
         tree(&report) == before,
@@ -1862,23 +1867,21 @@ fn resume_and_merge_refuse_cells_made_by_another_build() {
     // The second shard's first cell is cell-002.
     tamper(&shards[1].join("cells/cell-002.csv"));
     let out = merge("merged");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("cell-002.csv: made by a different build of payfault")
-            && err.contains(&format!("run the shard in {} again", shards[1].display())),
-        "{err}"
+    refused(
+        &out,
+        &[
+            "cell-002.csv: made by a different build of payfault",
+            &format!("run the shard in {} again", shards[1].display()),
+        ],
     );
     assert!(!root.join("merged").exists());
     // Shards of different sweep files are not one sweep.
     sweep(&fixture("tiny.ron"), &shards[1], &["--shard", "2/2"]);
     std::fs::write(shards[1].join("input/sweep.ron"), "// another\n").unwrap();
     let out = merge("merged");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("their copies of the sweep file (input/sweep.ron) differ"),
-        "{err}"
+    refused(
+        &out,
+        &["their copies of the sweep file (input/sweep.ron) differ"],
     );
 }
 
@@ -1914,20 +1917,16 @@ fn merge_refuses_shards_made_from_different_base_scenarios() {
     std::fs::write(&base, text).unwrap();
     for order in [[&shards[0], &shards[1]], [&shards[1], &shards[0]]] {
         let out = merge(&order, "merged");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{err}");
-        assert!(
-            err.contains("were made from different inputs: input/base.ron differs"),
-            "{err}"
+        refused(
+            &out,
+            &["were made from different inputs: input/base.ron differs"],
         );
         assert!(!root.join("merged").exists());
     }
     // A file in one folder's inputs only is a difference too.
     std::fs::remove_file(&base).unwrap();
     let out = merge(&[&shards[0], &shards[1]], "merged");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("input/base.ron differs"), "{err}");
+    refused(&out, &["input/base.ron differs"]);
 }
 
 /// Regression: a change to the scenario format (a new field, a default no longer written)
