@@ -1595,6 +1595,18 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
     }
 
+    /// Whether the bank has posted a debit from the terminal and STAN of purchase `m`. An
+    /// intent's transactions all run on one terminal, and a terminal gives each new attempt a
+    /// new key and a new STAN and a repeat both of its original's, so a posting of the intent
+    /// under the message's key is one under its STAN (STANs wrap after 999,999 transactions
+    /// of a terminal, which no intent outlives).
+    fn stan_posted(&self, m: &Msg) -> bool {
+        self.bank
+            .intents
+            .get(m.intent)
+            .is_some_and(|b| b.postings.iter().any(|(k, _)| *k == m.key))
+    }
+
     fn bank_process(&mut self, slot: u32) {
         let bank = self.bank_node();
         let now = self.sched.now();
@@ -1630,6 +1642,16 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         Some(format_args!("idempotency key seen")),
                     );
                     code
+                } else if self.sc.bank.stan_dedup && self.stan_posted(&m) {
+                    self.c.dedup_hits += 1;
+                    self.trace_msg(
+                        bank,
+                        "dedup",
+                        slot,
+                        None,
+                        Some(format_args!("STAN {} already posted", m.stan())),
+                    );
+                    rc::DUPLICATE
                 } else if order_paid {
                     self.c.dedup_hits += 1;
                     self.trace_msg(
@@ -2382,10 +2404,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     .is_some_and(|o| o.approved_keys.contains(&m.key));
                 if open && approves {
                     self.note_approved(m.intent, m.key);
-                    // A 94: the bank holds one debit of the order. If the terminal is about to
-                    // reverse a late approval of it, that is the one; else its approval may
-                    // still come, and is to be kept when it does.
-                    if m.rc == rc::DUPLICATE && !self.keep_the_order_paid(term, m.intent) {
+                    // A 94 where the bank checks orders: it holds one debit of the order. If
+                    // the terminal is about to reverse a late approval of it, that is the one;
+                    // else its approval may still come, and is to be kept when it does. Where
+                    // it checks only STANs, the debit is the one under this key, noted above.
+                    if m.rc == rc::DUPLICATE
+                        && self.sc.bank.order_dedup.is_some()
+                        && !self.keep_the_order_paid(term, m.intent)
+                    {
                         self.note_approved(m.intent, order_paid_mark(m.intent));
                     }
                     self.finish_txn(term, Answer::Approved);

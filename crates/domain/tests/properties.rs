@@ -1097,3 +1097,35 @@ fn a_till_that_shows_94_as_a_decline_tells_charged_customers_no() {
     }
     assert!(seen > 10, "{seen}");
 }
+
+/// The issuer's duplicate-transmission check (`stan_dedup`) answers each repeat of a STAN it
+/// has posted with 94 instead of posting it again: on the same seeds, every debit that the
+/// repeats add at an issuer without the check is a 94 with it, and nothing else changes. A
+/// till that shows 94 as a decline then tells those customers "declined", charged once.
+#[test]
+fn the_stan_check_answers_each_repeat_of_a_posted_debit_94() {
+    let unchecked = shipped("trap-repeat-unchecked");
+    let checked = shipped("trap-repeat-unchecked-fixed");
+    let mut declined = checked.clone();
+    declined.terminal.reads_94_as = payfault_domain::config::Reads94::Declined;
+    for seed in 1..=3 {
+        let u = run(&unchecked, seed).unwrap().metrics;
+        let c = run(&checked, seed).unwrap().metrics;
+        let d = run(&declined, seed).unwrap().metrics;
+        assert!(u.duplicate_permanent > 0, "seed {seed}");
+        assert_eq!(u.dedup_hits, 0, "seed {seed}");
+        assert_eq!(c.duplicate_permanent, 0, "seed {seed}");
+        assert!(c.dedup_hits > 0, "seed {seed}");
+        assert_eq!(
+            c.debits_posted + c.dedup_hits,
+            u.debits_posted,
+            "seed {seed}"
+        );
+        assert_eq!(c.attempts, u.attempts, "seed {seed}");
+        assert_eq!(c.approved, u.approved, "seed {seed}");
+        assert_eq!(d.duplicate_permanent, 0, "seed {seed}");
+        assert!(d.declined > 0, "seed {seed}");
+        assert_eq!(d.approved + d.declined, c.approved, "seed {seed}");
+        assert_eq!(d.charged_but_told_failed, d.declined, "seed {seed}");
+    }
+}
