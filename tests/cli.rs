@@ -494,6 +494,13 @@ const MALFORMED: &[Malformed] = &[
         phrase: "expected max_attempts of at least 2 with hedge_after",
         fix: Some(("max_attempts: 1,", "max_attempts: 2,")),
     },
+    Malformed {
+        file: "hedge-past-the-deadline.ron",
+        line: 12,
+        col: 83,
+        phrase: "expected hedge_after below the deadline (500ms), found 1s",
+        fix: Some(("deadline: \"500ms\"", "deadline: \"5s\"")),
+    },
 ];
 
 fn malformed_dir() -> PathBuf {

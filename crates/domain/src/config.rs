@@ -523,14 +523,18 @@ pub enum InquiryAnswer {
 }
 
 /// What the bank does with a request whose key it is still handling (queued or in service):
-/// a hedge, or a repeat sent before the first request's answer.
+/// a hedge, a repeat sent before the first request's answer, or a link's copy of the request.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InProgress {
-    /// It waits its turn, and is answered from the table once the first is done.
+    /// It is handled like any request: whichever copy is processed first posts, and the other
+    /// is answered from the table.
     #[default]
     Queue,
     /// It is answered at once with 09 ("request in progress"), as Stripe and Adyen answer
     /// such a race with 409: it saves nothing, and the terminal's policy decides what next.
+    /// A link's copy of one request meets the lock too, and its 09, sent at once, usually
+    /// reaches the terminal before the first copy's answer: to the terminal it is an error
+    /// reply to the attempt.
     Conflict,
 }
 
@@ -1457,6 +1461,16 @@ impl Scenario {
                     "hedge_after",
                     "expected max_attempts of at least 2 with hedge_after: the hedge is an attempt",
                 ));
+            }
+            // No attempt starts past the deadline, which runs from the transaction's start, at
+            // or before the first attempt's send.
+            if let Some(d) = self.policy.deadline.map(Positive::get) {
+                if d.as_nanos() <= h.as_nanos() {
+                    return Err(misfit(
+                        "hedge_after",
+                        format!("expected hedge_after below the deadline ({d}), found {h}: the hedge is an attempt, and none starts past the deadline"),
+                    ));
+                }
             }
         }
         // The parser refuses these at their fields; a scenario built in code meets them here.
