@@ -1118,9 +1118,14 @@ fn bench_scales_prints_a_row_a_scale() {
         [1e3, 1e4, 1e5, 1e6]
     );
     for r in &looped {
-        // The loop's columns, then the simulator's cost per event over the loop's.
-        assert_eq!(r.len(), 8, "{r:?}");
+        // The loop's columns, its cost per event over its first row's, then the simulator's
+        // cost per event over the loop's.
+        assert_eq!(r.len(), 9, "{r:?}");
         assert!(r.iter().all(|&x| x > 0.0), "{r:?}");
+        assert!(
+            (r[4] / looped[0][4] - r[7]).abs() < 0.01 + r[7] * 0.01,
+            "{r:?}"
+        );
     }
     let (sim, same_load) = sim
         .split_once("\nthe same terminals at the load of 1000")
@@ -1139,12 +1144,20 @@ fn bench_scales_prints_a_row_a_scale() {
     // A million terminals each a thousand times slower keep a thousand terminals' payments
     // in flight, not a million's: a fraction of the memory.
     assert!(same_load[3][6] * 2.0 < rows[3][6], "{same_load:?} {rows:?}");
-    for r in rows.iter().chain(&same_load) {
-        // events, events/s, ns/event, wall s, peak MiB: positive and consistent.
-        assert_eq!(r.len(), 7);
-        assert!(r.iter().all(|&x| x > 0.0), "{r:?}");
-        assert!((r[2] / r[5] - r[3]).abs() / r[3] < 0.01, "{r:?}");
-        assert!((1e9 / r[3] - r[4]).abs() / r[4] < 0.01, "{r:?}");
+    for table in [&rows, &same_load] {
+        assert_eq!(table[0][7], 1.0, "{table:?}");
+        for r in table {
+            // events, events/s, ns/event, wall s, peak MiB: positive and consistent; then the
+            // cost per event over the table's first row's.
+            assert_eq!(r.len(), 8);
+            assert!(r.iter().all(|&x| x > 0.0), "{r:?}");
+            assert!((r[2] / r[5] - r[3]).abs() / r[3] < 0.01, "{r:?}");
+            assert!((1e9 / r[3] - r[4]).abs() / r[4] < 0.01, "{r:?}");
+            assert!(
+                (r[4] / table[0][4] - r[7]).abs() < 0.01 + r[7] * 0.01,
+                "{r:?}"
+            );
+        }
     }
 }
 

@@ -121,36 +121,51 @@ fn scales(args: &BenchArgs) -> Result<u8, CliError> {
             format!("the fastest of {tries} runs a scale, the largest peak")
         }
     );
-    say!("{}", header());
+    say!("{} {:>9}", header(), VS_FIRST);
     let mut loop_points = Vec::new();
+    let mut first = None;
     for (t, p) in points {
         let (events, secs, kib) = fastest(&exe, args, t, p, tries, Kind::Sim)?;
-        say!("{}", scale_row(t, p, events, secs, kib));
+        let ns = secs * 1e9 / events;
+        say!(
+            "{} {:>9.2}",
+            scale_row(t, p, events, secs, kib),
+            ns / *first.get_or_insert(ns)
+        );
         if p == 1_000_000 {
-            loop_points.push((t, p, secs * 1e9 / events));
+            loop_points.push((t, p, ns));
         }
     }
     say!(
         "\nthe same terminals at the load of {LOAD_OF}: each terminal's inter-arrival times \
          stretched by terminals/{LOAD_OF}, so that as many payments are in flight"
     );
-    say!("{}", header());
+    say!("{} {:>9}", header(), VS_FIRST);
+    let mut first = None;
     for &(t, p, _) in &loop_points {
         let (events, secs, kib) = fastest(&exe, args, t, p, tries, Kind::SameLoad)?;
-        say!("{}", scale_row(t, p, events, secs, kib));
+        let ns = secs * 1e9 / events;
+        say!(
+            "{} {:>9.2}",
+            scale_row(t, p, events, secs, kib),
+            ns / *first.get_or_insert(ns)
+        );
     }
     if args.baseline {
         say!(
             "\nthe minimal hand-written loop (binary heap, ChaCha8, hash maps; no oracle, \
              metrics or trace), and the simulator's cost per event against it"
         );
-        say!("{} {:>10}", header(), "sim/loop");
+        say!("{} {:>9} {:>10}", header(), VS_FIRST, "sim/loop");
+        let mut first = None;
         for (t, p, sim_ns) in loop_points {
             let (events, secs, kib) = fastest(&exe, args, t, p, tries, Kind::Baseline)?;
+            let ns = secs * 1e9 / events;
             say!(
-                "{} {:>10.2}",
+                "{} {:>9.2} {:>10.2}",
                 scale_row(t, p, events, secs, kib),
-                sim_ns / (secs * 1e9 / events)
+                ns / *first.get_or_insert(ns),
+                sim_ns / ns
             );
         }
     }
@@ -178,6 +193,10 @@ fn fastest(
     }
     Ok(best.expect("at least one run"))
 }
+
+/// The heading of the column that gives each row's cost per event over its table's first:
+/// how far the cost grows with the scale.
+const VS_FIRST: &str = "vs row 1";
 
 /// The heading of a table of [`scale_row`]s.
 fn header() -> String {

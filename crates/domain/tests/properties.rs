@@ -680,14 +680,24 @@ fn regression_no_attempt_starts_after_the_deadline() {
     let sent = attempts(&blocked);
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(sent[&0].iter().all(|&(t, _)| t < s + 5 * s), "{sent:?}");
-    // Hedges every half second, with a deadline of a tenth of one.
-    let hedged = one(
-        r#"(terminal_acquirer: (latency: Constant("10ms")), acquirer_bank: (latency: Constant("1s")))"#,
-        r#"(kind: Idempotent, timeout: "10s", max_attempts: 5, deadline: "100ms", hedge_after: "500ms")"#,
-        "()",
+    // A hedge half a second after the first attempt, with a deadline of a tenth of one: a
+    // transaction sends its first attempt as it starts, so no such hedge could ever be sent,
+    // and the scenario is refused.
+    let hedged = payfault_domain::from_ron(
+        r#"Scenario(
+            name: "deadline",
+            terminals: 1,
+            workload: (inter_arrival: Constant("1s"), amount: (min: 100, max: 100), purchases: 1),
+            links: (terminal_acquirer: (latency: Constant("10ms")), acquirer_bank: (latency: Constant("1s"))),
+            acquirer: (processing: Constant("1ms"), servers: 1, queue: 10),
+            bank: (processing: Constant("1ms"), servers: 1, queue: 10),
+            policy: (kind: Idempotent, timeout: "10s", max_attempts: 5, deadline: "100ms", hedge_after: "500ms"),
+        )"#,
     );
-    let sent = attempts(&hedged);
-    assert_eq!(sent[&0], [(s, 1)], "only the first attempt");
+    let e = hedged
+        .expect_err("a hedge past the deadline is refused")
+        .to_string();
+    assert!(e.contains("expected hedge_after below the deadline"), "{e}");
 }
 
 /// What a test sees of a message: when, what happened, and its detail.
