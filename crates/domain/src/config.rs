@@ -571,9 +571,9 @@ pub struct BankConfig {
     #[serde(default)]
     pub order_dedup: Option<Positive>,
     /// The issuer's own duplicate-transmission check (ISO 8583): a purchase from the terminal
-    /// and with the STAN of a debit already posted (a 0201 repeat, or a network copy of one
-    /// 0200) is answered 94 and not posted. It remembers a STAN for as long as the purchase
-    /// it belongs to may still be repeated.
+    /// and with the STAN and transmission time of a debit already posted (a 0201 repeat, or a
+    /// network copy of one 0200) is answered 94 and not posted. It remembers a STAN for as
+    /// long as the purchase it belongs to may still be repeated.
     #[serde(default)]
     pub stan_dedup: bool,
     /// What a status inquiry that finds no debit does besides answering 25.

@@ -96,7 +96,8 @@ struct Msg {
     amount: u64,
     attempt: u32,
     terminal: u32,
-    /// The STAN, with the repeat flag (0201, 0401) in the top bit.
+    /// The STAN, with the repeat flag (0201, 0401) in the top bit and two marks below it
+    /// ([`CUT_BIT`], [`ORDER_PAID_BIT`]).
     stan_repeat: u32,
     account: u32,
     from: Node,
@@ -116,10 +117,14 @@ const REPEAT_BIT: u32 = 1 << 31;
 /// the link's partitions are known in advance, so this is decided when it is sent and takes
 /// effect when it is due. A STAN (at most 999,999) leaves the bit free.
 const CUT_BIT: u32 = 1 << 30;
+/// Set on a 94 that the order check gave ("order already paid", the order's debit is under
+/// some other key), not the STAN check (the debit is under the key answered): the bank's
+/// answers say which, as a till that knows the order tells them apart.
+const ORDER_PAID_BIT: u32 = 1 << 29;
 
 impl Msg {
     fn stan(&self) -> u32 {
-        self.stan_repeat & !(REPEAT_BIT | CUT_BIT)
+        self.stan_repeat & !(REPEAT_BIT | CUT_BIT | ORDER_PAID_BIT)
     }
 
     fn cut(&self) -> bool {
@@ -132,6 +137,10 @@ impl Msg {
 
     fn repeat(&self) -> bool {
         self.stan_repeat & REPEAT_BIT != 0
+    }
+
+    fn order_paid(&self) -> bool {
+        self.stan_repeat & ORDER_PAID_BIT != 0
     }
 
     /// A request from terminal `term` about one transaction of `job`.
@@ -1595,11 +1604,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
     }
 
-    /// Whether the bank has posted a debit from the terminal and STAN of purchase `m`. An
-    /// intent's transactions all run on one terminal, and a terminal gives each new attempt a
-    /// new key and a new STAN and a repeat both of its original's, so a posting of the intent
-    /// under the message's key is one under its STAN (STANs wrap after 999,999 transactions
-    /// of a terminal, which no intent outlives).
+    /// Whether the bank has posted a debit from the terminal and STAN of purchase `m`, sent
+    /// at the same time (ISO 8583 matches the STAN with the original's transmission time,
+    /// which a repeat keeps). An intent's transactions all run on one terminal, and a terminal
+    /// gives each new attempt a new key and a new STAN, and a repeat both of its original's:
+    /// so a posting of the intent under the message's key is one under its STAN and time. A
+    /// STAN that the terminal reuses after wrapping past 999,999 comes with a new time, and a
+    /// new key: a new purchase.
     fn stan_posted(&self, m: &Msg) -> bool {
         self.bank
             .intents
@@ -1653,6 +1664,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     );
                     rc::DUPLICATE
                 } else if order_paid {
+                    self.msgs[slot as usize].stan_repeat |= ORDER_PAID_BIT;
                     self.c.dedup_hits += 1;
                     self.trace_msg(
                         bank,
@@ -2404,12 +2416,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     .is_some_and(|o| o.approved_keys.contains(&m.key));
                 if open && approves {
                     self.note_approved(m.intent, m.key);
-                    // A 94 where the bank checks orders: it holds one debit of the order. If
-                    // the terminal is about to reverse a late approval of it, that is the one;
-                    // else its approval may still come, and is to be kept when it does. Where
-                    // it checks only STANs, the debit is the one under this key, noted above.
+                    // A 94 of the order check: the bank holds one debit of the order. If the
+                    // terminal is about to reverse a late approval of it, that is the one;
+                    // else its approval may still come, and is to be kept when it does. A 94
+                    // of the STAN check names the debit under this key, noted above.
                     if m.rc == rc::DUPLICATE
-                        && self.sc.bank.order_dedup.is_some()
+                        && m.order_paid()
                         && !self.keep_the_order_paid(term, m.intent)
                     {
                         self.note_approved(m.intent, order_paid_mark(m.intent));
