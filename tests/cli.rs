@@ -826,6 +826,44 @@ fn json_format_prints_one_object_with_the_summary_sections() {
     }
 }
 
+/// The text summary's counts of the bank's answers without a debit are the JSON's.
+#[test]
+fn the_text_summary_counts_what_the_bank_deduplicated_and_refused_as_in_progress() {
+    for (file, line, field) in [
+        (
+            "trap-repeat-unchecked-fixed.ron",
+            "deduplicated (key table, STAN, order)",
+            "dedup_hits",
+        ),
+        (
+            "trap-key-in-progress.ron",
+            "answered 09, key in progress",
+            "conflicts",
+        ),
+    ] {
+        let text = payfault(&["run", &scenario(file), "--seed", "1"]).stdout;
+        let json = payfault(&["run", &scenario(file), "--seed", "1", "--format", "json"]).stdout;
+        let shown: u64 = text
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix(line))
+            .unwrap_or_else(|| panic!("{file}: no line {line:?} in {text}"))
+            .trim()
+            .parse()
+            .expect("a count");
+        let key = format!("\"{field}\": ");
+        let at = json
+            .find(&key)
+            .unwrap_or_else(|| panic!("{file}: no {key} in {json}"));
+        let counted: u64 = json[at + key.len()..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|d| d.parse().ok())
+            .expect("a count");
+        assert!(shown > 0, "{file}: {line} is 0");
+        assert_eq!(shown, counted, "{file}: {line}");
+    }
+}
+
 #[test]
 fn trace_is_json_lines_and_depends_only_on_the_seed() {
     let path = scenario("policy-idempotent.ron");

@@ -807,6 +807,10 @@ fn render_text(s: &Summary, path: &Path) -> String {
             format!("{} / {} / {}", m.dropped, m.duplicated, m.partitioned),
         ),
         ("overload drops", m.overload_drops.to_string()),
+        (
+            "deduplicated (key table, STAN, order)",
+            m.dedup_hits.to_string(),
+        ),
         ("answered 09, key in progress", m.conflicts.to_string()),
         ("crashes", m.crashes.to_string()),
         (
