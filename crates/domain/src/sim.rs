@@ -532,6 +532,10 @@ pub struct Outcome {
 pub enum SimError {
     #[error("{}{}", .0, hint(.0))]
     Engine(#[from] EngineError),
+    /// A limit of the scenario stopped the run: what was still going on then, so that the
+    /// fault or the policy that kept it going can be found.
+    #[error("{error}{}; still going: {still}", hint(.error))]
+    Stopped { error: EngineError, still: String },
     /// A table that grows with the model (a terminal's state, an account's balance) cannot be
     /// allocated.
     #[error(
@@ -902,6 +906,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         loop {
             let next = match self.sched.next_or(self.next_arrival_at) {
                 Err(EngineError::TimeLimit { .. }) if self.discard_void() => continue,
+                Err(error @ (EngineError::TimeLimit { .. } | EngineError::EventLimit { .. })) => {
+                    return Err(SimError::Stopped {
+                        error,
+                        still: self.still_going(),
+                    })
+                }
                 next => next?,
             };
             let (at, ev) = match next {
@@ -949,6 +959,77 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             self.last_effect = at;
         }
         Ok(self.finish())
+    }
+
+    /// What was still going on when a limit stopped the run: the transactions and reversals
+    /// still open, the first of each told in full, and the faults in force.
+    #[cold]
+    #[inline(never)]
+    fn still_going(&self) -> String {
+        let now = self.sched.now();
+        let mut said = Vec::new();
+        let open = (0..self.n_terms)
+            .filter_map(|t| txn_of(&self.intents, &self.terms[t as usize]).map(|c| (t, c)));
+        if let Some((t, c)) = open.clone().next() {
+            let doing = match c.phase {
+                Phase::Waiting => "waiting for an answer",
+                Phase::Inquiring => "waiting for the answer to an inquiry",
+                Phase::Backoff(_) => "backing off",
+                Phase::Blocked(_) => "held behind its reversals",
+            };
+            said.push(format!(
+                "{} transactions open, the first at terminal-{t}: purchase {} (transaction {}, \
+                 begun at {:.3} s, attempts {}, inquiries {}), {doing}",
+                open.count(),
+                c.intent,
+                c.txn,
+                c.started.as_nanos() as f64 / 1e9,
+                c.attempts,
+                c.inquiries,
+            ));
+        }
+        let reversing = (0..self.n_terms).filter_map(|t| {
+            self.terms[t as usize]
+                .saf_front()
+                .map(|r| (t, r.job.intent, r.sends))
+        });
+        if let Some((t, intent, sends)) = reversing.clone().next() {
+            said.push(format!(
+                "{} terminals repeating reversals, the first terminal-{t}: a reversal of purchase \
+                 {intent}, sends {sends}",
+                reversing.count()
+            ));
+        }
+        for &(link, from, until, direction) in &self.partitions {
+            if from <= now && now < until {
+                said.push(format!(
+                    "a partition of {link:?} ({direction:?}) from {} until {}",
+                    SimDuration::from_nanos(from.as_nanos()),
+                    SimDuration::from_nanos(until.as_nanos())
+                ));
+            }
+        }
+        let down = [
+            (NodeLabel::Acquirer, self.acq.down),
+            (NodeLabel::Switch, self.sw.as_ref().map_or(0, |s| s.down)),
+            (NodeLabel::Bank, self.bank_srv.down),
+        ];
+        for (node, d) in down {
+            if d > 0 {
+                said.push(format!("the {node} down"));
+            }
+        }
+        let terms_down = self.terms.iter().filter(|t| t.down > 0).count();
+        if terms_down > 0 {
+            said.push(format!("{terms_down} terminals down"));
+        }
+        if said.is_empty() {
+            said.push(format!(
+                "no transaction or reversal open; {} events pending",
+                self.sched.pending()
+            ));
+        }
+        said.join("; ")
     }
 
     /// Past the time limit: takes out the void events at the head of the queue (timers

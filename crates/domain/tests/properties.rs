@@ -1139,3 +1139,44 @@ fn the_stan_check_answers_each_repeat_of_a_posted_debit_94() {
         assert_eq!(d.charged_but_told_failed, d.declined, "seed {seed}");
     }
 }
+
+/// A run stopped by a limit says what was still going on, so that the fault or the policy
+/// that kept it going can be found: here a partition of the bank's replies that outlasts the
+/// time limit, which keeps the inquiries and the reversals going.
+#[test]
+fn a_run_stopped_by_a_limit_says_what_was_still_going() {
+    let stopped = |policy: &str| {
+        let sc = parse(&format!(
+            r#"Scenario(
+                name: "stopped",
+                terminals: 3,
+                workload: (inter_arrival: Constant("1s"), amount: (min: 100, max: 100), purchases: 3),
+                links: (terminal_acquirer: (latency: Constant("10ms")), acquirer_bank: (latency: Constant("10ms"))),
+                acquirer: (processing: Constant("1ms"), servers: 1, queue: 10),
+                bank: (processing: Constant("1ms"), servers: 1, queue: 10),
+                policy: (kind: {policy}, timeout: "10s", max_attempts: 3),
+                faults: (partitions: [(link: AcquirerBank, from: "0s", until: "100d", direction: Response)]),
+                limits: (max_time: "1h"),
+            )"#
+        ));
+        match run(&sc, 1) {
+            Err(payfault_domain::SimError::Stopped { still, .. }) => still,
+            other => panic!("{policy}: not stopped by the limit: {other:?}"),
+        }
+    };
+    let inquiring = stopped("InquireThenRetry");
+    for part in [
+        "3 transactions open, the first at terminal-0: purchase 0 (transaction 0, begun at 1.000 s, attempts 1, inquiries 359)",
+        "waiting for the answer to an inquiry",
+        "a partition of AcquirerBank (Response) from 0s until 100d",
+    ] {
+        assert!(inquiring.contains(part), "{part:?} not in {inquiring}");
+    }
+    let reversing = stopped("ReversalThenRetry");
+    for part in [
+        "held behind its reversals",
+        "3 terminals repeating reversals, the first terminal-0: a reversal of purchase 0",
+    ] {
+        assert!(reversing.contains(part), "{part:?} not in {reversing}");
+    }
+}
