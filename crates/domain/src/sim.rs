@@ -908,8 +908,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 Err(EngineError::TimeLimit { .. }) if self.discard_void() => continue,
                 Err(error @ (EngineError::TimeLimit { .. } | EngineError::EventLimit { .. })) => {
                     return Err(SimError::Stopped {
+                        still: self.still_going(&error),
                         error,
-                        still: self.still_going(),
                     })
                 }
                 next => next?,
@@ -961,29 +961,46 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         Ok(self.finish())
     }
 
-    /// What was still going on when a limit stopped the run: the transactions and reversals
-    /// still open, the first of each told in full, and the faults in force.
+    /// What was still going on when `error`, a limit, stopped the run: the transactions and
+    /// reversal queues still open (the oldest transaction and the first queue told in full),
+    /// the purchases still to issue, and the faults in force when it stopped.
     #[cold]
     #[inline(never)]
-    fn still_going(&self) -> String {
-        let now = self.sched.now();
+    fn still_going(&self, error: &EngineError) -> String {
+        fn count(n: usize, one: &str, many: &str) -> String {
+            if n == 1 {
+                format!("1 {one}")
+            } else {
+                format!("{n} {many}")
+            }
+        }
+        let secs = |t: SimTime| t.as_nanos() as f64 / 1e9;
+        let (at, pending) = match *error {
+            EngineError::TimeLimit { limit, pending } => (limit, pending),
+            EngineError::EventLimit { pending, .. } => (self.sched.now(), pending),
+            _ => (self.sched.now(), self.sched.pending()),
+        };
         let mut said = Vec::new();
         let open = (0..self.n_terms)
             .filter_map(|t| txn_of(&self.intents, &self.terms[t as usize]).map(|c| (t, c)));
-        if let Some((t, c)) = open.clone().next() {
-            let doing = match c.phase {
-                Phase::Waiting => "waiting for an answer",
-                Phase::Inquiring => "waiting for the answer to an inquiry",
-                Phase::Backoff(_) => "backing off",
-                Phase::Blocked(_) => "held behind its reversals",
+        if let Some((t, c)) = open.clone().min_by_key(|&(t, c)| (c.started, t)) {
+            let doing = if self.terms[t as usize].down > 0 {
+                "its terminal down"
+            } else {
+                match c.phase {
+                    Phase::Waiting => "waiting for an answer",
+                    Phase::Inquiring => "waiting for the answer to an inquiry",
+                    Phase::Backoff(_) => "backing off",
+                    Phase::Blocked(_) => "held behind its reversals",
+                }
             };
             said.push(format!(
-                "{} transactions open, the first at terminal-{t}: purchase {} (transaction {}, \
-                 begun at {:.3} s, attempts {}, inquiries {}), {doing}",
-                open.count(),
+                "{} open, the oldest at terminal-{t}: purchase {} (transaction {}, begun at \
+                 {:.3} s, attempts {}, inquiries {}), {doing}",
+                count(open.count(), "transaction", "transactions"),
                 c.intent,
                 c.txn,
-                c.started.as_nanos() as f64 / 1e9,
+                secs(c.started),
                 c.attempts,
                 c.inquiries,
             ));
@@ -995,13 +1012,25 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         });
         if let Some((t, intent, sends)) = reversing.clone().next() {
             said.push(format!(
-                "{} terminals repeating reversals, the first terminal-{t}: a reversal of purchase \
+                "{} repeating reversals, the first terminal-{t}: a reversal of purchase \
                  {intent}, sends {sends}",
-                reversing.count()
+                count(reversing.count(), "terminal", "terminals"),
+            ));
+        }
+        if let Some(next) = self.next_arrival_at {
+            let left = self
+                .sc
+                .workload
+                .purchases
+                .map(|p| format!("{} ", p.saturating_sub(self.issued)));
+            said.push(format!(
+                "{}purchases still to issue, the next at {:.3} s",
+                left.unwrap_or_default(),
+                secs(next)
             ));
         }
         for &(link, from, until, direction) in &self.partitions {
-            if from <= now && now < until {
+            if from <= at && at < until {
                 said.push(format!(
                     "a partition of {link:?} ({direction:?}) from {} until {}",
                     SimDuration::from_nanos(from.as_nanos()),
@@ -1021,12 +1050,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
         let terms_down = self.terms.iter().filter(|t| t.down > 0).count();
         if terms_down > 0 {
-            said.push(format!("{terms_down} terminals down"));
+            said.push(format!(
+                "{} down",
+                count(terms_down, "terminal", "terminals")
+            ));
         }
         if said.is_empty() {
             said.push(format!(
-                "no transaction or reversal open; {} events pending",
-                self.sched.pending()
+                "no transaction, reversal or purchase to come; {} pending",
+                count(pending, "event", "events")
             ));
         }
         said.join("; ")

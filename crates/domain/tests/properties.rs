@@ -1141,42 +1141,104 @@ fn the_stan_check_answers_each_repeat_of_a_posted_debit_94() {
 }
 
 /// A run stopped by a limit says what was still going on, so that the fault or the policy
-/// that kept it going can be found: here a partition of the bank's replies that outlasts the
-/// time limit, which keeps the inquiries and the reversals going.
+/// that kept it going can be found: the open transactions, the oldest in full; the reversal
+/// queues; the purchases still to issue; and the faults in force at the limit, not before.
 #[test]
 fn a_run_stopped_by_a_limit_says_what_was_still_going() {
-    let stopped = |policy: &str| {
+    let stopped = |inter_arrival: &str,
+                   purchases: u32,
+                   policy: &str,
+                   partitions: &str,
+                   limits: &str| {
         let sc = parse(&format!(
             r#"Scenario(
                 name: "stopped",
                 terminals: 3,
-                workload: (inter_arrival: Constant("1s"), amount: (min: 100, max: 100), purchases: 3),
+                workload: (inter_arrival: Constant("{inter_arrival}"), amount: (min: 100, max: 100), purchases: {purchases}),
                 links: (terminal_acquirer: (latency: Constant("10ms")), acquirer_bank: (latency: Constant("10ms"))),
                 acquirer: (processing: Constant("1ms"), servers: 1, queue: 10),
                 bank: (processing: Constant("1ms"), servers: 1, queue: 10),
-                policy: (kind: {policy}, timeout: "10s", max_attempts: 3),
-                faults: (partitions: [(link: AcquirerBank, from: "0s", until: "100d", direction: Response)]),
-                limits: (max_time: "1h"),
+                policy: {policy},
+                faults: (partitions: [{partitions}]),
+                limits: {limits},
             )"#
         ));
         match run(&sc, 1) {
-            Err(payfault_domain::SimError::Stopped { still, .. }) => still,
+            Err(e @ payfault_domain::SimError::Stopped { .. }) => e.to_string(),
             other => panic!("{policy}: not stopped by the limit: {other:?}"),
         }
     };
-    let inquiring = stopped("InquireThenRetry");
-    for part in [
-        "3 transactions open, the first at terminal-0: purchase 0 (transaction 0, begun at 1.000 s, attempts 1, inquiries 359)",
-        "waiting for the answer to an inquiry",
-        "a partition of AcquirerBank (Response) from 0s until 100d",
-    ] {
-        assert!(inquiring.contains(part), "{part:?} not in {inquiring}");
-    }
-    let reversing = stopped("ReversalThenRetry");
-    for part in [
-        "held behind its reversals",
-        "3 terminals repeating reversals, the first terminal-0: a reversal of purchase 0",
-    ] {
-        assert!(reversing.contains(part), "{part:?} not in {reversing}");
-    }
+    let says = |text: &str, parts: &[&str], not: &[&str]| {
+        for part in parts {
+            assert!(text.contains(part), "{part:?} not in {text}");
+        }
+        for part in not {
+            assert!(!text.contains(part), "{part:?} in {text}");
+        }
+    };
+    let cut_replies = r#"(link: AcquirerBank, from: "0s", until: "100d", direction: Response)"#;
+    let inquiring = stopped(
+        "1s",
+        3,
+        r#"(kind: InquireThenRetry, timeout: "10s", max_attempts: 3)"#,
+        cut_replies,
+        r#"(max_time: "1h")"#,
+    );
+    says(
+        &inquiring,
+        &[
+            "(limits.max_time); still going: 3 transactions open, the oldest at terminal-0: \
+             purchase 0 (transaction 0, begun at 1.000 s, attempts 1, inquiries 359), waiting \
+             for the answer to an inquiry",
+            "a partition of AcquirerBank (Response) from 0s until 100d",
+        ],
+        &["purchases still to issue"],
+    );
+    let reversing = stopped(
+        "1s",
+        3,
+        r#"(kind: ReversalThenRetry, timeout: "10s", max_attempts: 3)"#,
+        cut_replies,
+        r#"(max_events: 100)"#,
+    );
+    says(
+        &reversing,
+        &[
+            "(limits.max_events); still going:",
+            "held behind its reversals",
+            "3 terminals repeating reversals, the first terminal-0: a reversal of purchase 0",
+        ],
+        &[],
+    );
+    // Of two partitions, the one in force when the limit struck, not at the last event.
+    let waiting = stopped(
+        "1s",
+        1,
+        r#"(kind: Naive, timeout: "2h")"#,
+        r#"(link: AcquirerBank, from: "0s", until: "30m", direction: Response),
+           (link: TerminalAcquirer, from: "40m", until: "5h", direction: Request)"#,
+        r#"(max_time: "1h")"#,
+    );
+    says(
+        &waiting,
+        &[
+            "1 transaction open",
+            "waiting for an answer",
+            "from 40m until 5h",
+        ],
+        &["until 30m"],
+    );
+    // Nothing open, but purchases still to come.
+    let idle = stopped(
+        "1h",
+        10,
+        r#"(kind: Naive, timeout: "1s")"#,
+        "",
+        r#"(max_time: "90m")"#,
+    );
+    says(
+        &idle,
+        &["still going: 7 purchases still to issue, the next at 7200.000 s"],
+        &["open"],
+    );
 }
