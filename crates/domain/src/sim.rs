@@ -1731,6 +1731,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             .is_some_and(|b| b.postings.iter().any(|(k, _)| *k == m.key))
     }
 
+    /// Counts and traces a purchase the bank answers without posting it, as seen before.
+    fn deduplicated(&mut self, slot: u32, why: std::fmt::Arguments<'_>) {
+        self.c.dedup_hits += 1;
+        let bank = self.bank_node();
+        self.trace_msg(bank, "dedup", slot, None, Some(why));
+    }
+
     fn bank_process(&mut self, slot: u32) {
         let bank = self.bank_node();
         let now = self.sched.now();
@@ -1757,35 +1764,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     self.trace_msg(bank, "refuse", slot, None, Some(format_args!("key voided")));
                     rc::VOIDED
                 } else if let Some(code) = cached {
-                    self.c.dedup_hits += 1;
-                    self.trace_msg(
-                        bank,
-                        "dedup",
-                        slot,
-                        None,
-                        Some(format_args!("idempotency key seen")),
-                    );
+                    self.deduplicated(slot, format_args!("idempotency key seen"));
                     code
                 } else if self.sc.bank.stan_dedup && self.stan_posted(&m) {
-                    self.c.dedup_hits += 1;
-                    self.trace_msg(
-                        bank,
-                        "dedup",
-                        slot,
-                        None,
-                        Some(format_args!("STAN {} already posted", m.stan())),
-                    );
+                    self.deduplicated(slot, format_args!("STAN {} already posted", m.stan()));
                     rc::DUPLICATE
                 } else if order_paid {
                     self.msgs[slot as usize].stan_repeat |= ORDER_PAID_BIT;
-                    self.c.dedup_hits += 1;
-                    self.trace_msg(
-                        bank,
-                        "dedup",
-                        slot,
-                        None,
-                        Some(format_args!("order already paid")),
-                    );
+                    self.deduplicated(slot, format_args!("order already paid"));
                     rc::DUPLICATE
                 } else if self.bank.accounts[m.account as usize] < m.amount {
                     self.idem_store(m.key, rc::INSUFFICIENT_FUNDS);
