@@ -653,8 +653,8 @@ fn regression_no_attempt_starts_after_the_deadline() {
         run_with(sc, 1, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
         sent
     };
-    let one = |links: &str, policy: &str, faults: &str| {
-        parse(&format!(
+    let text = |links: &str, policy: &str, faults: &str| {
+        format!(
             r#"Scenario(
                 name: "deadline",
                 terminals: 1,
@@ -665,8 +665,9 @@ fn regression_no_attempt_starts_after_the_deadline() {
                 policy: {policy},
                 faults: {faults},
             )"#
-        ))
+        )
     };
+    let one = |links: &str, policy: &str, faults: &str| parse(&text(links, policy, faults));
     let s = 1_000_000_000u64;
     // A retry held back while the reversal of the first attempt is sent again and again.
     let blocked = one(
@@ -683,17 +684,11 @@ fn regression_no_attempt_starts_after_the_deadline() {
     // A hedge half a second after the first attempt, with a deadline of a tenth of one: a
     // transaction sends its first attempt as it starts, so no such hedge could ever be sent,
     // and the scenario is refused.
-    let hedged = payfault_domain::from_ron(
-        r#"Scenario(
-            name: "deadline",
-            terminals: 1,
-            workload: (inter_arrival: Constant("1s"), amount: (min: 100, max: 100), purchases: 1),
-            links: (terminal_acquirer: (latency: Constant("10ms")), acquirer_bank: (latency: Constant("1s"))),
-            acquirer: (processing: Constant("1ms"), servers: 1, queue: 10),
-            bank: (processing: Constant("1ms"), servers: 1, queue: 10),
-            policy: (kind: Idempotent, timeout: "10s", max_attempts: 5, deadline: "100ms", hedge_after: "500ms"),
-        )"#,
-    );
+    let hedged = payfault_domain::from_ron(&text(
+        r#"(terminal_acquirer: (latency: Constant("10ms")), acquirer_bank: (latency: Constant("1s")))"#,
+        r#"(kind: Idempotent, timeout: "10s", max_attempts: 5, deadline: "100ms", hedge_after: "500ms")"#,
+        "()",
+    ));
     let e = hedged
         .expect_err("a hedge past the deadline is refused")
         .to_string();
