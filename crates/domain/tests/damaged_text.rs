@@ -2,17 +2,13 @@
 //! one typed), with names and comments in more than one byte a character: reading it never
 //! panics, and an error points at a line and column inside the text.
 
+mod common;
+
 use payfault_domain::from_ron;
 
 #[test]
 fn damaged_scenarios_are_refused_at_a_place_in_the_text() {
-    let dir = format!("{}/../../scenarios", env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-        .collect();
-    files.sort();
+    let files = common::ron_files("scenarios");
     let mut tried = 0;
     for file in &files {
         let text = std::fs::read_to_string(file)

@@ -2,6 +2,8 @@
 //! past the edges of its range: the scenario is refused with an error, or it runs (to its end
 //! or to a limit) without a panic. Bad input never panics.
 
+mod common;
+
 use payfault_domain::{from_ron, run};
 
 const NUMBERS: [&str; 9] = [
@@ -48,13 +50,7 @@ fn values(text: &str) -> Vec<(usize, usize, bool)> {
 
 #[test]
 fn extreme_values_are_refused_or_run_never_panic() {
-    let dir = format!("{}/../../scenarios", env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-        .collect();
-    files.sort();
+    let files = common::ron_files("scenarios");
     let (mut tried, mut ran) = (0, 0);
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+mod common;
+
 use payfault_domain::config::Scenario;
 use payfault_domain::trace::TraceEvent;
 use payfault_domain::{run, run_with, Builtin, PolicyKind, Property, Rule, Summary};
@@ -336,18 +338,6 @@ fn a_recorded_fault_schedule_replays_the_run_exactly() {
     assert_eq!(a, b);
 }
 
-/// The `.ron` files of a folder of the workspace, in name order.
-fn ron_files(folder: &str) -> Vec<std::path::PathBuf> {
-    let dir = format!("{}/../../{folder}", env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{dir}: {e}"))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-        .collect();
-    files.sort();
-    files
-}
-
 /// A shrunk scenario, written out as RON and read back as `check` writes it and `run` reads
 /// it, violates `property` on its seed, with the size the shrinker reported.
 fn assert_shrinks(sc: &Scenario, seed: u64, property: Property, what: &str) {
@@ -383,7 +373,7 @@ fn assert_shrinks(sc: &Scenario, seed: u64, property: Property, what: &str) {
 /// first seeds violates shrinks to a scenario that still violates it.
 #[test]
 fn shrunk_scenarios_fail_as_they_are_written() {
-    let files = ron_files("tests/shrink");
+    let files = common::ron_files("tests/shrink");
     assert!(!files.is_empty());
     for f in files {
         let sc = parse(&std::fs::read_to_string(&f).unwrap());
@@ -408,7 +398,7 @@ fn shrunk_scenarios_fail_as_they_are_written() {
 #[test]
 fn shipped_failures_shrink_to_scenarios_that_still_fail() {
     let mut shrunk = 0;
-    for f in ron_files("scenarios") {
+    for f in common::ron_files("scenarios") {
         let mut sc = parse(&std::fs::read_to_string(&f).unwrap());
         if matches!(sc.expect, payfault_domain::config::Expect::Hold) {
             continue;
@@ -472,7 +462,7 @@ fn metric(s: &Summary, field: &str) -> f64 {
 /// `// expect seed N:` lines, what the summary of that seed counts.
 #[test]
 fn regression_scenarios_behave_as_they_expect() {
-    let files = ron_files("tests/regressions");
+    let files = common::ron_files("tests/regressions");
     assert!(files.len() >= 3);
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
