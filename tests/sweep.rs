@@ -86,6 +86,19 @@ fn refused(out: &Output, phrases: &[&str]) {
     }
 }
 
+/// The tiny sweep run in two shards, `shard1` and `shard2` under `root`.
+fn two_shards(root: &Path) -> Vec<PathBuf> {
+    let shards: Vec<PathBuf> = (1..=2).map(|k| root.join(format!("shard{k}"))).collect();
+    for (k, dir) in shards.iter().enumerate() {
+        sweep(
+            &fixture("tiny.ron"),
+            dir,
+            &["--shard", &format!("{}/2", k + 1)],
+        );
+    }
+    shards
+}
+
 /// `payfault merge` of `dirs`, in that order, into `out`.
 fn merge_into(dirs: &[&PathBuf], out: &Path) -> Output {
     let mut a = vec!["merge".to_string()];
@@ -1855,14 +1868,7 @@ fn resume_and_merge_refuse_cells_made_by_another_build() {
     sweep(&fixture("tiny.ron"), &whole, &[]);
     assert_same_folder(&whole, &report);
 
-    let shards: Vec<PathBuf> = (1..=2).map(|k| root.join(format!("shard{k}"))).collect();
-    for (k, dir) in shards.iter().enumerate() {
-        sweep(
-            &fixture("tiny.ron"),
-            dir,
-            &["--shard", &format!("{}/2", k + 1)],
-        );
-    }
+    let shards = two_shards(&root);
     let merge = |to: &str| merge_into(&[&shards[0], &shards[1]], &root.join(to));
     // The second shard's first cell is cell-002.
     tamper(&shards[1].join("cells/cell-002.csv"));
@@ -1892,14 +1898,7 @@ fn resume_and_merge_refuse_cells_made_by_another_build() {
 #[test]
 fn merge_refuses_shards_made_from_different_base_scenarios() {
     let root = scratch("merge-inputs");
-    let shards: Vec<PathBuf> = (1..=2).map(|k| root.join(format!("shard{k}"))).collect();
-    for (k, dir) in shards.iter().enumerate() {
-        sweep(
-            &fixture("tiny.ron"),
-            dir,
-            &["--shard", &format!("{}/2", k + 1)],
-        );
-    }
+    let shards = two_shards(&root);
     let merge = |dirs: &[&PathBuf], to: &str| merge_into(dirs, &root.join(to));
     // The same inputs merge, in either order, into the same folder.
     assert_eq!(
