@@ -356,7 +356,7 @@ fn every_unexpected_property_gets_a_replay_and_the_first_is_shrunk() {
 
     let duplicate = text
         .lines()
-        .find(|l| l.contains("no-duplicate-debit violated on 2 of 60 seeds"))
+        .find(|l| l.contains("no-duplicate-debit violated on 1 of 60 seeds"))
         .unwrap_or_else(|| panic!("{text}"));
     let seed = replay_seed(
         duplicate,

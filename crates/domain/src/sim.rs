@@ -2396,7 +2396,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             cur.key,
         );
         self.c.attempts += 1;
-        if cur.attempts > 1 {
+        // A hedge is counted apart: it answers no failure.
+        if cur.attempts > 1 && !hedge_copy {
             self.c.retries += 1;
         }
         self.arm_main(term, wake);
@@ -2415,6 +2416,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         self.transmit(slot, term, acq);
     }
 
+    /// Asks the bank about the newest attempt whose outcome is unknown: the latest, or, once
+    /// that is found not posted, the first attempt beside its hedge.
     fn send_inquiry(&mut self, term: u32) {
         let now = self.sched.now();
         let timeout = self.timeout;
@@ -2422,14 +2425,20 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         cur.inquiries = cur.inquiries.saturating_add(1);
         cur.phase = Phase::Inquiring;
         cur.timeout_at = now.saturating_add(timeout);
+        let key = cur
+            .outstanding
+            .as_slice()
+            .last()
+            .copied()
+            .unwrap_or(cur.key);
         let msg = Msg::request(
             Kind::Inquiry,
             false,
             term,
             &cur.job(),
             cur.inquiries,
-            cur.stan,
-            cur.key,
+            stan_of(key, cur.key, cur.stan),
+            key,
         );
         let at = cur.timeout_at;
         self.c.inquiries += 1;
@@ -2478,6 +2487,18 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         );
     }
 
+    /// Reverses the attempts beside the approved one whose outcome is unknown (a hedge, or the
+    /// first attempt beside it): one debit is owed, and the other may be posted with its reply
+    /// lost, where no late approval would come to be reversed.
+    fn reverse_the_others(&mut self, term: u32, approved: u64) {
+        let cur = txn_of_mut(&mut self.intents, &self.terms[term as usize]).expect("current");
+        if cur.outstanding.iter().all(|k| *k == approved) {
+            return;
+        }
+        cur.outstanding.retain(|k| *k != approved);
+        self.reverse_outstanding(term);
+    }
+
     fn reverse_outstanding(&mut self, term: u32) {
         let cur = txn_of_mut(&mut self.intents, &self.terms[term as usize]).expect("current");
         let keys = std::mem::take(&mut cur.outstanding);
@@ -2524,6 +2545,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         && !self.keep_the_order_paid(term, m.intent)
                     {
                         self.note_approved(m.intent, order_paid_mark(m.intent));
+                    }
+                    if m.rc == rc::APPROVED && self.policy.reverse_late_approvals() {
+                        self.reverse_the_others(term, m.key);
                     }
                     self.finish_txn(term, Answer::Approved);
                 } else if waiting {
@@ -2592,7 +2616,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 // The answer may come after the inquiry timed out, while the next one waits.
                 let waiting = matches_cur
                     && cur.is_some_and(|c| {
-                        c.key == m.key
+                        (c.key == m.key || c.outstanding.contains(&m.key))
                             && matches!(c.phase, Phase::Inquiring | Phase::Backoff(Next::Inquiry))
                     });
                 if waiting {
@@ -2602,11 +2626,16 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             self.finish_txn(term, Answer::Approved)
                         }
                         _ => {
-                            txn_of_mut(&mut self.intents, &self.terms[term as usize])
-                                .expect("current")
-                                .outstanding
-                                .retain(|k| *k != m.key);
-                            self.fail(term, Failure::NotFound)?
+                            let cur = txn_of_mut(&mut self.intents, &self.terms[term as usize])
+                                .expect("current");
+                            cur.outstanding.retain(|k| *k != m.key);
+                            // "Not found" speaks for one key: with a hedge's beside it, the
+                            // other may be posted, and is asked about before anything else.
+                            if cur.outstanding.as_slice().is_empty() {
+                                self.fail(term, Failure::NotFound)?
+                            } else if cur.phase == Phase::Inquiring {
+                                self.send_inquiry(term)
+                            }
                         }
                     }
                 }
