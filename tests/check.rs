@@ -974,3 +974,86 @@ fn the_seeds_after_a_stop_count_for_nothing_whatever_the_jobs() {
         assert_eq!(stdout(&one), stdout(&two));
     }
 }
+
+/// A shrink stops at `--shrink-runs`, says so, and writes a scenario that still fails; the
+/// limit is the same on every machine, so the file is the same whatever `--jobs`.
+#[test]
+fn a_shrink_stops_at_its_limit_of_runs_and_says_so() {
+    let dir = scratch("shrink-runs");
+    let scenario = "tests/check/late-duplicate.ron";
+    let run = |jobs: &str, runs: &str, to: &str| {
+        payfault(
+            &[
+                "check",
+                scenario,
+                "--seeds",
+                "60",
+                "--jobs",
+                jobs,
+                "--shrink-runs",
+                runs,
+                "--format",
+                "json",
+                "--shrink-dir",
+                dir.join(to).to_str().unwrap(),
+            ],
+            &root(),
+        )
+    };
+    let json = |o: &Output| -> serde_json::Value { serde_json::from_slice(&o.stdout).unwrap() };
+    let (cut, cut3, whole) = (
+        run("1", "4", "a"),
+        run("3", "4", "b"),
+        run("1", "1000", "c"),
+    );
+    let shrunk = |o: &Output| json(o)["scenarios"][0]["shrunk"].clone();
+    let (s, w) = (shrunk(&cut), shrunk(&whole));
+    assert_eq!(s["complete"], false, "{s}");
+    assert_eq!(
+        s["runs"], 5,
+        "the limit, and one run to confirm what is kept"
+    );
+    assert_eq!(w["complete"], true, "{w}");
+    assert!(
+        w["after"]["faults"].as_u64() < s["after"]["faults"].as_u64(),
+        "{s} {w}"
+    );
+    let file = s["file"].as_str().unwrap();
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(
+        text.contains("in 5 runs, where --shrink-runs stopped it"),
+        "{text}"
+    );
+    let other = shrunk(&cut3)["file"].as_str().unwrap().to_string();
+    assert_eq!(
+        text,
+        std::fs::read_to_string(&other)
+            .unwrap()
+            .replace("/b/", "/a/")
+    );
+    let replayed = payfault(&["run", file], &root());
+    assert_eq!(replayed.status.code(), Some(1), "{}", stdout(&replayed));
+
+    let text_out = payfault(
+        &[
+            "check",
+            scenario,
+            "--seeds",
+            "60",
+            "--shrink-runs",
+            "4",
+            "--shrink-dir",
+            dir.join("d").to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert!(
+        stdout(&text_out).contains("; --shrink-runs stopped it after 5 runs)"),
+        "{}",
+        stdout(&text_out)
+    );
+    for bad in ["0", "1000001", "x"] {
+        let o = payfault(&["check", scenario, "--shrink-runs", bad], &root());
+        assert_eq!(o.status.code(), Some(2), "--shrink-runs {bad}");
+    }
+}

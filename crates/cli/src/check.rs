@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use payfault_domain::config::{Expect, Property, Scenario};
 use payfault_domain::oracle::Violation;
-use payfault_domain::shrink::{shrink, Size};
+use payfault_domain::shrink::{shrink, Limit, Size};
 use payfault_domain::sim::Outcome;
 use payfault_domain::SimError;
 use rayon::prelude::*;
@@ -88,6 +88,9 @@ struct ShrunkReport {
     before: Size,
     after: Size,
     runs: u64,
+    /// Whether shrinking ran its course, or stopped at `--shrink-runs` with the smallest run
+    /// found so far.
+    complete: bool,
     replay: String,
     /// The failing intent as a message sequence chart (SVG).
     chart: Option<String>,
@@ -422,17 +425,51 @@ fn not_an_input(target: &Path, inputs: &[PathBuf], what: &str) -> Result<(), Cli
     Ok(())
 }
 
+/// Where a shrink goes, and how far.
+struct ShrinkTo<'a> {
+    dir: &'a Path,
+    stem: &'a str,
+    inputs: &'a [PathBuf],
+    max_runs: u64,
+}
+
+/// Between two progress lines when stderr is not a terminal: enough that a long shrink shows
+/// it is alive, few enough that a CI log stays short.
+const SHRINK_LINE_EVERY: u64 = 250;
+
 fn write_shrunk(
     path: &Path,
     sc: &Scenario,
     seed: u64,
     property: Property,
-    dir: &Path,
-    stem: &str,
-    inputs: &[PathBuf],
+    to: &ShrinkTo<'_>,
+    progress: &Progress,
 ) -> Result<ShrunkReport, CliError> {
-    let shrunk = shrink(sc, seed, property)
+    let ShrinkTo {
+        dir,
+        stem,
+        inputs,
+        max_runs,
+    } = *to;
+    let name = crate::chart::one_line(&sc.name);
+    let mut on_run = |runs: u64, size: Size| {
+        let so_far = format!(
+            "shrinking {name} seed {seed}: {runs} runs, {} purchases, {} faults",
+            size.intents, size.faults
+        );
+        if progress.interactive() {
+            progress.message(so_far);
+        } else if runs.is_multiple_of(SHRINK_LINE_EVERY) {
+            progress.line(&so_far);
+        }
+    };
+    let limit = Limit {
+        max_runs,
+        on_run: Some(&mut on_run),
+    };
+    let shrunk = shrink(sc, seed, property, limit)
         .map_err(|e| CliError::Usage(format!("{}: shrinking seed {seed}: {e}", path.display())))?;
+    progress.message(String::new());
     std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
         path: dir.to_path_buf(),
         source,
@@ -447,9 +484,14 @@ fn write_shrunk(
     )
     .map_err(|e| CliError::Usage(format!("cannot write the shrunk scenario: {e}")))?;
     let header = format!(
-        "// Shrunk by `payfault check` from {} seed {seed}: the smallest run found that still violates {property}.\n\
+        "// Shrunk by `payfault check` from {} seed {seed}: the smallest run found that still violates {property}{}.\n\
          // {} -> {} purchases, {} -> {} faults, {} -> {} events. Replay: payfault run {}\n",
         crate::chart::one_line(&path.display().to_string()),
+        if shrunk.complete {
+            String::new()
+        } else {
+            format!(" in {} runs, where --shrink-runs stopped it", shrunk.runs)
+        },
         shrunk.before.intents,
         shrunk.after.intents,
         shrunk.before.faults,
@@ -467,6 +509,7 @@ fn write_shrunk(
         before: shrunk.before,
         after: shrunk.after,
         runs: shrunk.runs,
+        complete: shrunk.complete,
         replay: format!("payfault run {}", quote(&file)),
         chart,
     })
@@ -619,8 +662,20 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
             // taken for a hang.
             progress.line(&format!("shrinking {} seed {seed} ({p})", sc.name));
             shrunk = Some(
-                write_shrunk(path, sc, seed, p, &args.shrink_dir, &stems[i], &inputs)
-                    .map_err(|e| format!("--shrink-dir: {e}")),
+                write_shrunk(
+                    path,
+                    sc,
+                    seed,
+                    p,
+                    &ShrinkTo {
+                        dir: &args.shrink_dir,
+                        stem: &stems[i],
+                        inputs: &inputs,
+                        max_runs: args.shrink_runs,
+                    },
+                    &progress,
+                )
+                .map_err(|e| format!("--shrink-dir: {e}")),
             );
             shrink_s = shrinking.elapsed().as_secs_f64();
         }
@@ -907,7 +962,7 @@ fn block(s: &ScenarioReport) -> String {
     if let Some(sh) = &s.shrunk {
         let _ = writeln!(
             o,
-            "     shrunk seed {} to {} ({} -> {} purchases, {} -> {} faults, {} -> {} events)\n       replay: {}",
+            "     shrunk seed {} to {} ({} -> {} purchases, {} -> {} faults, {} -> {} events{})\n       replay: {}",
             sh.seed,
             sh.file,
             sh.before.intents,
@@ -916,6 +971,11 @@ fn block(s: &ScenarioReport) -> String {
             sh.after.faults,
             sh.before.events,
             sh.after.events,
+            if sh.complete {
+                String::new()
+            } else {
+                format!("; --shrink-runs stopped it after {} runs", sh.runs)
+            },
             sh.replay
         );
         if let Some(c) = &sh.chart {

@@ -30,6 +30,28 @@ pub struct Shrunk {
     pub after: Size,
     /// Runs spent shrinking.
     pub runs: u64,
+    /// Whether shrinking ran its course; `false` when it stopped at its limit of runs, where
+    /// a smaller failing run may exist.
+    pub complete: bool,
+}
+
+/// How far shrinking goes, and what it reports as it goes.
+pub struct Limit<'a> {
+    /// Runs it may spend (the first, which records the faults, included); then it stops with
+    /// the smallest failing run found so far, which it runs once more to confirm.
+    pub max_runs: u64,
+    /// Told after each run: the runs so far and the size of the smallest failing run.
+    pub on_run: Option<&'a mut dyn FnMut(u64, Size)>,
+}
+
+/// No limit, and nothing reported.
+impl Default for Limit<'_> {
+    fn default() -> Self {
+        Limit {
+            max_runs: u64::MAX,
+            on_run: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -79,16 +101,43 @@ fn schedule(items: &[Item]) -> (FaultSchedule, Vec<CrashAfterCommit>) {
     (f, after_commit)
 }
 
-struct Probe<'a> {
+struct Probe<'a, 'l> {
     seed: u64,
     property: Property,
     policy: &'a Builtin,
     runs: u64,
+    limit: Limit<'l>,
+    /// Runs the current step may reach, within the limit.
+    step_cap: u64,
+    /// The smallest failing run so far.
+    smallest: Size,
+    /// Set once the limit stopped a run.
+    stopped: bool,
 }
 
-impl Probe<'_> {
-    /// Runs the scenario; `Some(size)` when it still violates the property.
+impl Probe<'_, '_> {
+    /// Runs the scenario; `Some(size)` when it still violates the property. Past the limit
+    /// of runs it runs nothing and answers `None`, so that every step keeps what it has.
     fn fails(&mut self, sc: &Scenario) -> Result<Option<Size>, SimError> {
+        if self.runs >= self.limit.max_runs.min(self.step_cap) {
+            self.stopped = true;
+            return Ok(None);
+        }
+        self.confirm(sc)
+    }
+
+    /// Lets the next step spend at most half the runs left, so that the faults' turn comes
+    /// however many purchases there are to try.
+    fn half_for_this_step(&mut self) {
+        self.step_cap = self.runs + self.limit.max_runs.saturating_sub(self.runs) / 2;
+    }
+
+    fn no_step_cap(&mut self) {
+        self.step_cap = u64::MAX;
+    }
+
+    /// Runs the scenario, whatever the limit.
+    fn confirm(&mut self, sc: &Scenario) -> Result<Option<Size>, SimError> {
         self.runs += 1;
         let out = Sim::new(sc, self.seed, self.policy, &mut NoTrace).run()?;
         let size = Size {
@@ -96,7 +145,14 @@ impl Probe<'_> {
             faults: fault_count(sc),
             events: out.metrics.events,
         };
-        Ok((out.by_property[self.property as usize] > 0).then_some(size))
+        let fails = out.by_property[self.property as usize] > 0;
+        if fails && (size.intents, size.faults) <= (self.smallest.intents, self.smallest.faults) {
+            self.smallest = size;
+        }
+        if let Some(f) = self.limit.on_run.as_mut() {
+            f(self.runs, self.smallest);
+        }
+        Ok(fails.then_some(size))
     }
 }
 
@@ -152,8 +208,13 @@ fn ddmin<T: Clone>(
     Ok((items, size))
 }
 
-/// Shrinks a run of `sc` under `seed` that violates `property`.
-pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, ShrinkError> {
+/// Shrinks a run of `sc` under `seed` that violates `property`, within `limit`.
+pub fn shrink(
+    sc: &Scenario,
+    seed: u64,
+    property: Property,
+    limit: Limit<'_>,
+) -> Result<Shrunk, ShrinkError> {
     let policy = Builtin::new(sc.policy.clone());
     let out = Sim::new(sc, seed, &policy, &mut NoTrace)
         .record_faults()
@@ -172,6 +233,10 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
         property,
         policy: &policy,
         runs: 1,
+        limit,
+        step_cap: u64::MAX,
+        smallest: before,
+        stopped: false,
     };
 
     let mut cur = sc.clone();
@@ -186,7 +251,7 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
     let mut faults = items(&recorded, &sc.faults.crash_after_commit);
     cur = with_items(&cur, &faults);
     let mut size = probe
-        .fails(&cur)?
+        .confirm(&cur)?
         .ok_or(ShrinkError::DoesNotFail { seed, property })?;
 
     // Fewer purchases: the failing intent's id bounds how many are needed. The faults of
@@ -232,11 +297,13 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
             let mut all = cur.clone();
             all.workload.only = Some(issued.clone());
             if let Some(sz) = probe.fails(&all)? {
+                probe.half_for_this_step();
                 let (kept, sz) = ddmin(issued, sz, &mut |ids: &[u64]| {
                     let mut s = cur.clone();
                     s.workload.only = Some(ids.to_vec());
                     probe.fails(&s)
                 })?;
+                probe.no_step_cap();
                 cur.workload.only = Some(kept);
                 size = sz;
             }
@@ -287,7 +354,7 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
     // What is written is what was run: the scenario must fail as it stands, with the size
     // reported. A step that kept a change it had not run would show here.
     let checked = probe
-        .fails(&cur)?
+        .confirm(&cur)?
         .ok_or(ShrinkError::Unreproduced { seed, property })?;
     debug_assert_eq!(checked, size, "the size reported is that of the run kept");
     Ok(Shrunk {
@@ -297,6 +364,7 @@ pub fn shrink(sc: &Scenario, seed: u64, property: Property) -> Result<Shrunk, Sh
         before,
         after: checked,
         runs: probe.runs,
+        complete: !probe.stopped,
     })
 }
 
@@ -317,7 +385,7 @@ mod tests {
     fn crashes_after_commits_the_failure_does_not_need_are_removed() {
         let sc = shipped("cause-system-crash-naive.ron");
         assert_eq!(sc.faults.crash_after_commit.len(), 3);
-        let shrunk = shrink(&sc, 1, Property::NoDuplicateDebit).expect("shrinks");
+        let shrunk = shrink(&sc, 1, Property::NoDuplicateDebit, Limit::default()).expect("shrinks");
         let kept = &shrunk.scenario.faults.crash_after_commit;
         assert_eq!(kept.len(), 1, "{kept:?}");
         // Each one kept is needed: without it the run holds.
@@ -328,5 +396,44 @@ mod tests {
             .run()
             .expect("runs");
         assert_eq!(out.by_property[Property::NoDuplicateDebit as usize], 0);
+    }
+
+    /// A limit of runs stops shrinking part way, with a run that still fails, no larger than
+    /// it began and no smaller than shrinking to the end makes; what it tells as it goes ends
+    /// with that run's size.
+    #[test]
+    fn a_limit_of_runs_stops_with_the_smallest_failing_run_so_far() {
+        let sc = shipped("cause-system-crash-naive.ron");
+        let p = Property::NoDuplicateDebit;
+        let full = shrink(&sc, 1, p, Limit::default()).expect("shrinks");
+        assert!(full.complete && full.runs > 12, "{}", full.runs);
+        let mut told = Vec::new();
+        let mut on_run = |runs, size| told.push((runs, size));
+        let cut = shrink(
+            &sc,
+            1,
+            p,
+            Limit {
+                max_runs: 12,
+                on_run: Some(&mut on_run),
+            },
+        )
+        .expect("shrinks");
+        assert!(!cut.complete);
+        // The limit, and one more run to confirm what is kept.
+        assert_eq!(cut.runs, 13);
+        assert_eq!(
+            told.len(),
+            12,
+            "the first run, which records the faults, is not told"
+        );
+        assert_eq!(told.last().map(|t| t.0), Some(13));
+        assert!(cut.after.faults <= cut.before.faults && cut.after.intents <= cut.before.intents);
+        assert!((cut.after.intents, cut.after.faults) >= (full.after.intents, full.after.faults));
+        let policy = Builtin::new(sc.policy.clone());
+        let out = Sim::new(&cut.scenario, 1, &policy, &mut NoTrace)
+            .run()
+            .expect("runs");
+        assert!(out.by_property[p as usize] > 0, "the shrunk scenario fails");
     }
 }

@@ -341,8 +341,9 @@ fn a_recorded_fault_schedule_replays_the_run_exactly() {
 /// A shrunk scenario, written out as RON and read back as `check` writes it and `run` reads
 /// it, violates `property` on its seed, with the size the shrinker reported.
 fn assert_shrinks(sc: &Scenario, seed: u64, property: Property, what: &str) {
-    let shrunk = payfault_domain::shrink::shrink(sc, seed, property)
+    let shrunk = payfault_domain::shrink::shrink(sc, seed, property, Default::default())
         .unwrap_or_else(|e| panic!("{what} seed {seed} {property}: {e}"));
+    assert!(shrunk.complete, "{what} seed {seed}: no limit was set");
     let text = ron::ser::to_string_pretty(
         &shrunk.scenario,
         ron::ser::PrettyConfig::default().struct_names(true),
