@@ -194,6 +194,14 @@ const MALFORMED: &[Malformed] = &[
         phrase: "after this string, which runs past the end of its line: is its closing quote missing?",
         fix: Some(("\"malformed,", "\"malformed\",")),
     },
+    // Regression: an unclosed block comment was reported past the last line of the file.
+    Malformed {
+        file: "unclosed-comment.ron",
+        line: 5,
+        col: 5,
+        phrase: "this comment `/*` is not closed: expected `*/` before the end of the file",
+        fix: Some(("and then never closed", "closed */")),
+    },
     Malformed {
         file: "unknown-field.ron",
         line: 7,

@@ -121,6 +121,17 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
                 },
             }
         }
+        // RON finds the comment unclosed at the end of the file: point at where it opened.
+        ron::Error::UnclosedBlockComment => {
+            let (line, col) = unclosed_comment(text).unwrap_or((line, on_line(col)));
+            ScenarioError {
+                line,
+                col,
+                message: "this comment `/*` is not closed: expected `*/` before the end of the \
+                          file"
+                    .to_string(),
+            }
+        }
         _ if blank(text) => ScenarioError {
             line,
             col: on_line(col),
@@ -613,6 +624,68 @@ fn line_len(text: &str, line: usize) -> usize {
 
 /// Where (line and column, from 1) the last string before line `line` opened, if it ran
 /// over a line end, as one whose closing quote is missing does.
+/// Where the outermost block comment that the file leaves open begins (line and byte column,
+/// from 1), reading comments and strings as RON does: comments nest, and a `/*` inside a
+/// string or a line comment opens nothing.
+fn unclosed_comment(text: &str) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let at = |i: usize| b.get(i).copied();
+    let (mut i, mut open, mut depth) = (0, 0, 0usize);
+    while i < b.len() {
+        if depth > 0 {
+            if b[i..].starts_with(b"/*") {
+                depth += 1;
+                i += 2;
+            } else if b[i..].starts_with(b"*/") {
+                depth -= 1;
+                i += 2;
+            } else {
+                i += 1;
+            }
+            continue;
+        }
+        match b[i] {
+            b'/' if at(i + 1) == Some(b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if at(i + 1) == Some(b'*') => {
+                (open, depth) = (i, 1);
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'r' if matches!(at(i + 1), Some(b'"' | b'#')) => {
+                let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
+                i += 1 + hashes;
+                if at(i) == Some(b'"') {
+                    let mut close = vec![b'"'];
+                    close.extend(std::iter::repeat_n(b'#', hashes));
+                    i += 1;
+                    while i < b.len() && !b[i..].starts_with(&close) {
+                        i += 1;
+                    }
+                    i += close.len();
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    (depth > 0).then(|| {
+        let line_start = text[..open].rfind('\n').map_or(0, |n| n + 1);
+        (
+            text[..open].matches('\n').count() + 1,
+            open - line_start + 1,
+        )
+    })
+}
+
 fn runaway_string(text: &str, line: usize) -> Option<(usize, usize)> {
     let end: usize = text
         .lines()
