@@ -530,6 +530,17 @@ fn junit_and_charts_hold_only_characters_xml_allows() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(!stdout(&out).contains('\u{1b}'), "{}", stdout(&out));
+    // Regression: the progress lines on stderr carried the name's escape and bell as written.
+    assert!(
+        stderr(&out).contains("checked bad?name"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains(['\u{1b}', '\u{7}']),
+        "{:?}",
+        stderr(&out)
+    );
     let xml = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     assert!(xml.chars().all(xml_char), "{xml:?}");
     assert!(

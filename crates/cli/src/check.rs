@@ -816,7 +816,7 @@ fn conclude(
         }
     }
     for e in &errors {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", crate::progress::printable(e));
     }
     exit_code(report, !errors.is_empty())
 }
