@@ -317,6 +317,38 @@ fn check_refuses_a_seed_range_it_cannot_run_whole() {
     );
     assert_eq!(last.status.code(), Some(0), "{}", stderr(&last));
     assert!(stdout(&last).contains("3 seeds"), "{}", stdout(&last));
+
+    // Regression: the range was judged by --seeds alone, so a scenario whose `check_seeds`
+    // asks for fewer, which fit, was refused.
+    let dir = scratch("capped");
+    let text = std::fs::read_to_string(r.join("scenarios/policy-idempotent.ron")).unwrap();
+    let capped = text.replacen("Scenario(", "Scenario(\n    check_seeds: 2,", 1);
+    std::fs::write(dir.join("capped.ron"), capped).unwrap();
+    let near_the_end = |start: &str| {
+        payfault(
+            &[
+                "check",
+                "capped.ron",
+                "--seeds",
+                "1000",
+                "--seed-start",
+                start,
+            ],
+            &dir,
+        )
+    };
+    let fits = near_the_end("18446744073709551614");
+    assert_eq!(fits.status.code(), Some(0), "{}", stderr(&fits));
+    assert!(stdout(&fits).contains("2 seeds"), "{}", stdout(&fits));
+    let passes = near_the_end("18446744073709551615");
+    assert_eq!(passes.status.code(), Some(2));
+    assert!(
+        stderr(&passes).contains(
+            "--seed-start 18446744073709551615 with capped.ron's check_seeds 2 passes the largest seed"
+        ),
+        "{}",
+        stderr(&passes)
+    );
 }
 
 /// The seed of `payfault run <path> --seed N` in `line`, after `after`.

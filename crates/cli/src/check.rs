@@ -175,24 +175,35 @@ fn scenarios_in(dir: &Path, skip: Option<&Path>, found: &mut Vec<PathBuf>) -> Re
     Ok(())
 }
 
-/// Refuses a seed range that is empty, asks for more than [`MAX_SEEDS`] or passes the largest
-/// seed: each would check fewer seeds than asked and still say ok.
-fn check_seed_range(args: &CheckArgs) -> Result<(), CliError> {
+/// Refuses a seed count that is empty or more than [`MAX_SEEDS`]: either would check fewer
+/// seeds than asked and still say ok.
+fn check_seed_count(args: &CheckArgs) -> Result<(), CliError> {
     if !(1..=MAX_SEEDS).contains(&args.seeds) {
         return Err(CliError::Usage(format!(
             "--seeds: expected between 1 and {MAX_SEEDS} seeds, found {}",
             args.seeds
         )));
     }
-    if args.seed_start.checked_add(args.seeds - 1).is_none() {
-        return Err(CliError::Usage(format!(
-            "--seed-start {} with --seeds {} passes the largest seed, {}",
-            args.seed_start,
-            args.seeds,
-            u64::MAX
-        )));
-    }
     Ok(())
+}
+
+/// Refuses seeds that would pass the largest seed, for the seeds a scenario has checked: its
+/// `check_seeds` may ask for fewer than `--seeds`.
+fn check_seed_range(path: &Path, sc: &Scenario, args: &CheckArgs) -> Result<(), CliError> {
+    let seeds = seeds_for(sc, args);
+    if args.seed_start.checked_add(seeds - 1).is_some() {
+        return Ok(());
+    }
+    let with = if seeds < args.seeds {
+        format!("{}'s check_seeds {seeds}", path.display())
+    } else {
+        format!("--seeds {seeds}")
+    };
+    Err(CliError::Usage(format!(
+        "--seed-start {} with {with} passes the largest seed, {}",
+        args.seed_start,
+        u64::MAX
+    )))
 }
 
 /// The seeds `check` runs of `sc`: `--seeds`, or fewer if the scenario caps them.
@@ -587,7 +598,7 @@ fn line_for(r: &ScenarioReport) -> String {
 }
 
 pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
-    check_seed_range(args)?;
+    check_seed_count(args)?;
     let files = collect(&args.paths, &args.shrink_dir)?;
     // Every file is read before any runs: bad input fails fast with exit code 2.
     let scenarios: Vec<(PathBuf, Scenario)> = files
@@ -599,6 +610,9 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
             "{}: check_seeds is 0, so no seed would be checked",
             path.display()
         )));
+    }
+    for (path, sc) in &scenarios {
+        check_seed_range(path, sc, args)?;
     }
     let inputs: Vec<PathBuf> = scenarios
         .iter()
