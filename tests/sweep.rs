@@ -2008,3 +2008,34 @@ fn a_sweep_sets_a_deadline_the_base_leaves_out() {
     );
     assert!(cells[1].contains(r#"deadline: Some("1h")"#), "{}", cells[1]);
 }
+
+/// Regression: two runs into one `--out` at once mixed their cells and both failed, with a
+/// message about headers "written by another version". A run now holds a lock beside the
+/// folder: a second is refused, naming it, and leaves the folder as it was; the lock goes
+/// with the run that held it.
+#[test]
+fn one_run_at_a_time_writes_a_folder() {
+    let root = scratch("locked");
+    let out = root.join("report");
+    sweep(&fixture("tiny.ron"), &out, &[]);
+    let before = tree(&out);
+    let lock_path = root.join(".report.payfault-lock");
+    assert!(!lock_path.exists(), "the lock goes with its run");
+
+    let held = std::fs::File::create(&lock_path).expect("lock file");
+    held.try_lock().expect("no one else holds it");
+    let tiny = fixture("tiny.ron").display().to_string();
+    let second = payfault(&["sweep", &tiny, "--out", &out.display().to_string()]);
+    refused(
+        &second,
+        &[
+            "is being written by another payfault run",
+            ".report.payfault-lock",
+        ],
+    );
+    assert!(before == tree(&out), "the folder is as it was");
+
+    drop(held);
+    sweep(&fixture("tiny.ron"), &out, &["--resume"]);
+    assert!(!lock_path.exists());
+}

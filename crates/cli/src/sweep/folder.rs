@@ -7,6 +7,9 @@
 //! one is built in a hidden sibling, `.<name>.payfault-new`, which replaces it only once the
 //! run succeeded. A run that fails there leaves its finished cells in the sibling, and
 //! `--resume` looks in both.
+//!
+//! One run at a time writes a folder: each holds a lock on `.<name>.payfault-lock` beside it
+//! (an advisory lock, which the system lets go when the process ends however it ends).
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -44,6 +47,45 @@ pub(super) struct Out {
     /// Earlier folders of this grid's or another's, with their manifests: `target`, then
     /// `staging` (left by a run that failed).
     earlier: Vec<(PathBuf, Manifest)>,
+    /// Held while this run may write the folder.
+    _lock: Lock,
+}
+
+/// The lock a run holds on a report folder; its file goes when the run is done.
+struct Lock {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl Lock {
+    fn take(named: &Path, path: PathBuf) -> Result<Lock, CliError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Lock { file, path }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(CliError::Usage(format!(
+                "{} is being written by another payfault run (it holds {}): wait for it to \
+                 end, or choose another --out",
+                named.display(),
+                path.display()
+            ))),
+            Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path)(e)),
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
 }
 
 impl Out {
@@ -55,6 +97,12 @@ impl Out {
             crate::check_output_dir(named, "--out")?;
         }
         let (target, staging) = locate(named)?;
+        // Taken before the folders are read: another run may be changing them.
+        let name = target.file_name().unwrap_or_default().to_string_lossy();
+        let lock = Lock::take(
+            named,
+            staging.with_file_name(format!(".{name}.payfault-lock")),
+        )?;
         let mut earlier = Vec::new();
         let held = ours(&target).map_err(|why| {
             CliError::Usage(format!(
@@ -96,6 +144,7 @@ impl Out {
             staging,
             in_place,
             earlier,
+            _lock: lock,
         })
     }
 
