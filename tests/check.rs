@@ -200,10 +200,26 @@ fn bad_input_to_check_exits_2() {
         &dir,
     );
     assert_eq!(out.status.code(), Some(2));
+    // Every malformed file is named, each on an error line of its own, then how many.
+    let err = String::from_utf8_lossy(&out.stderr);
+    let files = std::fs::read_dir(root().join("tests/malformed"))
+        .unwrap()
+        .count();
+    for entry in std::fs::read_dir(root().join("tests/malformed")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with("error: ") && l.contains(&name)),
+            "{name} is not named: {err}"
+        );
+    }
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains(".ron:"),
-        "names the file"
+        err.contains(&format!(
+            "error: {files} of the scenario files cannot be read; nothing was checked"
+        )),
+        "{err}"
     );
+    assert_eq!(stdout(&out), "", "no verdict");
     let empty = payfault(&["check", dir.to_str().unwrap()], &dir);
     assert_eq!(empty.status.code(), Some(2));
 }

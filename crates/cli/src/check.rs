@@ -600,11 +600,21 @@ fn line_for(r: &ScenarioReport) -> String {
 pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
     check_seed_count(args)?;
     let files = collect(&args.paths, &args.shrink_dir)?;
-    // Every file is read before any runs: bad input fails fast with exit code 2.
-    let scenarios: Vec<(PathBuf, Scenario)> = files
-        .into_iter()
-        .map(|f| scenario_file::load(&f).map(|s| (f, s)))
-        .collect::<Result<_, _>>()?;
+    // Every file is read before any runs: bad input fails fast with exit code 2, each file
+    // that cannot be read named, so that they are not learned of one run at a time.
+    let mut scenarios: Vec<(PathBuf, Scenario)> = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        match scenario_file::load(&f) {
+            Ok(s) => scenarios.push((f, s)),
+            Err(e) => errors.push(e),
+        }
+    }
+    match errors.len() {
+        0 => {}
+        1 => return Err(errors.remove(0).into()),
+        _ => return Err(CliError::Loads { errors }),
+    }
     if let Some((path, _)) = scenarios.iter().find(|(_, s)| seeds_for(s, args) == 0) {
         return Err(CliError::Usage(format!(
             "{}: check_seeds is 0, so no seed would be checked",

@@ -183,6 +183,15 @@ fn parse_policy(s: &str) -> Result<PolicyKind, String> {
 enum CliError {
     #[error(transparent)]
     Load(#[from] scenario_file::LoadError),
+    /// Several files that cannot be read, each on a line of its own.
+    #[error(
+        "{}\nerror: {} of the scenario files cannot be read; nothing was checked",
+        .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\nerror: "),
+        .errors.len()
+    )]
+    Loads {
+        errors: Vec<scenario_file::LoadError>,
+    },
     #[error("{0}")]
     Usage(String),
     #[error("{path}: {source}")]
@@ -202,7 +211,7 @@ enum CliError {
 impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
-            CliError::Load(_) | CliError::Usage(_) | CliError::Sim(_) => 2,
+            CliError::Load(_) | CliError::Loads { .. } | CliError::Usage(_) | CliError::Sim(_) => 2,
             CliError::SimTraced { .. } => 2,
             CliError::Write { .. } => 2,
         }
