@@ -324,22 +324,7 @@ impl<'a> Context<'a> {
                     continue;
                 }
                 b'/' if next == Some(b'*') => {
-                    let mut depth = 0;
-                    i -= 1;
-                    while i < b.len() {
-                        if b[i..].starts_with(b"/*") {
-                            depth += 1;
-                            i += 2;
-                        } else if b[i..].starts_with(b"*/") {
-                            depth -= 1;
-                            i += 2;
-                            if depth == 0 {
-                                break;
-                            }
-                        } else {
-                            i += 1;
-                        }
-                    }
+                    i = block_comment_end(b, i - 1).unwrap_or(b.len());
                     continue;
                 }
                 c if c.is_ascii_whitespace() => continue,
@@ -630,30 +615,21 @@ fn line_len(text: &str, line: usize) -> usize {
 fn unclosed_comment(text: &str) -> Option<(usize, usize)> {
     let b = text.as_bytes();
     let at = |i: usize| b.get(i).copied();
-    let (mut i, mut open, mut depth) = (0, 0, 0usize);
+    let mut i = 0;
     while i < b.len() {
-        if depth > 0 {
-            if b[i..].starts_with(b"/*") {
-                depth += 1;
-                i += 2;
-            } else if b[i..].starts_with(b"*/") {
-                depth -= 1;
-                i += 2;
-            } else {
-                i += 1;
-            }
-            continue;
-        }
         match b[i] {
             b'/' if at(i + 1) == Some(b'/') => {
                 while i < b.len() && b[i] != b'\n' {
                     i += 1;
                 }
             }
-            b'/' if at(i + 1) == Some(b'*') => {
-                (open, depth) = (i, 1);
-                i += 2;
-            }
+            b'/' if at(i + 1) == Some(b'*') => match block_comment_end(b, i) {
+                Some(end) => i = end,
+                None => {
+                    let line_start = text[..i].rfind('\n').map_or(0, |n| n + 1);
+                    return Some((text[..i].matches('\n').count() + 1, i - line_start + 1));
+                }
+            },
             b'"' => {
                 i += 1;
                 while i < b.len() && b[i] != b'"' {
@@ -677,13 +653,28 @@ fn unclosed_comment(text: &str) -> Option<(usize, usize)> {
             _ => i += 1,
         }
     }
-    (depth > 0).then(|| {
-        let line_start = text[..open].rfind('\n').map_or(0, |n| n + 1);
-        (
-            text[..open].matches('\n').count() + 1,
-            open - line_start + 1,
-        )
-    })
+    None
+}
+
+/// One past the end of the block comment that opens at byte `i` (comments nest), or `None`
+/// when the text ends inside it.
+fn block_comment_end(b: &[u8], mut i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    while i < b.len() {
+        if b[i..].starts_with(b"/*") {
+            depth += 1;
+            i += 2;
+        } else if b[i..].starts_with(b"*/") {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return Some(i);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
 }
 
 fn runaway_string(text: &str, line: usize) -> Option<(usize, usize)> {
