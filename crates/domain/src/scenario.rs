@@ -607,8 +607,6 @@ fn line_len(text: &str, line: usize) -> usize {
         .map_or(0, str::len)
 }
 
-/// Where (line and column, from 1) the last string before line `line` opened, if it ran
-/// over a line end, as one whose closing quote is missing does.
 /// Where the outermost block comment that the file leaves open begins (line and byte column,
 /// from 1), reading comments and strings as RON does: comments nest, and a `/*` inside a
 /// string or a line comment opens nothing.
@@ -677,6 +675,8 @@ fn block_comment_end(b: &[u8], mut i: usize) -> Option<usize> {
     None
 }
 
+/// Where (line and column, from 1) the last string before line `line` opened, if it ran
+/// over a line end, as one whose closing quote is missing does.
 fn runaway_string(text: &str, line: usize) -> Option<(usize, usize)> {
     let end: usize = text
         .lines()

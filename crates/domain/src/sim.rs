@@ -2614,15 +2614,24 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             }
             Kind::InquiryResp => {
                 // The answer may come after the inquiry timed out, while the next one waits.
+                // An answer about a key still in doubt; with none left in doubt, about the
+                // latest (a policy may ask again after "not found"). A second copy of a "not
+                // found" already heard is no news.
                 let waiting = matches_cur
                     && cur.is_some_and(|c| {
-                        (c.key == m.key || c.outstanding.contains(&m.key))
-                            && matches!(c.phase, Phase::Inquiring | Phase::Backoff(Next::Inquiry))
+                        let asked = match c.outstanding.as_slice() {
+                            [] => c.key == m.key,
+                            keys => keys.contains(&m.key),
+                        };
+                        asked && matches!(c.phase, Phase::Inquiring | Phase::Backoff(Next::Inquiry))
                     });
                 if waiting {
                     match m.rc {
                         rc::APPROVED => {
                             self.note_approved(m.intent, m.key);
+                            if self.policy.reverse_late_approvals() {
+                                self.reverse_the_others(term, m.key);
+                            }
                             self.finish_txn(term, Answer::Approved)
                         }
                         _ => {
@@ -2634,7 +2643,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             if cur.outstanding.as_slice().is_empty() {
                                 self.fail(term, Failure::NotFound)?
                             } else if cur.phase == Phase::Inquiring {
-                                self.send_inquiry(term)
+                                self.send_next(term, Next::Inquiry)
                             }
                         }
                     }
