@@ -37,8 +37,10 @@ pub struct Shrunk {
 
 /// How far shrinking goes, and what it reports as it goes.
 pub struct Limit<'a> {
-    /// Runs it may spend (the first, which records the faults, included); then it stops with
-    /// the smallest failing run found so far, which it runs once more to confirm.
+    /// Runs it may spend, counted from the first; then it stops with the smallest failing
+    /// run found so far. Three runs are made whatever the limit: the two that begin every
+    /// shrink (one records the faults, one checks that their replay fails) and the last,
+    /// which confirms the run kept.
     pub max_runs: u64,
     /// Told after each run: the runs so far and the size of the smallest failing run.
     pub on_run: Option<&'a mut dyn FnMut(u64, Size)>,
@@ -119,20 +121,34 @@ impl Probe<'_, '_> {
     /// Runs the scenario; `Some(size)` when it still violates the property. Past the limit
     /// of runs it runs nothing and answers `None`, so that every step keeps what it has.
     fn fails(&mut self, sc: &Scenario) -> Result<Option<Size>, SimError> {
-        if self.runs >= self.limit.max_runs.min(self.step_cap) {
+        Ok(match self.try_(sc)? {
+            Try::Fails(size) => Some(size),
+            Try::Holds | Try::Stopped => None,
+        })
+    }
+
+    /// As [`Probe::fails`], telling a try not run apart.
+    fn try_(&mut self, sc: &Scenario) -> Result<Try, SimError> {
+        if self.runs >= self.limit.max_runs {
             self.stopped = true;
-            return Ok(None);
+            return Ok(Try::Stopped);
         }
-        self.confirm(sc)
+        if self.runs >= self.step_cap {
+            return Ok(Try::Stopped);
+        }
+        Ok(match self.confirm(sc)? {
+            Some(size) => Try::Fails(size),
+            None => Try::Holds,
+        })
     }
 
     /// Lets the next step spend at most half the runs left, so that the faults' turn comes
-    /// however many purchases there are to try.
+    /// however many purchases there are to try; what it leaves unspent goes back to it after.
     fn half_for_this_step(&mut self) {
         self.step_cap = self.runs + self.limit.max_runs.saturating_sub(self.runs) / 2;
     }
 
-    fn no_step_cap(&mut self) {
+    fn end_of_step(&mut self) {
         self.step_cap = u64::MAX;
     }
 
@@ -170,18 +186,28 @@ fn with_items(sc: &Scenario, items: &[Item]) -> Scenario {
     s
 }
 
-/// Whether a subset still fails, and the size of the run if it does.
-type StillFails<'a, T> = dyn FnMut(&[T]) -> Result<Option<Size>, SimError> + 'a;
+/// What a try of a smaller scenario found.
+enum Try {
+    Fails(Size),
+    Holds,
+    /// Not run: the runs allowed are spent.
+    Stopped,
+}
 
-/// Delta debugging (Zeller's ddmin): the smallest subset of `items` found for which `fails`
-/// still answers `Some`, with the size it reported. `items` itself must fail.
+/// Whether a subset still fails, and the size of the run if it does.
+type StillFails<'a, T> = dyn FnMut(&[T]) -> Result<Try, SimError> + 'a;
+
+/// Delta debugging (Zeller's ddmin), from granularity `n`: the smallest subset of `items`
+/// found that still fails, with the size of its run. `items` itself must fail. When a try
+/// is stopped it returns what it has and the granularity to resume from.
 fn ddmin<T: Clone>(
     mut items: Vec<T>,
     mut size: Size,
+    mut n: usize,
     fails: &mut StillFails<'_, T>,
-) -> Result<(Vec<T>, Size), SimError> {
-    let mut n = 2usize;
+) -> Result<(Vec<T>, Size, Option<usize>), SimError> {
     while items.len() >= 2 {
+        n = n.clamp(2, items.len());
         let chunk = items.len().div_ceil(n);
         let mut reduced = false;
         let mut start = 0;
@@ -189,12 +215,16 @@ fn ddmin<T: Clone>(
             let end = (start + chunk).min(items.len());
             let mut rest = items.clone();
             rest.drain(start..end);
-            if let Some(sz) = fails(&rest)? {
-                items = rest;
-                size = sz;
-                reduced = true;
-                n = (n - 1).max(2);
-                break;
+            match fails(&rest)? {
+                Try::Fails(sz) => {
+                    items = rest;
+                    size = sz;
+                    reduced = true;
+                    n -= 1;
+                    break;
+                }
+                Try::Holds => {}
+                Try::Stopped => return Ok((items, size, Some(n))),
             }
             start = end;
         }
@@ -202,10 +232,96 @@ fn ddmin<T: Clone>(
             if n >= items.len() {
                 break;
             }
-            n = (n * 2).min(items.len());
+            n *= 2;
         }
     }
-    Ok((items, size))
+    Ok((items, size, None))
+}
+
+/// What shrinking has so far: a scenario that fails, the faults it lists, and the size of its
+/// run. Each step changes them together, and only to another that fails.
+struct Kept {
+    cur: Scenario,
+    faults: Vec<Item>,
+    size: Size,
+}
+
+/// The fewest of the intents `ids` (issued now, failing with `size`) that still fail, found by
+/// delta debugging from granularity `n`; if it is stopped, the granularity to resume from.
+fn fewer_intents(
+    kept: &mut Kept,
+    ids: Vec<u64>,
+    size: Size,
+    n: usize,
+    probe: &mut Probe<'_, '_>,
+) -> Result<Option<usize>, SimError> {
+    let cur = kept.cur.clone();
+    let (ids, size, resume) = ddmin(ids, size, n, &mut |ids: &[u64]| {
+        let mut s = cur.clone();
+        s.workload.only = Some(ids.to_vec());
+        probe.try_(&s)
+    })?;
+    kept.cur.workload.only = Some(ids);
+    kept.size = size;
+    Ok(resume)
+}
+
+/// Drops the faults of purchases that are no longer issued, if the run still fails without
+/// them (they cannot strike, but a crash's timing may count them).
+fn without_unissued_faults(kept: &mut Kept, probe: &mut Probe<'_, '_>) -> Result<(), SimError> {
+    let Some(only) = &kept.cur.workload.only else {
+        return Ok(());
+    };
+    let mut faults = kept.faults.clone();
+    faults.retain(|i| match i {
+        Item::Drop(m) | Item::Duplicate(m) | Item::Erroneous(m) => {
+            only.binary_search(&m.intent).is_ok()
+        }
+        Item::Crash(_) | Item::AfterCommit(_) => true,
+    });
+    let s = with_items(&kept.cur, &faults);
+    if let Some(size) = probe.fails(&s)? {
+        *kept = Kept {
+            cur: s,
+            faults,
+            size,
+        };
+    }
+    Ok(())
+}
+
+/// Delta debugging (ddmin): removes every fault the failure does not need. It starts from a
+/// list that fails: each step keeps `faults` and `cur` in step.
+fn fewer_faults(kept: &mut Kept, probe: &mut Probe<'_, '_>) -> Result<(), SimError> {
+    debug_assert_eq!(
+        (
+            kept.cur.faults.schedule.clone(),
+            kept.cur.faults.crash_after_commit.clone()
+        ),
+        {
+            let (f, after_commit) = schedule(&kept.faults);
+            (Some(f), after_commit)
+        }
+    );
+    let base = kept.cur.clone();
+    let faults = std::mem::take(&mut kept.faults);
+    let (faults, size, _) = ddmin(faults, kept.size, 2, &mut |f: &[Item]| {
+        probe.try_(&with_items(&base, f))
+    })?;
+    kept.cur = with_items(&base, &faults);
+    kept.faults = faults;
+    kept.size = size;
+    if kept.faults.len() == 1 {
+        let s = with_items(&kept.cur, &[]);
+        if let Some(size) = probe.fails(&s)? {
+            *kept = Kept {
+                cur: s,
+                faults: Vec::new(),
+                size,
+            };
+        }
+    }
+    Ok(())
 }
 
 /// Shrinks a run of `sc` under `seed` that violates `property`, within `limit`.
@@ -281,76 +397,43 @@ pub fn shrink(
         }
     }
 
+    let mut kept = Kept { cur, faults, size };
     // Fewer intents: the failing one alone if it fails alone, else the fewest found by
     // delta debugging over the purchases still issued.
+    let mut resume = None;
     if let Some(k) = first.intent {
-        let issued: Vec<u64> = (0..cur.workload.purchases.unwrap_or(k + 1).min(k + 1)).collect();
-        let mut alone = cur.clone();
+        let issued: Vec<u64> =
+            (0..kept.cur.workload.purchases.unwrap_or(k + 1).min(k + 1)).collect();
+        let mut alone = kept.cur.clone();
         alone.workload.only = Some(vec![k]);
         if let Some(sz) = probe.fails(&alone)? {
-            cur = alone;
-            size = sz;
+            kept.cur = alone;
+            kept.size = sz;
         } else {
             // Delta debugging needs a start that fails: issuing only the intents up to the
             // failing one need not, when later ones bear on it (their commits count towards
             // a `crash_after_commit`, say).
-            let mut all = cur.clone();
+            let mut all = kept.cur.clone();
             all.workload.only = Some(issued.clone());
             if let Some(sz) = probe.fails(&all)? {
                 probe.half_for_this_step();
-                let (kept, sz) = ddmin(issued, sz, &mut |ids: &[u64]| {
-                    let mut s = cur.clone();
-                    s.workload.only = Some(ids.to_vec());
-                    probe.fails(&s)
-                })?;
-                probe.no_step_cap();
-                cur.workload.only = Some(kept);
-                size = sz;
+                resume = fewer_intents(&mut kept, issued, sz, 2, &mut probe)?;
+                probe.end_of_step();
             }
         }
-        if let Some(only) = &cur.workload.only {
-            let mut kept = faults.clone();
-            kept.retain(|i| match i {
-                Item::Drop(m) | Item::Duplicate(m) | Item::Erroneous(m) => {
-                    only.binary_search(&m.intent).is_ok()
-                }
-                Item::Crash(_) | Item::AfterCommit(_) => true,
-            });
-            let s = with_items(&cur, &kept);
-            if let Some(sz) = probe.fails(&s)? {
-                cur = s;
-                faults = kept;
-                size = sz;
-            }
-        }
+        without_unissued_faults(&mut kept, &mut probe)?;
     }
-
-    // Delta debugging (ddmin): remove every fault the failure does not need. It starts from
-    // a list that fails: each step above kept `faults` and `cur` in step.
-    debug_assert_eq!(
-        (
-            cur.faults.schedule.clone(),
-            cur.faults.crash_after_commit.clone()
-        ),
-        {
-            let (f, after_commit) = schedule(&faults);
-            (Some(f), after_commit)
-        }
-    );
-    let base = cur.clone();
-    let (kept, sz) = ddmin(faults, size, &mut |f: &[Item]| {
-        probe.fails(&with_items(&base, f))
-    })?;
-    faults = kept;
-    cur = with_items(&base, &faults);
-    size = sz;
-    if faults.len() == 1 {
-        let s = with_items(&cur, &[]);
-        if let Some(sz) = probe.fails(&s)? {
-            cur = s;
-            size = sz;
-        }
+    fewer_faults(&mut kept, &mut probe)?;
+    // The runs the intents' share left unspent go back to them, now that each run is smaller:
+    // their delta debugging resumes where it stopped.
+    if let Some(n) = resume.filter(|_| !probe.stopped) {
+        let ids = kept.cur.workload.only.clone().unwrap_or_default();
+        let size = kept.size;
+        fewer_intents(&mut kept, ids, size, n, &mut probe)?;
+        without_unissued_faults(&mut kept, &mut probe)?;
+        fewer_faults(&mut kept, &mut probe)?;
     }
+    let Kept { cur, size, .. } = kept;
     // What is written is what was run: the scenario must fail as it stands, with the size
     // reported. A step that kept a change it had not run would show here.
     let checked = probe

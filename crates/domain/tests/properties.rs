@@ -1228,3 +1228,42 @@ fn a_run_stopped_by_a_limit_says_what_was_still_going() {
         &["open"],
     );
 }
+
+/// Regression: a shrink whose purchases' share of the runs (half of those left) ran out said
+/// its limit had stopped it, with the other half never spent. The share now resumes once the
+/// faults are done: with as many runs as a shrink without a limit takes, it runs its course.
+#[test]
+fn a_shrink_within_its_limit_runs_its_course() {
+    use payfault_domain::shrink::{shrink, Limit};
+    let file = common::ron_files("tests/shrink")
+        .into_iter()
+        .find(|f| f.ends_with("crash-after-commit-needs-later-purchases.ron"))
+        .expect("the fixture");
+    let text = std::fs::read_to_string(file).unwrap();
+    let sc = parse(&text.replace("purchases: 2000", "purchases: 400"));
+    let (seed, p) = (200, Property::NoDuplicateDebit);
+    let full = shrink(&sc, seed, p, Limit::default()).unwrap();
+    assert!(full.complete);
+    let limited = |max_runs| {
+        shrink(
+            &sc,
+            seed,
+            p,
+            Limit {
+                max_runs,
+                on_run: None,
+            },
+        )
+        .unwrap()
+    };
+    let within = limited(full.runs);
+    assert!(within.complete, "{} runs of {}", within.runs, full.runs);
+    assert!(within.runs <= full.runs + 1);
+    assert_eq!(
+        (within.after.intents, within.after.faults),
+        (full.after.intents, full.after.faults)
+    );
+    let short = limited(full.runs / 2);
+    assert!(!short.complete);
+    assert_eq!(short.runs, full.runs / 2 + 1);
+}
