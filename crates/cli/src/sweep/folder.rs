@@ -47,8 +47,9 @@ pub(super) struct Out {
     /// Earlier folders of this grid's or another's, with their manifests: `target`, then
     /// `staging` (left by a run that failed).
     earlier: Vec<(PathBuf, Manifest)>,
-    /// Held while this run may write the folder.
-    _lock: Lock,
+    /// Held while this run may write the folder; none where the lock file cannot be made
+    /// (a parent folder this user may not write), as before there was one.
+    _lock: Option<Lock>,
 }
 
 /// The lock a run holds on a report folder; its file goes when the run is done.
@@ -58,29 +59,55 @@ struct Lock {
 }
 
 impl Lock {
-    fn take(named: &Path, path: PathBuf) -> Result<Lock, CliError> {
+    /// The lock on `path`, `None` if its file cannot be made, or an error if another run
+    /// holds it.
+    fn take(named: &Path, path: PathBuf) -> Result<Option<Lock>, CliError> {
+        use std::os::unix::fs::MetadataExt;
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+            if std::fs::create_dir_all(parent).is_err() {
+                return Ok(None);
+            }
         }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Lock { file, path }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(CliError::Usage(format!(
-                "{} is being written by another payfault run (it holds {}): wait for it to \
-                 end, or choose another --out",
-                named.display(),
-                path.display()
-            ))),
-            Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path)(e)),
+        // A run that ends removes the file while it holds it: one that opened the file just
+        // before then locks a file no longer there, and must open the new one. Each turn
+        // means another run came and went; a few are plenty.
+        for _ in 0..8 {
+            let Ok(file) = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+            else {
+                return Ok(None);
+            };
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(CliError::Usage(format!(
+                        "{} is being written by another payfault run (it holds {}): wait for \
+                         it to end, or choose another --out",
+                        named.display(),
+                        path.display()
+                    )))
+                }
+                Err(std::fs::TryLockError::Error(_)) => return Ok(None),
+            }
+            let (held, named_now) = (file.metadata(), std::fs::metadata(&path));
+            if let (Ok(a), Ok(b)) = (&held, &named_now) {
+                if (a.dev(), a.ino()) == (b.dev(), b.ino()) {
+                    return Ok(Some(Lock { file, path }));
+                }
+            }
         }
+        Err(CliError::Usage(format!(
+            "{} is being written by other payfault runs, one after another: wait for them \
+             to end, or choose another --out",
+            named.display()
+        )))
     }
 }
 
+/// The file goes while it is still locked, so that no other run can hold it meanwhile.
 impl Drop for Lock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
