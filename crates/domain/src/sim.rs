@@ -2487,10 +2487,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         );
     }
 
-    /// Reverses the attempts beside the approved one whose outcome is unknown (a hedge, or the
-    /// first attempt beside it): one debit is owed, and the other may be posted with its reply
-    /// lost, where no late approval would come to be reversed.
+    /// With `reverse_late_approvals`, reverses the attempts beside the approved one whose
+    /// outcome is unknown (a hedge, or the first attempt beside it): one debit is owed, and the
+    /// other may be posted with its reply lost, where no late approval would come to be
+    /// reversed.
     fn reverse_the_others(&mut self, term: u32, approved: u64) {
+        if !self.policy.reverse_late_approvals() {
+            return;
+        }
         let cur = txn_of_mut(&mut self.intents, &self.terms[term as usize]).expect("current");
         if cur.outstanding.iter().all(|k| *k == approved) {
             return;
@@ -2546,7 +2550,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     {
                         self.note_approved(m.intent, order_paid_mark(m.intent));
                     }
-                    if m.rc == rc::APPROVED && self.policy.reverse_late_approvals() {
+                    if m.rc == rc::APPROVED {
                         self.reverse_the_others(term, m.key);
                     }
                     self.finish_txn(term, Answer::Approved);
@@ -2613,10 +2617,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 }
             }
             Kind::InquiryResp => {
-                // The answer may come after the inquiry timed out, while the next one waits.
-                // An answer about a key still in doubt; with none left in doubt, about the
-                // latest (a policy may ask again after "not found"). A second copy of a "not
-                // found" already heard is no news.
+                // An answer about a key still in doubt (or, with none left, the latest: a
+                // policy may ask again after "not found"), which may come after its inquiry
+                // timed out, while the next one waits. A copy of a "not found" already heard
+                // is no news.
                 let waiting = matches_cur
                     && cur.is_some_and(|c| {
                         let asked = match c.outstanding.as_slice() {
@@ -2629,9 +2633,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     match m.rc {
                         rc::APPROVED => {
                             self.note_approved(m.intent, m.key);
-                            if self.policy.reverse_late_approvals() {
-                                self.reverse_the_others(term, m.key);
-                            }
+                            self.reverse_the_others(term, m.key);
                             self.finish_txn(term, Answer::Approved)
                         }
                         _ => {
