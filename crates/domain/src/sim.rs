@@ -2617,16 +2617,18 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 }
             }
             Kind::InquiryResp => {
-                // An answer about a key still in doubt (or, with none left, the latest: a
-                // policy may ask again after "not found"), which may come after its inquiry
-                // timed out, while the next one waits. A copy of a "not found" already heard
-                // is no news.
+                // Heard while inquiring, even after its inquiry timed out and while the next one
+                // waits: an approval of any attempt of the transaction (under `ReportsOnly` a
+                // key once "not found" may be posted after all); a "not found" about a key
+                // still in doubt, or with none left, the latest (a policy may ask again). A
+                // copy of a "not found" already heard is no news.
                 let waiting = matches_cur
                     && cur.is_some_and(|c| {
-                        let asked = match c.outstanding.as_slice() {
-                            [] => c.key == m.key,
-                            keys => keys.contains(&m.key),
-                        };
+                        let asked = m.rc == rc::APPROVED
+                            || match c.outstanding.as_slice() {
+                                [] => c.key == m.key,
+                                keys => keys.contains(&m.key),
+                            };
                         asked && matches!(c.phase, Phase::Inquiring | Phase::Backoff(Next::Inquiry))
                     });
                 if waiting {
