@@ -72,12 +72,14 @@ impl Lock {
         // before then locks a file no longer there, and must open the new one. Each turn
         // means another run came and went; a few are plenty.
         for _ in 0..8 {
-            let Ok(file) = std::fs::OpenOptions::new()
+            // A lock needs no more than reading: another user's lock file is locked too.
+            let opened = std::fs::OpenOptions::new()
                 .create(true)
                 .truncate(false)
                 .write(true)
                 .open(&path)
-            else {
+                .or_else(|_| std::fs::File::open(&path));
+            let Ok(file) = opened else {
                 return Ok(None);
             };
             match file.try_lock() {
