@@ -840,7 +840,7 @@ fn conclude(
         }
     }
     for e in &errors {
-        eprintln!("error: {}", crate::progress::printable(e));
+        eprintln!("error: {}", crate::shell::printable(e));
     }
     exit_code(report, !errors.is_empty())
 }

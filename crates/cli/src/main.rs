@@ -240,7 +240,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {}", progress::printable(&e.to_string()));
+            eprintln!("error: {}", shell::printable(&e.to_string()));
             ExitCode::from(e.exit_code())
         }
     }

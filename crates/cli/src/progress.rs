@@ -37,13 +37,13 @@ impl Progress {
     /// A message beside the bar; nothing without one.
     pub fn message(&self, msg: String) {
         if let Some(b) = &self.bar {
-            b.set_message(printable(&msg));
+            b.set_message(crate::shell::printable(&msg));
         }
     }
 
     /// A line above the bar, or on its own without one.
     pub fn line(&self, line: &str) {
-        let line = printable(line);
+        let line = crate::shell::printable(line);
         match &self.bar {
             Some(b) => b.println(line),
             None => eprintln!("{line}"),
@@ -75,20 +75,6 @@ impl Drop for Progress {
             }
         }
     }
-}
-
-/// Text for a terminal: control characters other than line breaks and tabs, which a scenario's
-/// name may hold, become `?`, so that a file cannot move the cursor or recolour the screen.
-pub fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                '?'
-            } else {
-                c
-            }
-        })
-        .collect()
 }
 
 /// Escapes text for XML and HTML.
