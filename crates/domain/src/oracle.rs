@@ -492,25 +492,14 @@ impl Oracle {
     /// `opening` and `closing` are the sums of all ledger balances; `merchant_gain` is what the
     /// merchants' accounts gained during the run.
     pub fn finish(&mut self, at: SimTime, opening: i128, closing: i128, merchant_gain: i128) {
-        for (intent, issued, answered_at) in std::mem::take(&mut self.late) {
-            let deadline = self.deadline(issued);
-            if answered_at > deadline {
-                self.counts.late_final_answer += 1;
-                self.violate(
-                    Rule::FinalAnswerTooLate,
-                    Some(intent),
-                    answered_at,
-                    format!(
-                        "final answer at {answered_at}, after the liveness deadline {deadline}"
-                    ),
-                );
-            }
-        }
+        self.judge_late();
         let open: Vec<u64> = self.intents.iter().map(|(k, _)| k).collect();
         for id in open {
             let r = self.intents.remove(id).expect("listed id is present");
             self.judge(id, r, at);
         }
+        // An intent answered but never settled adds its answer now, if it was slow.
+        self.judge_late();
         if opening != closing {
             self.violate(
                 Rule::MoneyNotConserved,
@@ -528,6 +517,24 @@ impl Oracle {
                     self.posted_net
                 ),
             );
+        }
+    }
+
+    /// Judges the answers slower than the liveness bound, now that the faults' end is known.
+    fn judge_late(&mut self) {
+        for (intent, issued, answered_at) in std::mem::take(&mut self.late) {
+            let deadline = self.deadline(issued);
+            if answered_at > deadline {
+                self.counts.late_final_answer += 1;
+                self.violate(
+                    Rule::FinalAnswerTooLate,
+                    Some(intent),
+                    answered_at,
+                    format!(
+                        "final answer at {answered_at}, after the liveness deadline {deadline}"
+                    ),
+                );
+            }
         }
     }
 
@@ -772,6 +779,19 @@ mod tests {
             o.finish(t(30_000), 0, 0, 0);
         });
         assert_eq!(r, vec![Rule::FinalAnswerTooLate, Rule::NoFinalAnswer]);
+    }
+
+    /// Regression (a slow answer left unjudged): an intent answered after the bound but never
+    /// settled was judged at the end after the slow answers had been, so its own was never
+    /// looked at and liveness held.
+    #[test]
+    fn a_slow_answer_of_an_intent_never_settled_breaks_liveness() {
+        let r = rules(|o| {
+            o.issue(1, 10, t(0));
+            o.answer(1, 0, Answer::Declined, t(20_000));
+            o.finish(t(30_000), 0, 0, 0);
+        });
+        assert_eq!(r, vec![Rule::FinalAnswerTooLate]);
     }
 
     #[test]

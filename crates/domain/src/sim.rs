@@ -1489,6 +1489,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             None => random_drop,
         };
         if drop {
+            self.fault_strikes_now();
             let id = self.msg_id(slot, link, towards_bank);
             if let Some(r) = &mut self.recorded {
                 r.drops.push(id);
@@ -1510,6 +1511,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             None => random_dup,
         };
         if dup {
+            self.fault_strikes_now();
             let id = self.msg_id(slot, link, towards_bank);
             if let Some(r) = &mut self.recorded {
                 r.duplicates.push(id);
@@ -1836,6 +1838,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         None => random_err,
                     };
                     if err {
+                        self.fault_strikes_now();
                         if let Some(r) = &mut self.recorded {
                             r.erroneous.push(id);
                         }
@@ -2025,6 +2028,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         } else {
             self.stop_issuing();
         }
+    }
+
+    /// A drop, duplicate or erroneous reply strikes: the liveness bound counts from the last
+    /// fault, and a schedule's strike whenever their message is sent, after issuing too.
+    fn fault_strikes_now(&mut self) {
+        self.oracle.fault_until(self.sched.now());
     }
 
     fn stop_issuing(&mut self) {
@@ -2534,6 +2543,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 let waiting = open && cur.is_some_and(|c| c.phase == Phase::Waiting);
                 let approves = m.rc == rc::APPROVED
                     || (m.rc == rc::DUPLICATE && self.sc.terminal.reads_94_as == Reads94::Approved);
+                // An approval that names its debit: a 00, or a 94 of the STAN check (the debit
+                // under this very key). A 94 of the order check names none.
+                let debit_here = approves && !(m.rc == rc::DUPLICATE && m.order_paid());
                 let already = self
                     .intents
                     .get(m.intent)
@@ -2550,7 +2562,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     {
                         self.note_approved(m.intent, order_paid_mark(m.intent));
                     }
-                    if m.rc == rc::APPROVED {
+                    if debit_here {
                         self.reverse_the_others(term, m.key);
                     }
                     self.finish_txn(term, Answer::Approved);
@@ -2572,7 +2584,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         Some(m.intent),
                         Some(format_args!("key {}", m.key)),
                     );
-                } else if m.rc == rc::APPROVED {
+                } else if debit_here {
                     self.c.late_approvals += 1;
                     let paid_by_order = self
                         .intents
