@@ -588,8 +588,8 @@ fn summaries_follow_the_rows_with_t_intervals_pooled_rates_and_paired_difference
             num(s, &sh, "duplicates_per_million_permanent_ci95_hi"),
         );
         // Overdispersion: Pearson's X² of the per-seed counts against the pooled rate (a
-        // Poisson variance: a purchase may be charged more than twice), over k − 1, and
-        // never below 1.
+        // Poisson variance: a purchase may be charged more than twice), over k − 1, times
+        // (t/z)² for φ estimated on k − 1 = 2 degrees of freedom, and never below 1.
         let phi = num(s, &sh, "duplicates_per_million_permanent_overdispersion");
         if dups == 0.0 {
             assert_eq!(phi, 1.0);
@@ -603,9 +603,10 @@ fn summaries_follow_the_rows_with_t_intervals_pooled_rates_and_paired_difference
                 .zip(&trials)
                 .map(|(x, n)| (x - n * p) * (x - n * p) / (n * p))
                 .sum();
-            let expected = (chi2 / (trials.len() - 1) as f64).max(1.0);
+            let stretch: f64 = 4.3027 / 1.959964;
+            let expected = (stretch * stretch * chi2 / (trials.len() - 1) as f64).max(1.0);
             assert!(
-                (phi - expected).abs() < 1e-9,
+                (phi / expected - 1.0).abs() < 1e-4,
                 "{cell}: {phi} against {expected}"
             );
             assert!(
@@ -1556,7 +1557,12 @@ fn one_seed_gives_means_without_intervals_and_rates_with_their_exact_interval() 
         report.contains("without intervals: no cell has two seeds"),
         "{report}"
     );
-    assert!(report.contains("with one seed φ is 1"), "{report}");
+    assert!(
+        report.contains(
+            "with one seed no spread between seeds can be seen (summary.csv gives φ = 1)"
+        ),
+        "{report}"
+    );
 }
 
 /// Regression: the trade-off chart draws its measured points without their intervals, yet its

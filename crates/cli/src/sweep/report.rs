@@ -1366,16 +1366,19 @@ fn run_facts(r: &Report) -> Vec<String> {
              the events of all the cell's seeds over all their intents (the pooled ratio, not a \
              mean of per-seed ratios), with the exact 95% interval of that count: \
              Clopper–Pearson for a share of intents, Poisson (Garwood) for duplicate debits, \
-             which a purchase may have several of. It is widened where the seeds vary more than \
-             chance would have them: with k seeds that issued purchases, count and intents are \
-             divided by φ = max(1, X²/(k − 1)), X² being Pearson's statistic of the per-seed \
-             counts against the pooled rate (summary.csv gives φ){}. Where none was seen, the \
-             table gives 0 (≤ U): U is the upper end of the same 95% interval, about 3.7/n for \
-             n intents when n is large.",
+             which a purchase may have several of. {} Where none was seen, the table gives \
+             0 (≤ U): U is the upper end of the same 95% interval, about 3.7/n for n intents \
+             when n is large.",
             if m.seeds < 2 {
-                "; with one seed φ is 1, as no spread between seeds can be seen"
+                "Where seeds vary more than chance would have them the interval is widened, but \
+                 with one seed no spread between seeds can be seen (summary.csv gives φ = 1)."
             } else {
-                ""
+                "It is widened where the seeds vary more than chance would have them: with k \
+                 seeds that issued purchases, count and intents are divided by \
+                 φ = max(1, (t/z)² X²/(k − 1)), X² being Pearson's statistic of the per-seed \
+                 counts against the pooled rate, and t/z the ratio of the 0.975 quantiles of \
+                 Student's t on k − 1 degrees of freedom and of the normal, since the spread is \
+                 itself estimated from the seeds (summary.csv gives φ)."
             }
         ),
         per_seed_statistics(r),

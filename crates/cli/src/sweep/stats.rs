@@ -14,6 +14,9 @@ pub struct Estimate {
     pub ci: Option<(f64, f64)>,
 }
 
+/// The 0.975 quantile of the standard normal distribution.
+const Z975: f64 = 1.959_963_984_540_054;
+
 /// The 0.975 quantile of Student's t distribution with `df` degrees of freedom.
 pub fn t975(df: usize) -> f64 {
     const TABLE: [f64; 30] = [
@@ -26,7 +29,7 @@ pub fn t975(df: usize) -> f64 {
         1..=30 => TABLE[df - 1],
         _ => {
             // Cornish-Fisher expansion about the normal quantile: within 1e-4 from 30 on.
-            let z = 1.959_963_984_540_054_f64;
+            let z = Z975;
             let v = df as f64;
             // Plain products: `powi` may round differently from one platform to another.
             let z2 = z * z;
@@ -94,7 +97,8 @@ pub struct Rate {
     pub trials: f64,
     /// Seeds with at least one trial.
     pub seeds: usize,
-    /// The overdispersion factor φ ≥ 1 the interval was widened by.
+    /// The factor φ ≥ 1 that count and trials were divided by before the exact interval was
+    /// taken: see [`pooled_rate`].
     pub dispersion: f64,
     /// `count / trials`; NaN with no trial.
     pub ratio: f64,
@@ -107,10 +111,16 @@ pub struct Rate {
 ///
 /// Runs of one cell differ by more than binomial chance when, say, one seed's fault draws hit
 /// a burst of retries: its events cluster. With k seeds that had trials, the count and trials
-/// are divided by φ = max(1, X² / (k − 1)), X² being Pearson's statistic of the per-seed counts
-/// against the pooled rate, before the exact interval is taken (the effective sample size of
-/// clustered binomial data). One method whatever the count: with none seen, the interval is
-/// [0, U], and U is about 3.7/n.
+/// are divided by φ = max(1, (t/z)² X² / (k − 1)), X² being Pearson's statistic of the
+/// per-seed counts against the pooled rate, before the exact interval is taken (the effective
+/// sample size of clustered binomial data). X² / (k − 1) estimates the variance's excess from
+/// k − 1 degrees of freedom, so, as in a quasi-likelihood interval, the width it calls for is
+/// that of Student's t on those degrees, not the normal's: (t/z)², t the 0.975 quantile of
+/// t(k − 1) and z the normal's, stretches the interval by t/z. Without it an interval of few
+/// seeds whose counts vary widely covers far less than 95% (about 88% at 5 seeds). So the
+/// interval is the exact one where the seeds vary as chance would have them, and the
+/// quasi-likelihood one where they vary more, with no jump between the two. One method
+/// whatever the count: with none seen, the interval is [0, U], and U is about 3.7/n.
 pub fn pooled_rate(counts: &[f64], trials: &[f64]) -> Rate {
     pooled(counts, trials, false)
 }
@@ -155,7 +165,8 @@ fn pooled(counts: &[f64], trials: &[f64], poisson: bool) -> Rate {
             .iter()
             .map(|&(x, ni)| (x - ni * p) * (x - ni * p) / variance(ni))
             .sum();
-        (chi2 / (k - 1) as f64).max(1.0)
+        let stretch = t975(k - 1) / Z975;
+        (stretch * stretch * chi2 / (k - 1) as f64).max(1.0)
     } else {
         1.0
     };
@@ -553,10 +564,11 @@ mod tests {
         one[3] = 1.0;
         let r = pooled_rate(&one, &trials);
         assert_eq!((r.count, r.trials, r.seeds), (1.0, 10000.0, 20));
-        // One event on one seed of equal ones: X² is (k − 1)/(1 − p), so φ = 1/(1 − p),
-        // a widening of a hundredth of a percent.
+        // One event on one seed of equal ones: X² is (k − 1)/(1 − p), so φ is (t/z)²/(1 − p),
+        // t the 0.975 quantile of t(19).
+        let stretch = t975(19) / Z975;
         assert!(
-            (r.dispersion - 10000.0 / 9999.0).abs() < 1e-12,
+            (r.dispersion - stretch * stretch * 10000.0 / 9999.0).abs() < 1e-12,
             "{}",
             r.dispersion
         );
@@ -565,9 +577,9 @@ mod tests {
             (lo, hi),
             clopper_pearson(1.0 / r.dispersion, 10000.0 / r.dispersion)
         );
-        // Against the plain exact interval of 1 in 10,000, [2.53, 557] per million.
-        assert!((lo * 1e6 / 2.5317775934746866 - 1.0).abs() < 1e-3, "{lo}");
-        assert!((hi * 1e6 / 557.0369979470473 - 1.0).abs() < 1e-3, "{hi}");
+        // Somewhat wider than the plain exact interval of 1 in 10,000, [2.53, 557] per million.
+        assert!(lo * 1e6 < 2.53 && lo * 1e6 > 1.0, "{lo}");
+        assert!(hi * 1e6 > 557.0 && hi * 1e6 < 650.0, "{hi}");
         // None seen: the upper end of the same interval.
         let none = pooled_rate(&[0.0; 20], &trials);
         assert_eq!(none.ratio, 0.0);
@@ -597,7 +609,12 @@ mod tests {
         let p: f64 = 40.0 / 10000.0;
         let (a, b) = (20.0 - 1000.0 * p, 1000.0 * p);
         let chi2 = (2.0 * a * a + 8.0 * b * b) / (1000.0 * p * (1.0 - p));
-        assert!((r.dispersion - chi2 / 9.0).abs() < 1e-9, "{}", r.dispersion);
+        let stretch = t975(9) / Z975;
+        assert!(
+            (r.dispersion - stretch * stretch * chi2 / 9.0).abs() < 1e-9,
+            "{}",
+            r.dispersion
+        );
         let plain = clopper_pearson(40.0, 10000.0);
         let wide = r.ci.expect("an interval");
         assert_eq!(
@@ -610,5 +627,74 @@ mod tests {
         );
         // Evenly spread counts are not widened.
         assert_eq!(pooled_rate(&[4.0; 10], &n).dispersion, 1.0);
+    }
+
+    /// Poisson draws by multiplying uniforms (Knuth): exact, and quick for the small means here.
+    fn poisson_draw(rng: &mut rand_chacha::ChaCha8Rng, mean: f64) -> f64 {
+        use rand::Rng;
+        let limit = libm::exp(-mean);
+        let (mut k, mut prod) = (0.0, rng.random::<f64>());
+        while prod > limit {
+            k += 1.0;
+            prod *= rng.random::<f64>();
+        }
+        k
+    }
+
+    /// A Gamma(`shape`, 1) draw (Marsaglia and Tsang; `shape` ≥ 1), its normal by Box-Muller.
+    fn gamma_draw(rng: &mut rand_chacha::ChaCha8Rng, shape: f64) -> f64 {
+        use rand::Rng;
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let (u1, u2) = (1.0 - rng.random::<f64>(), rng.random::<f64>());
+            let x = (-2.0 * libm::log(u1)).sqrt() * libm::cos(std::f64::consts::TAU * u2);
+            let w = 1.0 + c * x;
+            let v = w * w * w;
+            if v > 0.0
+                && libm::log(1.0 - rng.random::<f64>()) < 0.5 * x * x + d - d * v + d * libm::log(v)
+            {
+                return d * v;
+            }
+        }
+    }
+
+    /// The share of `reps` cells of `k` seeds whose interval holds the true rate, each seed's
+    /// count negative binomial: Poisson about a mean drawn from a gamma distribution of mean
+    /// `mean` and shape `shape` (variance `mean` + `mean`²/`shape`); no gamma with none.
+    fn coverage(k: usize, mean: f64, shape: Option<f64>, reps: usize) -> f64 {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let n = vec![10_000.0; k];
+        let truth = mean / 10_000.0;
+        let mut held = 0;
+        for _ in 0..reps {
+            let x: Vec<f64> = (0..k)
+                .map(|_| {
+                    let m = shape.map_or(mean, |a| mean * gamma_draw(&mut rng, a) / a);
+                    poisson_draw(&mut rng, m)
+                })
+                .collect();
+            let (lo, hi) = pooled_count_rate(&x, &n).ci.expect("an interval");
+            if lo <= truth && truth <= hi {
+                held += 1;
+            }
+        }
+        f64::from(held) / reps as f64
+    }
+
+    /// Regression (intervals that promised 95% and gave less): φ was estimated from the seeds
+    /// and then used as if known, so an interval over few seeds whose counts varied widely
+    /// held the true rate about 88% of the time at 5 seeds. Counts that vary as chance would
+    /// have them keep their exact interval's coverage.
+    #[test]
+    fn widened_intervals_cover_as_they_say() {
+        // A variance 20 times the mean.
+        for k in [3, 5, 10] {
+            let c = coverage(k, 50.0, Some(50.0 / 19.0), 2000);
+            assert!(c >= 0.935, "{k} seeds of clustered counts: {c}");
+        }
+        let c = coverage(5, 50.0, None, 2000);
+        assert!(c >= 0.95, "5 seeds of Poisson counts: {c}");
     }
 }
