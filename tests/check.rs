@@ -598,7 +598,7 @@ fn junit_and_charts_hold_only_characters_xml_allows() {
         "{xml}"
     );
     assert!(
-        xml.contains(r"replay: payfault run 'bad\u{1b}file.ron' --seed 1"),
+        xml.contains(r"replay: payfault run $'bad\x1bfile.ron' --seed 1"),
         "{xml}"
     );
     let svg = std::fs::read_to_string(dir.join("shrunk/bad\u{1b}file.seed-1.svg")).unwrap();
@@ -1115,4 +1115,81 @@ fn a_shrink_stops_at_its_limit_of_runs_and_says_so() {
         let o = payfault(&["check", scenario, "--shrink-runs", bad], &root());
         assert_eq!(o.status.code(), Some(2), "--shrink-runs {bad}");
     }
+}
+
+/// Regression: `--junit /dev/stdout` wrote the XML after the verdict on standard output, so
+/// that neither a JSON nor an XML reader could read it. The XML now has standard output to
+/// itself and the verdict goes to standard error, as `run` does with a trace there.
+#[test]
+fn junit_on_standard_output_keeps_it_to_itself() {
+    let dir = scratch("junit-stdout");
+    std::fs::copy(
+        root().join("tests/check/late-duplicate.ron"),
+        dir.join("a.ron"),
+    )
+    .unwrap();
+    for format in ["text", "json"] {
+        let out = payfault(
+            &[
+                "check",
+                "a.ron",
+                "--seeds",
+                "2",
+                "--junit",
+                "/dev/stdout",
+                "--format",
+                format,
+            ],
+            &dir,
+        );
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        let xml = stdout(&out);
+        assert!(xml.starts_with("<?xml"), "{format}: {xml}");
+        assert!(xml.trim_end().ends_with("</testsuites>"), "{format}: {xml}");
+        assert!(stderr(&out).contains("late-duplicate"), "{format}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Regression: a pipe named like a scenario in a checked folder was read, and `check` waited
+/// on it for ever. A folder's pipes are passed over.
+#[test]
+fn a_pipe_in_a_checked_folder_is_passed_over() {
+    let dir = scratch("fifo");
+    std::fs::copy(
+        root().join("tests/check/naive-expected-to-hold.ron"),
+        dir.join("a.ron"),
+    )
+    .unwrap();
+    let fifo = dir.join("z.ron");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    // Were the pipe read, nothing would ever write it: the check is given a minute.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_payfault"))
+        .args(["check", ".", "--seeds", "2"])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("payfault runs");
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("check waited on the pipe");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    // The one scenario, which is known to fail.
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("1 scenario checked"),
+        "{}",
+        stdout(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

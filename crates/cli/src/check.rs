@@ -151,6 +151,21 @@ pub fn collect(paths: &[PathBuf], shrink_dir: &Path) -> Result<Vec<PathBuf>, Cli
     Ok(out)
 }
 
+/// A pipe or a socket, which reading would wait on for ever: no scenario file of a folder
+/// (named on its own, it is read, as `run <(...)` is).
+fn waits_for_a_writer(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_socket())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
+}
+
 fn scenarios_in(dir: &Path, skip: Option<&Path>, found: &mut Vec<PathBuf>) -> Result<(), CliError> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| CliError::Usage(format!("{}: cannot read folder: {e}", dir.display())))?;
@@ -168,6 +183,7 @@ fn scenarios_in(dir: &Path, skip: Option<&Path>, found: &mut Vec<PathBuf>) -> Re
         } else if path
             .extension()
             .is_some_and(|x| x.eq_ignore_ascii_case("ron"))
+            && !waits_for_a_writer(&path)
         {
             found.push(path);
         }
@@ -481,14 +497,18 @@ fn write_shrunk(
     let shrunk = shrink(sc, seed, property, limit)
         .map_err(|e| CliError::Usage(format!("{}: shrinking seed {seed}: {e}", path.display())))?;
     progress.message(String::new());
-    std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    // What goes wrong from here on is the place the files go to.
+    let place = |e: CliError| CliError::Usage(format!("--shrink-dir: {e}"));
+    std::fs::create_dir_all(dir)
+        .map_err(|source| CliError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })
+        .map_err(place)?;
     let file = dir.join(format!("{stem}.seed-{seed}.shrunk.ron"));
     let chart = dir.join(format!("{stem}.seed-{seed}.svg"));
-    not_an_input(&file, inputs, "the shrunk scenario")?;
-    not_an_input(&chart, inputs, "the chart of the shrunk scenario")?;
+    not_an_input(&file, inputs, "the shrunk scenario").map_err(place)?;
+    not_an_input(&chart, inputs, "the chart of the shrunk scenario").map_err(place)?;
     let body = ron::ser::to_string_pretty(
         &shrunk.scenario,
         ron::ser::PrettyConfig::default().struct_names(true),
@@ -511,8 +531,8 @@ fn write_shrunk(
         shrunk.after.events,
         crate::chart::one_line(&quote(&file))
     );
-    crate::write_atomic(&file, format!("{header}{body}\n").as_bytes())?;
-    let chart = draw_failure(&shrunk.scenario, seed, property, &chart, &file)?;
+    crate::write_atomic(&file, format!("{header}{body}\n").as_bytes()).map_err(place)?;
+    let chart = draw_failure(&shrunk.scenario, seed, property, &chart, &file).map_err(place)?;
     Ok(ShrunkReport {
         file: file.display().to_string(),
         seed,
@@ -699,7 +719,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
                     },
                     &progress,
                 )
-                .map_err(|e| format!("--shrink-dir: {e}")),
+                .map_err(|e| e.to_string()),
             );
             shrink_s = shrinking.elapsed().as_secs_f64();
         }
@@ -717,7 +737,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
             seeds_word(r.seeds),
             if r.ok { "" } else { ", expectation not met" }
         ));
-        print_blocks(&mut f, args.format, &progress);
+        print_blocks(&mut f, args, &progress);
     };
     let concluded = AtomicBool::new(false);
     let conclude_with = |f: &Finished, interrupted: bool| {
@@ -752,7 +772,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
                         progress.done();
                         let code = match f {
                             Some(mut f) => {
-                                print_blocks(&mut f, args.format, &progress);
+                                print_blocks(&mut f, args, &progress);
                                 conclude_with(&f, true)
                             }
                             None => conclude_with(&Finished::default(), true),
@@ -808,6 +828,20 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
     })
 }
 
+/// Where the verdict is printed: standard output, unless `--junit` writes its XML there,
+/// which then keeps it to itself (as a trace does for `run`); then standard error.
+fn verdict_out(args: &CheckArgs) -> Box<dyn Write> {
+    let junit_takes_stdout = args
+        .junit
+        .as_deref()
+        .is_some_and(|p| matches!(crate::landing(p), crate::Landing::Fd(1)));
+    if junit_takes_stdout {
+        Box::new(std::io::stderr().lock())
+    } else {
+        Box::new(std::io::stdout().lock())
+    }
+}
+
 /// Prints the end of the verdict, writes JUnit, and gives the exit code.
 fn conclude(
     args: &CheckArgs,
@@ -819,14 +853,14 @@ fn conclude(
     let written = match (args.format, stdout_failed) {
         (_, Some(e)) => Err(std::io::Error::new(e.kind(), e.to_string())),
         (Format::Json, None) => {
-            let mut out = std::io::stdout().lock();
+            let mut out = verdict_out(args);
             serde_json::to_writer_pretty(&mut out, report)
                 .map_err(std::io::Error::from)
                 .and_then(|_| writeln!(out))
                 .and_then(|()| out.flush())
         }
         (Format::Text, None) => {
-            let mut out = std::io::stdout().lock();
+            let mut out = verdict_out(args);
             write!(out, "{}", summary_line(report, of)).and_then(|()| out.flush())
         }
     };
@@ -925,12 +959,12 @@ struct Finished {
 
 /// Prints the blocks of the finished reports not printed yet (text only: JSON is one
 /// document, printed at the end).
-fn print_blocks(f: &mut Finished, format: Format, progress: &Progress) {
+fn print_blocks(f: &mut Finished, args: &CheckArgs, progress: &Progress) {
     while f.printed < f.reports.len() {
-        if format == Format::Text && f.stdout.is_none() {
+        if args.format == Format::Text && f.stdout.is_none() {
             let block = crate::shell::printable(&block(&f.reports[f.printed]));
             let written = progress.suspend(|| {
-                let mut out = std::io::stdout().lock();
+                let mut out = verdict_out(args);
                 out.write_all(block.as_bytes()).and_then(|()| out.flush())
             });
             if let Err(e) = written {

@@ -23,7 +23,10 @@ pub fn parse_jobs(s: &str) -> Result<usize, String> {
 
 /// `path` as one word of a POSIX shell command: as it is when it holds only characters no
 /// shell treats specially, else in single quotes. A relative path that starts with `-` gets
-/// `./` in front, so that the command it is pasted into does not take it for an option.
+/// `./` in front, so that the command it is pasted into does not take it for an option. A
+/// path with a control character (a line break, say) is written in ANSI-C quotes (`$'…'`, of
+/// bash, zsh, ksh and POSIX sh since 2024) with the character escaped, so that the command
+/// stays on one line and names the same file.
 pub fn quote(path: &Path) -> String {
     let s = path.to_string_lossy();
     let s = if s.starts_with('-') {
@@ -36,6 +39,25 @@ pub fn quote(path: &Path) -> String {
             .all(|c| c.is_ascii_alphanumeric() || "/._-+,:=@%".contains(c));
     if plain {
         s.into_owned()
+    } else if s.chars().any(char::is_control) {
+        let mut q = String::from("$'");
+        for c in s.chars() {
+            match c {
+                '\\' => q.push_str(r"\\"),
+                '\'' => q.push_str(r"\'"),
+                '\n' => q.push_str(r"\n"),
+                '\t' => q.push_str(r"\t"),
+                c if c.is_control() => {
+                    let mut bytes = [0; 4];
+                    for b in c.encode_utf8(&mut bytes).bytes() {
+                        q.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+                c => q.push(c),
+            }
+        }
+        q.push('\'');
+        q
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
@@ -69,6 +91,21 @@ mod tests {
             ("", "''"),
         ] {
             assert_eq!(quote(Path::new(path)), word);
+        }
+    }
+
+    /// Regression: a path with a line break came out in single quotes over two lines, and a
+    /// replay command was no longer one line.
+    #[test]
+    fn a_path_with_control_characters_stays_on_one_line() {
+        for (path, word) in [
+            ("a\nb.ron", r"$'a\nb.ron'"),
+            ("it's\t\\x\u{1b}.ron", r"$'it\'s\t\\x\x1b.ron'"),
+            ("\u{85}é.ron", r"$'\xc2\x85é.ron'"),
+        ] {
+            let q = quote(Path::new(path));
+            assert_eq!(q, word);
+            assert_eq!(printable(&q), q, "no control character is left");
         }
     }
 

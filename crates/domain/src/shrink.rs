@@ -152,10 +152,21 @@ impl Probe<'_, '_> {
         self.step_cap = u64::MAX;
     }
 
-    /// Runs the scenario, whatever the limit.
+    /// Runs the scenario, whatever the limit. A smaller scenario that runs into one of its
+    /// limits (the time limit, say, once the fault that ended a retry storm is gone) does not
+    /// reproduce the run: it is passed over like one where the property holds.
     fn confirm(&mut self, sc: &Scenario) -> Result<Option<Size>, SimError> {
         self.runs += 1;
-        let out = Sim::new(sc, self.seed, self.policy, &mut NoTrace).run()?;
+        let out = match Sim::new(sc, self.seed, self.policy, &mut NoTrace).run() {
+            Ok(out) => out,
+            Err(e) if e.is_limit() => {
+                if let Some(f) = self.limit.on_run.as_mut() {
+                    f(self.runs, self.smallest);
+                }
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
         let size = Size {
             intents: out.metrics.intents,
             faults: fault_count(sc),

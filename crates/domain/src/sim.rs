@@ -570,6 +570,21 @@ pub enum SimError {
     },
 }
 
+impl SimError {
+    /// Whether a limit stopped the run (the scenario's limits, the clock's end, or a policy
+    /// that never gives up): the model ran as told and went on too long, as opposed to an
+    /// error of the program, the machine or the policy's contract.
+    pub fn is_limit(&self) -> bool {
+        match self {
+            SimError::Engine(e) | SimError::Stopped { error: e, .. } => {
+                !matches!(e, EngineError::InPast { .. })
+            }
+            SimError::Endless { .. } => true,
+            SimError::TooLarge { .. } | SimError::NotReplayable { .. } => false,
+        }
+    }
+}
+
 /// Attempts, and inquiries, one transaction may make: their numbers fit the 16 bits that keys
 /// and reversal numbers keep of them.
 pub const PER_TXN: u32 = 0xffff;
