@@ -493,6 +493,14 @@ fn a_run_that_stops_is_reported_with_its_file_first_seed_and_replay() {
             )),
             "{text}"
         );
+        // Regression (seeds said checked that never ran): the verdict's line said "nothing
+        // violated" of all nine seeds.
+        assert!(
+            text.contains(&format!(
+                "seed {first} stopped at a limit, nothing violated before it\n"
+            )),
+            "{text}"
+        );
     }
 }
 

@@ -301,6 +301,23 @@ fn the_folder_is_the_same_whatever_the_jobs_and_merged_shards_equal_one_run() {
         err.contains("2 of 4 cells") && err.contains("cell-002 (shard 2/3)"),
         "{err}"
     );
+
+    // Regression (a cut-short cell reported as absent): a cell file that is there but cannot
+    // be used was passed over in silence, so the message sent the user looking for a shard
+    // that was at hand. Why it cannot be used is now said.
+    let cut = shards[1].join("cells/cell-002.csv");
+    let text = read(&cut);
+    let first_lines: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&cut, first_lines).unwrap();
+    let out = merge_into(&shards.iter().collect::<Vec<_>>(), &root.join("cut"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 of 4 cells")
+            && err.contains("Found but unusable: ")
+            && err.contains("cell-002.csv: "),
+        "{err}"
+    );
 }
 
 #[test]

@@ -603,10 +603,20 @@ fn line_for(r: &ScenarioReport) -> String {
         .filter(|(_, n)| *n > 0)
         .map(|(p, n)| format!("{p} on {n}"))
         .collect();
-    let seen = if caught.is_empty() {
-        "nothing violated".to_string()
-    } else {
-        format!("violated: {}", caught.join(", "))
+    // A run stopped at a limit ends the scenario's seeds: say so where the verdict is read,
+    // rather than "nothing violated" of seeds that never ran.
+    let seen = match (&r.stopped, caught.is_empty()) {
+        (None, true) => "nothing violated".to_string(),
+        (None, false) => format!("violated: {}", caught.join(", ")),
+        (Some(st), true) => format!(
+            "seed {} stopped at a limit, nothing violated before it",
+            st.seed
+        ),
+        (Some(st), false) => format!(
+            "seed {} stopped at a limit; violated before it: {}",
+            st.seed,
+            caught.join(", ")
+        ),
     };
     format!(
         "{status} {:<28} {}, expects {}; {}",

@@ -250,8 +250,9 @@ pub fn read_cell(
     }
     if found != seeds {
         return Err(format!(
-            "it holds {} rows, not one for each of the {} seeds",
+            "it holds {} {}, not one for each of the {} seeds",
             found.len(),
+            if found.len() == 1 { "row" } else { "rows" },
             seeds.len()
         ));
     }

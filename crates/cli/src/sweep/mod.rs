@@ -819,11 +819,19 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
     let mut rows = Vec::with_capacity(m.cells.len());
     let mut found_in = Vec::with_capacity(m.cells.len());
     let mut missing = Vec::new();
+    // Cell files that are there but cannot be used (cut short, say): why, so that a missing
+    // cell is not looked for in the wrong place.
+    let mut unusable = Vec::new();
     for (i, cell) in m.cells.iter().enumerate() {
-        let hit = args
-            .dirs
-            .iter()
-            .find_map(|d| read_cell(d, &m, cell).ok().map(|r| (d, r)));
+        let hit = args.dirs.iter().find_map(|d| match read_cell(d, &m, cell) {
+            Ok(r) => Some((d, r)),
+            Err(e) => {
+                if cell_path(d, &cell.id).exists() {
+                    unusable.push(e);
+                }
+                None
+            }
+        });
         match hit {
             Some((d, r)) => {
                 rows.push(r);
@@ -844,7 +852,7 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
         let shown: Vec<&str> = missing.iter().take(8).map(String::as_str).collect();
         return Err(CliError::Usage(format!(
             "{} of {} cells are in none of these folders: {}{}; run the shards that hold them \
-             (or `payfault sweep SWEEP --out DIR --resume`) and merge again",
+             (or `payfault sweep SWEEP --out DIR --resume`) and merge again{}",
             missing.len(),
             m.cells.len(),
             shown.join(", "),
@@ -852,6 +860,17 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
                 ", ..."
             } else {
                 ""
+            },
+            match unusable.as_slice() {
+                [] => String::new(),
+                [e, rest @ ..] => format!(
+                    ". Found but unusable: {e}{}",
+                    if rest.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (and {} more)", rest.len())
+                    }
+                ),
             }
         )));
     }
