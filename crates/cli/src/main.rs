@@ -78,7 +78,8 @@ struct CheckArgs {
     #[arg(long, default_value = "payfault-shrunk")]
     shrink_dir: PathBuf,
     /// Runs a shrink may spend, 1 to 1,000,000; then it keeps the smallest failing run found
-    /// so far. The same on every machine, unlike a time limit.
+    /// so far. Three are always spent: the failing run, again with its faults written out, and
+    /// the run that confirms the file. The same on every machine, unlike a time limit.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     shrink_runs: u64,
 }
