@@ -7,7 +7,9 @@
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// A point of a series. `x` is a category index, or a value on a numeric axis.
 #[derive(Clone, Debug)]
@@ -17,8 +19,9 @@ pub struct Point {
     /// The 95% confidence interval, drawn as a bar.
     pub ci: Option<(f64, f64)>,
     /// Nothing was seen: `y` is 0 and `ci` reaches the interval's upper end. Drawn hollow at 0
-    /// with its interval; on a logarithmic axis, which has no zero, as a hollow downward
-    /// triangle at the upper end.
+    /// with its interval; on a logarithmic axis, which has no zero, hollow in a shaded band
+    /// labelled 0 under the lowest decade, with a bar up to the upper end, so that its height
+    /// is not read as a rate below (or above) the measured ones.
     pub bound: bool,
     /// A short label written beside the point.
     pub tag: Option<String>,
@@ -87,11 +90,116 @@ pub fn palette(i: usize) -> RGBColor {
     P[i % P.len()]
 }
 
+/// A marker's shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    Circle,
+    Square,
+    Triangle,
+    Diamond,
+}
+
+/// A line's dash pattern.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dash {
+    Solid,
+    Long,
+    Short,
+}
+
+/// How a series is told from the others of its colour, in the plot and in the legend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Look {
+    shape: Shape,
+    dash: Dash,
+}
+
+const SHAPES: [Shape; 4] = [
+    Shape::Circle,
+    Shape::Square,
+    Shape::Triangle,
+    Shape::Diamond,
+];
+const DASHES: [Dash; 3] = [Dash::Solid, Dash::Long, Dash::Short];
+
+/// The look of each series: the k-th series of a colour gets the k-th shape and dash, so that
+/// series stay apart where the palette repeats (shape and dash repeat together only after 12
+/// series of one colour). Series of distinct colours keep a plain circle and solid line.
+fn looks(series: &[Series]) -> Vec<Look> {
+    series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let k = series[..i].iter().filter(|o| o.color == s.color).count();
+            Look {
+                shape: SHAPES[k % SHAPES.len()],
+                dash: DASHES[k % DASHES.len()],
+            }
+        })
+        .collect()
+}
+
+/// Draws a marker centred on `at`: filled for a measured point, an outline of stroke width 2
+/// on white for a point of none seen (the white hides its interval bar inside it).
+fn draw_marker<DB: DrawingBackend, CT: CoordTranslate>(
+    area: &DrawingArea<DB, CT>,
+    at: CT::From,
+    shape: Shape,
+    color: RGBColor,
+    filled: bool,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+where
+    CT::From: Clone,
+{
+    // An outline is drawn a pixel larger, so that its inside shows.
+    let r = if filled { 4 } else { 5 };
+    let fill = if filled { color } else { WHITE };
+    if shape == Shape::Circle {
+        area.draw(&(EmptyElement::at(at.clone()) + Circle::new((0, 0), r, fill.filled())))?;
+        if !filled {
+            area.draw(&(EmptyElement::at(at) + Circle::new((0, 0), r, color.stroke_width(2))))?;
+        }
+        return Ok(());
+    }
+    let outline: Vec<(i32, i32)> = match shape {
+        Shape::Circle | Shape::Square => vec![(-r, -r), (r, -r), (r, r), (-r, r)],
+        Shape::Triangle => vec![(0, -r - 1), (r + 1, r), (-r - 1, r)],
+        Shape::Diamond => vec![(0, -r - 1), (r + 1, 0), (0, r + 1), (-r - 1, 0)],
+    };
+    area.draw(&(EmptyElement::at(at.clone()) + Polygon::new(outline.clone(), fill.filled())))?;
+    if !filled {
+        let mut closed = outline.clone();
+        closed.push(outline[0]);
+        area.draw(&(EmptyElement::at(at) + PathElement::new(closed, color.stroke_width(2))))?;
+    }
+    Ok(())
+}
+
+/// Draws a line through `points` in `dash`.
+fn draw_line<DB: DrawingBackend, CT: CoordTranslate>(
+    area: &DrawingArea<DB, CT>,
+    points: Vec<CT::From>,
+    dash: Dash,
+    style: ShapeStyle,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+where
+    CT::From: Clone,
+{
+    match dash {
+        Dash::Solid => area.draw(&PathElement::new(points, style)),
+        Dash::Long => area.draw(&DashedPathElement::new(points, 9, 4, style)),
+        Dash::Short => area.draw(&DashedPathElement::new(points, 3, 3, style)),
+    }
+}
+
 const FONT: &str = "sans-serif";
 /// The end of an interval that runs off the bottom of the axis: an arrowhead pointing down,
-/// its tip on the axis edge.
+/// its tip at the bottom of the decades (the top of the band of none seen, if there is one).
 const OPEN_END: [(i32, i32); 3] = [(-3, -5), (0, 0), (3, -5)];
 const LEGEND_WIDTH: u32 = 250;
+/// The shading of the band that holds the points of none seen under a log axis.
+const BAND: RGBColor = RGBColor(238, 238, 238);
+const GREY: RGBColor = RGBColor(80, 80, 80);
 
 fn register_fonts() {
     static ONCE: Once = Once::new();
@@ -138,6 +246,18 @@ struct Scale {
     floor: f64,
     lo: f64,
     hi: f64,
+    /// On a log y axis with points of none seen, the strip under the lowest decade that holds
+    /// them; `lo` is its bottom.
+    band: Option<Band>,
+}
+
+/// A strip at the bottom of a log axis standing for zero, which the axis has no place for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Band {
+    /// Its top edge, the bottom of the axis's values.
+    top: f64,
+    /// Where its markers sit.
+    mid: f64,
 }
 
 impl Scale {
@@ -156,6 +276,7 @@ impl Scale {
                 floor: 0.0,
                 lo: 0.0,
                 hi: 1.0,
+                band: None,
             };
         }
         if allow_log && min_pos.is_finite() && max / min_pos >= 100.0 {
@@ -166,6 +287,7 @@ impl Scale {
                 floor: libm::pow(10.0, lo),
                 lo: lo - 0.05,
                 hi: hi + 0.05,
+                band: None,
             };
         }
         let lo = if from_zero { min.min(0.0) } else { min };
@@ -177,6 +299,9 @@ impl Scale {
             )
         } else if max > 0.0 {
             (0.0, max * 1.5)
+        } else if from_zero && lo == 0.0 {
+            // Zero everywhere: a count or rate that cannot go below it keeps its axis at 0.
+            (0.0, 1.0)
         } else {
             (lo - 1.0, lo + 1.0)
         };
@@ -185,7 +310,31 @@ impl Scale {
             floor: 0.0,
             lo,
             hi,
+            band: None,
         }
+    }
+
+    /// The axis with a band under its lowest decade for points of none seen, when it is
+    /// logarithmic. The band is a share of the axis, less than a decade, so that no power of
+    /// ten falls in it.
+    fn with_band(self) -> Scale {
+        if !self.log {
+            return self;
+        }
+        let height = (0.12 * (self.hi - self.lo)).clamp(0.25, 0.6);
+        Scale {
+            lo: self.lo - height,
+            band: Some(Band {
+                top: self.lo,
+                mid: self.lo - height / 2.0,
+            }),
+            ..self
+        }
+    }
+
+    /// The bottom of the axis's values: the top of its band, if it has one.
+    fn edge(&self) -> f64 {
+        self.band.map_or(self.lo, |b| b.top)
     }
 
     /// The axis widened down to `lows` (the lower ends of intervals), which do not decide
@@ -194,11 +343,15 @@ impl Scale {
     fn reach_down(self, lows: impl Iterator<Item = f64>) -> Scale {
         let lows: Vec<f64> = lows.filter(|v| v.is_finite()).collect();
         if self.log {
+            // At most three decades further: the interval of a rate over two seeds that vary
+            // widely may reach down to 1e-32, which would crush the points into a sliver. A
+            // lower end beyond is drawn open, as one reaching 0 is.
             let min_pos = lows
                 .iter()
                 .copied()
                 .filter(|v| *v > 0.0)
-                .fold(f64::INFINITY, f64::min);
+                .fold(f64::INFINITY, f64::min)
+                .max(self.floor / 1000.0);
             if min_pos < self.floor {
                 let lo = libm::log10(min_pos).floor();
                 return Scale {
@@ -282,6 +435,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, f: &Figure) -> Result
             floor: 0.0,
             lo: -0.5,
             hi: c.len() as f64 - 0.5,
+            band: None,
         },
         XAxis::Numeric => Scale::fit(all_x.iter().copied(), true, false),
     };
@@ -292,36 +446,78 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, f: &Figure) -> Result
 }
 
 /// The y axis of a panel: logarithmic or not from its points and the upper ends of their
-/// intervals, then reaching down to the lower ends.
+/// intervals, then reaching down to the lower ends, with a band for points of none seen when
+/// it is logarithmic.
 fn y_scale(p: &Panel) -> Scale {
     let points = || p.series.iter().flat_map(|s| s.points.iter());
-    Scale::fit(
+    let ys = Scale::fit(
         points()
             .flat_map(|q| [Some(q.y), q.ci.map(|c| c.1)])
             .flatten(),
         true,
         true,
     )
-    .reach_down(points().filter_map(|q| q.ci.map(|c| c.0)))
-}
-
-/// A point as drawn on an axis: on a log axis a rate of none seen is marked at its interval's
-/// upper end, without the interval, since that axis has no zero.
-fn as_drawn(q: &Point, ys: Scale) -> Point {
-    match (q.bound && ys.log, q.ci) {
-        (true, Some((_, hi))) => Point {
-            y: hi,
-            ci: None,
-            ..q.clone()
-        },
-        _ => q.clone(),
+    .reach_down(points().filter_map(|q| q.ci.map(|c| c.0)));
+    if points().any(|q| q.bound) {
+        ys.with_band()
+    } else {
+        ys
     }
 }
 
-/// Whether a point as drawn has a place on the axis. A log axis has no place for zero: such a
-/// point is left out (the tables give it).
-fn shown(q: &Point, ys: Scale) -> bool {
-    q.y.is_finite() && (!ys.log || q.y > 0.0)
+/// Where a point is drawn on the y axis, in axis coordinates, or `None` where it has no place:
+/// a log axis has no place for a measured zero (the tables give it), which is left out.
+fn y_at(q: &Point, ys: Scale) -> Option<f64> {
+    match ys.band {
+        Some(b) if q.bound => Some(b.mid),
+        _ if q.y.is_finite() && (!ys.log || q.y > 0.0) => Some(ys.map(q.y)),
+        _ => None,
+    }
+}
+
+/// How a figure draws its points of none seen, for the words beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoneSeen {
+    /// It has none.
+    Absent,
+    /// Hollow at 0 with their intervals, on a linear axis.
+    AtZero,
+    /// Hollow in the band labelled 0 under a log axis, with bars up to their upper ends.
+    InBand,
+}
+
+/// How `f` draws its points of none seen; a figure with both kinds of axis gives the band.
+pub fn none_seen(f: &Figure) -> NoneSeen {
+    let mut out = NoneSeen::Absent;
+    for p in &f.panels {
+        let ys = y_scale(p);
+        let any = p.series.iter().flat_map(|s| &s.points).any(|q| q.bound);
+        if any && ys.band.is_some() {
+            return NoneSeen::InBand;
+        }
+        if any {
+            out = NoneSeen::AtZero;
+        }
+    }
+    out
+}
+
+/// Whether a point sits in the band of none seen rather than at a value.
+fn in_band(q: &Point, ys: Scale) -> bool {
+    q.bound && ys.band.is_some()
+}
+
+/// How an interval bar ends at the bottom.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Low {
+    /// At its lower bound, with a cap.
+    Cap,
+    /// The interval reaches zero or below, which a log axis cannot show, or below the decades
+    /// it shows: the bar runs to the bottom of the axis's values and ends in an arrow, so as
+    /// not to claim a lower bound there.
+    Open,
+    /// At its marker in the band of none seen, whose zero is the bound.
+    Band,
 }
 
 /// An interval bar in axis coordinates.
@@ -329,26 +525,31 @@ fn shown(q: &Point, ys: Scale) -> bool {
 struct Whisker {
     lo: f64,
     hi: f64,
-    /// The lower end is a bound and gets a cap. Without one, the interval reaches zero or below,
-    /// which a log axis cannot show: the bar runs to the axis edge and ends in an arrow, so as
-    /// not to claim a lower bound there.
-    lo_cap: bool,
+    low: Low,
 }
 
-fn whisker(ys: Scale, (lo, hi): (f64, f64)) -> Whisker {
-    if ys.log && lo < ys.floor {
-        Whisker {
-            lo: ys.lo,
+/// A point's interval bar as drawn, or `None` where it has none or one of no height (a value
+/// equal on every seed), which would draw as a stray cap.
+fn whisker(q: &Point, ys: Scale) -> Option<Whisker> {
+    let (lo, hi) = q.ci?;
+    let w = match ys.band {
+        Some(b) if q.bound => Whisker {
+            lo: b.mid,
             hi: ys.map(hi),
-            lo_cap: false,
-        }
-    } else {
-        Whisker {
+            low: Low::Band,
+        },
+        _ if ys.log && lo < ys.floor => Whisker {
+            lo: ys.edge(),
+            hi: ys.map(hi),
+            low: Low::Open,
+        },
+        _ => Whisker {
             lo: ys.map(lo),
             hi: ys.map(hi),
-            lo_cap: true,
-        }
-    }
+            low: Low::Cap,
+        },
+    };
+    (w.hi > w.lo).then_some(w)
 }
 
 fn draw_panel<DB: DrawingBackend>(
@@ -392,9 +593,10 @@ fn draw_panel<DB: DrawingBackend>(
     mesh.x_desc(f.x_label.as_str())
         .y_desc(p.y_label.as_str())
         .x_labels(x_labels)
-        // On a log axis, one label a decade: a tick at every power of ten, and none between.
+        // On a log axis, one label a decade: a tick at every power of ten, and none between
+        // (the band below the decades holds none).
         .y_labels(if ys.log {
-            ((ys.hi - ys.lo).round() as usize + 1).max(2)
+            ((ys.hi - ys.edge()).round() as usize + 1).max(2)
         } else {
             8
         })
@@ -408,125 +610,111 @@ fn draw_panel<DB: DrawingBackend>(
         mesh.disable_x_mesh();
     }
     mesh.draw().map_err(err)?;
+    let plot = chart.plotting_area();
+    if let Some(b) = ys.band {
+        // Shaded and ruled off from the decades, so that its markers read as zero, not as the
+        // smallest values.
+        plot.draw(&Rectangle::new(
+            [(xs.lo, ys.lo), (xs.hi, b.top)],
+            BAND.filled(),
+        ))
+        .map_err(err)?;
+        plot.draw(&PathElement::new(
+            vec![(xs.lo, b.top), (xs.hi, b.top)],
+            GREY.stroke_width(1),
+        ))
+        .map_err(err)?;
+        let label =
+            TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+        plot.draw(&(EmptyElement::at((xs.lo, b.mid)) + Text::new("0", (-10, 0), label)))
+            .map_err(err)?;
+    }
 
+    let looks = looks(&p.series);
     let n = p.series.len().max(1) as f64;
     let step = (0.5 / n).min(0.08);
-    for (si, s) in p.series.iter().enumerate() {
+    for (si, (s, look)) in p.series.iter().zip(&looks).enumerate() {
         // Series side by side at a category, so that their bars do not hide each other.
         let dodge = match f.x {
             XAxis::Categories(_) => (si as f64 - (n - 1.0) / 2.0) * step,
             XAxis::Numeric => 0.0,
         };
-        // On a log axis a rate of none seen is marked at its interval's upper end, not joined
-        // to the measured points.
-        let drawn: Vec<Point> = s.points.iter().map(|q| as_drawn(q, ys)).collect();
-        let marker_only = |q: &Point| q.bound && ys.log;
-        // A point with no place on the axis breaks the line rather than letting it run to the
-        // axis floor as if measured.
-        let shown = |q: &Point| shown(q, ys);
-        let runs_of: Vec<Vec<(f64, &Point)>> = drawn
-            .split(|q| !shown(q))
-            .map(|run| run.iter().map(|q| (xs.map(q.x) + dodge, q)).collect())
+        let placed: Vec<(f64, f64, &Point)> = s
+            .points
+            .iter()
+            .filter_map(|q| Some((xs.map(q.x) + dodge, y_at(q, ys)?, q)))
             .collect();
-        let pts: Vec<(f64, &Point)> = runs_of.iter().flatten().copied().collect();
         let line_style = ShapeStyle {
             color: s.color.mix(if f.lines { 0.9 } else { 0.35 }),
             filled: false,
             stroke_width: if matches!(f.x, XAxis::Numeric) { 1 } else { 2 },
         };
-        // A line through measured points only (a none-seen 0 is one): an upper end is not a
-        // value to join up, except on a scatter, where the faint path only shows the order of
-        // the points.
-        let runs: Vec<&[(f64, &Point)]> = if f.lines {
-            runs_of
-                .iter()
-                .flat_map(|run| run.split(|(_, q)| marker_only(q)))
+        // A line joins measured values only: a point with no place on the axis breaks it
+        // rather than letting it run to the axis floor as if measured, and so does a point in
+        // the band, which is no value. On a scatter the faint path only shows the order of
+        // the points, and passes over both.
+        let values: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .map(|q| match y_at(q, ys) {
+                Some(y) if !in_band(q, ys) => Some((xs.map(q.x) + dodge, y)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .split(Option::is_none)
+            .flat_map(|run| run.iter().flatten().copied().chain([(f64::NAN, 0.0)]))
+            .collect();
+        let runs: Vec<Vec<(f64, f64)>> = if f.lines {
+            values
+                .split(|(x, _)| x.is_nan())
+                .map(<[_]>::to_vec)
                 .collect()
         } else {
-            vec![&pts[..]]
+            vec![values
+                .iter()
+                .copied()
+                .filter(|(x, _)| !x.is_nan())
+                .collect()]
         };
         for run in runs.into_iter().filter(|r| r.len() > 1) {
-            chart
-                .draw_series(LineSeries::new(
-                    run.iter().map(|(x, q)| (*x, ys.map(q.y))),
-                    line_style,
-                ))
-                .map_err(err)?;
+            draw_line(plot, run, look.dash, line_style).map_err(err)?;
         }
-        let bar = ShapeStyle {
-            color: s.color.to_rgba(),
-            filled: false,
-            stroke_width: 1,
-        };
-        let whiskers: Vec<(f64, Whisker)> = pts
+        let bar = s.color.stroke_width(1);
+        let whiskers: Vec<(f64, Whisker)> = placed
             .iter()
-            .filter_map(|(x, q)| Some((*x, whisker(ys, q.ci?))))
+            .filter_map(|&(x, _, q)| Some((x, whisker(q, ys)?)))
             .collect();
-        chart
-            .draw_series(
-                whiskers
-                    .iter()
-                    .map(|(x, w)| PathElement::new(vec![(*x, w.lo), (*x, w.hi)], bar)),
-            )
-            .map_err(err)?;
         let cap = |x: f64, y: f64| {
             EmptyElement::at((x, y)) + PathElement::new(vec![(-4, 0), (4, 0)], bar)
         };
-        chart
-            .draw_series(
-                whiskers
-                    .iter()
-                    .filter(|(_, w)| w.lo_cap)
-                    .map(|(x, w)| cap(*x, w.lo)),
+        for &(x, w) in &whiskers {
+            plot.draw(&PathElement::new(vec![(x, w.lo), (x, w.hi)], bar))
+                .map_err(err)?;
+            plot.draw(&cap(x, w.hi)).map_err(err)?;
+            match w.low {
+                Low::Cap => plot.draw(&cap(x, w.lo)).map_err(err)?,
+                Low::Open => plot
+                    .draw(&(EmptyElement::at((x, w.lo)) + PathElement::new(OPEN_END.to_vec(), bar)))
+                    .map_err(err)?,
+                Low::Band => {}
+            }
+        }
+        for &(x, y, q) in &placed {
+            draw_marker(plot, (x, y), look.shape, s.color, !q.bound).map_err(err)?;
+        }
+        for &(x, y, q) in &placed {
+            let Some(tag) = q.tag.clone() else { continue };
+            plot.draw(
+                &(EmptyElement::at((x, y))
+                    // Series stacked apart, so that tags at one place stay legible.
+                    + Text::new(
+                        tag,
+                        (7, -16 - 12 * (si as i32 % 4)),
+                        (FONT, 11).into_font().color(&s.color),
+                    )),
             )
             .map_err(err)?;
-        chart
-            .draw_series(whiskers.iter().map(|(x, w)| cap(*x, w.hi)))
-            .map_err(err)?;
-        chart
-            .draw_series(whiskers.iter().filter(|(_, w)| !w.lo_cap).map(|(x, w)| {
-                EmptyElement::at((*x, w.lo)) + PathElement::new(OPEN_END.to_vec(), bar)
-            }))
-            .map_err(err)?;
-        chart
-            .draw_series(
-                pts.iter()
-                    .filter(|(_, q)| !q.bound)
-                    .map(|(x, q)| Circle::new((*x, ys.map(q.y)), 4, s.color.filled())),
-            )
-            .map_err(err)?;
-        let hollow = ShapeStyle {
-            color: s.color.to_rgba(),
-            filled: false,
-            stroke_width: 2,
-        };
-        chart
-            .draw_series(pts.iter().filter(|(_, q)| marker_only(q)).map(|(x, q)| {
-                EmptyElement::at((*x, ys.map(q.y)))
-                    + PathElement::new(vec![(-6, -5), (6, -5), (0, 6), (-6, -5)], hollow)
-            }))
-            .map_err(err)?;
-        chart
-            .draw_series(
-                pts.iter()
-                    .filter(|(_, q)| q.bound && !marker_only(q))
-                    .map(|(x, q)| Circle::new((*x, ys.map(q.y)), 5, hollow)),
-            )
-            .map_err(err)?;
-        chart
-            .draw_series(pts.iter().filter_map(|(x, q)| {
-                let tag = q.tag.clone()?;
-                Some(
-                    EmptyElement::at((*x, ys.map(q.y)))
-                        // Series stacked apart, so that tags at one place stay legible.
-                        + Text::new(
-                            tag,
-                            (7, -16 - 12 * (si as i32 % 4)),
-                            (FONT, 11).into_font().color(&s.color),
-                        ),
-                )
-            }))
-            .map_err(err)?;
+        }
     }
     Ok(())
 }
@@ -538,10 +726,52 @@ fn measured_whiskers(p: &Panel) -> Vec<Whisker> {
     p.series
         .iter()
         .flat_map(|s| &s.points)
-        .filter(|q| !q.bound)
-        .filter(|q| shown(q, ys))
-        .filter_map(|q| Some(whisker(ys, q.ci?)))
+        .filter(|q| !q.bound && y_at(q, ys).is_some())
+        .filter_map(|q| whisker(q, ys))
         .collect()
+}
+
+/// An entry of the legend below the series, explaining a kind of mark.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Note {
+    Interval,
+    Open,
+    NoneAtZero,
+    NoneInBand,
+}
+
+impl Note {
+    fn height(self) -> i32 {
+        match self {
+            Note::Interval => 26,
+            Note::Open | Note::NoneAtZero | Note::NoneInBand => 36,
+        }
+    }
+}
+
+/// The entries the legend needs: it explains what is drawn, not what the data hold, since a
+/// figure may leave out the intervals of its measured points.
+fn notes(f: &Figure) -> Vec<Note> {
+    let whiskers: Vec<Whisker> = f.panels.iter().flat_map(measured_whiskers).collect();
+    let bound = |band: bool| {
+        f.panels.iter().any(|p| {
+            let ys = y_scale(p);
+            ys.band.is_some() == band
+                && p.series
+                    .iter()
+                    .flat_map(|s| &s.points)
+                    .any(|q| q.bound && y_at(q, ys).is_some())
+        })
+    };
+    [
+        (Note::Interval, !whiskers.is_empty()),
+        (Note::Open, whiskers.iter().any(|w| w.low == Low::Open)),
+        (Note::NoneAtZero, bound(false)),
+        (Note::NoneInBand, bound(true)),
+    ]
+    .into_iter()
+    .filter_map(|(n, on)| on.then_some(n))
+    .collect()
 }
 
 fn draw_legend<DB: DrawingBackend>(
@@ -553,106 +783,80 @@ fn draw_legend<DB: DrawingBackend>(
         .panels
         .first()
         .map_or(Vec::new(), |p| p.series.iter().collect());
+    let looks = f.panels.first().map_or(Vec::new(), |p| looks(&p.series));
+    let notes = notes(f);
+    // Rows close up where many series would push the notes off the bottom.
+    let room =
+        area.dim_in_pixel().1 as i32 - 50 - 24 - notes.iter().map(|n| n.height()).sum::<i32>();
+    let pitch = (room / series.len().max(1) as i32).clamp(16, 24);
     let font = (FONT, 14).into_font();
     let mut y = 50;
-    for s in &series {
-        let style = ShapeStyle {
-            color: s.color.to_rgba(),
-            filled: false,
-            stroke_width: 2,
-        };
-        area.draw(&PathElement::new(vec![(8, y), (38, y)], style))
-            .map_err(err)?;
-        area.draw(&Circle::new((23, y), 4, s.color.filled()))
-            .map_err(err)?;
+    for (s, look) in series.iter().zip(&looks) {
+        let style = s.color.stroke_width(2);
+        draw_line(area, vec![(8, y), (38, y)], look.dash, style).map_err(err)?;
+        draw_marker(area, (23, y), look.shape, s.color, true).map_err(err)?;
         area.draw(&Text::new(s.label.clone(), (46, y - 8), font.clone()))
             .map_err(err)?;
-        y += 24;
+        y += pitch;
     }
-    // The legend explains what is drawn, not what the data hold: a figure may leave out the
-    // intervals of its measured points.
-    let whiskers: Vec<Whisker> = f.panels.iter().flat_map(measured_whiskers).collect();
-    let any_ci = !whiskers.is_empty();
-    let any_open = whiskers.iter().any(|w| !w.lo_cap);
-    let bound_on = |log: bool| {
-        f.panels.iter().any(|p| {
-            let ys = y_scale(p);
-            ys.log == log
-                && p.series
-                    .iter()
-                    .flat_map(|s| &s.points)
-                    .any(|q| q.bound && shown(&as_drawn(q, ys), ys))
-        })
-    };
-    let note = (FONT, 12).into_font().color(&RGBColor(80, 80, 80));
-    let grey = ShapeStyle {
-        color: RGBColor(80, 80, 80).to_rgba(),
-        filled: false,
-        stroke_width: 1,
+    let note = (FONT, 12).into_font().color(&GREY);
+    let grey = GREY.stroke_width(1);
+    let text = |lines: &[&str], y: i32| -> Result<(), String> {
+        let top = if lines.len() == 1 { y - 7 } else { y - 14 };
+        for (i, l) in lines.iter().enumerate() {
+            area.draw(&Text::new(*l, (46, top + 15 * i as i32), note.clone()))
+                .map_err(err)?;
+        }
+        Ok(())
     };
     y += 14;
-    if any_ci {
-        area.draw(&PathElement::new(vec![(23, y - 8), (23, y + 8)], grey))
-            .map_err(err)?;
-        area.draw(&PathElement::new(vec![(19, y - 8), (27, y - 8)], grey))
-            .map_err(err)?;
-        area.draw(&PathElement::new(vec![(19, y + 8), (27, y + 8)], grey))
-            .map_err(err)?;
-        area.draw(&Text::new("95% interval", (46, y - 7), note.clone()))
-            .map_err(err)?;
-        y += 26;
-    }
-    if any_open {
-        area.draw(&PathElement::new(vec![(23, y - 8), (23, y + 8)], grey))
-            .map_err(err)?;
-        area.draw(&PathElement::new(vec![(19, y - 8), (27, y - 8)], grey))
-            .map_err(err)?;
-        area.draw(&PathElement::new(
-            OPEN_END.map(|(dx, dy)| (23 + dx, y + 8 + dy)).to_vec(),
-            grey,
-        ))
-        .map_err(err)?;
-        area.draw(&Text::new(
-            "95% interval down to",
-            (46, y - 14),
-            note.clone(),
-        ))
-        .map_err(err)?;
-        area.draw(&Text::new(
-            "0 or less, off the axis",
-            (46, y + 1),
-            note.clone(),
-        ))
-        .map_err(err)?;
-        y += 36;
-    }
-    let hollow = ShapeStyle {
-        color: RGBColor(80, 80, 80).to_rgba(),
-        filled: false,
-        stroke_width: 2,
-    };
-    if bound_on(false) {
-        area.draw(&Circle::new((23, y), 5, hollow)).map_err(err)?;
-        area.draw(&Text::new("none seen: 0, with", (46, y - 14), note.clone()))
-            .map_err(err)?;
-        area.draw(&Text::new("its 95% interval", (46, y + 1), note.clone()))
-            .map_err(err)?;
-        y += 36;
-    }
-    if bound_on(true) {
-        area.draw(&PathElement::new(
-            vec![(17, y - 5), (29, y - 5), (23, y + 6), (17, y - 5)],
-            hollow,
-        ))
-        .map_err(err)?;
-        area.draw(&Text::new(
-            "none seen: upper end",
-            (46, y - 14),
-            note.clone(),
-        ))
-        .map_err(err)?;
-        area.draw(&Text::new("of its 95% interval", (46, y + 1), note))
-            .map_err(err)?;
+    for n in notes {
+        match n {
+            Note::Interval | Note::Open => {
+                area.draw(&PathElement::new(vec![(23, y - 8), (23, y + 8)], grey))
+                    .map_err(err)?;
+                area.draw(&PathElement::new(vec![(19, y - 8), (27, y - 8)], grey))
+                    .map_err(err)?;
+            }
+            Note::NoneAtZero => {
+                draw_marker(area, (23, y), Shape::Circle, GREY, false).map_err(err)?;
+            }
+            Note::NoneInBand => {
+                area.draw(&Rectangle::new([(8, y + 3), (38, y + 15)], BAND.filled()))
+                    .map_err(err)?;
+                area.draw(&PathElement::new(vec![(8, y + 3), (38, y + 3)], grey))
+                    .map_err(err)?;
+                area.draw(&PathElement::new(vec![(23, y + 9), (23, y - 8)], grey))
+                    .map_err(err)?;
+                area.draw(&PathElement::new(vec![(19, y - 8), (27, y - 8)], grey))
+                    .map_err(err)?;
+                draw_marker(area, (23, y + 9), Shape::Circle, GREY, false).map_err(err)?;
+            }
+        }
+        match n {
+            Note::Interval => {
+                area.draw(&PathElement::new(vec![(19, y + 8), (27, y + 8)], grey))
+                    .map_err(err)?;
+                text(&["95% interval"], y)?;
+            }
+            Note::Open => {
+                area.draw(&PathElement::new(
+                    OPEN_END.map(|(dx, dy)| (23 + dx, y + 8 + dy)).to_vec(),
+                    grey,
+                ))
+                .map_err(err)?;
+                text(&["95% interval down to", "0 or less, off the axis"], y)?;
+            }
+            Note::NoneAtZero => text(&["none seen: 0, with", "its 95% interval"], y)?,
+            Note::NoneInBand => text(
+                &[
+                    "none seen: in the band at 0,",
+                    "bar up to its 95% upper end",
+                ],
+                y,
+            )?,
+        }
+        y += n.height();
     }
     Ok(())
 }
@@ -694,6 +898,21 @@ mod tests {
         ] {
             assert_eq!(short(v), s);
         }
+    }
+
+    /// Regression (an axis of thirty decades): a rate's interval over two widely varying
+    /// seeds reached down to about 1e-32, and the log axis followed it, crushing the points.
+    #[test]
+    fn a_log_axis_reaches_down_at_most_three_decades_for_intervals() {
+        let s = Scale::fit([1.0, 100.0].into_iter(), true, true);
+        assert!(s.log);
+        let down = s.reach_down([1.7e-32, 0.5].into_iter());
+        assert_eq!(down.floor, 1e-3);
+        let q = point(0.0, 1.0, Some((1.7e-32, 2.0)));
+        assert_eq!(whisker(&q, down).map(|w| w.low), Some(Low::Open));
+        // Within three decades the axis reaches the lower end, which gets its cap.
+        let near = s.reach_down([0.02].into_iter());
+        assert_eq!(near.floor, 0.01);
     }
 
     #[test]
@@ -835,7 +1054,7 @@ mod tests {
         );
         let (svg, _) = render(&fig).expect("renders");
         assert!(!svg.contains(legend), "{svg}");
-        assert!(svg.contains(">\nnone seen: upper end\n</text>"));
+        assert!(svg.contains(">\nnone seen: in the band at 0,\n</text>"));
         // Linear axis: the none-seen point keeps its bar, which its own entry explains.
         let fig = one_series(
             XAxis::Numeric,
@@ -851,6 +1070,171 @@ mod tests {
         );
         let (svg, _) = render(&fig).expect("renders");
         assert!(svg.contains(legend), "{svg}");
+    }
+
+    /// The SVG colour of `c`, as plotters writes it.
+    fn hex(c: RGBColor) -> String {
+        format!("\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2)
+    }
+
+    /// The centres of the SVG circles whose `attr` (`fill` or `stroke`) is `c`.
+    fn circles(svg: &str, attr: &str, c: RGBColor) -> Vec<(i32, i32)> {
+        let want = format!("{attr}={}", hex(c));
+        svg.split("<circle ")
+            .skip(1)
+            .map(|l| l.split("/>").next().unwrap_or(""))
+            .filter(|l| l.contains(&want))
+            .filter_map(|l| {
+                let num = |k: &str| l.split(k).nth(1)?.split('"').next()?.parse().ok();
+                Some((num("cx=\"")?, num("cy=\"")?))
+            })
+            .collect()
+    }
+
+    /// Regression (15 series, 5 policies by 3 drop rates, drew "none, drop=0.01" and
+    /// "reversal, drop=0.05" in one colour with one marker and line: the palette wraps at 10,
+    /// and the legend could not tell them apart).
+    #[test]
+    fn series_that_share_a_colour_get_their_own_marker_and_dash() {
+        let series: Vec<Series> = (0..15)
+            .map(|i| Series {
+                label: format!("s{i}"),
+                color: palette(i),
+                points: vec![point(0.0, 1.0 + i as f64, None)],
+            })
+            .collect();
+        assert_eq!(series[0].color, series[10].color);
+        let looks = looks(&series);
+        for i in 0..series.len() {
+            for j in 0..i {
+                assert!(
+                    series[i].color != series[j].color || looks[i] != looks[j],
+                    "series {j} and {i} look alike"
+                );
+            }
+        }
+        assert_eq!(looks[0], looks[9], "distinct colours keep the plain look");
+        let fig = Figure {
+            panels: vec![Panel {
+                title: String::new(),
+                y_label: "y".into(),
+                series,
+            }],
+            ..one_series(XAxis::Categories(vec!["a".into()]), Vec::new())
+        };
+        let (svg, _) = render(&fig).expect("renders");
+        // Series 10's marker is a square, in the plot and in the legend; series 0's a circle.
+        let squares = svg
+            .split("<polygon ")
+            .skip(1)
+            .filter(|l| {
+                l.split("/>")
+                    .next()
+                    .is_some_and(|l| l.contains(&hex(palette(0))))
+            })
+            .count();
+        assert_eq!(squares, 2, "{svg}");
+        assert_eq!(circles(&svg, "fill", palette(0)).len(), 2, "{svg}");
+        // Its legend line is dashed, drawn in pieces, where series 0's is one stroke (the
+        // points stand alone, so every line of the colour is the legend's).
+        assert!(polylines(&svg, palette(0)).len() > 3, "{svg}");
+    }
+
+    /// Regression (drop-rate's failure chart at drop = 0.01: inquiry, with no failure, was
+    /// drawn at its upper bound of 0.0092%, above the cells that saw 3 failures at 0.0075%, so
+    /// that it ranked worst by height).
+    #[test]
+    fn none_seen_on_a_log_axis_sits_in_a_band_under_every_measured_point() {
+        let measured = RGBColor(214, 39, 40);
+        let none = RGBColor(148, 103, 189);
+        let series = |label: &str, color, points| Series {
+            label: label.into(),
+            color,
+            points,
+        };
+        let fig = Figure {
+            panels: vec![Panel {
+                title: String::new(),
+                y_label: "y".into(),
+                series: vec![
+                    series(
+                        "naive",
+                        measured,
+                        vec![
+                            point(0.0, 0.0075, Some((0.0015, 0.022))),
+                            point(1.0, 4.0, Some((3.5, 4.5))),
+                        ],
+                    ),
+                    series(
+                        "inquiry",
+                        none,
+                        vec![
+                            Point {
+                                bound: true,
+                                ..point(0.0, 0.0, Some((0.0, 0.0092)))
+                            },
+                            point(1.0, 0.6, Some((0.5, 0.7))),
+                        ],
+                    ),
+                ],
+            }],
+            ..one_series(XAxis::Categories(vec!["a".into(), "b".into()]), Vec::new())
+        };
+        let ys = y_scale(&fig.panels[0]);
+        let band = ys.band.expect("a log axis with a band");
+        assert!(band.top < ys.map(0.0015) && ys.lo < band.mid && band.mid < band.top);
+        let (svg, _) = render(&fig).expect("renders");
+        // The plot's markers, not the legend's.
+        let in_plot = |c: &(i32, i32)| c.0 < (fig.width - LEGEND_WIDTH) as i32;
+        let hollow: Vec<(i32, i32)> = circles(&svg, "stroke", none)
+            .into_iter()
+            .filter(in_plot)
+            .collect();
+        assert_eq!(hollow.len(), 1, "{svg}");
+        let filled: Vec<(i32, i32)> = [measured, none]
+            .into_iter()
+            .flat_map(|c| circles(&svg, "fill", c))
+            .filter(in_plot)
+            .collect();
+        assert_eq!(filled.len(), 3, "{svg}");
+        assert!(filled.iter().all(|m| m.1 < hollow[0].1), "below {filled:?}");
+        // A bar from the marker up past the measured 0.0075, to the bound.
+        let lowest = filled.iter().map(|m| m.1).max().unwrap_or(0);
+        let bar = polylines(&svg, none)
+            .into_iter()
+            .find(|l| l.len() == 2 && l[0].0 == hollow[0].0 && l[1].0 == hollow[0].0)
+            .expect("a bar");
+        assert_eq!(bar[0].1.max(bar[1].1), hollow[0].1);
+        assert!(bar[0].1.min(bar[1].1) < lowest, "{bar:?}");
+        assert!(svg.contains(">\n0\n</text>"), "the band is labelled 0");
+        assert!(svg.contains(">\nbar up to its 95% upper end\n</text>"));
+        assert_eq!(none_seen(&fig), NoneSeen::InBand);
+    }
+
+    /// Regression (a custom chart of `crashes`, 0 on every seed, ran its y axis from -1 to 1
+    /// and its legend showed "95% interval" though no bar has width).
+    #[test]
+    fn a_count_of_zero_everywhere_keeps_its_axis_at_zero_and_shows_no_interval() {
+        let ys = Scale::fit([0.0, 0.0].into_iter(), true, true);
+        assert_eq!((ys.lo, ys.hi), (0.0, 1.0));
+        let fig = one_series(
+            XAxis::Categories(vec!["a".into(), "b".into()]),
+            vec![
+                point(0.0, 0.0, Some((0.0, 0.0))),
+                point(1.0, 0.0, Some((0.0, 0.0))),
+            ],
+        );
+        let (svg, _) = render(&fig).expect("renders");
+        assert!(!svg.contains(">\n-"), "no label below 0: {svg}");
+        assert!(!svg.contains(">\n95% interval\n</text>"), "{svg}");
+        assert!(caps(&svg, palette(0)).is_empty(), "{svg}");
+        // An interval with width still shows.
+        let fig = one_series(
+            XAxis::Categories(vec!["a".into()]),
+            vec![point(0.0, 1.0, Some((0.5, 1.5)))],
+        );
+        let (svg, _) = render(&fig).expect("renders");
+        assert!(svg.contains(">\n95% interval\n</text>"), "{svg}");
     }
 
     #[test]

@@ -775,6 +775,24 @@ fn at_last<'a>(r: &'a Report<'a>) -> (String, Vec<(&'a str, usize)>) {
     )
 }
 
+/// What a chart's words say of its points of none seen, as `f` draws them: a clause to follow
+/// "where none was seen, ", or nothing where it has none.
+fn none_seen_clause(f: &Figure) -> Option<&'static str> {
+    match charts::none_seen(f) {
+        charts::NoneSeen::Absent => None,
+        charts::NoneSeen::AtZero => Some(
+            "a hollow marker at 0 with its exact 95% interval, since zero observed is not zero \
+             possible",
+        ),
+        charts::NoneSeen::InBand => Some(
+            "a hollow marker in the shaded band labelled 0 under the logarithmic axis, which has \
+             no zero, with a bar up to the upper end of its exact 95% interval, since zero \
+             observed is not zero possible: the marker stands for 0, not for a rate below the \
+             others, and the bar's top is a bound, not a rate",
+        ),
+    }
+}
+
 fn charts(r: &Report) -> Vec<Chart> {
     let mut out = Vec::new();
     let n_seeds = r.m.seeds;
@@ -807,26 +825,27 @@ fn charts(r: &Report) -> Vec<Chart> {
                 "A transient duplicate is a second debit that a reversal or refund later undid: the \
                  customer was charged twice for a while."
             };
+            let figure = figure(
+                r,
+                title,
+                vec![Panel {
+                    title: String::new(),
+                    y_label: format!("{what} duplicates per million intents"),
+                    series,
+                }],
+            );
+            let none = none_seen_clause(&figure).map_or(String::new(), |c| {
+                format!("; where no duplicate was seen, {c}")
+            });
             out.push(Chart {
                 stem: stem.into(),
-                figure: figure(
-                    r,
-                    title,
-                    vec![Panel {
-                        title: String::new(),
-                        y_label: format!("{what} duplicates per million intents"),
-                        series,
-                    }],
-                ),
                 text: format!(
                     "{meaning} Each point is the rate pooled over the intents of the cell's \
-                     {n_seeds} {seeds}, with its exact 95% interval; where no duplicate was seen, \
-                     a hollow marker at 0 has the same kind of interval, since zero observed is \
-                     not zero possible (on a logarithmic axis, which has no zero, a hollow \
-                     triangle marks the interval's upper end). The y axis turns logarithmic when \
-                     the values span two decades or more. Per series: {facts}.",
+                     {n_seeds} {seeds}, with its exact 95% interval{none}. The y axis turns \
+                     logarithmic when the values span two decades or more. Per series: {facts}.",
                     seeds = if n_seeds == 1 { "seed" } else { "seeds" },
                 ),
+                figure,
             });
         }
     }
@@ -902,35 +921,44 @@ fn charts(r: &Report) -> Vec<Chart> {
             ),
             None => String::new(),
         };
+        let figure = figure(
+            r,
+            title,
+            vec![Panel {
+                title: String::new(),
+                y_label: y_label.into(),
+                series: if pooled {
+                    rate_series(r, col, scale)
+                } else {
+                    metric_series(r, col, scale)
+                },
+            }],
+        );
+        let none = none_seen_clause(&figure)
+            .map_or(String::new(), |c| format!("; where none was seen, {c}"));
         out.push(Chart {
             stem: stem.into(),
-            figure: figure(
-                r,
-                title,
-                vec![Panel {
-                    title: String::new(),
-                    y_label: y_label.into(),
-                    series: if pooled {
-                        rate_series(r, col, scale)
-                    } else {
-                        metric_series(r, col, scale)
-                    },
-                }],
-            ),
             text: if pooled {
                 format!(
                     "{what} Pooled over the intents of the cell's seeds, with exact 95% \
-                     intervals; a hollow marker where none was seen.{spread}"
+                     intervals{none}.{spread}"
                 )
             } else {
                 format!("{what} Means over {n_seeds} {seeds_with}.{spread}")
             },
+            figure,
         });
     }
     for col in &r.m.charts {
         if !have(col) {
             continue;
         }
+        let rate = rate_def(col).map(|(_, d)| d);
+        // A share of intents in %, as the results table gives it; duplicates stay per million.
+        let (scale, unit) = match rate {
+            Some(d) if d.scale == 1.0 => (100.0, " (%)"),
+            _ => (1.0, ""),
+        };
         let (lead, last) = at_last(r);
         let facts: Vec<String> = last
             .iter()
@@ -938,39 +966,50 @@ fn charts(r: &Report) -> Vec<Chart> {
                 Some(format!(
                     "{}: {}",
                     given(name),
-                    if rate_def(col).is_some() {
-                        rate_text(r, c, col, 1.0)
+                    if rate.is_some() {
+                        rate_text(r, c, col, scale)
                     } else {
                         with_ci(r.mean(c, col)?, 1.0)
                     }
                 ))
             })
             .collect();
-        let how = if rate_def(col).is_some() {
-            "pooled over the intents of each cell's seeds, with exact 95% intervals".to_string()
+        let figure = figure(
+            r,
+            &col.replace('_', " "),
+            vec![Panel {
+                title: String::new(),
+                y_label: format!("{}{unit}", col.replace('_', " ")),
+                series: if rate.is_some() {
+                    rate_series(r, col, scale)
+                } else {
+                    metric_series(r, col, 1.0)
+                },
+            }],
+        );
+        let how = if rate.is_some() {
+            let none = none_seen_clause(&figure)
+                .map_or(String::new(), |c| format!("; where none was seen, {c}"));
+            let unit = if scale == 100.0 {
+                ", in % of intents as in the results table"
+            } else {
+                ""
+            };
+            format!(
+                "pooled over the intents of each cell's seeds{unit}, with exact 95% \
+                 intervals{none}"
+            )
         } else {
             format!("means over {n_seeds} {seeds_with}")
         };
         out.push(Chart {
             stem: format!("metric-{col}"),
-            figure: figure(
-                r,
-                &col.replace('_', " "),
-                vec![Panel {
-                    title: String::new(),
-                    y_label: col.replace('_', " "),
-                    series: if rate_def(col).is_some() {
-                        rate_series(r, col, 1.0)
-                    } else {
-                        metric_series(r, col, 1.0)
-                    },
-                }],
-            ),
             text: format!(
                 "The column `{col}` of results.csv, asked for by the sweep file: {how}. \
                  {lead}: {}.",
                 facts.join("; ")
             ),
+            figure,
         });
     }
     if have(DUP) && have(P99) && have(DUP_N) {
@@ -1030,27 +1069,29 @@ fn charts(r: &Report) -> Vec<Chart> {
         } else {
             String::new()
         };
+        let figure = Figure {
+            title: "Trade-off: duplicates against p99 latency".into(),
+            x_label: "p99 completion latency (ms)".into(),
+            x: XAxis::Numeric,
+            panels: vec![Panel {
+                title: String::new(),
+                y_label: "permanent duplicates per million intents".into(),
+                series,
+            }],
+            lines: false,
+            width: 1000,
+            height: 540,
+        };
+        let none = none_seen_clause(&figure)
+            .map_or(String::new(), |c| format!(" Where none was seen, {c}."));
         out.push(Chart {
             stem: "tradeoff".into(),
-            figure: Figure {
-                title: "Trade-off: duplicates against p99 latency".into(),
-                x_label: "p99 completion latency (ms)".into(),
-                x: XAxis::Numeric,
-                panels: vec![Panel {
-                    title: String::new(),
-                    y_label: "permanent duplicates per million intents".into(),
-                    series,
-                }],
-                lines: false,
-                width: 1000,
-                height: 540,
-            },
             text: format!(
                 "What each policy pays for safety: permanent duplicates per million intents \
-                 (down is better; a hollow marker where none was seen) \
-                 against the mean p99 completion latency (left is better).{measured}{tags} \
-                 {verdict}"
+                 (down is better) against the mean p99 completion latency (left is \
+                 better).{none}{measured}{tags} {verdict}"
             ),
+            figure,
         });
     }
     out
@@ -1916,6 +1957,96 @@ mod tests {
         // More seeds keep the plural and the intervals.
         let many = manifest(2, &["naive", "idempotent"], &[], &cols);
         assert!(pairs_note(&many).contains("paired 95% t interval"));
+    }
+
+    /// Regression (a custom chart of `customer_visible_failure_rate` and its words gave the
+    /// rate as a fraction, "0 (≤ 0.265)", where the results table gives it in %, "0 (≤ 26.5)").
+    #[test]
+    fn a_custom_chart_of_a_share_of_intents_is_in_percent_as_in_the_table() {
+        let mut m = manifest(2, &["naive", "idempotent"], &["1", "3"], &[INTENTS, FAIL]);
+        m.charts = vec![FAIL.to_string()];
+        let cell = |fails: [f64; 2]| rows(&m, vec![vec![10.0, 10.0], fails.to_vec()]);
+        let cells = [
+            cell([0.0, 0.0]),
+            cell([0.1, 0.2]),
+            cell([0.0, 0.0]),
+            cell([0.0, 0.0]),
+        ];
+        let r = build(&m, &cells);
+        let charts = charts(&r);
+        let chart = charts
+            .iter()
+            .find(|c| c.stem == format!("metric-{FAIL}"))
+            .expect("the custom chart");
+        let table = results_table(&r);
+        let col = table
+            .head
+            .iter()
+            .position(|h| h == "visible failures (%)")
+            .expect("the column");
+        // The words name the cells at the last value of x, 3: cells 1 and 3.
+        for (name, cell) in [("naive", 1), ("idempotent", 3)] {
+            let shown = format!("{}: {}", given(name), table.rows[cell][col]);
+            assert!(chart.text.contains(&shown), "{shown} in {}", chart.text);
+        }
+        assert!(chart.text.contains("in % of intents"), "{}", chart.text);
+        let panel = &chart.figure.panels[0];
+        assert!(panel.y_label.ends_with("(%)"), "{}", panel.y_label);
+        // 3 failures in 20 intents: 15%, and the bound of none seen in % too.
+        let naive = &panel.series[0].points;
+        assert!((naive[1].y - 15.0).abs() < 1e-9, "{naive:?}");
+        let bound = r.none_seen_bound(0, FAIL).expect("none seen") * 100.0;
+        assert_eq!(naive[0].ci.map(|c| c.1), Some(bound));
+    }
+
+    /// Regression (a rate of none seen on a log axis was drawn as a triangle at its upper
+    /// bound, which the words described, where it could outrank measured rates by height): the
+    /// words now say where it is drawn, in the band at 0 on a log axis, at 0 on a linear one.
+    #[test]
+    fn the_words_say_where_a_rate_of_none_seen_is_drawn() {
+        let m = manifest(
+            2,
+            &["naive", "idempotent"],
+            &["1", "3"],
+            &[INTENTS, DUP_N, DUP],
+        );
+        let chart_of = |naive_dups: f64| {
+            let cell = |dups: f64| {
+                rows(
+                    &m,
+                    vec![
+                        vec![1000.0, 1000.0],
+                        vec![dups, dups],
+                        vec![dups * 1000.0, dups * 1000.0],
+                    ],
+                )
+            };
+            let cells = [cell(naive_dups), cell(naive_dups), cell(0.0), cell(0.0)];
+            let r = build(&m, &cells);
+            charts(&r)
+                .into_iter()
+                .find(|c| c.stem == "duplicates")
+                .expect("the duplicates chart")
+        };
+        // A rate of 0.5 per intent, over two decades above the bounds of none seen: a log axis.
+        let log = chart_of(500.0);
+        assert_eq!(charts::none_seen(&log.figure), charts::NoneSeen::InBand);
+        assert!(
+            log.text.contains("in the shaded band labelled 0"),
+            "{}",
+            log.text
+        );
+        assert!(!log.text.contains("triangle"), "{}", log.text);
+        let linear = chart_of(3.0);
+        assert_eq!(charts::none_seen(&linear.figure), charts::NoneSeen::AtZero);
+        assert!(
+            linear
+                .text
+                .contains("a hollow marker at 0 with its exact 95% interval"),
+            "{}",
+            linear.text
+        );
+        assert!(!linear.text.contains("band"), "{}", linear.text);
     }
 
     #[test]
