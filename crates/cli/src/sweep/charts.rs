@@ -55,7 +55,8 @@ pub struct Figure {
     pub x_label: String,
     pub x: XAxis,
     pub panels: Vec<Panel>,
-    /// Join a series' points with a line.
+    /// Join a series' points with a line. Without, a numeric x axis (a scatter) gets a faint
+    /// path that shows the order of the points, and categories (kinds, not amounts) none.
     pub lines: bool,
     pub width: u32,
     pub height: u32,
@@ -669,6 +670,8 @@ fn draw_panel<DB: DrawingBackend>(
                 .split(|(x, _)| x.is_nan())
                 .map(<[_]>::to_vec)
                 .collect()
+        } else if matches!(f.x, XAxis::Categories(_)) {
+            Vec::new()
         } else {
             vec![values
                 .iter()
@@ -952,6 +955,30 @@ mod tests {
             count(&all, "<polyline") + 1,
             "two lines, one each side of the zero, where there was one: {gap}"
         );
+    }
+
+    /// Regression (a trend between kinds): the points of a parameter's variants (kinds of
+    /// backoff, say), which have no order, were joined by a line as if one led to the next.
+    #[test]
+    fn variants_without_an_order_are_not_joined() {
+        let labels: Vec<String> = ["fixed", "exponential", "full jitter"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let points: Vec<Point> = (0..3)
+            .map(|i| point(i as f64, 1.0 + i as f64, None))
+            .collect();
+        let mut f = one_series(XAxis::Categories(labels), points);
+        let joined = |f: &Figure| {
+            let (svg, _) = render(f).expect("renders");
+            polylines(&svg, palette(0))
+                .into_iter()
+                .filter(|l| l.len() > 2)
+                .count()
+        };
+        assert_eq!(joined(&f), 1, "values in order are joined");
+        f.lines = false;
+        assert_eq!(joined(&f), 0, "variants are not");
     }
 
     /// The polylines of an SVG drawn in `color`, as their points in pixels.

@@ -131,6 +131,11 @@ pub struct AxisInfo {
     pub name: String,
     pub label: String,
     pub values: Vec<ValueInfo>,
+    /// Its values are a list of one setting's values, in the order written, so that a chart
+    /// may join them with a line; variants (sets of settings with a name) are not: a line
+    /// through them would suggest a trend between kinds.
+    #[serde(default)]
+    pub ordered: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -254,6 +259,7 @@ fn manifest_of(args_sweep: &Path, s: &spec::Spec, cells: &[spec::Cell]) -> Manif
                             .collect(),
                     })
                     .collect(),
+                ordered: a.read_values,
             })
             .collect(),
         columns: data::metric_columns(),

@@ -649,7 +649,7 @@ fn figure(r: &Report, title: &str, panels: Vec<Panel>) -> Figure {
         x_label,
         x,
         panels,
-        lines: true,
+        lines: r.m.axes[r.x_axis].ordered,
         width: 1000,
         height,
     }
@@ -1791,6 +1791,7 @@ mod tests {
                     settings: Vec::new(),
                 })
                 .collect(),
+            ordered: name != "policy",
         };
         let mut axes = vec![axis("policy", policies)];
         if !x.is_empty() {
