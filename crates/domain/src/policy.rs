@@ -21,8 +21,11 @@ pub enum KeyMode {
 pub enum Failure {
     /// No reply within the attempt's timeout.
     Timeout,
-    /// A reply with an error code (system malfunction, issuer inoperative...): the outcome is
-    /// unknown, the debit may have been committed.
+    /// A reply with an error code. For most (96 system malfunction, issuer inoperative...) the
+    /// outcome is unknown and the debit may have been committed; 12 says the key was reversed
+    /// or voided before the request was posted (by an inquiry that found nothing, under the
+    /// bank's default `inquiry: VoidsKey`), so a retry under the same key is refused the same
+    /// way; 9 says the same key is still being processed (`in_progress: Conflict`).
     ErrorReply(u8),
     /// A status inquiry answered that the bank has no (unreversed) debit for the attempt. A
     /// bank whose `inquiry` is `VoidsKey` (the default) has voided the attempt's key, so a

@@ -68,12 +68,19 @@ pub fn run(sc: &Scenario, seed: u64) -> Result<Summary, SimError> {
 /// [`Summary::violations`] keeps the first 100 violations in full, and past them the first of
 /// each property (`violation_count` counts them all); chains are filled in for the first 10,
 /// of up to 200 steps.
+///
+/// The scenario is first held to the rules a scenario file is ([`Scenario::validated`]), so
+/// that one built or changed in code that breaks one gives [`SimError::Invalid`], not a run
+/// of something else. A run that issues no purchase (a `duration` shorter than the first
+/// arrival, say) holds every property vacuously: a test should also look at
+/// `summary.metrics.intents`, as `payfault run` and `check` do.
 pub fn run_with<P: RetryPolicy + ?Sized, T: Tracer>(
     sc: &Scenario,
     seed: u64,
     policy: &P,
     tracer: &mut T,
 ) -> Result<Summary, SimError> {
+    let sc = &sc.validated().map_err(|e| SimError::Invalid(e.message))?;
     let out = Sim::new(sc, seed, policy, tracer).run()?;
     let mut violations = out.violations;
     let wanted: Vec<u64> = violations

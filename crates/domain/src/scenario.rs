@@ -42,6 +42,24 @@ pub fn from_ron(text: &str) -> Result<Scenario, ScenarioError> {
         })
 }
 
+impl Scenario {
+    /// The scenario as a file would give it: written out as RON and read back, so that one
+    /// built or changed in code meets every rule a file does (each field's range, the parts'
+    /// agreement) and is normalised as a file is (`workload.only` sorted, say). The error's
+    /// message says what is wrong and which field; its line and column are those of the
+    /// scenario written out.
+    pub fn validated(&self) -> Result<Scenario, ScenarioError> {
+        let text =
+            ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default().struct_names(true))
+                .map_err(|e| ScenarioError {
+                    line: 1,
+                    col: 1,
+                    message: format!("cannot be written out as RON: {e}"),
+                })?;
+        from_ron(&text)
+    }
+}
+
 /// The column (from 1) that an editor shows for byte column `col` of `line`: RON counts
 /// bytes, and a name with an `é` or an emoji before the error would put it further right
 /// than it is. Past the line's end, each column past it counts as one.

@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use crate::config::{CrashAfterCommit, FaultSchedule, MsgId, Property, Scenario, ScheduledCrash};
-use crate::policy::Builtin;
+use crate::policy::{Builtin, RetryPolicy};
 use crate::sim::{Sim, SimError};
 use crate::trace::NoTrace;
 
@@ -106,7 +106,7 @@ fn schedule(items: &[Item]) -> (FaultSchedule, Vec<CrashAfterCommit>) {
 struct Probe<'a, 'l> {
     seed: u64,
     property: Property,
-    policy: &'a Builtin,
+    policy: &'a dyn RetryPolicy,
     runs: u64,
     limit: Limit<'l>,
     /// Runs the current step may reach, within the limit.
@@ -335,15 +335,30 @@ fn fewer_faults(kept: &mut Kept, probe: &mut Probe<'_, '_>) -> Result<(), SimErr
     Ok(())
 }
 
-/// Shrinks a run of `sc` under `seed` that violates `property`, within `limit`.
+/// Shrinks a run of `sc` under `seed` that violates `property`, within `limit`, under the
+/// scenario's own built-in policy.
 pub fn shrink(
     sc: &Scenario,
     seed: u64,
     property: Property,
     limit: Limit<'_>,
 ) -> Result<Shrunk, ShrinkError> {
-    let policy = Builtin::new(sc.policy.clone());
-    let out = Sim::new(sc, seed, &policy, &mut NoTrace)
+    shrink_with(sc, seed, property, &Builtin::new(sc.policy.clone()), limit)
+}
+
+/// [`shrink`] under any policy, such as one of your own: every try runs `policy`. The shrunk
+/// scenario keeps the scenario's `policy` settings (a file cannot name your code), so it
+/// fails as written when run with `policy` again ([`crate::run_with`]). The scenario is
+/// first held to the rules a scenario file is, as [`crate::run_with`] does.
+pub fn shrink_with(
+    sc: &Scenario,
+    seed: u64,
+    property: Property,
+    policy: &dyn RetryPolicy,
+    limit: Limit<'_>,
+) -> Result<Shrunk, ShrinkError> {
+    let sc = &sc.validated().map_err(|e| SimError::Invalid(e.message))?;
+    let out = Sim::new(sc, seed, policy, &mut NoTrace)
         .record_faults()
         .run()?;
     let Some(first) = out.violations.iter().find(|v| v.property == property) else {
@@ -358,7 +373,7 @@ pub fn shrink(
     let mut probe = Probe {
         seed,
         property,
-        policy: &policy,
+        policy,
         runs: 1,
         limit,
         step_cap: u64::MAX,

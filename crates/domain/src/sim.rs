@@ -568,6 +568,10 @@ pub enum SimError {
         attempts: u32,
         inquiries: u32,
     },
+    /// A scenario built or changed in code breaks a rule that a scenario file is held to
+    /// (see [`Scenario::validated`]).
+    #[error("the scenario is not valid: {0}")]
+    Invalid(String),
 }
 
 impl SimError {
@@ -580,7 +584,9 @@ impl SimError {
                 !matches!(e, EngineError::InPast { .. })
             }
             SimError::Endless { .. } => true,
-            SimError::TooLarge { .. } | SimError::NotReplayable { .. } => false,
+            SimError::TooLarge { .. } | SimError::NotReplayable { .. } | SimError::Invalid(_) => {
+                false
+            }
         }
     }
 }

@@ -87,3 +87,56 @@ fn the_same_policy_with_a_fresh_key_per_attempt_is_caught() {
         .count();
     assert!(caught > 25, "duplicates on only {caught} of 50 seeds");
 }
+
+/// A failure of our own policy shrinks under our policy: the smallest scenario in which it
+/// still charges twice, which fails as written when run with it again. Regression (shrinking
+/// ran the scenario's built-in policy whatever the caller's): there was no way to shrink a
+/// failure of one's own policy.
+#[test]
+fn a_failure_of_our_policy_shrinks_under_our_policy() {
+    use payfault_domain::shrink::{shrink, shrink_with, Limit, ShrinkError};
+    // The scenario's own policy keeps one key: with the bank's key table it never charges
+    // twice, where ours, with a fresh key per attempt, does.
+    let sc = scenario(true).with_policy(payfault_domain::PolicyKind::Idempotent);
+    let ours = OurPolicy { fresh_keys: true };
+    let dup = Property::NoDuplicateDebit;
+    let seed = (1..=50)
+        .find(|&seed| {
+            run_with(&sc, seed, &ours, &mut NoTrace)
+                .unwrap()
+                .violated()
+                .contains(&dup)
+                && payfault_domain::run(&sc, seed)
+                    .unwrap()
+                    .violated()
+                    .is_empty()
+        })
+        .expect("a seed on which only our policy charges twice");
+    let shrunk = shrink_with(&sc, seed, dup, &ours, Limit::default()).expect("it shrinks");
+    assert!(shrunk.after.intents < shrunk.before.intents, "{shrunk:?}");
+    let again = run_with(&shrunk.scenario, seed, &ours, &mut NoTrace).unwrap();
+    assert!(again.violated().contains(&dup));
+    // The built-in policy has nothing to shrink on that seed.
+    assert!(matches!(
+        shrink(&sc, seed, dup, Limit::default()),
+        Err(ShrinkError::DoesNotFail { .. })
+    ));
+}
+
+/// Regression (a scenario changed in code ran as something else, or panicked): a link taken
+/// away that the network needs panicked in the run, and purchases listed out of order in
+/// `only` issued fewer of them, where a file saying the same is refused or put in order.
+#[test]
+fn a_scenario_changed_in_code_is_held_to_the_rules_of_a_file() {
+    let policy = OurPolicy { fresh_keys: false };
+    let mut broken = scenario(true);
+    broken.links.acquirer_bank = None;
+    let e = run_with(&broken, 1, &policy, &mut NoTrace).unwrap_err();
+    assert!(matches!(e, payfault_domain::SimError::Invalid(_)), "{e}");
+    assert!(e.to_string().contains("acquirer_bank"), "{e}");
+
+    let mut listed = scenario(true);
+    listed.workload.only = Some(vec![30, 2]);
+    let s = run_with(&listed, 1, &policy, &mut NoTrace).unwrap();
+    assert_eq!(s.metrics.intents, 2);
+}
