@@ -853,16 +853,7 @@ fn render_text(s: &Summary, path: &Path) -> String {
             s.violations.len().min(5)
         );
         for v in s.violations.iter().take(5) {
-            let intent = v.intent.map_or("-".to_string(), |i| i.to_string());
-            let _ = writeln!(
-                o,
-                "  {} ({}) intent {} at {:.6} s: {}",
-                v.rule,
-                v.property,
-                intent,
-                v.t_ns as f64 / 1e9,
-                v.detail
-            );
+            let _ = writeln!(o, "  {v}");
             for c in v.chain.iter().take(30) {
                 let msg = c.msg.map_or(String::new(), |m| format!(" msg {m}"));
                 let _ = writeln!(

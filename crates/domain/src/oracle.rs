@@ -91,6 +91,23 @@ pub struct Violation {
     pub chain: Vec<ChainLink>,
 }
 
+/// One line, as `payfault run` prints it: rule, property, intent, time and what was found;
+/// the chain is left out.
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let intent = self.intent.map_or("-".to_string(), |i| i.to_string());
+        write!(
+            f,
+            "{} ({}) intent {} at {:.6} s: {}",
+            self.rule,
+            self.property,
+            intent,
+            self.t_ns as f64 / 1e9,
+            self.detail
+        )
+    }
+}
+
 /// One cache line, aligned to one: the bank's debit and the terminal's answer read it cold.
 #[derive(Clone, Debug, Default)]
 #[repr(align(64))]
@@ -767,6 +784,23 @@ mod tests {
             o.finish(t(3), 1000, 1000, 0);
         });
         assert_eq!(r, vec![Rule::MoneyNotConserved]);
+    }
+
+    #[test]
+    fn a_violation_reads_as_one_line() {
+        let v = Violation {
+            seed: 3,
+            property: Property::Liveness,
+            rule: Rule::NoFinalAnswer,
+            intent: Some(7),
+            t_ns: 1_500_000_000,
+            detail: "never answered".into(),
+            chain: Vec::new(),
+        };
+        assert_eq!(
+            v.to_string(),
+            "no-final-answer (liveness) intent 7 at 1.500000 s: never answered"
+        );
     }
 
     #[test]
