@@ -606,7 +606,7 @@ fn junit_and_charts_hold_only_characters_xml_allows() {
         "{xml}"
     );
     assert!(
-        xml.contains(r"replay: payfault run $'bad\x1bfile.ron' --seed 1"),
+        xml.contains(r"replay: payfault run $'bad\033file.ron' --seed 1"),
         "{xml}"
     );
     let svg = std::fs::read_to_string(dir.join("shrunk/bad\u{1b}file.seed-1.svg")).unwrap();

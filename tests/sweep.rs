@@ -605,8 +605,8 @@ fn summaries_follow_the_rows_with_t_intervals_pooled_rates_and_paired_difference
             num(s, &sh, "duplicates_per_million_permanent_ci95_hi"),
         );
         // Overdispersion: Pearson's X² of the per-seed counts against the pooled rate (a
-        // Poisson variance: a purchase may be charged more than twice), over k − 1, times
-        // (t/z)² for φ estimated on k − 1 = 2 degrees of freedom, and never below 1.
+        // Poisson variance: a purchase may be charged more than twice), over k − 1; where that
+        // is above 1, times (t/z)² for φ estimated on k − 1 = 2 degrees of freedom; else 1.
         let phi = num(s, &sh, "duplicates_per_million_permanent_overdispersion");
         if dups == 0.0 {
             assert_eq!(phi, 1.0);
@@ -621,7 +621,12 @@ fn summaries_follow_the_rows_with_t_intervals_pooled_rates_and_paired_difference
                 .map(|(x, n)| (x - n * p) * (x - n * p) / (n * p))
                 .sum();
             let stretch: f64 = 4.3027 / 1.959964;
-            let expected = (stretch * stretch * chi2 / (trials.len() - 1) as f64).max(1.0);
+            let raw = chi2 / (trials.len() - 1) as f64;
+            let expected = if raw > 1.0 {
+                stretch * stretch * raw
+            } else {
+                1.0
+            };
             assert!(
                 (phi / expected - 1.0).abs() < 1e-4,
                 "{cell}: {phi} against {expected}"

@@ -49,8 +49,10 @@ pub fn quote(path: &Path) -> String {
                 '\t' => q.push_str(r"\t"),
                 c if c.is_control() => {
                     let mut bytes = [0; 4];
+                    // Three octal digits, which no following character can extend (a
+                    // hex escape may take more digits in some shells).
                     for b in c.encode_utf8(&mut bytes).bytes() {
-                        q.push_str(&format!("\\x{b:02x}"));
+                        q.push_str(&format!("\\{b:03o}"));
                     }
                 }
                 c => q.push(c),
@@ -100,8 +102,9 @@ mod tests {
     fn a_path_with_control_characters_stays_on_one_line() {
         for (path, word) in [
             ("a\nb.ron", r"$'a\nb.ron'"),
-            ("it's\t\\x\u{1b}.ron", r"$'it\'s\t\\x\x1b.ron'"),
-            ("\u{85}é.ron", r"$'\xc2\x85é.ron'"),
+            ("it's\t\\x\u{1b}.ron", r"$'it\'s\t\\x\033.ron'"),
+            ("\u{1b}a.ron", r"$'\033a.ron'"),
+            ("\u{85}é.ron", r"$'\302\205é.ron'"),
         ] {
             let q = quote(Path::new(path));
             assert_eq!(q, word);

@@ -47,7 +47,9 @@ impl Summary {
 }
 
 /// Runs the scenario's own built-in policy: metrics and violations, without replaying the
-/// seed for the chains behind them (the fast path for checking many seeds).
+/// seed for the chains behind them (the fast path for checking many seeds). Unlike [`run`], it
+/// takes the scenario as valid: one read from text ([`crate::from_ron`]) is, and one built or
+/// changed in code should go through [`Scenario::validated`] first.
 pub fn run_quick(sc: &Scenario, seed: u64) -> Result<crate::sim::Outcome, SimError> {
     Sim::new(sc, seed, &Builtin::new(sc.policy.clone()), &mut NoTrace).run()
 }

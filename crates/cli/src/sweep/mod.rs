@@ -829,15 +829,19 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
     // cell is not looked for in the wrong place.
     let mut unusable = Vec::new();
     for (i, cell) in m.cells.iter().enumerate() {
+        let mut why = Vec::new();
         let hit = args.dirs.iter().find_map(|d| match read_cell(d, &m, cell) {
             Ok(r) => Some((d, r)),
             Err(e) => {
                 if cell_path(d, &cell.id).exists() {
-                    unusable.push(e);
+                    why.push(e);
                 }
                 None
             }
         });
+        if hit.is_none() {
+            unusable.extend(why);
+        }
         match hit {
             Some((d, r)) => {
                 rows.push(r);

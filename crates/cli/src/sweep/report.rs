@@ -1415,11 +1415,11 @@ fn run_facts(r: &Report) -> Vec<String> {
                  with one seed no spread between seeds can be seen (summary.csv gives φ = 1)."
             } else {
                 "It is widened where the seeds vary more than chance would have them: with k \
-                 seeds that issued purchases, count and intents are divided by \
-                 φ = max(1, (t/z)² X²/(k − 1)), X² being Pearson's statistic of the per-seed \
-                 counts against the pooled rate, and t/z the ratio of the 0.975 quantiles of \
-                 Student's t on k − 1 degrees of freedom and of the normal, since the spread is \
-                 itself estimated from the seeds (summary.csv gives φ)."
+                 seeds that issued purchases and X² Pearson's statistic of the per-seed counts \
+                 against the pooled rate, where X²/(k − 1) > 1 count and intents are divided by \
+                 φ = (t/z)² X²/(k − 1), t/z being the ratio of the 0.975 quantiles of Student's \
+                 t on k − 1 degrees of freedom and of the normal, since the spread is itself \
+                 estimated from the seeds (summary.csv gives φ, 1 where not widened)."
             }
         ),
         per_seed_statistics(r),
