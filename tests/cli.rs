@@ -113,6 +113,47 @@ const MALFORMED: &[Malformed] = &[
         phrase: "expected at most 65535, found 70000",
         fix: Some(("70000", "65535")),
     },
+    // Regression: RON's own words, "Expected colon", "Expected comma", "Unexpected duplicate
+    // field", "Unexpected missing field" and "Non-whitespace trailing characters", named
+    // neither what belongs there nor what was found.
+    Malformed {
+        file: "missing-colon.ron",
+        line: 4,
+        col: 15,
+        phrase: "expected `:` between a field's name and its value, found `2`",
+        fix: Some(("terminals 2", "terminals: 2")),
+    },
+    Malformed {
+        file: "missing-comma.ron",
+        line: 5,
+        col: 5,
+        phrase: "expected `,` before the next field or value, or a closing bracket, found `workload`",
+        fix: Some(("terminals: 2\n", "terminals: 2,\n")),
+    },
+    Malformed {
+        file: "duplicate-field.ron",
+        line: 5,
+        col: 101,
+        phrase: "the field `purchases` in `Workload` is given twice: expected it once",
+        fix: Some((", purchases: 20", "")),
+    },
+    Malformed {
+        file: "missing-field.ron",
+        line: 12,
+        col: 1,
+        phrase: "expected the field `policy` in `Scenario`, which has no default: it is missing",
+        fix: Some((
+            "queue: 10),\n)",
+            "queue: 10),\n    policy: (kind: Idempotent, timeout: \"1s\"),\n)",
+        )),
+    },
+    Malformed {
+        file: "trailing-text.ron",
+        line: 14,
+        col: 1,
+        phrase: "expected the end of the file after the scenario's closing `)`, found `policy`",
+        fix: Some(("policy: (kind: Naive)\n", "")),
+    },
     // Regression: `check_seeds: 0` made `check` pass having run no seed.
     Malformed {
         file: "zero-check-seeds.ron",

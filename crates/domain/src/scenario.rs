@@ -139,6 +139,17 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
                 },
             }
         }
+        // RON stands past the name given again: point at the name.
+        ron::Error::DuplicateStructField { field, .. } => {
+            let l = text.split('\n').nth(line.saturating_sub(1)).unwrap_or("");
+            let before = l.get(..col.saturating_sub(1)).unwrap_or(l);
+            let start = before.rfind(field).map_or(col, |s| s + 1);
+            ScenarioError {
+                line,
+                col: on_line(start),
+                message: Explained(&e.code).to_string(),
+            }
+        }
         // RON finds the comment unclosed at the end of the file: point at where it opened.
         ron::Error::UnclosedBlockComment => {
             let (line, col) = unclosed_comment(text).unwrap_or((line, on_line(col)));
@@ -251,6 +262,21 @@ fn expected_here(text: &str, at: usize, code: &ron::Error) -> Option<String> {
                 ),
                 None => format!("expected fields in parentheses, `(...)`, found {found}"),
             }
+        }
+        ron::Error::ExpectedMapColon => {
+            format!("expected `:` between a field's name and its value, found {found}")
+        }
+        ron::Error::ExpectedComma => {
+            format!(
+                "expected `,` before the next field or value, or a closing bracket, found {found}"
+            )
+        }
+        ron::Error::ExpectedStructLikeEnd | ron::Error::ExpectedOptionEnd => {
+            format!("expected `,` or the closing `)`, found {found}")
+        }
+        ron::Error::ExpectedArrayEnd => format!("expected `,` or the closing `]`, found {found}"),
+        ron::Error::TrailingCharacters => {
+            format!("expected the end of the file after the scenario's closing `)`, found {found}")
         }
         ron::Error::ExceededRecursionLimit => format!(
             "nested too deeply: values nest at most {NESTING_LIMIT} levels deep, a Spike \
@@ -816,6 +842,20 @@ impl fmt::Display for Explained<'_> {
             ron::Error::ExpectedInteger => {
                 write!(f, "expected a whole number (no quotes, no sign)")
             }
+            ron::Error::MissingStructField { field, outer } => write!(
+                f,
+                "expected the field `{field}`{}, which has no default: it is missing",
+                outer
+                    .as_deref()
+                    .map_or(String::new(), |o| format!(" in `{}`", written_name(o)))
+            ),
+            ron::Error::DuplicateStructField { field, outer } => write!(
+                f,
+                "the field `{field}`{} is given twice: expected it once",
+                outer
+                    .as_deref()
+                    .map_or(String::new(), |o| format!(" in `{}`", written_name(o)))
+            ),
             other => write!(f, "{other}"),
         }
     }
