@@ -98,7 +98,8 @@ pub trait RetryPolicy {
     fn reversal_timeout(&self) -> SimDuration {
         SimDuration::from_secs(30)
     }
-    /// Sends of one reversal before it is abandoned; `None`: until acknowledged.
+    /// Sends of one reversal before it is abandoned; `None`: until acknowledged. A reversal
+    /// the terminal queues is sent at least once, so `Some(0)` counts as `Some(1)`.
     fn reversal_max_sends(&self) -> Option<u32> {
         None
     }
