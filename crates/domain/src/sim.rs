@@ -1897,7 +1897,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     Some(p) => {
                         p.reversed = true;
                         let (intent, amount, account) = (m.intent, p.amount, p.account);
-                        record.paid_at = None;
+                        // The order stays paid while another of its debits stands.
+                        if record.postings.iter().all(|(_, p)| p.reversed) {
+                            record.paid_at = None;
+                        }
                         self.bank.accounts[account as usize] += amount;
                         self.bank.merchant -= u128::from(amount);
                         self.oracle.credit(intent, amount, now);
