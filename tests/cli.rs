@@ -271,6 +271,23 @@ const MALFORMED: &[Malformed] = &[
         phrase: "expected a duration longer than zero, found 0",
         fix: Some(("\"0ms\"", "\"1s\"")),
     },
+    // Regression: RON's "Unknown escape character" stood one past the escape and named
+    // neither it nor the escapes a string may hold.
+    Malformed {
+        file: "unknown-escape.ron",
+        line: 3,
+        col: 22,
+        phrase: r#"unknown escape `\q` in a string: expected one of"#,
+        fix: Some((r#""malformed \q""#, r#""malformed q""#)),
+    },
+    // Regression: the message said the duration was too long, not how long one may be.
+    Malformed {
+        file: "duration-too-long.ron",
+        line: 12,
+        col: 41,
+        phrase: r#"duration "213504d" is too long: the longest is 213503d"#,
+        fix: Some(("213504d", "5s")),
+    },
     Malformed {
         file: "negative-timeout.ron",
         line: 12,

@@ -150,6 +150,24 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
                 message: Explained(&e.code).to_string(),
             }
         }
+        // RON stands past the letter after the backslash: point at the backslash, and say
+        // which escapes a string may hold.
+        ron::Error::InvalidEscape(_) => {
+            let l = text.split('\n').nth(line.saturating_sub(1)).unwrap_or("");
+            let before = l.get(..col.saturating_sub(1)).unwrap_or(l);
+            let (start, written) = match before.rfind('\\') {
+                Some(s) => (s + 1, l[s..].chars().take(2).collect::<String>()),
+                None => (col, "\\".to_string()),
+            };
+            ScenarioError {
+                line,
+                col: on_line(start),
+                message: format!(
+                    "unknown escape `{written}` in a string: expected one of `\\\\`, `\\\"`, \
+                     `\\n`, `\\t`, `\\u{{...}}`"
+                ),
+            }
+        }
         // RON finds the comment unclosed at the end of the file: point at where it opened.
         ron::Error::UnclosedBlockComment => {
             let (line, col) = unclosed_comment(text).unwrap_or((line, on_line(col)));
