@@ -370,6 +370,16 @@ fn diff_text(e: Estimate, scale: f64) -> String {
     }
 }
 
+/// A paired difference whose t interval excludes 0 on a split of seeds that the exact sign
+/// test does not find uneven (p ≥ 0.05): a few seeds that differ by large steps, as rare
+/// events do, which the t interval trusts more than it should.
+fn unsupported(p: &Pair) -> bool {
+    p.diff
+        .ci
+        .is_some_and(|(lo, hi)| lo < hi && (lo > 0.0 || hi < 0.0))
+        && p.signs.p >= 0.05
+}
+
 /// A per-seed quantity of a cell, or why there is none.
 fn mean_text(r: &Report, cell: usize, col: &str, scale: f64) -> String {
     match (r.col(col), r.mean(cell, col)) {
@@ -518,6 +528,7 @@ struct Pair {
     base: usize,
     metric: &'static str,
     diff: Estimate,
+    signs: stats::Signs,
 }
 
 fn pairs(r: &Report) -> Vec<Pair> {
@@ -534,14 +545,16 @@ fn pairs(r: &Report) -> Vec<Pair> {
                 let both = |s: usize| {
                     gives(r.m, &r.rows[i], metric, s) && gives(r.m, &r.rows[base], metric, s)
                 };
+                let (a, b) = (
+                    kept(&r.rows[i].values[col], both),
+                    kept(&r.rows[base].values[col], both),
+                );
                 out.push(Pair {
                     cell: i,
                     base,
                     metric,
-                    diff: stats::paired(
-                        &kept(&r.rows[i].values[col], both),
-                        &kept(&r.rows[base].values[col], both),
-                    ),
+                    diff: stats::paired(&a, &b),
+                    signs: stats::sign_test(&a, &b),
                 });
             }
         }
@@ -560,6 +573,9 @@ fn pairs_csv(r: &Report, ps: &[Pair]) -> String {
             "mean_difference",
             "ci95_lo",
             "ci95_hi",
+            "seeds_higher",
+            "seeds_lower",
+            "sign_test_p",
         ]
         .map(String::from),
     );
@@ -581,6 +597,9 @@ fn pairs_csv(r: &Report, ps: &[Pair]) -> String {
         });
         f.push(lo);
         f.push(hi);
+        f.push(p.signs.higher.to_string());
+        f.push(p.signs.lower.to_string());
+        f.push(data::number(p.signs.p));
         out.push_str(&data::line(&f));
     }
     out
@@ -1343,6 +1362,7 @@ fn pairs_table(r: &Report, ps: &[Pair]) -> Table {
             let cell = match ps.iter().find(|p| p.cell == c && p.metric == metric) {
                 None => "-".into(),
                 Some(p) if p.diff.n == 0 => why_none(r, &[p.cell, p.base], metric).into(),
+                Some(p) if unsupported(p) => format!("{} †", diff_text(p.diff, scale)),
                 Some(p) => diff_text(p.diff, scale),
             };
             row.push(cell);
@@ -1596,7 +1616,11 @@ fn pairs_note(m: &Manifest) -> &'static str {
         "Each policy minus the baseline on the same seeds and settings: the mean of the \
          per-seed differences, with its paired 95% t interval. An interval that excludes 0 is a \
          difference the seeds support; across many cells and metrics, about one interval in \
-         twenty excludes 0 by chance where there is no difference."
+         twenty excludes 0 by chance where there is no difference. † marks an interval that \
+         excludes 0 although the exact sign test does not find the seeds' split uneven \
+         (p ≥ 0.05): few seeds differ, by large steps, as with rare events, and the t interval \
+         is then too sure. pairs.csv gives, for every difference, the seeds on which the \
+         policy was higher and lower and the sign test's p."
     }
 }
 
@@ -1834,6 +1858,34 @@ mod tests {
             values,
             body: String::new(),
         }
+    }
+
+    /// Regression: a paired difference on a few seeds that differ by large steps (five seeds
+    /// of twenty one message more) was shown as one the seeds support, its t interval
+    /// excluding 0, though so uneven a split comes one time in sixteen by chance.
+    #[test]
+    fn a_t_interval_the_sign_test_does_not_support_is_marked() {
+        let m = manifest(20, &["naive", "few", "many"], &[], &[INTENTS, MSGS]);
+        let msgs = |more: usize| (0..20).map(|s| if s < more { 5.0 } else { 4.0 }).collect();
+        let cell = |more: usize| rows(&m, vec![vec![10.0; 20], msgs(more)]);
+        let cells = [cell(0), cell(5), cell(9)];
+        let r = build(&m, &cells);
+        let ps = pairs(&r);
+        let table = pairs_table(&r, &ps);
+        let few = table.rows[0].last().expect("a messages column");
+        let many = table.rows[1].last().expect("a messages column");
+        assert!(few.ends_with(" †") && few.starts_with("0.25 ["), "{few}");
+        assert!(!many.contains('†') && many.starts_with("0.45 ["), "{many}");
+        let csv = data::parse_csv(&pairs_csv(&r, &ps)).expect("CSV");
+        let col = |name: &str| csv[0].iter().position(|h| h == name).expect(name);
+        let row = csv
+            .iter()
+            .find(|l| l[col("metric")] == MSGS && l[0] == "cell-002")
+            .expect("the pair of few and naive");
+        assert_eq!(row[col("seeds_higher")], "5");
+        assert_eq!(row[col("seeds_lower")], "0");
+        assert_eq!(row[col("sign_test_p")], "0.0625");
+        assert!(pairs_note(&m).contains("† marks"));
     }
 
     /// Regression: a seed on which no intent got a final answer gave p99 latency 0, and that 0
