@@ -1043,7 +1043,9 @@ pub struct MsgId {
     pub txn: u8,
     /// The attempt or inquiry number, from 1; for a reversal, the attempt it reverses times
     /// 65,536 plus which send of the reversal this is (65,537: the first send of the reversal
-    /// of attempt 1), as the trace shows it.
+    /// of attempt 1), as the trace shows it. A reversal sent more than 65,535 times counts its
+    /// later sends again from 0 (its 65,536th send is the attempt times 65,536): a schedule
+    /// names such a number for every round of 65,536 sends, though each send draws its own fate.
     #[serde(deserialize_with = "attempt_number")]
     pub attempt: u32,
     pub kind: MsgKind,

@@ -96,8 +96,9 @@ struct Msg {
     amount: u64,
     attempt: u32,
     terminal: u32,
-    /// The STAN, with the repeat flag (0201, 0401) in the top bit and two marks below it
-    /// ([`CUT_BIT`], [`ORDER_PAID_BIT`]).
+    /// The STAN (20 bits), with the repeat flag (0201, 0401) in the top bit, two marks below
+    /// it ([`CUT_BIT`], [`ORDER_PAID_BIT`]) and, for a reversal, its round of sends (see
+    /// [`Msg::round`]) in the eight bits below those.
     stan_repeat: u32,
     account: u32,
     from: Node,
@@ -121,10 +122,25 @@ const CUT_BIT: u32 = 1 << 30;
 /// some other key), not the STAN check (the debit is under the key answered): the bank's
 /// answers say which, as a till that knows the order tells them apart.
 const ORDER_PAID_BIT: u32 = 1 << 29;
+/// Where a reversal's round of sends sits, and the STAN below it (at most 999,999 < 2^20).
+const ROUND_SHIFT: u32 = 21;
+const STAN_MASK: u32 = (1 << 20) - 1;
 
 impl Msg {
     fn stan(&self) -> u32 {
-        self.stan_repeat & !(REPEAT_BIT | CUT_BIT | ORDER_PAID_BIT)
+        self.stan_repeat & STAN_MASK
+    }
+
+    /// Which 65,536 sends of its reversal a reversal message is among, modulo 256: the
+    /// attempt number holds the send modulo 65,536, and this keeps the identities, and so the
+    /// fates, of the sends of a long outage apart (up to 2^24 sends of one reversal).
+    fn round(&self) -> u32 {
+        (self.stan_repeat >> ROUND_SHIFT) & 0xff
+    }
+
+    /// The word of this message's identity in the keys of its fates, as `kind` names it.
+    fn ident(&self, kind: u64) -> u64 {
+        ident_word(self.txn, self.attempt, kind) | u64::from(self.round()) << 40
     }
 
     fn cut(&self) -> bool {
@@ -231,12 +247,24 @@ fn first_reads(ev: Ev) -> Reads {
 /// A message's transaction, attempt number and kind as one word of the key of its fates.
 /// Numbers below 2^24 (every purchase attempt's, and a reversal's of an attempt below 256)
 /// keep the layout every draw has always had; larger ones are set apart by the top bit, so
-/// that no two messages share their draws.
+/// that no two messages share their draws. Bits 40 to 47 are left for [`Msg::round`].
 fn ident_word(txn: u8, attempt: u32, kind: u64) -> u64 {
     if attempt < 1 << 24 {
         (u64::from(txn) << 32) | (u64::from(attempt) << 8) | kind
     } else {
         1 << 63 | (u64::from(txn) << 48) | (u64::from(attempt) << 8) | kind
+    }
+}
+
+/// A transaction's attempts and inquiries so far as one word of the key of its policy's
+/// draws. Below 65,536 inquiries, the layout every draw has always had; more (inquiries that
+/// time out go on through an outage) are set apart by the top bit, so that attempt 1 after
+/// 65,536 inquiries does not draw what attempt 2 after none does.
+fn policy_word(attempts: u32, inquiries: u32) -> u64 {
+    if inquiries < 1 << 16 {
+        u64::from(attempts) << 16 | u64::from(inquiries)
+    } else {
+        1 << 63 | u64::from(attempts) << 32 | u64::from(inquiries)
     }
 }
 
@@ -1495,7 +1523,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             family::LINK,
             (link as u64) << 1 | u64::from(towards_bank),
             m.intent,
-            ident_word(m.txn, m.attempt, m.kind as u64),
+            m.ident(m.kind as u64),
             u64::from(m.dupgen),
         ];
         let mut fate = Fate::new(self.seed, &ident);
@@ -1697,7 +1725,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 family::SERVICE,
                 u64::from(node - self.n_terms),
                 m.intent,
-                ident_word(m.txn, m.attempt, m.kind as u64),
+                m.ident(m.kind as u64),
                 u64::from(m.dupgen),
             ];
             let intent = m.intent as u32;
@@ -1836,12 +1864,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     }
                     let mut fate = Fate::new(
                         self.seed,
-                        &[
-                            family::BANK,
-                            m.intent,
-                            ident_word(m.txn, m.attempt, 0),
-                            u64::from(m.dupgen),
-                        ],
+                        &[family::BANK, m.intent, m.ident(0), u64::from(m.dupgen)],
                     );
                     let random_err =
                         self.faults_active && fate.chance(self.sc.bank.erroneous_replies.prob);
@@ -1966,13 +1989,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let delay = if m.kind == Kind::Purchase {
             self.bank_reply.sample(&mut Fate::new(
                 self.seed,
-                &[
-                    family::BANK,
-                    m.intent,
-                    ident_word(m.txn, m.attempt, 0),
-                    u64::from(m.dupgen),
-                    1,
-                ],
+                &[family::BANK, m.intent, m.ident(0), u64::from(m.dupgen), 1],
             ))
         } else {
             SimDuration::ZERO
@@ -2484,9 +2501,16 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         t.saf_inflight = true;
         let r = t.saf_mut().queue.front_mut().expect("a reversal is queued");
         r.sends = r.sends.saturating_add(1);
-        // Reversals of different attempts of one transaction keep apart identities.
-        let attempt = ((r.key & 0xffff) as u32) << 16 | r.sends.min(0xffff);
-        let msg = Msg::request(
+        // Reversals of different attempts of one transaction keep apart identities, and so do
+        // the sends of one reversal: the first 65,535 as they always have, the later ones by
+        // their round.
+        let (low, round) = if r.sends <= 0xffff {
+            (r.sends, 0)
+        } else {
+            (r.sends & 0xffff, (r.sends >> 16) & 0xff)
+        };
+        let attempt = ((r.key & 0xffff) as u32) << 16 | low;
+        let mut msg = Msg::request(
             Kind::Reversal,
             r.sends > 1,
             term,
@@ -2495,6 +2519,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             r.stan,
             r.key,
         );
+        msg.stan_repeat |= round << ROUND_SHIFT;
         self.c.reversals_sent += 1;
         self.arm_saf(term);
         self.send_request(term, msg);
@@ -2766,7 +2791,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 family::POLICY,
                 cur.intent,
                 u64::from(cur.txn),
-                u64::from(cur.attempts) << 16 | u64::from(cur.inquiries),
+                policy_word(cur.attempts, cur.inquiries),
             ],
         );
         let (intent, txn) = (cur.intent, cur.txn);
@@ -3186,6 +3211,37 @@ mod tests {
     /// Regression: with reversals numbered by 16 bits of the attempt they reverse, the
     /// reversal of attempt 257 of transaction 0 drew the fates of that of attempt 1 of
     /// transaction 1; numbers below 2^24 keep the layout every result was drawn with.
+    /// Regression: the policy's draws were keyed by `attempts << 16 | inquiries`, so attempt 1
+    /// after 65,536 inquiries (which go on through an outage) drew what attempt 2 did.
+    #[test]
+    fn policy_draws_of_many_inquiries_are_their_own() {
+        assert_ne!(policy_word(1, 1 << 16), policy_word(2, 0));
+        assert_ne!(policy_word(1, (1 << 16) + 5), policy_word(2, 5));
+        // Below that, the layout every draw has always had.
+        assert_eq!(policy_word(3, 65_535), 3 << 16 | 65_535);
+    }
+
+    /// A reversal's round of sends rides beside its STAN without changing it, and sets apart
+    /// the identities of sends 65,536 apart.
+    #[test]
+    fn a_reversal_round_keeps_the_stan_and_parts_identities() {
+        let job = Job { intent: 7, txn: 0 };
+        let mut m = Msg::request(Kind::Reversal, true, 0, &job, 1 << 16 | 5, 999_999, 42);
+        let first = m.ident(Kind::Reversal as u64);
+        m.stan_repeat |= 1 << ROUND_SHIFT;
+        m.set_cut(true);
+        assert_eq!(
+            (m.stan(), m.round(), m.repeat(), m.cut()),
+            (999_999, 1, true, true)
+        );
+        assert_ne!(m.ident(Kind::Reversal as u64), first);
+        m.stan_repeat |= 0xff << ROUND_SHIFT;
+        assert_eq!(
+            (m.stan(), m.round(), m.order_paid()),
+            (999_999, 0xff, false)
+        );
+    }
+
     #[test]
     fn messages_of_large_attempt_numbers_draw_their_own_fates() {
         let reversal = |attempt: u32, send: u32| attempt << 16 | send;
