@@ -694,6 +694,8 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     prefetching: bool,
     /// The queue's count of groups of upcoming events when their data was last prefetched.
     prefetched_runs: u64,
+    /// Customers told "failed" who are to pay again: their `PayAgain` events are pending.
+    paying_again: u64,
     /// Blocks of the intents' tables never spilled: see [`Sim::spill_stragglers`].
     spill_keep: u64,
     /// The last generation given to a reversal timer: see [`Saf`].
@@ -880,6 +882,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             #[cfg(test)]
             spilled: 0,
             prefetched_runs: 0,
+            paying_again: 0,
         };
         sim.lanes.timer = sim.sched.new_lane();
         sim.lanes.saf = sim.sched.new_lane();
@@ -1104,9 +1107,23 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 count(terms_down, "terminal", "terminals")
             ));
         }
+        if self.paying_again > 0 {
+            said.push(format!(
+                "{} told \"failed\" to pay again",
+                count(self.paying_again as usize, "customer", "customers")
+            ));
+        }
+        // Messages on a link, queued or in service at a node, or a reply the bank holds back.
+        let in_flight = self.msgs.len() - self.free.len();
+        if in_flight > 0 {
+            said.push(format!(
+                "{} on the way or in service",
+                count(in_flight, "message", "messages")
+            ));
+        }
         if said.is_empty() {
             said.push(format!(
-                "no transaction, reversal or purchase to come; {} pending",
+                "no transaction, reversal, message or purchase to come; {} pending",
                 count(pending, "event", "events")
             ));
         }
@@ -2274,6 +2291,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             .expect("held by the event")
             .terminal;
         self.c.pay_again += 1;
+        self.paying_again -= 1;
         self.trace(NodeLabel::Terminal(term), "pay-again", Some(intent), None);
         let txn = self.enqueue_job(term, intent);
         self.oracle.ask_again(intent, txn, self.sched.now());
@@ -2983,6 +3001,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 if f.chance(pa.probability.prob) {
                     let d = pa.delay.0.sample(&mut f);
                     self.hold(intent);
+                    self.paying_again += 1;
                     self.sched.schedule_in(d, Ev::PayAgain(intent));
                 }
             }
