@@ -25,7 +25,11 @@ use payfault_domain::{Builtin, PolicyKind, Scenario};
 /// payfault: a deterministic simulator of a card-payment network that checks whether a retry
 /// policy can ever charge a customer twice.
 ///
-/// Exit codes: 0 every property held, 1 a property was violated, 2 bad input or usage.
+/// Exit codes: 0 every property held (`run`) or every scenario met its expectation (`check`);
+/// 1 a property was violated (`run`) or a scenario did not meet its expectation (`check`);
+/// 2 bad input or usage, an output that cannot be written, or a run stopped at its
+/// scenario's limits; 130 or 143 stopped by Ctrl-C or SIGTERM. `sweep`, `merge` and `bench`
+/// exit 0 when they finish, whatever the properties did.
 #[derive(Parser)]
 #[command(name = "payfault", version, about, long_about)]
 struct Cli {
