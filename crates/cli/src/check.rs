@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
+use payfault_domain::check::{judge, Problem};
 use payfault_domain::config::{Expect, Property, Scenario};
 use payfault_domain::oracle::Violation;
 use payfault_domain::shrink::{shrink, Limit, Size};
@@ -362,46 +363,40 @@ fn check_one(
     failures.sort_by_key(|f| f.seed);
     // The first seed that shows `p`: every violated property has one among `failures`.
     let first_showing = |p: Property| failures.iter().find(|f| f.properties.contains(&p));
-    let mut problems = Vec::new();
     let expected: Vec<Property> = match &sc.expect {
         Expect::Hold => vec![],
         Expect::Violated(ps) => ps.clone(),
     };
     let cut = cut_short.load(Ordering::Relaxed);
+    let judged = payfault_domain::check::Tally {
+        seeds,
+        intents: tally.intents,
+        violated,
+        first: Property::ALL.map(|p| first_showing(p).map(|f| f.seed)),
+        stopped: stopped.as_ref().map(|st| (st.seed, st.error.clone())),
+        cut_short: cut,
+    };
+    let problems = judge(&sc.expect, &judged);
     // A workload whose `duration` ends before the first purchase holds every property
     // vacuously: a scenario to fix, not a verdict on the properties.
-    let nothing_issued = tally.intents == 0 && stopped.is_none() && !cut;
-    if nothing_issued {
-        problems.push(format!(
-            "no purchase was issued on any of its {}: the workload stops (workload.duration) \
-             before the first arrives, so nothing was tested",
-            seeds_word(seeds)
-        ));
-    }
-    for p in Property::ALL {
-        let n = violated[p as usize];
-        // A run that stopped left seeds unrun, which might have shown it: the stop is the
-        // problem reported.
-        if expected.contains(&p) && n == 0 && stopped.is_none() && !nothing_issued {
-            problems.push(format!(
-                "expected {p} to be violated on some seed, but it held on all {seeds}"
-            ));
-        }
-        if !expected.contains(&p) && n > 0 {
-            let replay =
-                first_showing(p).map_or(String::new(), |f| format!("; replay: {}", f.replay));
-            problems.push(format!(
-                "{p} violated on {n} of {}{replay}",
-                seeds_word(seeds)
-            ));
-        }
-    }
-    if let Some(st) = &stopped {
-        problems.push(format!(
-            "the run of seed {} stopped: {}; the seeds after it were not run; replay: {}",
-            st.seed, st.error, st.replay
-        ));
-    }
+    let nothing_issued = problems
+        .iter()
+        .any(|p| matches!(p, Problem::NothingIssued { .. }));
+    let problems: Vec<String> = problems
+        .iter()
+        .map(|problem| match problem {
+            Problem::Violated { property, .. } => format!(
+                "{problem}{}",
+                first_showing(*property)
+                    .map_or(String::new(), |f| format!("; replay: {}", f.replay))
+            ),
+            Problem::Stopped { .. } => format!(
+                "{problem}; replay: {}",
+                stopped.as_ref().map_or("", |st| st.replay.as_str())
+            ),
+            _ => problem.to_string(),
+        })
+        .collect();
     let shrink_target = Property::ALL
         .into_iter()
         .find(|p| !expected.contains(p) && violated[*p as usize] > 0)

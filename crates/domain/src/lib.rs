@@ -5,6 +5,7 @@
 /// The engine underneath: simulated time, random streams, distributions.
 pub use payfault_engine as engine;
 
+pub mod check;
 pub mod config;
 mod few;
 mod idem;
@@ -19,6 +20,7 @@ pub mod sim;
 mod timers;
 pub mod trace;
 
+pub use check::{check_with, Verdict};
 pub use config::{PolicyKind, Property, Scenario};
 pub use oracle::{Answer, Rule, Violation};
 pub use policy::{Action, Builtin, Failure, FailureCtx, KeyMode, RetryPolicy};

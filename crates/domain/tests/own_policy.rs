@@ -4,7 +4,7 @@
 use payfault_domain::engine::{Fate, SimDuration};
 use payfault_domain::trace::NoTrace;
 use payfault_domain::{
-    from_ron, run_with, Action, Failure, FailureCtx, KeyMode, Property, RetryPolicy,
+    check_with, from_ron, run_with, Action, Failure, FailureCtx, KeyMode, Property, RetryPolicy,
 };
 
 /// Our terminal's policy: one idempotency key for the whole payment, at most four attempts,
@@ -86,6 +86,62 @@ fn the_same_policy_with_a_fresh_key_per_attempt_is_caught() {
         .filter(|s| s.violated().contains(&Property::NoDuplicateDebit))
         .count();
     assert!(caught > 25, "duplicates on only {caught} of 50 seeds");
+}
+
+/// The verdict `payfault check` gives, for a policy of our own: the scenario's expectation
+/// (here, that every property holds) judged over many seeds, with the first failing seed.
+#[test]
+fn check_with_gives_the_verdict_of_payfault_check() {
+    use payfault_domain::check::Problem;
+    use payfault_domain::config::Expect;
+    let mut sc = scenario(true);
+    sc.expect = Expect::Hold;
+    let v = check_with(&sc, 1..=200, &OurPolicy { fresh_keys: false }).unwrap();
+    assert!(v.met(), "{v}");
+    assert_eq!(v.tally.seeds, 200);
+    assert!(v.tally.intents >= 200 * 100, "{:?}", v.tally);
+    assert!(
+        v.to_string().starts_with("200 seeds: expectation met"),
+        "{v}"
+    );
+
+    let v = check_with(&sc, 1..=50, &OurPolicy { fresh_keys: true }).unwrap();
+    assert!(!v.met());
+    let [Problem::Violated {
+        property: Property::NoDuplicateDebit,
+        violated,
+        seeds: 50,
+        first_seed,
+    }, ..] = v.problems[..]
+    else {
+        panic!("{v}");
+    };
+    assert!(violated > 25, "{v}");
+    assert!(v.to_string().starts_with(&format!(
+        "no-duplicate-debit violated on {violated} of 50 seeds; first on seed {first_seed}"
+    )));
+    // The first seed named is the first that shows it.
+    let charged_twice = |seed| {
+        run_with(&sc, seed, &OurPolicy { fresh_keys: true }, &mut NoTrace)
+            .unwrap()
+            .violated()
+            .contains(&Property::NoDuplicateDebit)
+    };
+    assert!(charged_twice(first_seed));
+    assert!(!(1..first_seed).any(charged_twice));
+
+    // Expecting the break it shows, the verdict is met; expecting one it never shows, not.
+    sc.expect = Expect::Violated(vec![Property::NoDuplicateDebit, Property::Agreement]);
+    let v = check_with(&sc, 1..=50, &OurPolicy { fresh_keys: true }).unwrap();
+    let held: Vec<_> = v.problems.iter().map(ToString::to_string).collect();
+    let agreement_breaks = v.tally.violated[Property::Agreement as usize] > 0;
+    assert_eq!(v.met(), agreement_breaks, "{held:?}");
+    if !agreement_breaks {
+        assert_eq!(
+            held,
+            ["expected agreement to be violated on some seed, but it held on all 50"]
+        );
+    }
 }
 
 /// A failure of our own policy shrinks under our policy: the smallest scenario in which it
