@@ -280,12 +280,19 @@ const MALFORMED: &[Malformed] = &[
         phrase: r#"unknown escape `\q` in a string: expected one of"#,
         fix: Some((r#""malformed \q""#, r#""malformed q""#)),
     },
+    Malformed {
+        file: "malformed-escape.ron",
+        line: 3,
+        col: 22,
+        phrase: r#"malformed escape `\u{110000}` in a string (not a valid char)"#,
+        fix: Some((r#""malformed \u{110000}""#, r#""malformed q""#)),
+    },
     // Regression: the message said the duration was too long, not how long one may be.
     Malformed {
         file: "duration-too-long.ron",
         line: 12,
         col: 41,
-        phrase: r#"duration "213504d" is too long: the longest is 213503d"#,
+        phrase: r#"duration "213504d" is too long: the longest is just under 213504d"#,
         fix: Some(("213504d", "5s")),
     },
     Malformed {

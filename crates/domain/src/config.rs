@@ -1044,14 +1044,25 @@ pub struct MsgId {
     /// The attempt or inquiry number, from 1; for a reversal, the attempt it reverses times
     /// 65,536 plus which send of the reversal this is (65,537: the first send of the reversal
     /// of attempt 1), as the trace shows it. A reversal sent more than 65,535 times counts its
-    /// later sends again from 0 (its 65,536th send is the attempt times 65,536): a schedule
-    /// names such a number for every round of 65,536 sends, though each send draws its own fate.
+    /// later sends again from 0, in rounds of 65,536 (see `round`).
     #[serde(deserialize_with = "attempt_number")]
     pub attempt: u32,
     pub kind: MsgKind,
     /// 0 for the original, 1 and up for copies made by a duplicating link.
     #[serde(default, deserialize_with = "whole_u8")]
     pub copy: u8,
+    /// For a reversal sent more than 65,535 times, which round of 65,536 sends this one is in
+    /// (its 65,536th send is send 0 of round 1), modulo 256; 0 for every other message.
+    #[serde(
+        default,
+        skip_serializing_if = "is_zero",
+        deserialize_with = "whole_u8"
+    )]
+    pub round: u8,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 /// A message's attempt number: no message has attempt 0, so a fault naming it would never

@@ -150,22 +150,30 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
                 message: Explained(&e.code).to_string(),
             }
         }
-        // RON stands past the letter after the backslash: point at the backslash, and say
-        // which escapes a string may hold.
-        ron::Error::InvalidEscape(_) => {
+        // RON stands past the escape, or inside it: point at the backslash, show the escape
+        // as written, and say which escapes a string may hold.
+        ron::Error::InvalidEscape(reason) => {
             let l = text.split('\n').nth(line.saturating_sub(1)).unwrap_or("");
             let before = l.get(..col.saturating_sub(1)).unwrap_or(l);
-            let (start, written) = match before.rfind('\\') {
-                Some(s) => (s + 1, l[s..].chars().take(2).collect::<String>()),
-                None => (col, "\\".to_string()),
+            let start = before.rfind('\\');
+            let message = match (start, *reason) {
+                (Some(s), "Unknown escape character") => format!(
+                    "unknown escape `{}` in a string: expected one of `\\\\`, `\\\"`, `\\'`, \
+                     `\\n`, `\\r`, `\\t`, `\\0`, `\\xHH`, `\\u{{...}}`",
+                    l[s..].chars().take(2).collect::<String>()
+                ),
+                (Some(s), reason) => format!(
+                    "malformed escape `{}` in a string ({}): expected `\\x` and two hex \
+                     digits, or `\\u{{...}}` with 1 to 6 hex digits of a Unicode character",
+                    escape_written(&l[s..]),
+                    reason.to_lowercase()
+                ),
+                (None, reason) => format!("malformed escape in a string: {reason}"),
             };
             ScenarioError {
                 line,
-                col: on_line(start),
-                message: format!(
-                    "unknown escape `{written}` in a string: expected one of `\\\\`, `\\\"`, \
-                     `\\n`, `\\t`, `\\u{{...}}`"
-                ),
+                col: on_line(start.map_or(col, |s| s + 1)),
+                message,
             }
         }
         // RON finds the comment unclosed at the end of the file: point at where it opened.
@@ -478,6 +486,25 @@ fn found_at(text: &str, at: usize) -> String {
 /// Bytes that RON's names and numbers are made of.
 fn is_token(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'+' | b'-')
+}
+
+/// The escape at the start of `s` as written: `\x` and what follows it up to two characters,
+/// `\u{...}` up to its closing brace (at most eight characters in), or the backslash and one.
+fn escape_written(s: &str) -> String {
+    let mut chars = s.chars();
+    let head: String = chars.by_ref().take(2).collect();
+    let rest = chars.as_str();
+    match head.as_str() {
+        "\\x" => head + &rest.chars().take(2).collect::<String>(),
+        "\\u" => {
+            let body: String = rest.chars().take(10).collect();
+            match body.find('}') {
+                Some(end) => head + &body[..=end],
+                None => head + &body.chars().take_while(|c| *c != '"').collect::<String>(),
+            }
+        }
+        _ => head,
+    }
 }
 
 /// The index in `s` of the first quote no backslash escapes.

@@ -927,6 +927,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             attempt: m.attempt,
             kind: m.kind,
             copy: m.dupgen,
+            round: m.round() as u8,
         }
     }
 
@@ -1319,6 +1320,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             key: m.key,
             // As in `MsgId`, so that a fault schedule can name a message read off a trace.
             attempt: m.attempt,
+            round: m.round() as u8,
             rc: (!m.kind.is_request()).then(|| rc::text(m.rc)),
         }
     }
@@ -1893,6 +1895,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         attempt: m.attempt,
                         kind: MsgKind::Purchase,
                         copy: m.dupgen,
+                        round: 0,
                     };
                     let err = match &self.schedule {
                         Some(s) => s.erroneous.contains(&id),
@@ -3227,9 +3230,6 @@ mod tests {
     /// Where the engine's queue turns into a radix heap.
     const RADIX_FROM: u64 = 16_384;
 
-    /// Regression: with reversals numbered by 16 bits of the attempt they reverse, the
-    /// reversal of attempt 257 of transaction 0 drew the fates of that of attempt 1 of
-    /// transaction 1; numbers below 2^24 keep the layout every result was drawn with.
     /// Regression: the policy's draws were keyed by `attempts << 16 | inquiries`, so attempt 1
     /// after 65,536 inquiries (which go on through an outage) drew what attempt 2 did.
     #[test]
@@ -3261,6 +3261,9 @@ mod tests {
         );
     }
 
+    /// Regression: with reversals numbered by 16 bits of the attempt they reverse, the
+    /// reversal of attempt 257 of transaction 0 drew the fates of that of attempt 1 of
+    /// transaction 1; numbers below 2^24 keep the layout every result was drawn with.
     #[test]
     fn messages_of_large_attempt_numbers_draw_their_own_fates() {
         let reversal = |attempt: u32, send: u32| attempt << 16 | send;

@@ -50,11 +50,19 @@ pub struct MsgRef {
     pub key: u64,
     /// The attempt, from 1, as a fault schedule's `MsgId` names it. For a reversal, the
     /// attempt it reverses times 65,536 plus which send of the reversal this is: 65,537 is the
-    /// first send of the reversal of attempt 1, 65,538 its first repeat (0401).
+    /// first send of the reversal of attempt 1, 65,538 its first repeat (0401). Past 65,535
+    /// sends the send number starts again from 0, in the next `round`.
     pub attempt: u32,
+    /// A reversal's round of 65,536 sends, as `MsgId` names it; absent when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub round: u8,
     /// Response code, for responses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rc: Option<&'static str>,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 /// One thing that happened.

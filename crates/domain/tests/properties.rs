@@ -338,6 +338,40 @@ fn a_recorded_fault_schedule_replays_the_run_exactly() {
     assert_eq!(a, b);
 }
 
+/// Regression: a reversal's sends past the 65,535th each draw their own fate, but a fault
+/// schedule named them without their round, so a recorded schedule replayed every round's
+/// drop on every round: 36,089 drops where the run had 34,460.
+#[test]
+fn a_recorded_schedule_replays_reversals_past_65535_sends() {
+    let text = std::fs::read_to_string(
+        common::ron_files("tests/regressions")
+            .into_iter()
+            .find(|f| f.ends_with("reversal-sends-past-65535-draw-their-own-fates.ron"))
+            .expect("the regression scenario"),
+    )
+    .unwrap();
+    let sc = parse(&text);
+    let seed = 1;
+    let policy = Builtin::new(sc.policy.clone());
+    let recorded =
+        payfault_domain::Sim::new(&sc, seed, &policy, &mut payfault_domain::trace::NoTrace)
+            .record_faults()
+            .run()
+            .unwrap()
+            .faults
+            .unwrap();
+    assert!(recorded.drops.iter().any(|m| m.round > 0));
+    let mut replay = sc.clone();
+    replay.faults.schedule = Some(recorded);
+    // Through a file, as `check` writes a shrunk scenario.
+    let replay = replay.validated().unwrap();
+    let (a, b) = (run(&sc, seed).unwrap(), run(&replay, seed).unwrap());
+    assert_eq!(
+        (a.metrics.reversals_sent, a.metrics.dropped),
+        (b.metrics.reversals_sent, b.metrics.dropped)
+    );
+}
+
 /// A shrunk scenario, written out as RON and read back as `check` writes it and `run` reads
 /// it, violates `property` on its seed, with the size the shrinker reported.
 fn assert_shrinks(sc: &Scenario, seed: u64, property: Property, what: &str) {

@@ -121,7 +121,9 @@ pub enum DurationParseError {
     UnknownUnit { text: String, unit: String },
     #[error("expected a duration without an exponent, such as \"250ms\" or \"3h\", found {0:?}")]
     Exponent(String),
-    #[error("duration {0:?} is too long: the longest is 213503d, about 584 years")]
+    #[error(
+        "duration {0:?} is too long: the longest is just under 213504d (2^64 ns, about 584 years)"
+    )]
     Overflow(String),
     #[error("duration {0:?} is finer than a nanosecond")]
     TooPrecise(String),

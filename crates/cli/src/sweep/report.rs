@@ -370,14 +370,17 @@ fn diff_text(e: Estimate, scale: f64) -> String {
     }
 }
 
-/// A paired difference whose t interval excludes 0 on a split of seeds that the exact sign
-/// test does not find uneven (p ≥ 0.05): a few seeds that differ by large steps, as rare
-/// events do, which the t interval trusts more than it should.
+/// A paired difference whose t interval excludes 0 on a split of seeds that does not bear it
+/// out: the exact sign test does not find it uneven (p ≥ 0.05), or most seeds that differ go
+/// the other way. A few seeds that differ by large steps, as rare events do, make the t
+/// interval surer than it should be.
 fn unsupported(p: &Pair) -> bool {
-    p.diff
-        .ci
-        .is_some_and(|(lo, hi)| lo < hi && (lo > 0.0 || hi < 0.0))
-        && p.signs.p >= 0.05
+    let Some((lo, hi)) = p.diff.ci.filter(|(lo, hi)| lo < hi) else {
+        return false;
+    };
+    let (higher, lower) = (p.signs.higher, p.signs.lower);
+    (lo > 0.0 && (p.signs.p >= 0.05 || higher <= lower))
+        || (hi < 0.0 && (p.signs.p >= 0.05 || lower <= higher))
 }
 
 /// A per-seed quantity of a cell, or why there is none.
@@ -1617,9 +1620,9 @@ fn pairs_note(m: &Manifest) -> &'static str {
          per-seed differences, with its paired 95% t interval. An interval that excludes 0 is a \
          difference the seeds support; across many cells and metrics, about one interval in \
          twenty excludes 0 by chance where there is no difference. † marks an interval that \
-         excludes 0 although the exact sign test does not find the seeds' split uneven \
-         (p ≥ 0.05): few seeds differ, by large steps, as with rare events, and the t interval \
-         is then too sure. pairs.csv gives, for every difference, the seeds on which the \
+         excludes 0 although the seeds' split does not bear it out: the exact sign test does \
+         not find it uneven (p ≥ 0.05), or most seeds that differ go the other way. Few seeds \
+         differ, by large steps, as with rare events, and the t interval is then too sure. pairs.csv gives, for every difference, the seeds on which the \
          policy was higher and lower and the sign test's p."
     }
 }
@@ -1865,17 +1868,35 @@ mod tests {
     /// excluding 0, though so uneven a split comes one time in sixteen by chance.
     #[test]
     fn a_t_interval_the_sign_test_does_not_support_is_marked() {
-        let m = manifest(20, &["naive", "few", "many"], &[], &[INTENTS, MSGS]);
+        let m = manifest(
+            20,
+            &["naive", "few", "many", "skewed"],
+            &[],
+            &[INTENTS, MSGS],
+        );
         let msgs = |more: usize| (0..20).map(|s| if s < more { 5.0 } else { 4.0 }).collect();
         let cell = |more: usize| rows(&m, vec![vec![10.0; 20], msgs(more)]);
-        let cells = [cell(0), cell(5), cell(9)];
+        // One more message on five seeds, a hundredth fewer on the other fifteen: the mean
+        // and its interval are above 0, most seeds below it.
+        let skewed: Vec<f64> = (0..20).map(|s| if s < 5 { 5.0 } else { 3.99 }).collect();
+        let cells = [
+            cell(0),
+            cell(5),
+            cell(9),
+            rows(&m, vec![vec![10.0; 20], skewed]),
+        ];
         let r = build(&m, &cells);
         let ps = pairs(&r);
         let table = pairs_table(&r, &ps);
         let few = table.rows[0].last().expect("a messages column");
         let many = table.rows[1].last().expect("a messages column");
+        let other_way = table.rows[2].last().expect("a messages column");
         assert!(few.ends_with(" †") && few.starts_with("0.25 ["), "{few}");
         assert!(!many.contains('†') && many.starts_with("0.45 ["), "{many}");
+        assert!(
+            other_way.ends_with(" †") && other_way.starts_with("0.243 ["),
+            "{other_way}"
+        );
         let csv = data::parse_csv(&pairs_csv(&r, &ps)).expect("CSV");
         let col = |name: &str| csv[0].iter().position(|h| h == name).expect(name);
         let row = csv

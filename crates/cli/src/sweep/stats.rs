@@ -476,8 +476,6 @@ mod tests {
         assert_eq!((p.mean, p.ci), (1.0, Some((1.0, 1.0))));
     }
 
-    /// Regression: the mean of twenty equal percentiles came out 102.40000000000002, with a
-    /// "95% interval" of that width zero beside it.
     #[test]
     fn sign_tests_match_the_binomial() {
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.max(1e-300);
@@ -507,6 +505,8 @@ mod tests {
         assert!(sign_test(&a, &[0.0; 20]).p > 0.05);
     }
 
+    /// Regression: the mean of twenty equal percentiles came out 102.40000000000002, with a
+    /// "95% interval" of that width zero beside it.
     #[test]
     fn equal_samples_give_their_value() {
         let e = estimate(&[102.4; 20]);
