@@ -1266,42 +1266,36 @@ fn a_run_stopped_by_a_limit_says_what_was_still_going() {
     );
     // Regression: a customer told "failed" who was to pay again after the limit, and
     // messages held at a node, went unsaid: the run said nothing was to come.
-    let stopped_text = |text: &str| match run(&parse(text), 1) {
-        Err(e @ payfault_domain::SimError::Stopped { .. }) => e.to_string(),
-        other => panic!("not stopped by the limit: {other:?}"),
+    let one_terminal = |workload: &str, drop: &str, bank_processing: &str| {
+        let sc = parse(&format!(
+            r#"Scenario(
+                name: "stopped",
+                terminals: 1,
+                workload: (inter_arrival: Constant("1s"), amount: (min: 100, max: 100), {workload}),
+                links: (terminal_acquirer: (latency: Constant("10ms"), drop: {drop}),
+                        acquirer_bank: (latency: Constant("10ms"))),
+                acquirer: (processing: Constant("1ms"), servers: 1, queue: 10),
+                bank: (processing: Constant("{bank_processing}"), servers: 1, queue: 10),
+                policy: (kind: None, timeout: "1s"),
+                limits: (max_time: "2h"),
+            )"#
+        ));
+        match run(&sc, 1) {
+            Err(e @ payfault_domain::SimError::Stopped { .. }) => e.to_string(),
+            other => panic!("{workload}: not stopped by the limit: {other:?}"),
+        }
     };
-    let paying_again = stopped_text(
-        r#"Scenario(
-            name: "stopped",
-            terminals: 1,
-            workload: (inter_arrival: Constant("1s"), amount: (min: 100, max: 100), purchases: 1,
-                       pay_again: (probability: 1.0, delay: Constant("3h"))),
-            links: (terminal_acquirer: (latency: Constant("10ms"), drop: 1.0),
-                    acquirer_bank: (latency: Constant("10ms"))),
-            acquirer: (processing: Constant("1ms"), servers: 1, queue: 10),
-            bank: (processing: Constant("1ms"), servers: 1, queue: 10),
-            policy: (kind: None, timeout: "1s"),
-            limits: (max_time: "2h"),
-        )"#,
+    let paying_again = one_terminal(
+        r#"purchases: 1, pay_again: (probability: 1.0, delay: Constant("3h"))"#,
+        "1.0",
+        "1ms",
     );
     says(
         &paying_again,
         &["still going: 1 customer told \"failed\" to pay again"],
         &["nothing", "no transaction", "on the way"],
     );
-    let held = stopped_text(
-        r#"Scenario(
-            name: "stopped",
-            terminals: 1,
-            workload: (inter_arrival: Constant("1s"), amount: (min: 100, max: 100), purchases: 2),
-            links: (terminal_acquirer: (latency: Constant("10ms")),
-                    acquirer_bank: (latency: Constant("10ms"))),
-            acquirer: (processing: Constant("1ms"), servers: 1, queue: 10),
-            bank: (processing: Constant("3h"), servers: 1, queue: 10),
-            policy: (kind: None, timeout: "1s"),
-            limits: (max_time: "2h"),
-        )"#,
-    );
+    let held = one_terminal("purchases: 2", "0.0", "3h");
     says(
         &held,
         &["2 messages on the way or in service"],
