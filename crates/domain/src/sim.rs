@@ -134,8 +134,9 @@ impl Msg {
     /// Which 65,536 sends of its reversal a reversal message is among, modulo 256: the
     /// attempt number holds the send modulo 65,536, and this keeps the identities, and so the
     /// fates, of the sends of a long outage apart (up to 2^24 sends of one reversal).
-    fn round(&self) -> u32 {
-        (self.stan_repeat >> ROUND_SHIFT) & 0xff
+    fn round(&self) -> u8 {
+        // The eight bits above the shift; the flags above them fall off.
+        (self.stan_repeat >> ROUND_SHIFT) as u8
     }
 
     /// The word of this message's identity in the keys of its fates, as `kind` names it.
@@ -927,7 +928,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             attempt: m.attempt,
             kind: m.kind,
             copy: m.dupgen,
-            round: m.round() as u8,
+            round: m.round(),
         }
     }
 
@@ -1320,7 +1321,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             key: m.key,
             // As in `MsgId`, so that a fault schedule can name a message read off a trace.
             attempt: m.attempt,
-            round: m.round() as u8,
+            round: m.round(),
             rc: (!m.kind.is_request()).then(|| rc::text(m.rc)),
         }
     }
