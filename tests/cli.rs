@@ -287,6 +287,15 @@ const MALFORMED: &[Malformed] = &[
         phrase: r#"malformed escape `\u{110000}` in a string (not a valid char)"#,
         fix: Some((r#""malformed \u{110000}""#, r#""malformed q""#)),
     },
+    // Regression: RON's byte column fell inside the `é`, and the escape named was the last
+    // one on the line, `\n`, a valid one.
+    Malformed {
+        file: "non-ascii-in-an-escape.ron",
+        line: 4,
+        col: 21,
+        phrase: r#"malformed escape `\xé5` in a string (non-hex digit found)"#,
+        fix: Some((r"\xé5", "e5")),
+    },
     // Regression: the message said the duration was too long, not how long one may be.
     Malformed {
         file: "duration-too-long.ron",

@@ -23,7 +23,9 @@ pub struct Tally {
     /// The first seed whose run stopped (at a limit of the scenario), and why: the seeds after
     /// it are not part of the tally.
     pub stopped: Option<(u64, String)>,
-    /// Some seeds were not run at all (the caller stopped early, as `check` does on Ctrl-C).
+    /// Some seeds were not run at all (the caller stopped early, as `check` does on Ctrl-C):
+    /// the judgement then covers the seeds run, and a tally with no purchase yet is no
+    /// problem, since the seeds not run might have issued some.
     pub cut_short: bool,
 }
 
@@ -52,18 +54,32 @@ impl Tally {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Problem {
     /// No seed issued a purchase: every property held vacuously, and nothing was tested.
-    NothingIssued { seeds: u64 },
+    NothingIssued {
+        /// The seeds asked for.
+        seeds: u64,
+    },
     /// A property expected to break held on every seed.
-    Held { property: Property, seeds: u64 },
-    /// A property expected to hold broke on `violated` of the `seeds`, first on `first_seed`.
+    Held {
+        property: Property,
+        /// The seeds asked for.
+        seeds: u64,
+    },
+    /// A property expected to hold broke.
     Violated {
         property: Property,
+        /// The seeds on which it broke.
         violated: u64,
+        /// The seeds asked for.
         seeds: u64,
-        first_seed: u64,
+        /// The first seed on which it broke, when the tally knows it.
+        first_seed: Option<u64>,
     },
-    /// The run of `seed` stopped; the seeds after it were not run.
-    Stopped { seed: u64, error: String },
+    /// A run stopped; the seeds after it were not run.
+    Stopped {
+        seed: u64,
+        /// Why, as [`SimError`] says it.
+        error: String,
+    },
 }
 
 fn seeds_word(n: u64) -> String {
@@ -104,9 +120,9 @@ impl fmt::Display for Problem {
 /// What `expect` makes of a tally: no problem when the seeds did what it says.
 ///
 /// A property it names must break on some seed, and every other must hold on every seed. A
-/// tally with no purchase issued is a problem of its own (unless the run stopped or was cut
-/// short, which is then the news); so is a run that stopped, whose later seeds might have
-/// shown what is missing.
+/// tally with no purchase issued is a problem of its own (unless a run stopped, which is then
+/// the problem, or the seeds were cut short); so is a run that stopped, whose later seeds
+/// might have shown what is missing.
 pub fn judge(expect: &Expect, t: &Tally) -> Vec<Problem> {
     let expected: &[Property] = match expect {
         Expect::Hold => &[],
@@ -130,7 +146,7 @@ pub fn judge(expect: &Expect, t: &Tally) -> Vec<Problem> {
                 property: p,
                 violated: n,
                 seeds: t.seeds,
-                first_seed: t.first[p as usize].unwrap_or_default(),
+                first_seed: t.first[p as usize],
             });
         }
     }
@@ -146,6 +162,7 @@ pub fn judge(expect: &Expect, t: &Tally) -> Vec<Problem> {
 /// The verdict on a scenario's seeds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verdict {
+    /// What the seeds showed.
     pub tally: Tally,
     /// Empty when the seeds did what the scenario expects.
     pub problems: Vec<Problem>,
@@ -173,8 +190,12 @@ impl fmt::Display for Verdict {
                 writeln!(f)?;
             }
             write!(f, "{p}")?;
-            if let Problem::Violated { first_seed, .. } = p {
-                write!(f, "; first on seed {first_seed}")?;
+            if let Problem::Violated {
+                first_seed: Some(seed),
+                ..
+            } = p
+            {
+                write!(f, "; first on seed {seed}")?;
             }
         }
         Ok(())
@@ -182,10 +203,11 @@ impl fmt::Display for Verdict {
 }
 
 /// Runs `seeds` of the scenario under `policy`, one after another, and judges them against
-/// the scenario's `expect:`, as `payfault check` does for a built-in policy.
+/// the scenario's `expect:`, as `payfault check` does for a built-in policy. The seeds are
+/// those given, whatever the scenario's `check_seeds`.
 ///
 /// The scenario is first held to the rules a file is ([`Scenario::validated`]):
-/// [`SimError::Invalid`] otherwise. A run that stops (at a limit of the scenario, or out of
+/// [`SimError::Invalid`] otherwise, and for an empty range of seeds. A run that stops (at a limit of the scenario, or out of
 /// memory for its tables) ends the check there, as a [`Problem::Stopped`] of the verdict.
 pub fn check_with<P: RetryPolicy + ?Sized>(
     sc: &Scenario,
@@ -193,11 +215,14 @@ pub fn check_with<P: RetryPolicy + ?Sized>(
     policy: &P,
 ) -> Result<Verdict, SimError> {
     let sc = &sc.validated().map_err(|e| SimError::Invalid(e.message))?;
-    let count = if seeds.is_empty() {
-        0
-    } else {
-        (seeds.end() - seeds.start()).saturating_add(1)
-    };
+    if seeds.is_empty() {
+        return Err(SimError::Invalid(format!(
+            "no seed to check: the range {}..={} is empty",
+            seeds.start(),
+            seeds.end()
+        )));
+    }
+    let count = (seeds.end() - seeds.start()).saturating_add(1);
     let mut tally = Tally::new(count);
     for seed in seeds {
         match Sim::new(sc, seed, policy, &mut NoTrace).run() {
@@ -239,7 +264,7 @@ mod tests {
                     property: Property::NoDuplicateDebit,
                     violated: 2,
                     seeds: 100,
-                    first_seed: 7,
+                    first_seed: Some(7),
                 },
                 Problem::Held {
                     property: Property::Agreement,

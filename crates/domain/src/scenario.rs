@@ -121,7 +121,7 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
         // name, and names the Rust type it wanted.
         ron::Error::ExpectedDifferentStructName { expected, found } => {
             let l = text.split('\n').nth(line.saturating_sub(1)).unwrap_or("");
-            let before = l.get(..col.saturating_sub(1)).unwrap_or(l);
+            let before = up_to(l, col);
             let start = before.rfind(found.as_str()).map_or(col, |s| s + 1);
             let field = offset(text, line, start).and_then(|at| Context::at(text, at).field());
             ScenarioError {
@@ -142,7 +142,7 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
         // RON stands past the name given again: point at the name.
         ron::Error::DuplicateStructField { field, .. } => {
             let l = text.split('\n').nth(line.saturating_sub(1)).unwrap_or("");
-            let before = l.get(..col.saturating_sub(1)).unwrap_or(l);
+            let before = up_to(l, col);
             let start = before.rfind(field).map_or(col, |s| s + 1);
             ScenarioError {
                 line,
@@ -154,7 +154,7 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
         // as written, and say which escapes a string may hold.
         ron::Error::InvalidEscape(reason) => {
             let l = text.split('\n').nth(line.saturating_sub(1)).unwrap_or("");
-            let before = l.get(..col.saturating_sub(1)).unwrap_or(l);
+            let before = up_to(l, col);
             let start = before.rfind('\\');
             let message = match (start, *reason) {
                 (Some(s), "Unknown escape character") => format!(
@@ -168,7 +168,9 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
                     escape_written(&l[s..]),
                     reason.to_lowercase()
                 ),
-                (None, reason) => format!("malformed escape in a string: {reason}"),
+                (None, reason) => {
+                    format!("malformed escape in a string: {}", reason.to_lowercase())
+                }
             };
             ScenarioError {
                 line,
@@ -488,6 +490,16 @@ fn is_token(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'+' | b'-')
 }
 
+/// The part of line `l` before byte column `col` (from 1), cut at the start of the character
+/// the column falls in: RON counts bytes, and may stand inside a character of several.
+fn up_to(l: &str, col: usize) -> &str {
+    let mut end = col.saturating_sub(1).min(l.len());
+    while !l.is_char_boundary(end) {
+        end -= 1;
+    }
+    &l[..end]
+}
+
 /// The escape at the start of `s` as written: `\x` and what follows it up to two characters,
 /// `\u{...}` up to its closing brace (at most eight characters in), or the backslash and one.
 fn escape_written(s: &str) -> String {
@@ -499,8 +511,16 @@ fn escape_written(s: &str) -> String {
         "\\u" => {
             let body: String = rest.chars().take(10).collect();
             match body.find('}') {
-                Some(end) => head + &body[..=end],
-                None => head + &body.chars().take_while(|c| *c != '"').collect::<String>(),
+                Some(end) if body.starts_with('{') => head + &body[..=end],
+                _ => {
+                    let open = if body.starts_with('{') { "{" } else { "" };
+                    let digits: String = body[open.len()..]
+                        .chars()
+                        .take_while(char::is_ascii_hexdigit)
+                        .take(6)
+                        .collect();
+                    head + open + &digits
+                }
             }
         }
         _ => head,

@@ -111,7 +111,7 @@ fn check_with_gives_the_verdict_of_payfault_check() {
         property: Property::NoDuplicateDebit,
         violated,
         seeds: 50,
-        first_seed,
+        first_seed: Some(first_seed),
     }, ..] = v.problems[..]
     else {
         panic!("{v}");
@@ -129,6 +129,12 @@ fn check_with_gives_the_verdict_of_payfault_check() {
     };
     assert!(charged_twice(first_seed));
     assert!(!(1..first_seed).any(charged_twice));
+
+    // No seed to check is a mistake of the caller's, not a verdict.
+    assert!(matches!(
+        check_with(&sc, 5..=4, &OurPolicy { fresh_keys: false }),
+        Err(payfault_domain::SimError::Invalid(_))
+    ));
 
     // Expecting the break it shows, the verdict is met; expecting one it never shows, not.
     sc.expect = Expect::Violated(vec![Property::NoDuplicateDebit, Property::Agreement]);
