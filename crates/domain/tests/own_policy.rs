@@ -130,9 +130,11 @@ fn check_with_gives_the_verdict_of_payfault_check() {
     assert!(charged_twice(first_seed));
     assert!(!(1..first_seed).any(charged_twice));
 
-    // No seed to check is a mistake of the caller's, not a verdict.
+    // No seed to check (a range already used up) is a mistake of the caller's, not a verdict.
+    let mut used_up = 5..=5;
+    used_up.next();
     assert!(matches!(
-        check_with(&sc, 5..=4, &OurPolicy { fresh_keys: false }),
+        check_with(&sc, used_up, &OurPolicy { fresh_keys: false }),
         Err(payfault_domain::SimError::Invalid(_))
     ));
 
