@@ -3,6 +3,9 @@
 
 use std::fmt;
 use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
 
 use crate::config::{Expect, Property, Scenario};
 use crate::policy::RetryPolicy;
@@ -202,14 +205,18 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// Runs `seeds` of the scenario under `policy`, one after another, and judges them against
-/// the scenario's `expect:`, as `payfault check` does for a built-in policy. The seeds are
-/// those given, whatever the scenario's `check_seeds`.
+/// Runs `seeds` of the scenario under `policy`, in parallel on rayon's pool (every core
+/// unless the caller installs a pool of its own, or sets `RAYON_NUM_THREADS`), and judges
+/// them against the scenario's `expect:`, as `payfault check` does for a built-in policy. The
+/// seeds are those given, whatever the scenario's `check_seeds`. The verdict is the same
+/// whatever the number of threads.
 ///
 /// The scenario is first held to the rules a file is ([`Scenario::validated`]):
-/// [`SimError::Invalid`] otherwise, and for an empty range of seeds. A run that stops (at a limit of the scenario, or out of
-/// memory for its tables) ends the check there, as a [`Problem::Stopped`] of the verdict.
-pub fn check_with<P: RetryPolicy + ?Sized>(
+/// [`SimError::Invalid`] otherwise, and for an empty range of seeds. A run that stops (at a
+/// limit of the scenario, or out of memory for its tables) ends the check there, as a
+/// [`Problem::Stopped`] of the verdict: the seeds after it are not part of the tally, even
+/// those another thread has run.
+pub fn check_with<P: RetryPolicy + Sync + ?Sized>(
     sc: &Scenario,
     seeds: RangeInclusive<u64>,
     policy: &P,
@@ -223,20 +230,61 @@ pub fn check_with<P: RetryPolicy + ?Sized>(
         )));
     }
     let count = (seeds.end() - seeds.start()).saturating_add(1);
-    let mut tally = Tally::new(count);
-    for seed in seeds {
-        match Sim::new(sc, seed, policy, &mut NoTrace).run() {
-            Ok(out) => tally.add(seed, &out),
-            Err(e) => {
-                tally.stopped = Some((seed, e.to_string()));
-                break;
+    // Only the first stop counts, so a seed after one already seen need not run.
+    let stopped_at = AtomicU64::new(u64::MAX);
+    let part = seeds
+        .into_par_iter()
+        .fold(Part::default, |mut part, seed| {
+            if part.tally.stopped.is_some() || seed > stopped_at.load(Ordering::Relaxed) {
+                return part;
             }
-        }
-    }
+            match Sim::new(sc, seed, policy, &mut NoTrace).run() {
+                Ok(out) => part.tally.add(seed, &out),
+                Err(e) => {
+                    stopped_at.fetch_min(seed, Ordering::Relaxed);
+                    part.tally.stopped = Some((seed, e.to_string()));
+                }
+            }
+            part
+        })
+        .reduce(Part::default, Part::then);
+    let tally = Tally {
+        seeds: count,
+        ..part.tally
+    };
     Ok(Verdict {
         problems: judge(&sc.expect, &tally),
         tally,
     })
+}
+
+/// The tally of a run of consecutive seeds, to be joined with its neighbours in order.
+#[derive(Default)]
+struct Part {
+    tally: Tally,
+}
+
+impl Part {
+    /// The seeds of `self` followed by those of `later`. rayon joins neighbours only, in
+    /// order, so a part's seeds stay consecutive.
+    fn then(mut self, later: Part) -> Part {
+        let (t, l) = (&mut self.tally, later.tally);
+        // Seeds after a stop are not part of the verdict, whether or not they ran.
+        if t.stopped.is_some() {
+            return self;
+        }
+        t.intents += l.intents;
+        for (n, m) in t.violated.iter_mut().zip(l.violated) {
+            *n += m;
+        }
+        for (f, g) in t.first.iter_mut().zip(l.first) {
+            if f.is_none() {
+                *f = g;
+            }
+        }
+        t.stopped = l.stopped;
+        self
+    }
 }
 
 #[cfg(test)]

@@ -152,6 +152,63 @@ fn check_with_gives_the_verdict_of_payfault_check() {
     }
 }
 
+/// `check_with` runs seeds in parallel: its verdict is the one seeds run one after another
+/// give, whatever the threads, a run that stops at a limit included (the seeds after it are
+/// not counted, though other threads may have run them).
+#[test]
+fn check_with_gives_one_verdict_whatever_the_threads() {
+    use payfault_domain::config::Expect;
+    let policy = OurPolicy { fresh_keys: true };
+    let mut sc = scenario(true);
+    sc.expect = Expect::Hold;
+    let events: Vec<u64> = (1..=40)
+        .map(|seed| {
+            run_with(&sc, seed, &policy, &mut NoTrace)
+                .unwrap()
+                .metrics
+                .events
+        })
+        .collect();
+    // An event limit that the first 15 seeds stay within and some later one does not.
+    sc.limits.max_events = *events[..15].iter().max().unwrap();
+    let one_by_one = || {
+        let mut t = payfault_domain::check::Tally::new(40);
+        for seed in 1..=40 {
+            match run_with(&sc, seed, &policy, &mut NoTrace) {
+                Ok(s) => {
+                    t.intents += s.metrics.intents;
+                    for p in s.violated() {
+                        t.violated[p as usize] += 1;
+                        t.first[p as usize].get_or_insert(seed);
+                    }
+                }
+                Err(e) => {
+                    t.stopped = Some((seed, e.to_string()));
+                    break;
+                }
+            }
+        }
+        t
+    };
+    let want = one_by_one();
+    let (stop, _) = want.stopped.clone().expect("a seed past the limit");
+    assert!(stop > 15 && want.violated[0] > 0, "{want:?}");
+    for threads in [1, 2, 3, 8] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let v = pool.install(|| check_with(&sc, 1..=40, &policy)).unwrap();
+        assert_eq!(v.tally, want, "{threads} threads");
+        assert!(!v.met());
+        assert!(
+            v.to_string()
+                .contains(&format!("the run of seed {stop} stopped")),
+            "{v}"
+        );
+    }
+}
+
 /// A failure of our own policy shrinks under our policy: the smallest scenario in which it
 /// still charges twice, which fails as written when run with it again. Regression (shrinking
 /// ran the scenario's built-in policy whatever the caller's): there was no way to shrink a
