@@ -1044,6 +1044,7 @@ fn the_seeds_after_a_stop_count_for_nothing_whatever_the_jobs() {
 
 /// A shrink stops at `--shrink-runs`, says so, and writes a scenario that still fails; the
 /// limit is the same on every machine, so the file is the same whatever `--jobs`.
+/// Regression: `--shrink-runs N` spent N + 1 runs, the one confirming the file beyond it.
 #[test]
 fn a_shrink_stops_at_its_limit_of_runs_and_says_so() {
     let dir = scratch("shrink-runs");
@@ -1077,8 +1078,8 @@ fn a_shrink_stops_at_its_limit_of_runs_and_says_so() {
     let (s, w) = (shrunk(&cut), shrunk(&whole));
     assert_eq!(s["complete"], false, "{s}");
     assert_eq!(
-        s["runs"], 5,
-        "the limit, and one run to confirm what is kept"
+        s["runs"], 4,
+        "the limit, the run that confirms what is kept included"
     );
     assert_eq!(w["complete"], true, "{w}");
     assert!(
@@ -1088,7 +1089,7 @@ fn a_shrink_stops_at_its_limit_of_runs_and_says_so() {
     let file = s["file"].as_str().unwrap();
     let text = std::fs::read_to_string(file).unwrap();
     assert!(
-        text.contains("in 5 runs, where --shrink-runs stopped it"),
+        text.contains("in 4 runs, where --shrink-runs stopped it"),
         "{text}"
     );
     let other = shrunk(&cut3)["file"].as_str().unwrap().to_string();
@@ -1115,7 +1116,7 @@ fn a_shrink_stops_at_its_limit_of_runs_and_says_so() {
         &root(),
     );
     assert!(
-        stdout(&text_out).contains("; --shrink-runs stopped it after 5 runs)"),
+        stdout(&text_out).contains("; --shrink-runs stopped it after 4 runs)"),
         "{}",
         stdout(&text_out)
     );

@@ -3,12 +3,14 @@
 //! The random faults of the run are replaced by the explicit list of the faults that struck
 //! it (message fates are keyed by message identity, so the replay is exact); the workload is
 //! cut to the fewest purchases that still fail; then every fault that is not needed, the
-//! scenario's `crash_after_commit` entries among them, is removed by delta debugging (an entry
-//! that never fires in the shrunk run is never needed).
+//! scenario's partitions, scheduled crashes and `crash_after_commit` entries among them, is
+//! removed by delta debugging (an entry that never fires in the shrunk run is never needed).
 
 use serde::Serialize;
 
-use crate::config::{CrashAfterCommit, FaultSchedule, MsgId, Property, Scenario, ScheduledCrash};
+use crate::config::{
+    CrashAfterCommit, FaultSchedule, MsgId, Partition, Property, Scenario, ScheduledCrash,
+};
 use crate::policy::{Builtin, RetryPolicy};
 use crate::sim::{Sim, SimError};
 use crate::trace::NoTrace;
@@ -37,10 +39,10 @@ pub struct Shrunk {
 
 /// How far shrinking goes, and what it reports as it goes.
 pub struct Limit<'a> {
-    /// Runs it may spend, counted from the first; then it stops with the smallest failing
-    /// run found so far. Three runs are made whatever the limit: the two that begin every
-    /// shrink (one records the faults, one checks that their replay fails) and the last,
-    /// which confirms the run kept.
+    /// Runs it may spend, counted from the first, the last (which confirms the run kept)
+    /// included; then it stops with the smallest failing run found so far. Three runs are
+    /// made whatever the limit: the two that begin every shrink (one records the faults, one
+    /// checks that their replay fails) and the last.
     pub max_runs: u64,
     /// Told after each run: the runs so far and the size of the smallest failing run.
     pub on_run: Option<&'a mut dyn FnMut(u64, Size)>,
@@ -66,8 +68,8 @@ pub enum ShrinkError {
     Unreproduced { seed: u64, property: Property },
 }
 
-/// One fault of a schedule, or a crash after a commit, so that delta debugging can treat them
-/// alike.
+/// One fault of a schedule, a crash after a commit, a partition or a crash of the scenario's
+/// own `crashes`, so that delta debugging can treat them alike.
 #[derive(Clone, Debug, PartialEq)]
 enum Item {
     Drop(MsgId),
@@ -75,32 +77,53 @@ enum Item {
     Erroneous(MsgId),
     Crash(ScheduledCrash),
     AfterCommit(CrashAfterCommit),
+    Partition(Partition),
+    Planned(ScheduledCrash),
 }
 
-fn items(f: &FaultSchedule, after_commit: &[CrashAfterCommit]) -> Vec<Item> {
+/// The faults of a run: those recorded (`f`) and those the scenario lists itself.
+fn items(f: &FaultSchedule, sc: &Scenario) -> Vec<Item> {
     let mut v: Vec<Item> = f.drops.iter().map(|m| Item::Drop(*m)).collect();
     v.extend(f.duplicates.iter().map(|m| Item::Duplicate(*m)));
     v.extend(f.erroneous.iter().map(|m| Item::Erroneous(*m)));
     v.extend(f.crashes.iter().map(|c| Item::Crash(c.clone())));
-    v.extend(after_commit.iter().map(|c| Item::AfterCommit(c.clone())));
+    let listed = &sc.faults;
+    v.extend(
+        listed
+            .crash_after_commit
+            .iter()
+            .cloned()
+            .map(Item::AfterCommit),
+    );
+    v.extend(listed.partitions.iter().cloned().map(Item::Partition));
+    v.extend(listed.crashes.iter().cloned().map(Item::Planned));
     v
 }
 
-/// The schedule and the crashes after commits that `items` list, each in the order listed
-/// (where two crashes name one commit, the first listed is the one that fires).
-fn schedule(items: &[Item]) -> (FaultSchedule, Vec<CrashAfterCommit>) {
-    let mut f = FaultSchedule::default();
-    let mut after_commit = Vec::new();
+/// The faults `items` list, each kind in the order listed (where two crashes name one
+/// commit, the first listed is the one that fires).
+#[derive(Default)]
+struct Listed {
+    schedule: FaultSchedule,
+    after_commit: Vec<CrashAfterCommit>,
+    partitions: Vec<Partition>,
+    crashes: Vec<ScheduledCrash>,
+}
+
+fn schedule(items: &[Item]) -> Listed {
+    let mut l = Listed::default();
     for i in items {
         match i {
-            Item::Drop(m) => f.drops.push(*m),
-            Item::Duplicate(m) => f.duplicates.push(*m),
-            Item::Erroneous(m) => f.erroneous.push(*m),
-            Item::Crash(c) => f.crashes.push(c.clone()),
-            Item::AfterCommit(c) => after_commit.push(c.clone()),
+            Item::Drop(m) => l.schedule.drops.push(*m),
+            Item::Duplicate(m) => l.schedule.duplicates.push(*m),
+            Item::Erroneous(m) => l.schedule.erroneous.push(*m),
+            Item::Crash(c) => l.schedule.crashes.push(c.clone()),
+            Item::AfterCommit(c) => l.after_commit.push(c.clone()),
+            Item::Partition(p) => l.partitions.push(p.clone()),
+            Item::Planned(c) => l.crashes.push(c.clone()),
         }
     }
-    (f, after_commit)
+    l
 }
 
 struct Probe<'a, 'l> {
@@ -129,7 +152,8 @@ impl Probe<'_, '_> {
 
     /// As [`Probe::fails`], telling a try not run apart.
     fn try_(&mut self, sc: &Scenario) -> Result<Try, SimError> {
-        if self.runs >= self.limit.max_runs {
+        // One run is kept back for the one that confirms what is kept.
+        if self.runs.saturating_add(1) >= self.limit.max_runs {
             self.stopped = true;
             return Ok(Try::Stopped);
         }
@@ -183,17 +207,21 @@ impl Probe<'_, '_> {
     }
 }
 
-/// The faults a shrunk scenario lists: its schedule's and its crashes after commits.
+/// The faults a scenario lists: its schedule's, its crashes after commits, its partitions
+/// and its scheduled crashes.
 fn fault_count(sc: &Scenario) -> u64 {
-    let scheduled = sc.faults.schedule.as_ref().map_or(0, FaultSchedule::len);
-    (scheduled + sc.faults.crash_after_commit.len()) as u64
+    let f = &sc.faults;
+    let scheduled = f.schedule.as_ref().map_or(0, FaultSchedule::len);
+    (scheduled + f.crash_after_commit.len() + f.partitions.len() + f.crashes.len()) as u64
 }
 
 fn with_items(sc: &Scenario, items: &[Item]) -> Scenario {
     let mut s = sc.clone();
-    let (f, after_commit) = schedule(items);
-    s.faults.schedule = Some(f);
-    s.faults.crash_after_commit = after_commit;
+    let l = schedule(items);
+    s.faults.schedule = Some(l.schedule);
+    s.faults.crash_after_commit = l.after_commit;
+    s.faults.partitions = l.partitions;
+    s.faults.crashes = l.crashes;
     s
 }
 
@@ -288,7 +316,7 @@ fn without_unissued_faults(kept: &mut Kept, probe: &mut Probe<'_, '_>) -> Result
         Item::Drop(m) | Item::Duplicate(m) | Item::Erroneous(m) => {
             only.binary_search(&m.intent).is_ok()
         }
-        Item::Crash(_) | Item::AfterCommit(_) => true,
+        _ => true,
     });
     let s = with_items(&kept.cur, &faults);
     if let Some(size) = probe.fails(&s)? {
@@ -304,16 +332,7 @@ fn without_unissued_faults(kept: &mut Kept, probe: &mut Probe<'_, '_>) -> Result
 /// Delta debugging (ddmin): removes every fault the failure does not need. It starts from a
 /// list that fails: each step keeps `faults` and `cur` in step.
 fn fewer_faults(kept: &mut Kept, probe: &mut Probe<'_, '_>) -> Result<(), SimError> {
-    debug_assert_eq!(
-        (
-            kept.cur.faults.schedule.clone(),
-            kept.cur.faults.crash_after_commit.clone()
-        ),
-        {
-            let (f, after_commit) = schedule(&kept.faults);
-            (Some(f), after_commit)
-        }
-    );
+    debug_assert_eq!(fault_count(&kept.cur), kept.faults.len() as u64);
     let base = kept.cur.clone();
     let faults = std::mem::take(&mut kept.faults);
     let (faults, size, _) = ddmin(faults, kept.size, 2, &mut |f: &[Item]| {
@@ -367,7 +386,7 @@ pub fn shrink_with(
     let recorded = out.faults.unwrap_or_default();
     let before = Size {
         intents: out.metrics.intents,
-        faults: (recorded.len() + sc.faults.crash_after_commit.len()) as u64,
+        faults: recorded.len() as u64 + fault_count(sc),
         events: out.metrics.events,
     };
     let mut probe = Probe {
@@ -390,22 +409,27 @@ pub fn shrink_with(
         sc.name, first.rule, first.detail
     );
     cur.name = format!("{}-seed-{seed}-shrunk", sc.name);
-    let mut faults = items(&recorded, &sc.faults.crash_after_commit);
+    let mut faults = items(&recorded, sc);
     cur = with_items(&cur, &faults);
     let mut size = probe
         .confirm(&cur)?
         .ok_or(ShrinkError::DoesNotFail { seed, property })?;
 
-    // Fewer purchases: the failing intent's id bounds how many are needed. The faults of
-    // purchases no longer issued go with them: they could not strike, and the scenario's
-    // check refuses a schedule naming a purchase past `purchases`.
+    // Fewer purchases: up to the failing intent first, and when the failure needs later ones
+    // too (the load they make, say), twice as many each time up to those the run issued. The
+    // faults of purchases no longer issued go with them: they could not strike, and the
+    // scenario's check refuses a schedule naming a purchase past `purchases`.
+    let drawn = match &cur.workload.only {
+        Some(ids) => ids.last().map_or(0, |&id| id + 1),
+        None => cur.workload.purchases.unwrap_or(before.intents),
+    };
     if let Some(k) = first.intent {
         let mut n = 1u64;
-        while n <= k + 1 {
+        while n <= k + 1 || n < drawn {
             let mut kept = faults.clone();
             kept.retain(|i| match i {
                 Item::Drop(m) | Item::Duplicate(m) | Item::Erroneous(m) => m.intent < n,
-                Item::Crash(_) | Item::AfterCommit(_) => true,
+                _ => true,
             });
             let mut s = with_items(&cur, &kept);
             s.workload.purchases = Some(n);
@@ -418,7 +442,7 @@ pub fn shrink_with(
             n = if n * 2 > k + 1 && n < k + 1 {
                 k + 1
             } else {
-                n * 2
+                n.saturating_mul(2)
             };
         }
     }
@@ -428,8 +452,15 @@ pub fn shrink_with(
     // delta debugging over the purchases still issued.
     let mut resume = None;
     if let Some(k) = first.intent {
-        let issued: Vec<u64> =
-            (0..kept.cur.workload.purchases.unwrap_or(k + 1).min(k + 1)).collect();
+        // The purchases issued now below `upto`.
+        let issued = |upto: u64| -> Vec<u64> {
+            match &kept.cur.workload.only {
+                Some(ids) => ids.iter().copied().filter(|&id| id < upto).collect(),
+                None => (0..upto).collect(),
+            }
+        };
+        let up_to_failing = issued(k + 1);
+        let every_one = issued(kept.cur.workload.purchases.unwrap_or(drawn).max(k + 1));
         let mut alone = kept.cur.clone();
         alone.workload.only = Some(vec![k]);
         if let Some(sz) = probe.fails(&alone)? {
@@ -438,13 +469,21 @@ pub fn shrink_with(
         } else {
             // Delta debugging needs a start that fails: issuing only the intents up to the
             // failing one need not, when later ones bear on it (their commits count towards
-            // a `crash_after_commit`, say).
-            let mut all = kept.cur.clone();
-            all.workload.only = Some(issued.clone());
-            if let Some(sz) = probe.fails(&all)? {
-                probe.half_for_this_step();
-                resume = fewer_intents(&mut kept, issued, sz, 2, &mut probe)?;
-                probe.end_of_step();
+            // a `crash_after_commit`, or the load they make delays it); then it starts from
+            // every one issued.
+            let mut starts = vec![up_to_failing];
+            if every_one != starts[0] {
+                starts.push(every_one);
+            }
+            for ids in starts {
+                let mut all = kept.cur.clone();
+                all.workload.only = Some(ids.clone());
+                if let Some(sz) = probe.fails(&all)? {
+                    probe.half_for_this_step();
+                    resume = fewer_intents(&mut kept, ids, sz, 2, &mut probe)?;
+                    probe.end_of_step();
+                    break;
+                }
             }
         }
         without_unissued_faults(&mut kept, &mut probe)?;
@@ -529,14 +568,14 @@ mod tests {
         )
         .expect("shrinks");
         assert!(!cut.complete);
-        // The limit, and one more run to confirm what is kept.
-        assert_eq!(cut.runs, 13);
+        // The limit, the run that confirms what is kept included.
+        assert_eq!(cut.runs, 12);
         assert_eq!(
             told.len(),
-            12,
+            11,
             "the first run, which records the faults, is not told"
         );
-        assert_eq!(told.last().map(|t| t.0), Some(13));
+        assert_eq!(told.last().map(|t| t.0), Some(12));
         assert!(cut.after.faults <= cut.before.faults && cut.after.intents <= cut.before.intents);
         assert!((cut.after.intents, cut.after.faults) >= (full.after.intents, full.after.faults));
         let policy = Builtin::new(sc.policy.clone());
