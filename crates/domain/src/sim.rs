@@ -318,12 +318,19 @@ struct Txn {
     started: SimTime,
     attempts: u32,
     inquiries: u32,
+    /// The inquiries sent when the policy last acted on a "not found" that left no key in
+    /// doubt: an answer to one of them is no news (a link's copy, or a late answer to one that
+    /// timed out), but an approval.
+    heard: u32,
     key: u64,
     stan: u32,
     outstanding: Few<u64>,
     phase: Phase,
     prev_backoff: SimDuration,
-    hedge_at: Option<SimTime>,
+    /// When the hedge is due; `SimTime::ZERO` when none is (a transaction starts after a
+    /// purchase, which comes at 1 ns at the earliest, so no hedge is due at time zero). Not an
+    /// `Option`, whose tag would take the room of `heard`.
+    hedge_at: SimTime,
     timeout_at: SimTime,
     fresh_next: bool,
 }
@@ -515,6 +522,15 @@ struct IntentOps {
 /// from 1), so that the per-intent record keeps its layout.
 fn order_paid_mark(intent: u64) -> u64 {
     make_key(intent, 0, 0)
+}
+
+/// Marks a key whose reversal the terminal queued before any approval of it came (the attempt
+/// beside an approved one, or one a policy reversed): the first late approval of that key is
+/// the debit already reversed, not a second one to reverse again. Kept among the intent's
+/// approved keys with the top bit set, which no key has (`intent << 24` leaves it clear), so
+/// that the per-intent record keeps its layout.
+fn reversed_mark(key: u64) -> u64 {
+    key | 1 << 63
 }
 
 /// The transaction that terminal `t` is running, which lives with its intent.
@@ -2387,12 +2403,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             started: now,
             attempts: 0,
             inquiries: 0,
+            heard: 0,
             key: 0,
             stan: 0,
             outstanding: Few::None,
             phase: Phase::Blocked(Next::Purchase),
             prev_backoff: SimDuration::ZERO,
-            hedge_at: None,
+            hedge_at: SimTime::ZERO,
             timeout_at: now,
             fresh_next: true,
         });
@@ -2455,9 +2472,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             // hedging never makes a customer wait longer.
             cur.hedge_at = hedge
                 .filter(|h| *h < timeout && cur.attempts == 1)
-                .map(|h| now.saturating_add(h));
+                .map_or(SimTime::ZERO, |h| now.saturating_add(h));
         }
-        let wake = cur.hedge_at.unwrap_or(cur.timeout_at);
+        let wake = if cur.hedge_at > SimTime::ZERO {
+            cur.hedge_at
+        } else {
+            cur.timeout_at
+        };
         let msg = Msg::request(
             Kind::Purchase,
             repeat,
@@ -2547,13 +2568,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         self.send_request(term, msg);
     }
 
-    fn queue_reversal(&mut self, term: u32, rev: Rev) {
+    /// Queues `rev` unless a reversal of its key is queued already; says whether it did.
+    fn queue_reversal(&mut self, term: u32, rev: Rev) -> bool {
         let t = &self.terms[term as usize];
         if t.saf
             .as_ref()
             .is_some_and(|s| s.queue.iter().any(|r| r.key == rev.key))
         {
-            return;
+            return false;
         }
         let (intent, key) = (rev.job.intent, rev.key);
         self.hold(intent);
@@ -2565,6 +2587,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             Some(intent),
             Some(format_args!("key {key}")),
         );
+        true
     }
 
     /// With `reverse_late_approvals`, reverses the attempts beside the approved one whose
@@ -2588,7 +2611,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let keys = std::mem::take(&mut cur.outstanding);
         let (job, latest, stan) = (cur.job(), cur.key, cur.stan);
         for &key in keys.iter() {
-            self.queue_reversal(
+            let queued = self.queue_reversal(
                 term,
                 Rev {
                     job: job.clone(),
@@ -2597,6 +2620,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     sends: 0,
                 },
             );
+            if queued {
+                self.note_approved(job.intent, reversed_mark(key));
+            }
         }
     }
 
@@ -2661,6 +2687,17 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         .intents
                         .get(m.intent)
                         .is_some_and(|o| o.approved_keys.contains(&order_paid_mark(m.intent)));
+                    // The first approval of a key reversed before any approval of it came is
+                    // the debit that reversal undoes (or finds voided): reversing it again
+                    // would only repeat a reversal. A later one may be another posting under
+                    // the key (a link's copy of the request), and is reversed.
+                    let reversed_before = !paid_by_order
+                        && self.intents.get_mut(m.intent).is_some_and(|o| {
+                            let mark = reversed_mark(m.key);
+                            let had = o.approved_keys.contains(&mark);
+                            o.approved_keys.retain(|k| *k != mark);
+                            had
+                        });
                     self.trace(
                         NodeLabel::Terminal(term),
                         "late-approval",
@@ -2670,6 +2707,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             m.key,
                             if paid_by_order {
                                 ": the debit the order was approved by, kept"
+                            } else if reversed_before {
+                                ": reversed already"
                             } else {
                                 ""
                             }
@@ -2683,6 +2722,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             o.approved_keys.retain(|k| *k != mark);
                             o.approved_keys.push(m.key);
                         }
+                    } else if reversed_before {
+                        // Its reversal is queued, on its way or acknowledged.
                     } else if self.policy.reverse_late_approvals() {
                         let job = Job {
                             intent: m.intent,
@@ -2704,14 +2745,17 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 // waits: an approval of any attempt of the transaction (under `ReportsOnly` a
                 // key once "not found" may be posted after all); a "not found" about a key
                 // still in doubt, or with none left, the latest (a policy may ask again). A
-                // copy of a "not found" already heard is no news.
+                // copy of a "not found" already heard is no news, nor is the answer to any
+                // inquiry sent before the policy acted on one (its number, the message's
+                // attempt, is not above `heard`).
                 let waiting = matches_cur
                     && cur.is_some_and(|c| {
                         let asked = m.rc == rc::APPROVED
-                            || match c.outstanding.as_slice() {
-                                [] => c.key == m.key,
-                                keys => keys.contains(&m.key),
-                            };
+                            || (m.attempt > c.heard
+                                && match c.outstanding.as_slice() {
+                                    [] => c.key == m.key,
+                                    keys => keys.contains(&m.key),
+                                });
                         asked && matches!(c.phase, Phase::Inquiring | Phase::Backoff(Next::Inquiry))
                     });
                 if waiting {
@@ -2728,6 +2772,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             // "Not found" speaks for one key: with a hedge's beside it, the
                             // other may be posted, and is asked about before anything else.
                             if cur.outstanding.as_slice().is_empty() {
+                                cur.heard = cur.inquiries;
                                 self.fail(term, Failure::NotFound)?
                             } else if cur.phase == Phase::Inquiring {
                                 self.send_next(term, Next::Inquiry)
@@ -2925,8 +2970,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         };
         match cur.phase {
             Phase::Waiting => {
-                if cur.hedge_at.is_some_and(|h| h <= now) {
-                    cur.hedge_at = None;
+                if cur.hedge_at > SimTime::ZERO && cur.hedge_at <= now {
+                    cur.hedge_at = SimTime::ZERO;
                     let in_time =
                         now.saturating_since(cur.started) < self.sc.policy.attempt_deadline();
                     if cur.attempts < self.sc.policy.max_attempts.0 && in_time {
