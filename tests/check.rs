@@ -1202,3 +1202,70 @@ fn a_pipe_in_a_checked_folder_is_passed_over() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Regression: `check` of a shrunk scenario ran seeds from 1, not the seed the file records,
+/// so a shrunk failure kept as a regression test could pass: shrunk from seed 56 of
+/// `late-duplicate`, its duplicate debit is on seed 56 alone. Without `--seed-start`, `check`
+/// now starts at a scenario's `seed`; with it, where it says.
+#[test]
+fn a_shrunk_scenario_is_checked_from_the_seed_it_records() {
+    let dir = scratch("shrunk-seed");
+    let shrunk_dir = dir.join("shrunk");
+    let first = payfault(
+        &[
+            "check",
+            "tests/check/late-duplicate.ron",
+            "--seeds",
+            "60",
+            "--shrink-dir",
+            shrunk_dir.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(first.status.code(), Some(1));
+    let file = shrunk_dir.join("late-duplicate.seed-56.shrunk.ron");
+    let text = std::fs::read_to_string(&file).expect("the shrunk scenario");
+    assert!(text.contains("seed: Some(56)"), "{text}");
+    let file = file.to_str().unwrap();
+    let again = payfault(
+        &["check", file, "--seeds", "3", "--format", "json"],
+        &root(),
+    );
+    assert_eq!(again.status.code(), Some(1), "{}", stdout(&again));
+    let json: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(json["scenarios"][0]["seed_start"], 56);
+    let text_out = payfault(&["check", file, "--seeds", "3"], &root());
+    assert!(
+        stdout(&text_out).contains("3 seeds from 56,"),
+        "{}",
+        stdout(&text_out)
+    );
+    // Seeds of the caller's choosing, where it may hold.
+    let elsewhere = payfault(
+        &["check", file, "--seeds", "3", "--seed-start", "57"],
+        &root(),
+    );
+    let json: serde_json::Value = serde_json::from_slice(
+        &payfault(
+            &[
+                "check",
+                file,
+                "--seeds",
+                "3",
+                "--seed-start",
+                "57",
+                "--format",
+                "json",
+            ],
+            &root(),
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["scenarios"][0]["seed_start"], 57);
+    assert!(
+        stdout(&elsewhere).contains("3 seeds from 57,"),
+        "{}",
+        stdout(&elsewhere)
+    );
+}

@@ -208,7 +208,8 @@ fn check_seed_count(args: &CheckArgs) -> Result<(), CliError> {
 /// `check_seeds` may ask for fewer than `--seeds`.
 fn check_seed_range(path: &Path, sc: &Scenario, args: &CheckArgs) -> Result<(), CliError> {
     let seeds = seeds_for(sc, args);
-    if args.seed_start.checked_add(seeds - 1).is_some() {
+    let start = start_for(sc, args);
+    if start.checked_add(seeds - 1).is_some() {
         return Ok(());
     }
     let with = if seeds < args.seeds {
@@ -216,11 +217,20 @@ fn check_seed_range(path: &Path, sc: &Scenario, args: &CheckArgs) -> Result<(), 
     } else {
         format!("--seeds {seeds}")
     };
+    let from = match args.seed_start {
+        Some(start) => format!("--seed-start {start}"),
+        None => format!("{}'s seed {start}", path.display()),
+    };
     Err(CliError::Usage(format!(
-        "--seed-start {} with {with} passes the largest seed, {}",
-        args.seed_start,
+        "{from} with {with} passes the largest seed, {}",
         u64::MAX
     )))
+}
+
+/// The first seed `check` runs of `sc`: `--seed-start`, else the scenario's `seed` (a shrunk
+/// scenario fails on the seed it records, and may hold on every other), else 1.
+fn start_for(sc: &Scenario, args: &CheckArgs) -> u64 {
+    args.seed_start.or(sc.seed).unwrap_or(1)
 }
 
 /// The seeds `check` runs of `sc`: `--seeds`, or fewer if the scenario caps them.
@@ -323,11 +333,12 @@ fn check_one(
     let start = Instant::now();
     let seeds = seeds_for(sc, args);
     // `run` has checked that the range neither is empty nor passes the largest seed.
-    let last = args.seed_start + (seeds - 1);
+    let first = start_for(sc, args);
+    let last = first + (seeds - 1);
     // Only the first seed whose run stopped is reported, so the seeds after it need not run.
     let stopped_at = AtomicU64::new(u64::MAX);
     let cut_short = AtomicBool::new(false);
-    let tally = (args.seed_start..=last)
+    let tally = (first..=last)
         .into_par_iter()
         .fold(Tally::default, |mut t, seed| {
             if seed > stopped_at.load(Ordering::Relaxed) || abandoned() {
@@ -407,7 +418,7 @@ fn check_one(
         path: path.display().to_string(),
         name: sc.name.clone(),
         expect: sc.expect.clone(),
-        seed_start: args.seed_start,
+        seed_start: first,
         seeds,
         intents: tally.intents,
         events: tally.events,
@@ -614,9 +625,14 @@ fn line_for(r: &ScenarioReport) -> String {
         ),
     };
     format!(
-        "{status} {:<28} {}, expects {}; {}",
+        "{status} {:<28} {}{}, expects {}; {}",
         r.name,
         seeds_word(r.seeds),
+        if r.seed_start == 1 {
+            String::new()
+        } else {
+            format!(" from {}", r.seed_start)
+        },
         expect_text(&r.expect),
         seen
     )

@@ -63,9 +63,10 @@ struct CheckArgs {
     /// Seeds per scenario, 1 to 1,000,000.
     #[arg(long, default_value_t = 1000)]
     seeds: u64,
-    /// The first seed.
-    #[arg(long, default_value_t = 1)]
-    seed_start: u64,
+    /// The first seed [default: the scenario's `seed`, as a shrunk scenario records the seed
+    /// it fails on, or 1].
+    #[arg(long)]
+    seed_start: Option<u64>,
     /// Worker threads, 1 to 1024 (default: every core). The outcome does not depend on it.
     #[arg(long, value_parser = shell::parse_jobs)]
     jobs: Option<usize>,
