@@ -1269,3 +1269,45 @@ fn a_shrunk_scenario_is_checked_from_the_seed_it_records() {
         stdout(&elsewhere)
     );
 }
+
+/// Regression: a known-bad scenario that also broke a property it does not expect listed, as
+/// its example seeds, the first three seeds of the break it expects, and not the one that
+/// made it fail (JSON and JUnit had it). The unexpected break now comes first.
+#[test]
+fn the_example_seeds_lead_with_the_unexpected_break() {
+    let dir = scratch("unexpected-first");
+    let text = std::fs::read_to_string(root().join("tests/check/late-duplicate.ron")).unwrap();
+    let end = text.rfind(')').unwrap();
+    let file = dir.join("late-duplicate-expects-agreement.ron");
+    std::fs::write(
+        &file,
+        format!("{}    expect: Violated([Agreement]),\n)\n", &text[..end]),
+    )
+    .unwrap();
+    let out = payfault(
+        &[
+            "check",
+            file.to_str().unwrap(),
+            "--seeds",
+            "60",
+            "--shrink-dir",
+            dir.join("shrunk").to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let examples: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("seed "))
+        .collect();
+    assert_eq!(examples.len(), 3, "{text}");
+    assert!(
+        examples[0].contains("seed 56 duplicate-debit intent 17"),
+        "{text}"
+    );
+    assert!(
+        examples[1].contains("seed 1 charged-but-told-failed"),
+        "{text}"
+    );
+}

@@ -32,6 +32,9 @@ const MAX_SEEDS: u64 = 1_000_000;
 struct SeedFailure {
     seed: u64,
     properties: Vec<Property>,
+    /// The property of the violation shown.
+    #[serde(skip)]
+    property: Property,
     rule: String,
     intent: Option<u64>,
     t_ns: u64,
@@ -243,6 +246,7 @@ impl SeedFailure {
         SeedFailure {
             seed,
             properties: properties.to_vec(),
+            property: v.property,
             rule: v.rule.to_string(),
             intent: v.intent,
             t_ns: v.t_ns,
@@ -365,19 +369,25 @@ fn check_one(
         replay: replay(path, seed),
     });
     let violated = tally.violated;
+    let expected: Vec<Property> = match &sc.expect {
+        Expect::Hold => vec![],
+        Expect::Violated(ps) => ps.clone(),
+    };
     let mut failures = tally.failures;
     for f in tally.first_of.into_iter().flatten() {
-        if !failures.iter().any(|g| g.seed == f.seed) {
-            failures.push(f);
+        match failures.iter_mut().find(|g| g.seed == f.seed) {
+            None => failures.push(f),
+            // A seed that breaks what the scenario expects and something it does not is shown
+            // by the unexpected break: that is the news.
+            Some(g) if expected.contains(&g.property) && !expected.contains(&f.property) => {
+                *g = f;
+            }
+            Some(_) => {}
         }
     }
     failures.sort_by_key(|f| f.seed);
     // The first seed that shows `p`: every violated property has one among `failures`.
     let first_showing = |p: Property| failures.iter().find(|f| f.properties.contains(&p));
-    let expected: Vec<Property> = match &sc.expect {
-        Expect::Hold => vec![],
-        Expect::Violated(ps) => ps.clone(),
-    };
     let cut = cut_short.load(Ordering::Relaxed);
     let judged = payfault_domain::check::Tally {
         seeds,
@@ -1065,7 +1075,16 @@ fn block(s: &ScenarioReport) -> String {
         let _ = writeln!(o, "     not shrunk: {e}");
     }
     if !s.ok {
-        for f in s.first_failures.iter().take(3) {
+        // Unexpected breaks first: a known-bad scenario's expected ones are no news.
+        let expected = match &s.expect {
+            Expect::Hold => &[][..],
+            Expect::Violated(ps) => &ps[..],
+        };
+        let (news, known): (Vec<&SeedFailure>, Vec<&SeedFailure>) = s
+            .first_failures
+            .iter()
+            .partition(|f| f.properties.iter().any(|p| !expected.contains(p)));
+        for f in news.into_iter().chain(known).take(3) {
             let intent = f.intent.map_or("-".into(), |i| i.to_string());
             let _ = writeln!(
                 o,
