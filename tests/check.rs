@@ -1311,3 +1311,46 @@ fn the_example_seeds_lead_with_the_unexpected_break() {
         "{text}"
     );
 }
+
+/// Regression: when the chart beside a shrunk scenario could not be written, `check` said
+/// "not shrunk" (and `shrunk: null` in JSON), though the scenario had been written whole.
+/// It now reports the shrunk scenario, and the chart's failure beside it.
+#[test]
+fn a_chart_that_cannot_be_written_leaves_the_shrunk_scenario_reported() {
+    let dir = scratch("chart-fails");
+    let shrunk = dir.join("shrunk");
+    // A folder where the chart goes.
+    std::fs::create_dir_all(shrunk.join("naive-expected-to-hold.seed-1.svg")).unwrap();
+    let args = |format: &str| {
+        payfault(
+            &[
+                "check",
+                "tests/check/naive-expected-to-hold.ron",
+                "--seeds",
+                "5",
+                "--format",
+                format,
+                "--shrink-dir",
+                shrunk.to_str().unwrap(),
+            ],
+            &root(),
+        )
+    };
+    let text = args("text");
+    assert_eq!(text.status.code(), Some(1), "the expectation failed");
+    let out = stdout(&text);
+    assert!(out.contains("     shrunk seed 1 to "), "{out}");
+    assert!(
+        out.contains("     chart not written: --shrink-dir: "),
+        "{out}"
+    );
+    assert!(!out.contains("not shrunk"), "{out}");
+    let json: serde_json::Value = serde_json::from_slice(&args("json").stdout).unwrap();
+    let s = &json["scenarios"][0];
+    assert!(s["shrunk"]["file"].is_string(), "{s}");
+    assert!(s["shrunk"]["chart"].is_null(), "{s}");
+    assert!(s["chart_error"].is_string(), "{s}");
+    let file = shrunk.join("naive-expected-to-hold.seed-1.shrunk.ron");
+    let replay = payfault(&["run", file.to_str().unwrap()], &root());
+    assert_eq!(replay.status.code(), Some(1));
+}

@@ -71,6 +71,9 @@ struct ScenarioReport {
     nothing_issued: bool,
     /// Why the shrunk scenario could not be written, if it could not.
     shrink_error: Option<String>,
+    /// Why the chart beside a shrunk scenario written could not be, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chart_error: Option<String>,
     /// Whether a signal cut its seeds short: such a report is not printed.
     #[serde(skip)]
     interrupted: bool,
@@ -98,6 +101,9 @@ struct ShrunkReport {
     replay: String,
     /// The failing intent as a message sequence chart (SVG).
     chart: Option<String>,
+    /// Why the chart could not be written, when the scenario was.
+    #[serde(skip)]
+    chart_error: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -442,6 +448,7 @@ fn check_one(
         stopped,
         nothing_issued,
         shrink_error: None,
+        chart_error: None,
         interrupted: cut,
         elapsed_s: start.elapsed().as_secs_f64(),
     }
@@ -548,7 +555,11 @@ fn write_shrunk(
         crate::chart::one_line(&quote(&file))
     );
     crate::write_atomic(&file, format!("{header}{body}\n").as_bytes()).map_err(place)?;
-    let chart = draw_failure(&shrunk.scenario, seed, property, &chart, &file).map_err(place)?;
+    // The scenario is written: a chart that cannot be is reported beside it, not in its place.
+    let (chart, chart_error) = match draw_failure(&shrunk.scenario, seed, property, &chart, &file) {
+        Ok(chart) => (chart, None),
+        Err(e) => (None, Some(place(e).to_string())),
+    };
     Ok(ShrunkReport {
         file: file.display().to_string(),
         seed,
@@ -559,6 +570,7 @@ fn write_shrunk(
         complete: shrunk.complete,
         replay: format!("payfault run {}", quote(&file)),
         chart,
+        chart_error,
     })
 }
 
@@ -758,7 +770,10 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         f.shrink_s += shrink_s;
         let r = &mut f.reports[at];
         match shrunk {
-            Some(Ok(sh)) => r.shrunk = Some(sh),
+            Some(Ok(mut sh)) => {
+                r.chart_error = sh.chart_error.take();
+                r.shrunk = Some(sh);
+            }
             Some(Err(e)) => r.shrink_error = Some(e),
             None => {}
         }
@@ -931,8 +946,12 @@ fn lock_for<T>(
 /// a signal stopped it; else 2 when a run stopped at a limit or an output could not be
 /// written; else 0.
 fn exit_code(r: &CheckReport, output_failed: bool) -> u8 {
-    let stopped =
-        |s: &ScenarioReport| s.stopped.is_some() || s.nothing_issued || s.shrink_error.is_some();
+    let stopped = |s: &ScenarioReport| {
+        s.stopped.is_some()
+            || s.nothing_issued
+            || s.shrink_error.is_some()
+            || s.chart_error.is_some()
+    };
     if r.scenarios.iter().any(|s| !s.ok && !only_stopped(s)) {
         1
     } else if r.interrupted {
@@ -1073,6 +1092,9 @@ fn block(s: &ScenarioReport) -> String {
     }
     if let Some(e) = &s.shrink_error {
         let _ = writeln!(o, "     not shrunk: {e}");
+    }
+    if let Some(e) = &s.chart_error {
+        let _ = writeln!(o, "     chart not written: {e}");
     }
     if !s.ok {
         // Unexpected breaks first: a known-bad scenario's expected ones are no news.
