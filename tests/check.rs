@@ -1354,3 +1354,65 @@ fn a_chart_that_cannot_be_written_leaves_the_shrunk_scenario_reported() {
     let replay = payfault(&["run", file.to_str().unwrap()], &root());
     assert_eq!(replay.status.code(), Some(1));
 }
+
+/// Regression: a check refused before it ran (a malformed scenario among good ones, a path
+/// that does not exist) left an earlier `--junit` report in place, so that a CI dashboard
+/// showed its pass. The report now holds one error saying why; a `--junit` path that is
+/// itself wrong (one of the scenarios) is left alone.
+#[test]
+fn a_refused_check_replaces_an_earlier_junit_report_with_its_error() {
+    let dir = scratch("junit-refused");
+    let folder = dir.join("scenarios");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(
+        root().join("scenarios/policy-idempotent.ron"),
+        folder.join("policy-idempotent.ron"),
+    )
+    .unwrap();
+    let report = dir.join("report.xml");
+    let check = |path: &Path, junit: &Path| {
+        payfault(
+            &[
+                "check",
+                path.to_str().unwrap(),
+                "--seeds",
+                "3",
+                "--junit",
+                junit.to_str().unwrap(),
+                "--shrink-dir",
+                dir.join("shrunk").to_str().unwrap(),
+            ],
+            &root(),
+        )
+    };
+    assert_eq!(check(&folder, &report).status.code(), Some(0));
+    assert!(std::fs::read_to_string(&report)
+        .unwrap()
+        .contains("errors=\"0\""));
+
+    let bad = folder.join("bad.ron");
+    std::fs::write(&bad, "Scenario(name: \"bad\", terminals: x)\n").unwrap();
+    assert_eq!(check(&folder, &report).status.code(), Some(2));
+    let xml = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        xml.contains("tests=\"1\" failures=\"0\" errors=\"1\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<error message=\"") && xml.contains("bad.ron:1:34: expected a whole number"),
+        "{xml}"
+    );
+
+    assert_eq!(
+        check(&dir.join("no-such-folder"), &report).status.code(),
+        Some(2)
+    );
+    assert!(std::fs::read_to_string(&report)
+        .unwrap()
+        .contains("no-such-folder: cannot read"));
+
+    // A report path that is one of the scenarios is refused, and the scenario kept.
+    let before = std::fs::read_to_string(&bad).unwrap();
+    assert_eq!(check(&bad, &bad).status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&bad).unwrap(), before);
+}

@@ -660,7 +660,11 @@ fn line_for(r: &ScenarioReport) -> String {
     )
 }
 
-pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
+/// The scenarios to check, their canonical paths, and the stems of their shrunk files.
+type Prepared = (Vec<(PathBuf, Scenario)>, Vec<PathBuf>, Vec<String>);
+
+/// Reads every scenario and checks every option before anything runs.
+fn prepare(args: &CheckArgs) -> Result<Prepared, CliError> {
     check_seed_count(args)?;
     let files = collect(&args.paths, &args.shrink_dir)?;
     // Every file is read before any runs: bad input fails fast with exit code 2, each file
@@ -703,6 +707,59 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
     }
     crate::check_output_dir(&args.shrink_dir, "--shrink-dir")?;
     let stems = shrunk_stems(&scenarios);
+    Ok((scenarios, inputs, stems))
+}
+
+/// With `--junit`, a check refused before it ran writes a report of one error saying why, so
+/// that a CI dashboard does not show an earlier report's pass in its place; unless the path
+/// is itself what is wrong with the command (one of the scenarios, say), which it leaves.
+fn junit_of_a_refusal(args: &CheckArgs, e: &CliError) {
+    let Some(junit) = &args.junit else {
+        return;
+    };
+    // Each path on its own, so that one that cannot be read hides none of the others' files.
+    let inputs: Vec<PathBuf> = args
+        .paths
+        .iter()
+        .flat_map(|p| {
+            let mut files = collect(std::slice::from_ref(p), &args.shrink_dir).unwrap_or_default();
+            files.push(p.clone());
+            files
+        })
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
+    let safe = !is_input(junit, &inputs)
+        && !crate::same_output(junit, &args.shrink_dir)
+        && crate::check_output(junit, "--junit").is_ok();
+    if !safe {
+        return;
+    }
+    let message = e.to_string();
+    let first = message.lines().next().unwrap_or_default();
+    let xml_text = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <testsuites name=\"payfault check\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\">\n\
+         \x20 <testsuite name=\"payfault\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\" time=\"0.000\">\n\
+         \x20   <testcase classname=\"payfault.check\" name=\"payfault check\" time=\"0.000\">\n\
+         \x20     <error message=\"{}\">{}</error>\n\
+         \x20   </testcase>\n\
+         \x20 </testsuite>\n\
+         </testsuites>\n",
+        xml(first, true),
+        xml(&message, false)
+    );
+    // The refusal is the news; a report that cannot be written adds nothing to it.
+    let _ = crate::write_atomic(junit, xml_text.as_bytes());
+}
+
+pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
+    let (scenarios, inputs, stems) = match prepare(args) {
+        Ok(p) => p,
+        Err(e) => {
+            junit_of_a_refusal(args, &e);
+            return Err(e);
+        }
+    };
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
