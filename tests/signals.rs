@@ -87,6 +87,8 @@ fn an_interrupted_check_prints_the_scenarios_it_finished() {
             "20",
             "--jobs",
             "1",
+            "--junit",
+            "junit.xml",
         ],
         &dir,
     );
@@ -98,6 +100,22 @@ fn an_interrupted_check_prints_the_scenarios_it_finished() {
         out.contains("1 scenario checked, 0 failed (interrupted: 1 of 2 scenarios finished)"),
         "{out}"
     );
+    // Regression: the signal was a test case of its own, so that the count of tests grew by
+    // one. It is now the error of the scenario it left unrun.
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("tests=\"2\" failures=\"0\" errors=\"1\" skipped=\"0\""),
+        "{junit}"
+    );
+    let long_case = junit
+        .split("<testcase ")
+        .find(|c| c.starts_with("classname=\"payfault.check\" name=\"long\""))
+        .expect("a test case for the scenario left unrun");
+    assert!(
+        long_case.contains("<error message=\"stopped by a signal after 1 finished scenarios\"/>"),
+        "{junit}"
+    );
+    assert!(!junit.contains("name=\"interrupted\""), "{junit}");
 }
 
 /// Regression: Ctrl-C during `run --trace FILE` left the trace so far in a hidden temporary

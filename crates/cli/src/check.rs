@@ -1256,10 +1256,14 @@ fn only_stopped(s: &ScenarioReport) -> bool {
 fn junit(r: &CheckReport) -> String {
     use std::fmt::Write as _;
     let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    // A signal is the error of the first scenario it left unrun, so that the count of tests
+    // is the count of scenarios whatever happened; with none left, a case of its own.
+    let signal_case = r.interrupted && r.not_run.is_empty();
+    let cut = usize::from(r.interrupted && !r.not_run.is_empty());
     let errors =
         r.scenarios.iter().filter(|s| only_stopped(s)).count() + usize::from(r.interrupted);
-    let skipped = r.not_run.len();
-    let tests = r.scenarios_checked + skipped + usize::from(r.interrupted);
+    let skipped = r.not_run.len() - cut;
+    let tests = r.scenarios_checked + r.not_run.len() + usize::from(signal_case);
     let failures = r.scenarios_failed - r.scenarios.iter().filter(|s| only_stopped(s)).count();
     let _ = writeln!(
         o,
@@ -1325,15 +1329,24 @@ fn junit(r: &CheckReport) -> String {
     } else {
         "not run: the check stopped at the first failure (--keep-going runs every scenario)"
     };
-    for n in &r.not_run {
+    let stopped = format!(
+        "stopped by a signal after {} finished scenarios",
+        r.scenarios_checked
+    );
+    for (i, n) in r.not_run.iter().enumerate() {
+        let inner = if i < cut {
+            format!("<error message=\"{stopped}\"/>")
+        } else {
+            format!("<skipped message=\"{why}\"/>")
+        };
         let _ = writeln!(
             o,
-            "    <testcase classname=\"payfault.check\" name=\"{}\" file=\"{}\">\n      <skipped message=\"{why}\"/>\n    </testcase>",
+            "    <testcase classname=\"payfault.check\" name=\"{}\" file=\"{}\">\n      {inner}\n    </testcase>",
             xml(n.name, true),
             xml(&n.path, true),
         );
     }
-    if r.interrupted {
+    if signal_case {
         let _ = writeln!(
             o,
             "    <testcase classname=\"payfault.check\" name=\"interrupted\">\n      <error message=\"stopped by a signal after {} finished scenarios\"/>\n    </testcase>",
