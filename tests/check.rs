@@ -1353,6 +1353,35 @@ fn a_chart_that_cannot_be_written_leaves_the_shrunk_scenario_reported() {
     let file = shrunk.join("naive-expected-to-hold.seed-1.shrunk.ron");
     let replay = payfault(&["run", file.to_str().unwrap()], &root());
     assert_eq!(replay.status.code(), Some(1));
+    // JUnit says it too, and names each example's intent and time as the text does.
+    let junit = dir.join("report.xml");
+    let with_junit = payfault(
+        &[
+            "check",
+            "tests/check/naive-expected-to-hold.ron",
+            "--seeds",
+            "5",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--shrink-dir",
+            shrunk.to_str().unwrap(),
+        ],
+        &root(),
+    );
+    assert_eq!(with_junit.status.code(), Some(1));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("\nchart not written: --shrink-dir: "), "{xml}");
+    let example = stdout(&with_junit)
+        .lines()
+        .find(|l| l.trim_start().starts_with("seed 1 "))
+        .map(|l| l.trim().to_string())
+        .expect("an example seed");
+    let (head, _) = example.split_once(": ").unwrap();
+    assert!(
+        head.contains(" intent ") && head.ends_with(" s"),
+        "{example}"
+    );
+    assert!(xml.contains(head), "{head}\n{xml}");
 }
 
 /// Regression: a check refused before it ran (a malformed scenario among good ones, a path

@@ -1300,10 +1300,16 @@ fn junit(r: &CheckReport) -> String {
         } else {
             let mut body = s.problems.join("\n");
             for f in &s.first_failures {
+                let intent = f.intent.map_or("-".into(), |i| i.to_string());
                 let _ = write!(
                     body,
-                    "\nseed {} {}: {}\nreplay: {}",
-                    f.seed, f.rule, f.detail, f.replay
+                    "\nseed {} {} intent {} at {:.6} s: {}\nreplay: {}",
+                    f.seed,
+                    f.rule,
+                    intent,
+                    f.t_ns as f64 / 1e9,
+                    f.detail,
+                    f.replay
                 );
             }
             if let Some(sh) = &s.shrunk {
@@ -1315,6 +1321,12 @@ fn junit(r: &CheckReport) -> String {
                 if let Some(chart) = &sh.chart {
                     let _ = write!(body, "\nchart: {chart}");
                 }
+            }
+            if let Some(e) = &s.shrink_error {
+                let _ = write!(body, "\nnot shrunk: {e}");
+            }
+            if let Some(e) = &s.chart_error {
+                let _ = write!(body, "\nchart not written: {e}");
             }
             let _ = writeln!(
                 o,
