@@ -1226,25 +1226,20 @@ fn a_shrunk_scenario_is_checked_from_the_seed_it_records() {
     let file = shrunk_dir.join("late-duplicate.seed-56.shrunk.ron");
     let text = std::fs::read_to_string(&file).expect("the shrunk scenario");
     assert!(text.contains("seed: Some(56)"), "{text}");
+    // Run elsewhere, so that its own shrunk file goes to the scratch folder.
     let file = file.to_str().unwrap();
-    let again = payfault(
-        &["check", file, "--seeds", "3", "--format", "json"],
-        &root(),
-    );
+    let again = payfault(&["check", file, "--seeds", "3", "--format", "json"], &dir);
     assert_eq!(again.status.code(), Some(1), "{}", stdout(&again));
     let json: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(json["scenarios"][0]["seed_start"], 56);
-    let text_out = payfault(&["check", file, "--seeds", "3"], &root());
+    let text_out = payfault(&["check", file, "--seeds", "3"], &dir);
     assert!(
         stdout(&text_out).contains("3 seeds from 56,"),
         "{}",
         stdout(&text_out)
     );
     // Seeds of the caller's choosing, where it may hold.
-    let elsewhere = payfault(
-        &["check", file, "--seeds", "3", "--seed-start", "57"],
-        &root(),
-    );
+    let elsewhere = payfault(&["check", file, "--seeds", "3", "--seed-start", "57"], &dir);
     let json: serde_json::Value = serde_json::from_slice(
         &payfault(
             &[
@@ -1257,7 +1252,7 @@ fn a_shrunk_scenario_is_checked_from_the_seed_it_records() {
                 "--format",
                 "json",
             ],
-            &root(),
+            &dir,
         )
         .stdout,
     )
