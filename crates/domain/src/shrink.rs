@@ -404,9 +404,17 @@ pub fn shrink_with(
     cur.faults.random_crashes.clear();
     cur.seed = Some(seed);
     cur.check_seeds = None;
+    // What failed, then what the scenario was written to show.
     cur.description = format!(
-        "{} (shrunk from seed {seed}: {} {})",
-        sc.name, first.rule, first.detail
+        "{} (shrunk from seed {seed}: {} {}){}",
+        sc.name,
+        first.rule,
+        first.detail,
+        if sc.description.trim().is_empty() {
+            String::new()
+        } else {
+            format!(". {}", sc.description.trim())
+        }
     );
     cur.name = format!("{}-seed-{seed}-shrunk", sc.name);
     let mut faults = items(&recorded, sc);

@@ -473,6 +473,17 @@ fn a_failure_that_needs_later_purchases_shrinks() {
         s.after
     );
     assert_shrinks(&sc, 1, p, "trap-retry-storm-naive");
+    // Regression: the shrunk scenario's description replaced what the scenario was written
+    // to show; it now says what failed, then that.
+    assert!(!sc.description.is_empty());
+    assert!(
+        s.scenario
+            .description
+            .starts_with("trap-retry-storm-naive (shrunk from seed 1: duplicate-debit ")
+            && s.scenario.description.ends_with(sc.description.trim()),
+        "{}",
+        s.scenario.description
+    );
 }
 
 /// Regression: the partitions and crashes a scenario lists itself were neither counted among
