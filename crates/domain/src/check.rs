@@ -230,24 +230,37 @@ pub fn check_with<P: RetryPolicy + Sync + ?Sized>(
         )));
     }
     let count = (seeds.end() - seeds.start()).saturating_add(1);
-    // Only the first stop counts, so a seed after one already seen need not run.
+    // Only the first stop counts, so a seed after one already seen need not run; and the
+    // seeds go in blocks, growing, so that a stop ends the check however many seeds are left.
     let stopped_at = AtomicU64::new(u64::MAX);
-    let part = seeds
-        .into_par_iter()
-        .fold(Part::default, |mut part, seed| {
-            if part.tally.stopped.is_some() || seed > stopped_at.load(Ordering::Relaxed) {
-                return part;
-            }
-            match Sim::new(sc, seed, policy, &mut NoTrace).run() {
-                Ok(out) => part.tally.add(seed, &out),
-                Err(e) => {
-                    stopped_at.fetch_min(seed, Ordering::Relaxed);
-                    part.tally.stopped = Some((seed, e.to_string()));
+    let mut part = Part::default();
+    let (mut next, last) = (*seeds.start(), *seeds.end());
+    let mut block = 64u64;
+    loop {
+        let end = next.saturating_add(block - 1).min(last);
+        let more = (next..=end)
+            .into_par_iter()
+            .fold(Part::default, |mut part, seed| {
+                if part.tally.stopped.is_some() || seed > stopped_at.load(Ordering::Relaxed) {
+                    return part;
                 }
-            }
-            part
-        })
-        .reduce(Part::default, Part::then);
+                match Sim::new(sc, seed, policy, &mut NoTrace).run() {
+                    Ok(out) => part.tally.add(seed, &out),
+                    Err(e) => {
+                        stopped_at.fetch_min(seed, Ordering::Relaxed);
+                        part.tally.stopped = Some((seed, e.to_string()));
+                    }
+                }
+                part
+            })
+            .reduce(Part::default, Part::then);
+        part = part.then(more);
+        if part.tally.stopped.is_some() || end == last {
+            break;
+        }
+        next = end + 1;
+        block = block.saturating_mul(2).min(1 << 16);
+    }
     let tally = Tally {
         seeds: count,
         ..part.tally

@@ -207,6 +207,12 @@ fn check_with_gives_one_verdict_whatever_the_threads() {
             "{v}"
         );
     }
+    // Regression: after a stop every seed left was still walked, if not run: a check of all
+    // 2^64 seeds whose first stops never ended. It ends at the stop.
+    sc.limits.max_events = 10;
+    let v = check_with(&sc, 1..=u64::MAX, &policy).unwrap();
+    assert_eq!(v.tally.stopped.as_ref().map(|s| s.0), Some(1), "{v}");
+    assert_eq!(v.tally.seeds, u64::MAX);
 }
 
 /// A failure of our own policy shrinks under our policy: the smallest scenario in which it
