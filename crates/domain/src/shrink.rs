@@ -386,7 +386,9 @@ pub fn shrink_with(
     let recorded = out.faults.unwrap_or_default();
     let before = Size {
         intents: out.metrics.intents,
-        faults: recorded.len() as u64 + fault_count(sc),
+        // The schedule a scenario lists is recorded as it strikes: counted once.
+        faults: recorded.len() as u64 + fault_count(sc)
+            - sc.faults.schedule.as_ref().map_or(0, FaultSchedule::len) as u64,
         events: out.metrics.events,
     };
     let mut probe = Probe {
@@ -441,6 +443,10 @@ pub fn shrink_with(
             });
             let mut s = with_items(&cur, &kept);
             s.workload.purchases = Some(n);
+            // Purchases past the cut are never drawn, let alone issued.
+            if let Some(only) = &mut s.workload.only {
+                only.retain(|&id| id < n);
+            }
             if let Some(sz) = probe.fails(&s)? {
                 cur = s;
                 faults = kept;
@@ -506,13 +512,28 @@ pub fn shrink_with(
         without_unissued_faults(&mut kept, &mut probe)?;
         fewer_faults(&mut kept, &mut probe)?;
     }
-    let Kept { cur, size, .. } = kept;
+    // A limit of runs may stop shrinking before the faults of purchases no longer issued are
+    // gone: they cannot strike (no message of theirs is sent), but a scenario naming them is
+    // refused when read.
+    let Kept {
+        mut cur, mut size, ..
+    } = kept;
+    if let (Some(only), Some(f)) = (&cur.workload.only, &mut cur.faults.schedule) {
+        let issued = |m: &MsgId| only.binary_search(&m.intent).is_ok();
+        f.drops.retain(issued);
+        f.duplicates.retain(issued);
+        f.erroneous.retain(issued);
+        size.faults = fault_count(&cur);
+    }
     // What is written is what was run: the scenario must fail as it stands, with the size
     // reported. A step that kept a change it had not run would show here.
     let checked = probe
         .confirm(&cur)?
         .ok_or(ShrinkError::Unreproduced { seed, property })?;
     debug_assert_eq!(checked, size, "the size reported is that of the run kept");
+    // And it must be read back as it was run.
+    cur.validated()
+        .map_err(|e| SimError::Invalid(format!("the shrunk scenario: {}", e.message)))?;
     Ok(Shrunk {
         scenario: cur,
         seed,

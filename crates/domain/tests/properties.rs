@@ -535,6 +535,42 @@ fn listed_partitions_and_crashes_are_counted_and_removed_when_not_needed() {
     assert_shrinks(&sc, seed, p, "policy-naive with late faults");
 }
 
+/// Regression: a shrink stopped by its limit of runs before the faults of purchases no longer
+/// issued were gone wrote a scenario that could not be read back ("a scheduled drop names
+/// intent 13, which is never issued"); and shrinking a scenario that lists a schedule counted
+/// its faults twice (1 -> 1 read "2 -> 1").
+#[test]
+fn a_shrink_stopped_at_any_limit_reads_back_and_counts_each_fault_once() {
+    use payfault_domain::shrink::{shrink, Limit};
+    let sc = shipped("cause-interface-idempotent");
+    let p = Property::Agreement;
+    assert!(!run(&sc, 1).unwrap().properties[p as usize].held);
+    for max_runs in 3..=40 {
+        let s = shrink(
+            &sc,
+            1,
+            p,
+            Limit {
+                max_runs,
+                on_run: None,
+            },
+        )
+        .unwrap_or_else(|e| panic!("--shrink-runs {max_runs}: {e}"));
+        let text = ron::ser::to_string_pretty(
+            &s.scenario,
+            ron::ser::PrettyConfig::default().struct_names(true),
+        )
+        .unwrap();
+        let back = payfault_domain::from_ron(&text)
+            .unwrap_or_else(|e| panic!("--shrink-runs {max_runs}: {e}\n{text}"));
+        assert!(!run(&back, 1).unwrap().properties[p as usize].held);
+        assert!(s.runs <= max_runs, "{} runs of {max_runs}", s.runs);
+    }
+    let once = shrink(&sc, 1, p, Default::default()).unwrap();
+    let again = shrink(&once.scenario, 1, p, Default::default()).unwrap();
+    assert_eq!(again.before.faults, once.after.faults);
+}
+
 /// The numbers a regression file expects of one seed's metrics, from its lines
 /// `// expect seed N: field = value, field = value` (fields of `Metrics`, as in the JSON).
 fn expected_metrics(text: &str) -> Vec<(u64, String, f64)> {
