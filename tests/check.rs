@@ -1435,8 +1435,44 @@ fn a_refused_check_replaces_an_earlier_junit_report_with_its_error() {
         .unwrap()
         .contains("no-such-folder: cannot read"));
 
-    // A report path that is one of the scenarios is refused, and the scenario kept.
+    // A report path that is one of the scenarios is refused, and the scenario kept; so is
+    // one named as a scenario that does not exist, which is not made.
     let before = std::fs::read_to_string(&bad).unwrap();
     assert_eq!(check(&bad, &bad).status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(&bad).unwrap(), before);
+    let missing = dir.join("missing.ron");
+    assert_eq!(check(&missing, &missing).status.code(), Some(2));
+    assert!(!missing.exists());
+}
+
+/// A scenario whose `seed` is near the largest is checked on the seeds up to it, not refused
+/// (with `--seed-start`, the range asked for must fit).
+#[test]
+fn a_scenario_seed_near_the_largest_checks_the_seeds_up_to_it() {
+    let dir = scratch("largest-seed");
+    let text = std::fs::read_to_string(root().join("scenarios/policy-idempotent.ron")).unwrap();
+    let end = text.rfind(')').unwrap();
+    let file = dir.join("last-seed.ron");
+    std::fs::write(
+        &file,
+        format!("{}    seed: 18446744073709551614,\n)\n", &text[..end]),
+    )
+    .unwrap();
+    let out = payfault(&["check", file.to_str().unwrap()], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("2 seeds from 18446744073709551614,"),
+        "{}",
+        stdout(&out)
+    );
+    let asked = payfault(
+        &[
+            "check",
+            file.to_str().unwrap(),
+            "--seed-start",
+            "18446744073709551614",
+        ],
+        &dir,
+    );
+    assert_eq!(asked.status.code(), Some(2));
 }

@@ -242,9 +242,15 @@ fn start_for(sc: &Scenario, args: &CheckArgs) -> u64 {
     args.seed_start.or(sc.seed).unwrap_or(1)
 }
 
-/// The seeds `check` runs of `sc`: `--seeds`, or fewer if the scenario caps them.
+/// The seeds `check` runs of `sc`: `--seeds`, or fewer if the scenario caps them, or if they
+/// start at its `seed` and would pass the largest seed (asked for with `--seed-start`, that
+/// is refused instead).
 fn seeds_for(sc: &Scenario, args: &CheckArgs) -> u64 {
-    sc.check_seeds.map_or(args.seeds, |cap| cap.min(args.seeds))
+    let n = sc.check_seeds.map_or(args.seeds, |cap| cap.min(args.seeds));
+    match (args.seed_start, sc.seed) {
+        (None, Some(start)) => n.min((u64::MAX - start).saturating_add(1)),
+        _ => n,
+    }
 }
 
 impl SeedFailure {
@@ -728,7 +734,16 @@ fn junit_of_a_refusal(args: &CheckArgs, e: &CliError) {
         })
         .filter_map(|p| p.canonicalize().ok())
         .collect();
-    let safe = !is_input(junit, &inputs)
+    // A path named as a scenario, one that does not exist included, and a symbolic link,
+    // which may lead to one, are left alone.
+    let named = |p: &Path| std::path::absolute(p).ok();
+    let a_path_given = args.paths.iter().any(|p| named(p) == named(junit));
+    let a_link = junit
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink());
+    let safe = !a_path_given
+        && !a_link
+        && !is_input(junit, &inputs)
         && !crate::same_output(junit, &args.shrink_dir)
         && crate::check_output(junit, "--junit").is_ok();
     if !safe {
