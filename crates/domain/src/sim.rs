@@ -350,9 +350,6 @@ struct Rev {
     key: u64,
     stan: u32,
     sends: u32,
-    /// Queued before any approval of its key came, and none has come since: the first that
-    /// comes is the debit this reversal undoes (or finds voided), not one to reverse again.
-    unmatched: bool,
 }
 
 /// A terminal's state: one cache line, for there may be a million terminals and each event
@@ -525,16 +522,6 @@ struct IntentOps {
 /// from 1), so that the per-intent record keeps its layout.
 fn order_paid_mark(intent: u64) -> u64 {
     make_key(intent, 0, 0)
-}
-
-/// Marks a key whose reversal, queued before any approval of it came (the attempt beside an
-/// approved one, or one a policy reversed), the bank acknowledged with no approval met since:
-/// the first late approval of that key is the debit already reversed, not a second one to
-/// reverse again. A reversal abandoned or lost in a crash marks nothing. Kept among the
-/// intent's approved keys with the top bit set, which no key has (`intent << 24` leaves it
-/// clear), so that the per-intent record keeps its layout.
-fn reversed_mark(key: u64) -> u64 {
-    key | 1 << 63
 }
 
 /// The transaction that terminal `t` is running, which lives with its intent.
@@ -2572,14 +2559,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         self.send_request(term, msg);
     }
 
-    /// Queues `rev` unless a reversal of its key is queued already; says whether it did.
-    fn queue_reversal(&mut self, term: u32, rev: Rev) -> bool {
+    fn queue_reversal(&mut self, term: u32, rev: Rev) {
         let t = &self.terms[term as usize];
         if t.saf
             .as_ref()
             .is_some_and(|s| s.queue.iter().any(|r| r.key == rev.key))
         {
-            return false;
+            return;
         }
         let (intent, key) = (rev.job.intent, rev.key);
         self.hold(intent);
@@ -2591,7 +2577,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             Some(intent),
             Some(format_args!("key {key}")),
         );
-        true
     }
 
     /// With `reverse_late_approvals`, reverses the attempts beside the approved one whose
@@ -2622,7 +2607,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     key,
                     stan: stan_of(key, latest, stan),
                     sends: 0,
-                    unmatched: true,
                 },
             );
         }
@@ -2689,27 +2673,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         .intents
                         .get(m.intent)
                         .is_some_and(|o| o.approved_keys.contains(&order_paid_mark(m.intent)));
-                    // The first approval of a key reversed before any approval of it came is
-                    // the debit that reversal undoes (or finds voided): reversing it again
-                    // would only repeat a reversal. A later one may be another posting under
-                    // the key (a link's copy of the request), and is reversed.
-                    // One whose reversal is still queued meets it there.
-                    let queued = !paid_by_order
-                        && self.terms[term as usize].saf.as_mut().is_some_and(|s| {
-                            s.queue
-                                .iter_mut()
-                                .find(|r| r.key == m.key && r.unmatched)
-                                .map(|r| r.unmatched = false)
-                                .is_some()
-                        });
-                    let reversed_before = queued
-                        || !paid_by_order
-                            && self.intents.get_mut(m.intent).is_some_and(|o| {
-                                let mark = reversed_mark(m.key);
-                                let had = o.approved_keys.contains(&mark);
-                                o.approved_keys.retain(|k| *k != mark);
-                                had
-                            });
                     self.trace(
                         NodeLabel::Terminal(term),
                         "late-approval",
@@ -2719,10 +2682,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             m.key,
                             if paid_by_order {
                                 ": the debit the order was approved by, kept"
-                            } else if queued {
-                                ": its reversal is queued"
-                            } else if reversed_before {
-                                ": reversed already"
                             } else {
                                 ""
                             }
@@ -2736,8 +2695,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             o.approved_keys.retain(|k| *k != mark);
                             o.approved_keys.push(m.key);
                         }
-                    } else if reversed_before {
-                        // Its reversal is queued, on its way, or acknowledged.
                     } else if self.policy.reverse_late_approvals() {
                         let job = Job {
                             intent: m.intent,
@@ -2748,7 +2705,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             key: m.key,
                             stan: m.stan(),
                             sends: 0,
-                            unmatched: false,
                         };
                         self.queue_reversal(term, rev);
                         self.pump(term);
@@ -2804,9 +2760,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     t.bump_saf_gen();
                     t.saf_done();
                     self.c.reversals_acked += 1;
-                    if r.unmatched {
-                        self.note_approved(r.job.intent, reversed_mark(r.key));
-                    }
                     self.release(r.job.intent);
                     self.pump(term);
                 }
