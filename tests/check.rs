@@ -1443,6 +1443,13 @@ fn a_refused_check_replaces_an_earlier_junit_report_with_its_error() {
     let missing = dir.join("missing.ron");
     assert_eq!(check(&missing, &missing).status.code(), Some(2));
     assert!(!missing.exists());
+    assert_eq!(
+        check(&missing, &dir.join("sub/../missing.ron"))
+            .status
+            .code(),
+        Some(2)
+    );
+    assert!(!missing.exists());
 }
 
 /// A scenario whose `seed` is near the largest is checked on the seeds up to it, not refused

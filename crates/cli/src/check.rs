@@ -736,7 +736,22 @@ fn junit_of_a_refusal(args: &CheckArgs, e: &CliError) {
         .collect();
     // A path named as a scenario, one that does not exist included, and a symbolic link,
     // which may lead to one, are left alone.
-    let named = |p: &Path| std::path::absolute(p).ok();
+    // Lexically, `..` undone, for a path that does not exist cannot be canonicalized.
+    let named = |p: &Path| {
+        std::path::absolute(p).ok().map(|p| {
+            let mut out = PathBuf::new();
+            for c in p.components() {
+                match c {
+                    std::path::Component::ParentDir => {
+                        out.pop();
+                    }
+                    std::path::Component::CurDir => {}
+                    c => out.push(c),
+                }
+            }
+            out
+        })
+    };
     let a_path_given = args.paths.iter().any(|p| named(p) == named(junit));
     let a_link = junit
         .symlink_metadata()

@@ -466,8 +466,10 @@ pub fn shrink_with(
     // delta debugging over the purchases still issued.
     let mut resume = None;
     if let Some(k) = first.intent {
-        // The purchases issued now below `upto`.
+        // The purchases issued now below `upto` (and below the cut, when the cut settled on
+        // fewer purchases than the failing one's id: another intent then fails).
         let issued = |upto: u64| -> Vec<u64> {
+            let upto = upto.min(kept.cur.workload.purchases.unwrap_or(u64::MAX));
             match &kept.cur.workload.only {
                 Some(ids) => ids.iter().copied().filter(|&id| id < upto).collect(),
                 None => (0..upto).collect(),
@@ -518,6 +520,9 @@ pub fn shrink_with(
     let Kept {
         mut cur, mut size, ..
     } = kept;
+    if let (Some(only), Some(n)) = (&mut cur.workload.only, cur.workload.purchases) {
+        only.retain(|&id| id < n);
+    }
     if let (Some(only), Some(f)) = (&cur.workload.only, &mut cur.faults.schedule) {
         let issued = |m: &MsgId| only.binary_search(&m.intent).is_ok();
         f.drops.retain(issued);

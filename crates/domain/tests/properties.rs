@@ -541,13 +541,30 @@ fn listed_partitions_and_crashes_are_counted_and_removed_when_not_needed() {
 /// its faults twice (1 -> 1 read "2 -> 1").
 #[test]
 fn a_shrink_stopped_at_any_limit_reads_back_and_counts_each_fault_once() {
-    use payfault_domain::shrink::{shrink, Limit};
+    use payfault_domain::shrink::shrink;
+    // And one whose cut of purchases settles below the failing intent's id.
+    let cut_below = common::ron_files("tests/shrink")
+        .into_iter()
+        .find(|f| f.ends_with("cut-below-the-failing-intent.ron"))
+        .expect("the fixture");
+    let cut_below = parse(&std::fs::read_to_string(cut_below).unwrap());
+    limits_3_to_40(&cut_below, Property::NoDuplicateDebit);
     let sc = shipped("cause-interface-idempotent");
     let p = Property::Agreement;
-    assert!(!run(&sc, 1).unwrap().properties[p as usize].held);
+    limits_3_to_40(&sc, p);
+    let once = shrink(&sc, 1, p, Default::default()).unwrap();
+    let again = shrink(&once.scenario, 1, p, Default::default()).unwrap();
+    assert_eq!(again.before.faults, once.after.faults);
+}
+
+/// Shrinks seed 1's break of `p` at every limit of runs from 3 to 40: each result reads back
+/// from its RON text and still breaks `p`.
+fn limits_3_to_40(sc: &Scenario, p: Property) {
+    use payfault_domain::shrink::{shrink, Limit};
+    assert!(!run(sc, 1).unwrap().properties[p as usize].held);
     for max_runs in 3..=40 {
         let s = shrink(
-            &sc,
+            sc,
             1,
             p,
             Limit {
@@ -555,20 +572,17 @@ fn a_shrink_stopped_at_any_limit_reads_back_and_counts_each_fault_once() {
                 on_run: None,
             },
         )
-        .unwrap_or_else(|e| panic!("--shrink-runs {max_runs}: {e}"));
+        .unwrap_or_else(|e| panic!("{} --shrink-runs {max_runs}: {e}", sc.name));
         let text = ron::ser::to_string_pretty(
             &s.scenario,
             ron::ser::PrettyConfig::default().struct_names(true),
         )
         .unwrap();
         let back = payfault_domain::from_ron(&text)
-            .unwrap_or_else(|e| panic!("--shrink-runs {max_runs}: {e}\n{text}"));
+            .unwrap_or_else(|e| panic!("{} --shrink-runs {max_runs}: {e}\n{text}", sc.name));
         assert!(!run(&back, 1).unwrap().properties[p as usize].held);
         assert!(s.runs <= max_runs, "{} runs of {max_runs}", s.runs);
     }
-    let once = shrink(&sc, 1, p, Default::default()).unwrap();
-    let again = shrink(&once.scenario, 1, p, Default::default()).unwrap();
-    assert_eq!(again.before.faults, once.after.faults);
 }
 
 /// The numbers a regression file expects of one seed's metrics, from its lines
