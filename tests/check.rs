@@ -1443,6 +1443,7 @@ fn a_refused_check_replaces_an_earlier_junit_report_with_its_error() {
     let missing = dir.join("missing.ron");
     assert_eq!(check(&missing, &missing).status.code(), Some(2));
     assert!(!missing.exists());
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
     assert_eq!(
         check(&missing, &dir.join("sub/../missing.ron"))
             .status
