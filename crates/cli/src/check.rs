@@ -254,6 +254,19 @@ fn seeds_for(sc: &Scenario, args: &CheckArgs) -> u64 {
 }
 
 impl SeedFailure {
+    /// "seed 3 duplicate-debit intent 17 at 10.808563 s: what broke", as the text and JUnit
+    /// verdicts give an example.
+    fn example(&self) -> String {
+        let intent = self.intent.map_or("-".into(), |i| i.to_string());
+        format!(
+            "seed {} {} intent {intent} at {:.6} s: {}",
+            self.seed,
+            self.rule,
+            self.t_ns as f64 / 1e9,
+            self.detail
+        )
+    }
+
     fn new(path: &Path, seed: u64, properties: &[Property], v: &Violation) -> SeedFailure {
         SeedFailure {
             seed,
@@ -1194,17 +1207,7 @@ fn block(s: &ScenarioReport) -> String {
             .iter()
             .partition(|f| f.properties.iter().any(|p| !expected.contains(p)));
         for f in news.into_iter().chain(known).take(3) {
-            let intent = f.intent.map_or("-".into(), |i| i.to_string());
-            let _ = writeln!(
-                o,
-                "     seed {} {} intent {} at {:.6} s: {}\n       replay: {}",
-                f.seed,
-                f.rule,
-                intent,
-                f.t_ns as f64 / 1e9,
-                f.detail,
-                f.replay
-            );
+            let _ = writeln!(o, "     {}\n       replay: {}", f.example(), f.replay);
         }
     }
     o
@@ -1330,17 +1333,7 @@ fn junit(r: &CheckReport) -> String {
         } else {
             let mut body = s.problems.join("\n");
             for f in &s.first_failures {
-                let intent = f.intent.map_or("-".into(), |i| i.to_string());
-                let _ = write!(
-                    body,
-                    "\nseed {} {} intent {} at {:.6} s: {}\nreplay: {}",
-                    f.seed,
-                    f.rule,
-                    intent,
-                    f.t_ns as f64 / 1e9,
-                    f.detail,
-                    f.replay
-                );
+                let _ = write!(body, "\n{}\nreplay: {}", f.example(), f.replay);
             }
             if let Some(sh) = &s.shrunk {
                 let _ = write!(
