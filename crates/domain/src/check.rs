@@ -41,6 +41,26 @@ impl Tally {
         }
     }
 
+    /// The seeds of `self` followed by those of `later`: rayon joins neighbours only, in
+    /// order, so that a tally's seeds stay consecutive. The seeds after a stop are not part
+    /// of the verdict, whether or not they ran.
+    fn then(mut self, later: Tally) -> Tally {
+        if self.stopped.is_some() {
+            return self;
+        }
+        self.intents += later.intents;
+        for (n, m) in self.violated.iter_mut().zip(later.violated) {
+            *n += m;
+        }
+        for (f, g) in self.first.iter_mut().zip(later.first) {
+            if f.is_none() {
+                *f = g;
+            }
+        }
+        self.stopped = later.stopped;
+        self
+    }
+
     /// Adds the run of `seed`, which comes after every seed added so far.
     pub fn add(&mut self, seed: u64, out: &Outcome) {
         self.intents += out.metrics.intents;
@@ -233,29 +253,29 @@ pub fn check_with<P: RetryPolicy + Sync + ?Sized>(
     // Only the first stop counts, so a seed after one already seen need not run; and the
     // seeds go in blocks, growing, so that a stop ends the check however many seeds are left.
     let stopped_at = AtomicU64::new(u64::MAX);
-    let mut part = Part::default();
+    let mut tally = Tally::default();
     let (mut next, last) = (*seeds.start(), *seeds.end());
     let mut block = 64u64;
     loop {
         let end = next.saturating_add(block - 1).min(last);
         let more = (next..=end)
             .into_par_iter()
-            .fold(Part::default, |mut part, seed| {
-                if part.tally.stopped.is_some() || seed > stopped_at.load(Ordering::Relaxed) {
+            .fold(Tally::default, |mut part, seed| {
+                if part.stopped.is_some() || seed > stopped_at.load(Ordering::Relaxed) {
                     return part;
                 }
                 match Sim::new(sc, seed, policy, &mut NoTrace).run() {
-                    Ok(out) => part.tally.add(seed, &out),
+                    Ok(out) => part.add(seed, &out),
                     Err(e) => {
                         stopped_at.fetch_min(seed, Ordering::Relaxed);
-                        part.tally.stopped = Some((seed, e.to_string()));
+                        part.stopped = Some((seed, e.to_string()));
                     }
                 }
                 part
             })
-            .reduce(Part::default, Part::then);
-        part = part.then(more);
-        if part.tally.stopped.is_some() || end == last {
+            .reduce(Tally::default, Tally::then);
+        tally = tally.then(more);
+        if tally.stopped.is_some() || end == last {
             break;
         }
         next = end + 1;
@@ -263,41 +283,12 @@ pub fn check_with<P: RetryPolicy + Sync + ?Sized>(
     }
     let tally = Tally {
         seeds: count,
-        ..part.tally
+        ..tally
     };
     Ok(Verdict {
         problems: judge(&sc.expect, &tally),
         tally,
     })
-}
-
-/// The tally of a run of consecutive seeds, to be joined with its neighbours in order.
-#[derive(Default)]
-struct Part {
-    tally: Tally,
-}
-
-impl Part {
-    /// The seeds of `self` followed by those of `later`. rayon joins neighbours only, in
-    /// order, so a part's seeds stay consecutive.
-    fn then(mut self, later: Part) -> Part {
-        let (t, l) = (&mut self.tally, later.tally);
-        // Seeds after a stop are not part of the verdict, whether or not they ran.
-        if t.stopped.is_some() {
-            return self;
-        }
-        t.intents += l.intents;
-        for (n, m) in t.violated.iter_mut().zip(l.violated) {
-            *n += m;
-        }
-        for (f, g) in t.first.iter_mut().zip(l.first) {
-            if f.is_none() {
-                *f = g;
-            }
-        }
-        t.stopped = l.stopped;
-        self
-    }
 }
 
 #[cfg(test)]

@@ -297,6 +297,17 @@ fn regression_a_duplicated_approval_is_not_reversed_as_late() {
     }
 }
 
+/// Every fault that struck seed `seed` of `sc`, as a schedule.
+fn recorded_faults(sc: &Scenario, seed: u64) -> payfault_domain::config::FaultSchedule {
+    let policy = Builtin::new(sc.policy.clone());
+    payfault_domain::Sim::new(sc, seed, &policy, &mut payfault_domain::trace::NoTrace)
+        .record_faults()
+        .run()
+        .unwrap()
+        .faults
+        .unwrap()
+}
+
 #[test]
 fn a_recorded_fault_schedule_replays_the_run_exactly() {
     let links = r#"(
@@ -307,14 +318,7 @@ fn a_recorded_fault_schedule_replays_the_run_exactly() {
     let faults = r#"(random_crashes: [(node: Bank, mean_interval: "20s", down_for: Constant("1s")), (node: AllTerminals, mean_interval: "200s", down_for: Constant("3s"))])"#;
     let sc = scenario(links, bank, NAIVE, faults);
     let seed = 9;
-    let policy = Builtin::new(sc.policy.clone());
-    let recorded =
-        payfault_domain::Sim::new(&sc, seed, &policy, &mut payfault_domain::trace::NoTrace)
-            .record_faults()
-            .run()
-            .unwrap()
-            .faults
-            .unwrap();
+    let recorded = recorded_faults(&sc, seed);
     assert!(!recorded.drops.is_empty() && !recorded.duplicates.is_empty());
     assert!(!recorded.erroneous.is_empty() && !recorded.crashes.is_empty());
     let mut replay = sc.clone();
@@ -352,14 +356,7 @@ fn a_recorded_schedule_replays_reversals_past_65535_sends() {
     .unwrap();
     let sc = parse(&text);
     let seed = 1;
-    let policy = Builtin::new(sc.policy.clone());
-    let recorded =
-        payfault_domain::Sim::new(&sc, seed, &policy, &mut payfault_domain::trace::NoTrace)
-            .record_faults()
-            .run()
-            .unwrap()
-            .faults
-            .unwrap();
+    let recorded = recorded_faults(&sc, seed);
     assert!(recorded.drops.iter().any(|m| m.round > 0));
     let mut replay = sc.clone();
     replay.faults.schedule = Some(recorded);
