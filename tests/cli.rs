@@ -908,6 +908,97 @@ fn json_format_prints_one_object_with_the_summary_sections() {
     }
 }
 
+/// With `--format json` a refused command still gives a script one JSON object to read: the
+/// error, its exit code, and each unreadable scenario's file, line and column.
+#[test]
+fn a_refusal_under_json_format_is_one_json_object_naming_file_line_and_column() {
+    let m = &MALFORMED[0];
+    let bad = malformed_dir().join(m.file).display().to_string();
+    let missing = workspace("scenarios/no-such-scenario.ron")
+        .display()
+        .to_string();
+    for args in [
+        vec!["run", &bad, "--format", "json"],
+        vec!["check", &bad, "--format", "json"],
+        vec!["check", &bad, &missing, "--format", "json"],
+    ] {
+        let o = payfault(&args);
+        assert_eq!(o.code, 2, "{args:?}: stderr: {}", o.stderr);
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: stdout is not one JSON object ({e}): {:?}",
+                o.stdout
+            )
+        });
+        assert_eq!(v["exit_code"], 2, "{args:?}");
+        let error = v["error"].as_str().expect("error is a string");
+        assert!(
+            o.stderr.contains(error.lines().next().unwrap()),
+            "{args:?}: {error:?} not on stderr"
+        );
+        let problems = v["problems"].as_array().expect("problems is a list");
+        assert_eq!(
+            problems.len(),
+            args.len() - 3,
+            "{args:?}: one problem a file: {v}"
+        );
+        assert_eq!(problems[0]["file"], bad.as_str(), "{args:?}");
+        assert_eq!(problems[0]["line"], m.line, "{args:?}");
+        assert_eq!(problems[0]["column"], m.col, "{args:?}");
+        assert!(
+            problems[0]["message"].as_str().unwrap().contains(m.phrase),
+            "{args:?}"
+        );
+        if let Some(p) = problems.get(1) {
+            assert_eq!(p["file"], missing.as_str());
+            assert!(
+                p.get("line").is_none(),
+                "an unreadable file has no line: {p}"
+            );
+        }
+    }
+
+    // A usage error has no problems to list; text format keeps standard output empty.
+    let o = payfault(&[
+        "check",
+        &scenario("policy-idempotent.ron"),
+        "--seeds",
+        "0",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.code, 2);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("one JSON object");
+    assert!(v["error"].as_str().unwrap().contains("--seeds"), "{v}");
+    assert_eq!(v["problems"], serde_json::json!([]));
+    let o = payfault(&["check", &bad]);
+    assert_eq!((o.code, o.stdout.as_str()), (2, ""));
+
+    // Where a trace has standard output to itself, it gets no JSON error mixed in.
+    let o = payfault(&["run", &bad, "--format", "json", "--trace", "/dev/stdout"]);
+    assert_eq!((o.code, o.stdout.as_str()), (2, ""), "stderr: {}", o.stderr);
+
+    // An error after the summary was printed (a chart that needs an intent) makes no second
+    // document.
+    let chart = temp_path("json-refusal-chart.svg");
+    let o = payfault(&[
+        "run".as_ref(),
+        scenario("policy-idempotent.ron").as_ref(),
+        "--seed".as_ref(),
+        "5".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--chart".as_ref(),
+        chart.as_os_str(),
+    ]);
+    assert_eq!(o.code, 2, "stderr: {}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("the summary alone");
+    assert!(
+        v.get("metrics").is_some() && v.get("error").is_none(),
+        "{v}"
+    );
+}
+
 /// The text summary's counts of the bank's answers without a debit are the JSON's.
 #[test]
 fn the_text_summary_counts_what_the_bank_deduplicated_and_refused_as_in_progress() {

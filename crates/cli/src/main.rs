@@ -215,6 +215,39 @@ enum CliError {
 }
 
 impl CliError {
+    /// The error as `--format json` gives it: `error` (the message), `exit_code`, and
+    /// `problems`, one for each scenario file that cannot be read: its `file`, and `line`
+    /// and `column` where its text is at fault.
+    fn to_json(&self) -> serde_json::Value {
+        let problem = |e: &scenario_file::LoadError| match e {
+            scenario_file::LoadError::Io { path, source } => serde_json::json!({
+                "file": path.display().to_string(),
+                "message": format!("cannot read: {source}"),
+            }),
+            scenario_file::LoadError::Invalid {
+                path,
+                line,
+                col,
+                message,
+            } => serde_json::json!({
+                "file": path.display().to_string(),
+                "line": line,
+                "column": col,
+                "message": message,
+            }),
+        };
+        let problems: Vec<serde_json::Value> = match self {
+            CliError::Load(e) => vec![problem(e)],
+            CliError::Loads { errors } => errors.iter().map(problem).collect(),
+            _ => Vec::new(),
+        };
+        serde_json::json!({
+            "error": self.to_string(),
+            "exit_code": self.exit_code(),
+            "problems": problems,
+        })
+    }
+
     fn exit_code(&self) -> u8 {
         match self {
             CliError::Load(_) | CliError::Loads { .. } | CliError::Usage(_) | CliError::Sim(_) => 2,
@@ -236,6 +269,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    let json_errors = json_errors(&cli.command);
     let result = match cli.command {
         Command::Run(args) => cmd_run(&args),
         Command::Bench(args) => bench::run(&args),
@@ -247,8 +281,34 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {}", shell::printable(&e.to_string()));
+            if json_errors && !REPORT_OUT.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut out = std::io::stdout().lock();
+                // Standard error has said it already; a reader that is gone loses nothing.
+                let _ = serde_json::to_writer_pretty(&mut out, &e.to_json())
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| writeln!(out));
+            }
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// Set once a command's report went to standard output: an error after it is not written
+/// there as JSON as well, which would make two documents of one.
+static REPORT_OUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether an error that ends `command` is also written to standard output as JSON: with
+/// `--format json`, where a script reads the report, unless a trace, chart or JUnit report
+/// has standard output to itself.
+fn json_errors(command: &Command) -> bool {
+    let on_stdout = |p: &Option<PathBuf>| {
+        p.as_deref()
+            .is_some_and(|p| matches!(landing(p), Landing::Fd(1)))
+    };
+    match command {
+        Command::Run(a) => a.format == Format::Json && !on_stdout(&a.trace) && !on_stdout(&a.chart),
+        Command::Check(a) => a.format == Format::Json && !on_stdout(&a.junit),
+        Command::Bench(_) | Command::Sweep(_) | Command::Merge(_) => false,
     }
 }
 
@@ -600,6 +660,7 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
     }
     .and_then(|()| out.flush());
     let code = printed(written, if summary.all_held() { 0 } else { 1 })?;
+    REPORT_OUT.store(true, std::sync::atomic::Ordering::SeqCst);
     charted?;
     if summary.metrics.intents == 0 {
         // Every property held, vacuously: the scenario needs fixing (its summary is out).
