@@ -1484,3 +1484,57 @@ fn a_scenario_seed_near_the_largest_checks_the_seeds_up_to_it() {
     );
     assert_eq!(asked.status.code(), Some(2));
 }
+
+/// Two scenarios of one `name:` (a copy beside its original) are two test cases a dashboard
+/// can tell apart: their JUnit names carry their files; a name used once stays as it is.
+#[test]
+fn junit_names_scenarios_of_one_name_with_their_files() {
+    let dir = scratch("same-name");
+    let good = std::fs::read_to_string(root().join("scenarios/policy-idempotent.ron")).unwrap();
+    for f in ["one.ron", "two.ron"] {
+        std::fs::write(dir.join(f), &good).unwrap();
+    }
+    std::fs::copy(
+        root().join("tests/check/naive-expected-to-hold.ron"),
+        dir.join("three.ron"),
+    )
+    .unwrap();
+    let out = payfault(
+        &[
+            "check",
+            "one.ron",
+            "two.ron",
+            "three.ron",
+            "--seeds",
+            "2",
+            "--junit",
+            "report.xml",
+            "--shrink-dir",
+            "s",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let xml = std::fs::read_to_string(dir.join("report.xml")).unwrap();
+    let names: Vec<&str> = xml
+        .lines()
+        .filter(|l| l.contains("<testcase"))
+        .map(|l| {
+            l.split(" name=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "policy-idempotent (one.ron)",
+            "policy-idempotent (two.ron)",
+            "naive-expected-to-hold",
+        ],
+        "{xml}"
+    );
+}

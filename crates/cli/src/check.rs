@@ -1307,11 +1307,30 @@ fn junit(r: &CheckReport) -> String {
         "  <testsuite name=\"payfault\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\">",
         r.elapsed_s
     );
+    // Dashboards key a test case by its class and name: two scenarios of one name (a shrunk
+    // copy beside its original, say) would be merged into one history, so those are named
+    // with their file as well.
+    let mut uses = std::collections::BTreeMap::<&str, usize>::new();
+    for n in r
+        .scenarios
+        .iter()
+        .map(|s| s.name.as_str())
+        .chain(r.not_run.iter().map(|n| n.name))
+    {
+        *uses.entry(n).or_default() += 1;
+    }
+    let case_name = |name: &str, path: &str| {
+        if uses.get(name).is_some_and(|&n| n > 1) {
+            format!("{name} ({path})")
+        } else {
+            name.to_string()
+        }
+    };
     for s in r.scenarios {
         let _ = write!(
             o,
             "    <testcase classname=\"payfault.check\" name=\"{}\" file=\"{}\" time=\"{:.3}\"",
-            xml(&s.name, true),
+            xml(&case_name(&s.name, &s.path), true),
             xml(&s.path, true),
             s.elapsed_s
         );
@@ -1377,7 +1396,7 @@ fn junit(r: &CheckReport) -> String {
         let _ = writeln!(
             o,
             "    <testcase classname=\"payfault.check\" name=\"{}\" file=\"{}\">\n      {inner}\n    </testcase>",
-            xml(n.name, true),
+            xml(&case_name(n.name, &n.path), true),
             xml(&n.path, true),
         );
     }
