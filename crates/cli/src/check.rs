@@ -1307,8 +1307,8 @@ fn junit(r: &CheckReport) -> String {
         "  <testsuite name=\"payfault\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\">",
         r.elapsed_s
     );
-    // Dashboards key a test case by its class and name: two scenarios of one name (a shrunk
-    // copy beside its original, say) would be merged into one history, so those are named
+    // Dashboards key a test case by its class and name: two scenarios of one name (a
+    // scenario and an edited copy of it, say) would be merged into one history, so those are named
     // with their file as well.
     let mut uses = std::collections::BTreeMap::<&str, usize>::new();
     for n in r
