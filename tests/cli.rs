@@ -1184,6 +1184,28 @@ fn bench_queue_measures_both_queues_at_each_size() {
 }
 
 #[test]
+fn bench_memory_measures_both_reads_at_each_size() {
+    let o = payfault(&["bench", "--memory", "--max-mib", "3"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.starts_with("bench --memory: "), "{}", o.stdout);
+    let rows: Vec<Vec<f64>> = o
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .map(numbers)
+        .collect();
+    // MiB; ns a chased read; ns an independent read.
+    let sizes: Vec<f64> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(sizes, [1.0, 2.0, 3.0], "{}", o.stdout);
+    for r in &rows {
+        assert_eq!(r.len(), 3, "{r:?}");
+        assert!(r[1] > 0.0 && r[2] > 0.0, "{r:?}");
+    }
+    let o = payfault(&["bench", "--memory", "--queue"]);
+    assert_eq!(o.code, 2, "--memory measures one thing: {}", o.stderr);
+}
+
+#[test]
 fn bench_baseline_measures_the_hand_written_loop() {
     let o = payfault(&[
         "bench",

@@ -226,6 +226,9 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
     if args.queue {
         return crate::queue_bench::run(args.max_pending);
     }
+    if args.memory {
+        return crate::memory_bench::run(args.max_mib);
+    }
     if args.scales {
         return scales(args);
     }

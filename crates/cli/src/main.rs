@@ -6,6 +6,7 @@ mod bench;
 mod chart;
 mod check;
 mod interrupt;
+mod memory_bench;
 mod progress;
 mod queue_bench;
 mod scenario_file;
@@ -137,6 +138,16 @@ struct BenchArgs {
     #[arg(long, default_value_t = 10_000_000,
         value_parser = clap::value_parser!(u64).range(1_000..=100_000_000))]
     max_pending: u64,
+    /// Measure this machine's memory instead of a scenario: what a random read of one
+    /// cache line costs, waiting for each other (chased) and in flight together
+    /// (independent), within tables of 1 MiB up to --max-mib: the yardstick for how the cost
+    /// per event grows with the state in flight.
+    #[arg(long, conflicts_with_all = ["scales", "baseline", "load_of", "terminals", "purchases", "runs", "queue"])]
+    memory: bool,
+    /// The largest table measured by --memory, in MiB.
+    #[arg(long, default_value_t = 256,
+        value_parser = clap::value_parser!(u64).range(1..=4096))]
+    max_mib: u64,
     /// Print one machine-readable line per run (used by --scales).
     #[arg(long, hide = true)]
     raw: bool,
