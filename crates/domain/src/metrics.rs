@@ -41,7 +41,8 @@ pub struct PeakQueues {
     pub acquirer: u64,
     pub switch: u64,
     pub bank: u64,
-    /// The longest line of customers at any one terminal.
+    /// The longest line of customers waiting at any one terminal, behind the one it serves:
+    /// as at a server, who is being served is not in the line.
     pub terminal: u64,
 }
 

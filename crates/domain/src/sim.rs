@@ -2274,8 +2274,17 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             self.enqueue_job(term, intent);
         }
         self.pump(term);
+        self.note_line(term);
         self.check_issuing();
         Ok(())
+    }
+
+    /// Counts the customers waiting at `term` towards the longest line, once the terminal
+    /// has taken the first of them if it was free: as a server's queue, the line is what waits
+    /// behind a busy (or crashed) terminal, not who is being served.
+    fn note_line(&mut self, term: u32) {
+        let waiting = self.terms[term as usize].waiting.len();
+        self.c.peak_terminal_queue = self.c.peak_terminal_queue.max(waiting);
     }
 
     /// Puts a transaction of `intent` in the terminal's line; returns its number.
@@ -2289,9 +2298,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         ops.txns = ops.txns.saturating_add(1);
         ops.refs += 1;
         self.c.transactions += 1;
-        let t = &mut self.terms[term as usize];
-        t.waiting.push(job);
-        self.c.peak_terminal_queue = self.c.peak_terminal_queue.max(t.waiting.len());
+        self.terms[term as usize].waiting.push(job);
         txn
     }
 
@@ -2308,6 +2315,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         self.oracle.ask_again(intent, txn, self.sched.now());
         self.release(intent);
         self.pump(term);
+        self.note_line(term);
         Ok(())
     }
 
@@ -2347,6 +2355,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         if t.down > 0 || t.saf_inflight {
             return;
         }
+        self.abandon_spent_reversal(term);
+        let t = &self.terms[term as usize];
         if let Some(phase) = txn_of(&self.intents, t).map(|c| c.phase) {
             match phase {
                 Phase::Waiting | Phase::Inquiring | Phase::Backoff(_) => return,
@@ -2409,6 +2419,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     }
 
     fn send_next(&mut self, term: u32, next: Next) {
+        self.abandon_spent_reversal(term);
         let t = &self.terms[term as usize];
         if !t.saf_empty() || t.saf_inflight {
             let inflight = t.saf_inflight;
@@ -2971,25 +2982,36 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return Ok(());
         }
         t.saf_inflight = false;
-        let r = t.saf_front().expect("in flight");
-        if self
-            .policy
-            .reversal_max_sends()
-            .is_some_and(|max| r.sends >= max)
-        {
-            let r = t.saf_mut().queue.pop_front().expect("front");
-            t.saf_done();
-            self.c.reversals_abandoned += 1;
-            self.trace(
-                NodeLabel::Terminal(term),
-                "abandon-reversal",
-                Some(r.job.intent),
-                Some(format_args!("after {} sends", r.sends)),
-            );
-            self.release(r.job.intent);
-        }
+        // `pump` abandons the reversal if it was sent as often as the policy allows.
         self.pump(term);
         Ok(())
+    }
+
+    /// Abandons the reversal at the front of `term`'s queue if it was sent as often as the
+    /// policy allows and none of its sends is awaited: its timer abandons it then, and a crash
+    /// of the terminal, which cancels that timer, must not lead to one more send when the
+    /// terminal recovers.
+    fn abandon_spent_reversal(&mut self, term: u32) {
+        let t = &mut self.terms[term as usize];
+        if t.saf.is_none() || t.saf_inflight {
+            return;
+        }
+        let Some(max) = self.policy.reversal_max_sends() else {
+            return;
+        };
+        if t.saf_front().is_none_or(|r| r.sends < max) {
+            return;
+        }
+        let r = t.saf_mut().queue.pop_front().expect("front");
+        t.saf_done();
+        self.c.reversals_abandoned += 1;
+        self.trace(
+            NodeLabel::Terminal(term),
+            "abandon-reversal",
+            Some(r.job.intent),
+            Some(format_args!("after {} sends", r.sends)),
+        );
+        self.release(r.job.intent);
     }
 
     fn finish_txn(&mut self, term: u32, answer: Answer) {
