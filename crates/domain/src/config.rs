@@ -1061,6 +1061,21 @@ pub struct MsgId {
     pub round: u8,
 }
 
+impl MsgId {
+    /// Whether this message is sent under a fault schedule whose scheduled duplicates are
+    /// `duplicates`: an original always is; copy `c * 4 + 1 + l` only if a duplicate of copy
+    /// `c` on link `l` is scheduled (in a byte, as the run numbers copies).
+    pub fn made_by(&self, duplicates: &[MsgId]) -> bool {
+        self.copy == 0
+            || duplicates.iter().any(|d| {
+                d.intent == self.intent
+                    && d.txn == self.txn
+                    && d.attempt == self.attempt
+                    && d.copy.wrapping_mul(4).wrapping_add(1 + d.link as u8) == self.copy
+            })
+    }
+}
+
 fn is_zero(n: &u8) -> bool {
     *n == 0
 }
@@ -1614,16 +1629,8 @@ impl Scenario {
                         m.attempt
                     ));
                 }
-                // Under a schedule only its own duplicates make copies: one of copy `c` on link
-                // `l` makes copy `c * 4 + 1 + l` (in a byte, as the run numbers them).
-                if m.copy > 0
-                    && !f.duplicates.iter().any(|d| {
-                        d.intent == m.intent
-                            && d.txn == m.txn
-                            && d.attempt == m.attempt
-                            && d.copy.wrapping_mul(4).wrapping_add(1 + d.link as u8) == m.copy
-                    })
-                {
+                // Under a schedule only its own duplicates make copies.
+                if !m.made_by(&f.duplicates) {
                     return never(format!(
                         "copy {} would be made by a scheduled duplicate of copy {} on link {:?}, \
                          and `duplicates` lists none",

@@ -514,9 +514,9 @@ pub fn shrink_with(
         without_unissued_faults(&mut kept, &mut probe)?;
         fewer_faults(&mut kept, &mut probe)?;
     }
-    // A limit of runs may stop shrinking before the faults of purchases no longer issued are
-    // gone: they cannot strike (no message of theirs is sent), but a scenario naming them is
-    // refused when read.
+    // A limit of runs may stop shrinking before the faults that cannot strike are gone (those
+    // of purchases no longer issued, whose messages are not sent), which a scenario is refused
+    // for naming when read.
     let Kept {
         mut cur, mut size, ..
     } = kept;
@@ -528,8 +528,22 @@ pub fn shrink_with(
         f.drops.retain(issued);
         f.duplicates.retain(issued);
         f.erroneous.retain(issued);
-        size.faults = fault_count(&cur);
     }
+    // Likewise the faults of a copy whose scheduled duplicate is gone: the copy is never made.
+    // Dropping a duplicate may leave the copies of its copy without theirs in turn.
+    if let Some(f) = &mut cur.faults.schedule {
+        loop {
+            let before = f.len();
+            let dups = f.duplicates.clone();
+            f.drops.retain(|m| m.made_by(&dups));
+            f.duplicates.retain(|m| m.made_by(&dups));
+            f.erroneous.retain(|m| m.made_by(&dups));
+            if f.len() == before {
+                break;
+            }
+        }
+    }
+    size.faults = fault_count(&cur);
     // What is written is what was run: the scenario must fail as it stands, with the size
     // reported. A step that kept a change it had not run would show here.
     let checked = probe

@@ -546,6 +546,13 @@ fn a_shrink_stopped_at_any_limit_reads_back_and_counts_each_fault_once() {
         .expect("the fixture");
     let cut_below = parse(&std::fs::read_to_string(cut_below).unwrap());
     limits_3_to_40(&cut_below, Property::NoDuplicateDebit);
+    // And one whose stopped ddmin keeps a copy's fault without the duplicate that made it.
+    let orphan = common::ron_files("tests/shrink")
+        .into_iter()
+        .find(|f| f.ends_with("a-stopped-shrink-keeps-no-copy-without-its-duplicate.ron"))
+        .expect("the fixture");
+    let orphan = parse(&std::fs::read_to_string(orphan).unwrap());
+    limits_3_to_40(&orphan, Property::Liveness);
     let sc = shipped("cause-interface-idempotent");
     let p = Property::Agreement;
     limits_3_to_40(&sc, p);
