@@ -82,6 +82,23 @@ struct Malformed {
 }
 
 const MALFORMED: &[Malformed] = &[
+    // Regression: RON's own words ("Expected an `#![enable(...)]` attribute") and a column
+    // past the `#`.
+    Malformed {
+        file: "hash-comment.ron",
+        line: 1,
+        col: 1,
+        phrase: "expected a scenario, `Scenario(name: ..., ...)`, found `#`: a comment is written `// ...`",
+        fix: Some(("# A comment", "// A comment")),
+    },
+    // Regression: RON's own words, "Expected opening `[`".
+    Malformed {
+        file: "expect-not-a-list.ron",
+        line: 13,
+        col: 22,
+        phrase: "expected a list of properties in brackets, such as `Violated([Agreement])`, found `NoDuplicateDebit`",
+        fix: Some(("Violated(NoDuplicateDebit)", "Violated([NoDuplicateDebit])")),
+    },
     // Regression: a byte that is not UTF-8 was reported without a line or column.
     Malformed {
         file: "not-utf8.ron",

@@ -229,6 +229,19 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
                 },
             }
         }
+        // RON reads `#` as the start of an attribute (`#![enable(...)]`) and stands past it:
+        // point at the `#`, which was meant as a comment.
+        ron::Error::ExpectedAttribute => {
+            let l = text.split('\n').nth(line.saturating_sub(1)).unwrap_or("");
+            let start = up_to(l, col).rfind('#').map_or(col, |s| s + 1);
+            ScenarioError {
+                line,
+                col: on_line(start),
+                message: "expected a scenario, `Scenario(name: ..., ...)`, found `#`: a comment \
+                          is written `// ...` or `/* ... */`"
+                    .to_string(),
+            }
+        }
         code => ScenarioError {
             line,
             col: on_line(col),
@@ -238,7 +251,14 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
                     "expected a whole number, found a fraction".to_string()
                 }
                 _ => offset(text, line, col)
-                    .and_then(|at| expected_here(text, at, code))
+                    .and_then(|at| {
+                        let hint = if text[at..].starts_with('#') {
+                            ": a comment is written `// ...` or `/* ... */`"
+                        } else {
+                            ""
+                        };
+                        expected_here(text, at, code).map(|m| m + hint)
+                    })
                     .unwrap_or_else(|| Explained(code).to_string()),
             },
         },
@@ -303,6 +323,13 @@ fn expected_here(text: &str, at: usize, code: &ron::Error) -> Option<String> {
             format!("expected `,` or the closing `)`, found {found}")
         }
         ron::Error::ExpectedArrayEnd => format!("expected `,` or the closing `]`, found {found}"),
+        ron::Error::ExpectedArray => match Context::at(text, at).nearest() {
+            Some("expect") => format!(
+                "expected a list of properties in brackets, such as `Violated([Agreement])`, \
+                 found {found}"
+            ),
+            _ => format!("expected a list in brackets, `[...]`, found {found}"),
+        },
         ron::Error::TrailingCharacters => {
             format!("expected the end of the file after the scenario's closing `)`, found {found}")
         }
