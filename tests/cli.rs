@@ -91,6 +91,15 @@ const MALFORMED: &[Malformed] = &[
         phrase: "expected a scenario, `Scenario(name: ..., ...)`, found `#`: a comment is written `// ...`",
         fix: Some(("# A comment", "// A comment")),
     },
+    // Regression: accepted, every wait then the cap, where a uniform `hi` below `lo` is
+    // refused.
+    Malformed {
+        file: "backoff-cap-below-base.ron",
+        line: 12,
+        col: 64,
+        phrase: "expected the backoff's cap at least its base (\"2s\"), found \"100ms\"",
+        fix: Some(("cap: \"100ms\"", "cap: \"8s\"")),
+    },
     // Regression: RON's own words, "Expected opening `[`".
     Malformed {
         file: "expect-not-a-list.ron",
@@ -480,7 +489,7 @@ const MALFORMED: &[Malformed] = &[
         file: "count-with-an-exponent.ron",
         line: 10,
         col: 54,
-        phrase: "expected a whole number written with digits only (no exponent, no point), found 1e19",
+        phrase: "expected a whole number written without an exponent or a point, found 1e19",
         fix: Some(("1e19", "1")),
     },
     // Regression: `min` did not say what it found, as `max` does.

@@ -148,7 +148,7 @@ impl de::Visitor<'_> for WholeUpTo {
         } else if v.fract() == 0.0 && v >= 0.0 {
             // A positive whole number below 2^64 reads as a float only if written as one.
             format!(
-                "expected a whole number written with digits only (no exponent, no point), \
+                "expected a whole number written without an exponent or a point, \
                  found {}",
                 as_written(v)
             )
@@ -1499,6 +1499,24 @@ impl Scenario {
                         format!("expected hedge_after below the deadline ({d}), found {h}: the hedge is an attempt, and none starts past the deadline"),
                     ));
                 }
+            }
+        }
+        // A cap below the base would make every wait the cap, the base given for nothing, as a
+        // uniform latency's `hi` below its `lo` would.
+        if let Backoff::Exponential { base, cap }
+        | Backoff::FullJitter { base, cap }
+        | Backoff::EqualJitter { base, cap }
+        | Backoff::Decorrelated { base, cap } = &self.policy.backoff
+        {
+            if cap < base {
+                return Err(misfit(
+                    "backoff",
+                    format!(
+                        "expected the backoff's cap at least its base (\"{}\"), found \"{}\": \
+                         every wait would be the cap",
+                        base.0, cap.0
+                    ),
+                ));
             }
         }
         // The parser refuses these at their fields; a scenario built in code meets them here.

@@ -1007,7 +1007,7 @@ mod tests {
                 "servers: 1e19,",
                 9,
                 54,
-                "(no exponent, no point), found 1e19",
+                "without an exponent or a point, found 1e19",
             ),
             (
                 policy,
