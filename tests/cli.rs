@@ -1899,3 +1899,37 @@ fn a_model_too_large_for_memory_exits_2_naming_the_field() {
         "{stderr}"
     );
 }
+
+/// `-` is standard output, as Unix tools take it: a trace, chart or JUnit report given `-`
+/// goes there, the summary or verdict to standard error, and no file named `-` appears.
+#[test]
+fn a_dash_is_standard_output() {
+    let dir = fresh_dir("dash");
+    let naive = scenario("policy-naive.ron");
+    let idempotent = scenario("policy-idempotent.ron");
+    let cases: [(&[&str], &str); 3] = [
+        (&["run", &naive, "--seed", "3", "--trace", "-"], "{\"n\":1,"),
+        (&["run", &naive, "--seed", "3", "--chart", "-"], "<svg "),
+        (
+            &["check", &idempotent, "--seeds", "2", "--junit", "-"],
+            "<?xml ",
+        ),
+    ];
+    for (args, starts) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_payfault"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stdout.starts_with(starts), "{args:?}: {stdout:.200}");
+        assert!(
+            stderr.contains("no-duplicate-debit") || stderr.contains("1 scenario checked"),
+            "{args:?}: the summary goes to standard error: {stderr}"
+        );
+        assert!(!dir.join("-").exists(), "{args:?} wrote a file named -");
+    }
+    let o = payfault(&["run", &naive, "--trace", "-", "--chart", "-"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+}

@@ -396,6 +396,10 @@ enum Landing {
 
 /// Where writing `path` lands.
 fn landing(path: &Path) -> Landing {
+    // `-`, as Unix tools take it: standard output (`./-` names a file).
+    if path.as_os_str() == "-" {
+        return Landing::Fd(1);
+    }
     let mut target = path.to_path_buf();
     // As many links as Linux follows (MAXSYMLINKS); a link to a file not yet there counts.
     for _ in 0..40 {
