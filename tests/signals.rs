@@ -220,3 +220,70 @@ fn an_interrupted_shrink_reports_the_failure_and_writes_nothing_half() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Regression: Ctrl-C during `sweep` ended it without a word. It now stops taking cells, says
+/// how many it finished and how to go on, and `--resume` then makes the report a whole run
+/// makes.
+#[test]
+fn an_interrupted_sweep_says_what_it_kept_and_resume_finishes_it() {
+    let dir = scratch("sweep");
+    let base = std::fs::read_to_string(root().join("scenarios/reference.ron")).unwrap();
+    std::fs::write(
+        dir.join("base.ron"),
+        base.replace("purchases: 1000000,", "purchases: 40000,"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("sweep.ron"),
+        r#"Sweep(
+    title: "drops",
+    base: "base.ron",
+    seeds: 3,
+    policies: [Naive, Idempotent],
+    parameters: [(name: "drop", path: "links.terminal_acquirer.drop",
+        values: [0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09])],
+)"#,
+    )
+    .unwrap();
+    let mut child = spawn(&["sweep", "sweep.ron", "--out", "cut", "--jobs", "1"], &dir);
+    let (status, _, err) = interrupt_at(&mut child, "[   1/20]");
+    assert_eq!(status.code(), Some(130), "{err}");
+    let said = err
+        .lines()
+        .find(|l| l.starts_with("interrupted: "))
+        .unwrap_or_else(|| panic!("no word of the interruption: {err}"));
+    let finished: usize = said["interrupted: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..20).contains(&finished), "{said}");
+    assert!(
+        said.ends_with(
+            "of 20 cells finished; `payfault sweep sweep.ron --out cut --resume` runs the rest"
+        ),
+        "{said}"
+    );
+    let cells = std::fs::read_dir(dir.join("cut/cells")).unwrap().count();
+    assert_eq!(
+        cells, finished,
+        "the cells said finished are the cells kept"
+    );
+
+    let resumed = spawn(&["sweep", "sweep.ron", "--out", "cut", "--resume"], &dir)
+        .wait_with_output()
+        .unwrap();
+    assert!(resumed.status.success());
+    let whole = spawn(&["sweep", "sweep.ron", "--out", "whole"], &dir)
+        .wait_with_output()
+        .unwrap();
+    assert!(whole.status.success());
+    for f in ["results.csv", "summary.csv"] {
+        assert_eq!(
+            std::fs::read(dir.join("cut").join(f)).unwrap(),
+            std::fs::read(dir.join("whole").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}

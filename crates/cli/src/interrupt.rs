@@ -4,7 +4,8 @@
 //! taking new seeds and to report what is done; a second one ends the process at once. A
 //! traced `run` moves its trace to `FILE.partial`, as a run stopped by a limit does, and
 //! ends: at its next record, with every record before it written whole; or, at a second
-//! signal, at once, with what had left its buffer. A signal within a second of the first is
+//! signal, at once, with what had left its buffer. `sweep` stops taking cells, and says how
+//! many it finished and how to resume. A signal within a second of the first is
 //! the same one: `timeout` signals the process and then its group, and a shell's Ctrl-C may
 //! reach it twice the same way. Other commands keep the default: they hold nothing a signal
 //! would lose that they have not already written whole.

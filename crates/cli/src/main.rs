@@ -218,6 +218,9 @@ enum CliError {
     },
     #[error("the run stopped: {0}")]
     Sim(#[from] payfault_domain::SimError),
+    /// Stopped by Ctrl-C or SIGTERM, with what was kept and how to go on.
+    #[error("{0}")]
+    Interrupted(String),
     #[error("the run stopped: {source}; the trace up to there is in {}", partial.display())]
     SimTraced {
         source: payfault_domain::SimError,
@@ -264,6 +267,7 @@ impl CliError {
             CliError::Load(_) | CliError::Loads { .. } | CliError::Usage(_) | CliError::Sim(_) => 2,
             CliError::SimTraced { .. } => 2,
             CliError::Write { .. } => 2,
+            CliError::Interrupted(_) => interrupt::exit_code(),
         }
     }
 }
@@ -291,7 +295,13 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {}", shell::printable(&e.to_string()));
+            // A stop asked for is news, not an error.
+            let prefix = if matches!(e, CliError::Interrupted(_)) {
+                ""
+            } else {
+                "error: "
+            };
+            eprintln!("{prefix}{}", shell::printable(&e.to_string()));
             if json_errors && !REPORT_OUT.load(std::sync::atomic::Ordering::SeqCst) {
                 let mut out = std::io::stdout().lock();
                 // Standard error has said it already; a reader that is gone loses nothing.

@@ -417,6 +417,8 @@ enum CellError {
         error: payfault_domain::SimError,
     },
     Failed(CliError),
+    /// Not run, or not to the end, because a signal asked the sweep to stop.
+    Interrupted,
 }
 
 impl From<CliError> for CellError {
@@ -433,10 +435,17 @@ fn run_cell(
     cell: &spec::Cell,
     progress: &CellProgress,
 ) -> Result<(), CellError> {
+    if crate::interrupt::interrupted() {
+        return Err(CellError::Interrupted);
+    }
     let rows: Vec<Result<String, CellError>> = m
         .seed_list()
         .into_par_iter()
         .map(|seed| {
+            // A cell cut short is run again whole by --resume: its other seeds are not run.
+            if crate::interrupt::interrupted() {
+                return Err(CellError::Interrupted);
+            }
             let out = payfault_domain::run::run_quick(&cell.scenario, seed)
                 .map_err(|error| CellError::Stopped { seed, error })?;
             progress.run_done();
@@ -584,6 +593,8 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
         let runs = to_run.len() as u64 * s.seeds;
         let progress = CellProgress::new(runs, to_run.len());
         let start = Instant::now();
+        // Ctrl-C or SIGTERM stops taking cells; those finished stay where --resume finds them.
+        crate::interrupt::install();
         let results: Vec<Result<(), CellError>> = pool.install(|| {
             to_run
                 .par_iter()
@@ -591,9 +602,13 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
                 .collect()
         });
         progress.done();
+        let finished = results.iter().filter(|r| r.is_ok()).count();
+        let interrupted = results
+            .iter()
+            .any(|r| matches!(r, Err(CellError::Interrupted)));
         for (r, &i) in results.into_iter().zip(&to_run) {
             match r {
-                Ok(()) => {}
+                Ok(()) | Err(CellError::Interrupted) => {}
                 Err(CellError::Failed(e)) => return Err(e),
                 Err(CellError::Stopped { seed, error }) => {
                     let c = &cells[i];
@@ -626,6 +641,20 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
                     )));
                 }
             }
+        }
+        if interrupted {
+            return Err(CliError::Interrupted(format!(
+                "interrupted: {finished} of {} cells finished{}; `payfault sweep {} --out {} \
+                 --resume` runs the rest",
+                to_run.len(),
+                if kept.is_empty() {
+                    String::new()
+                } else {
+                    format!(", beside {} kept from the earlier run", kept.len())
+                },
+                crate::shell::quote(&args.sweep),
+                crate::shell::quote(&args.out),
+            )));
         }
         let secs = start.elapsed().as_secs_f64();
         eprintln!(
