@@ -2996,7 +2996,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         if t.saf.is_none() || t.saf_inflight {
             return;
         }
-        let Some(max) = self.policy.reversal_max_sends() else {
+        // A queued reversal is sent at least once: `Some(0)` counts as `Some(1)`.
+        let Some(max) = self.policy.reversal_max_sends().map(|m| m.max(1)) else {
             return;
         };
         if t.saf_front().is_none_or(|r| r.sends < max) {

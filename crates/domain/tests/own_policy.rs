@@ -267,3 +267,52 @@ fn a_scenario_changed_in_code_is_held_to_the_rules_of_a_file() {
     let s = run_with(&listed, 1, &policy, &mut NoTrace).unwrap();
     assert_eq!(s.metrics.intents, 2);
 }
+
+/// The shipped reversal policy with its `reversal_max_sends` replaced.
+struct MaxSends(payfault_domain::Builtin, Option<u32>);
+
+impl RetryPolicy for MaxSends {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn timeout(&self) -> SimDuration {
+        self.0.timeout()
+    }
+    fn key_mode(&self) -> KeyMode {
+        self.0.key_mode()
+    }
+    fn hedge_after(&self) -> Option<SimDuration> {
+        self.0.hedge_after()
+    }
+    fn reverse_late_approvals(&self) -> bool {
+        self.0.reverse_late_approvals()
+    }
+    fn reversal_timeout(&self) -> SimDuration {
+        self.0.reversal_timeout()
+    }
+    fn reversal_max_sends(&self) -> Option<u32> {
+        self.1
+    }
+    fn budget(&self) -> Option<(u32, u32)> {
+        self.0.budget()
+    }
+    fn on_failure(&self, ctx: &FailureCtx, fate: &mut Fate) -> Action {
+        self.0.on_failure(ctx, fate)
+    }
+}
+
+/// Regression: with `reversal_max_sends` of `Some(0)`, which the trait says counts as
+/// `Some(1)`, every reversal was abandoned unsent as it was queued, and each debit it was to
+/// undo stood.
+#[test]
+fn a_max_of_zero_reversal_sends_counts_as_one() {
+    let sc = from_ron(include_str!("../../../scenarios/policy-reversal.ron")).unwrap();
+    let run = |max| {
+        let p = MaxSends(payfault_domain::Builtin::new(sc.policy.clone()), max);
+        run_with(&sc, 1, &p, &mut NoTrace).unwrap()
+    };
+    let (zero, one) = (run(Some(0)), run(Some(1)));
+    assert!(one.metrics.reversals_sent > 0);
+    assert_eq!(zero.metrics, one.metrics);
+    assert_eq!(zero.violation_count, one.violation_count);
+}
