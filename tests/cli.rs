@@ -1932,4 +1932,25 @@ fn a_dash_is_standard_output() {
     }
     let o = payfault(&["run", &naive, "--trace", "-", "--chart", "-"]);
     assert_eq!(o.code, 2, "{}", o.stderr);
+
+    // A folder is named as written: `--shrink-dir -` is a folder `-`, beside `--junit -`.
+    let failing = workspace("tests/check/naive-expected-to-hold.ron");
+    let failing = failing.to_str().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_payfault"))
+        .args([
+            "check",
+            failing,
+            "--seeds",
+            "2",
+            "--shrink-dir",
+            "-",
+            "--junit",
+            "-",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stdout).unwrap().starts_with("<?xml "));
+    assert!(dir.join("-").is_dir(), "the shrunk scenario's folder");
 }

@@ -74,8 +74,8 @@ struct CheckArgs {
     /// Check every scenario even after one failed.
     #[arg(long)]
     keep_going: bool,
-    /// Also write the verdict as JUnit XML, one test case per scenario.
-    #[arg(long)]
+    /// Also write the verdict as JUnit XML, one test case per scenario (`-`: standard output).
+    #[arg(long, value_parser = output_file)]
     junit: Option<PathBuf>,
     /// How to print the verdict.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -174,8 +174,8 @@ struct RunArgs {
     /// deadline and backoff.
     #[arg(long, value_parser = parse_policy)]
     policy: Option<PolicyKind>,
-    /// Write every event of the run to this file as JSON Lines.
-    #[arg(long)]
+    /// Write every event of the run to this file as JSON Lines (`-`: standard output).
+    #[arg(long, value_parser = output_file)]
     trace: Option<PathBuf>,
     /// How to print the summary.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -183,9 +183,15 @@ struct RunArgs {
     /// The purchase intent to draw with --chart [default: the first one that broke a property].
     #[arg(long, requires = "chart")]
     intent: Option<u64>,
-    /// Draw the intent's message sequence chart to this SVG file.
-    #[arg(long)]
+    /// Draw the intent's message sequence chart to this SVG file (`-`: standard output).
+    #[arg(long, value_parser = output_file)]
     chart: Option<PathBuf>,
+}
+
+/// An output file's path, `-` meaning standard output as Unix tools take it (`./-` names a
+/// file); a folder such as `--shrink-dir -` is named as written.
+fn output_file(s: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(if s == "-" { "/dev/stdout" } else { s }))
 }
 
 fn parse_policy(s: &str) -> Result<PolicyKind, String> {
@@ -406,10 +412,6 @@ enum Landing {
 
 /// Where writing `path` lands.
 fn landing(path: &Path) -> Landing {
-    // `-`, as Unix tools take it: standard output (`./-` names a file).
-    if path.as_os_str() == "-" {
-        return Landing::Fd(1);
-    }
     let mut target = path.to_path_buf();
     // As many links as Linux follows (MAXSYMLINKS); a link to a file not yet there counts.
     for _ in 0..40 {
