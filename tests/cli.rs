@@ -1000,6 +1000,32 @@ fn a_refusal_under_json_format_is_one_json_object_naming_file_line_and_column() 
     let o = payfault(&["check", &bad]);
     assert_eq!((o.code, o.stdout.as_str()), (2, ""));
 
+    // So does an option the command line parser refuses, written either way.
+    let idempotent = scenario("policy-idempotent.ron");
+    for (args, says) in [
+        (
+            vec!["check", &idempotent, "--jobs", "0", "--format", "json"],
+            "--jobs",
+        ),
+        (
+            vec!["run", &idempotent, "--seed", "abc", "--format=json"],
+            "--seed",
+        ),
+        (
+            vec!["run", &idempotent, "--bogus", "--format", "json"],
+            "--bogus",
+        ),
+    ] {
+        let o = payfault(&args);
+        assert_eq!(o.code, 2, "{args:?}");
+        let v: serde_json::Value = serde_json::from_str(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {:?}", o.stdout));
+        assert!(v["error"].as_str().unwrap().contains(says), "{args:?}: {v}");
+        assert_eq!(v["exit_code"], 2);
+    }
+    let o = payfault(&["run", &idempotent, "--bogus"]);
+    assert_eq!((o.code, o.stdout.as_str()), (2, ""));
+
     // Where a trace has standard output to itself, it gets no JSON error mixed in.
     let o = payfault(&["run", &bad, "--format", "json", "--trace", "/dev/stdout"]);
     assert_eq!((o.code, o.stdout.as_str()), (2, ""), "stderr: {}", o.stderr);

@@ -287,7 +287,21 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            if !e.use_stderr() {
+                // Help or version, asked for.
+                return ExitCode::from(0);
+            }
+            if json_asked(std::env::args_os().skip(1)) {
+                let message = e.render().to_string();
+                let first = message.lines().next().unwrap_or_default();
+                let json = serde_json::json!({
+                    "error": first.strip_prefix("error: ").unwrap_or(first),
+                    "exit_code": 2,
+                    "problems": [],
+                });
+                println!("{json:#}");
+            }
+            return ExitCode::from(2);
         }
     };
     let json_errors = json_errors(&cli.command);
@@ -318,6 +332,28 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Whether a command line the parser refused asked `run` or `check` for `--format json`, so
+/// that the refusal is also given as JSON (see [`json_errors`]).
+fn json_asked(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+    let command_wants = matches!(
+        args.iter()
+            .find(|a| !a.starts_with('-'))
+            .map(String::as_str),
+        Some("run" | "check")
+    );
+    let json = args.iter().enumerate().any(|(i, a)| {
+        a == "--format=json" || (a == "--format" && args.get(i + 1).is_some_and(|v| v == "json"))
+    });
+    let stdout_taken = args.iter().enumerate().any(|(i, a)| {
+        ["--trace", "--chart", "--junit"].contains(&a.as_str())
+            && args
+                .get(i + 1)
+                .is_some_and(|v| v == "-" || matches!(landing(Path::new(v)), Landing::Fd(1)))
+    });
+    command_wants && json && !stdout_taken
 }
 
 /// Set once a command's report went to standard output: an error after it is not written
