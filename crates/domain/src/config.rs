@@ -1509,11 +1509,17 @@ impl Scenario {
         | Backoff::Decorrelated { base, cap } = &self.policy.backoff
         {
             if cap < base {
+                let waits = match &self.policy.backoff {
+                    Backoff::FullJitter { .. } | Backoff::EqualJitter { .. } => {
+                        "every wait would be drawn up to the cap, the base counting for nothing"
+                    }
+                    _ => "every wait would be the cap",
+                };
                 return Err(misfit(
                     "backoff",
                     format!(
                         "expected the backoff's cap at least its base (\"{}\"), found \"{}\": \
-                         every wait would be the cap",
+                         {waits}",
                         base.0, cap.0
                     ),
                 ));
