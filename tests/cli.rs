@@ -100,6 +100,14 @@ const MALFORMED: &[Malformed] = &[
         phrase: "expected the backoff's cap at least its base (\"2s\"), found \"100ms\"",
         fix: Some(("cap: \"100ms\"", "cap: \"8s\"")),
     },
+    // Regression: RON's own words about what follows `#!`, at the fifth column.
+    Malformed {
+        file: "shebang.ron",
+        line: 1,
+        col: 1,
+        phrase: "found `#`: a comment is written `// ...`",
+        fix: Some(("#!/usr/bin/env payfault", "// /usr/bin/env payfault")),
+    },
     // Regression: RON's own words, "Expected opening `[`".
     Malformed {
         file: "expect-not-a-list.ron",

@@ -695,6 +695,22 @@ struct Bad {
 }
 
 const BAD: &[Bad] = &[
+    // Regression: a `#` comment was "expected a value, found `#`" with no word of comments,
+    // and a `#!` line was skipped to the first `]` of the file as if an attribute.
+    Bad {
+        what: "a comment written with `#`",
+        text: "# drops\nSweep(base: \"base.ron\", seeds: 2)",
+        line: 1,
+        col: 1,
+        phrase: "found `#`: a comment is written `// ...` or `/* ... */`",
+    },
+    Bad {
+        what: "a `#!` line",
+        text: "#!/usr/bin/env payfault\nSweep(base: \"base.ron\", seeds: 2, policies: [Naive])",
+        line: 1,
+        col: 1,
+        phrase: "found `#`: a comment is written `// ...` or `/* ... */`",
+    },
     // Regression: a sweep file that starts with a byte-order mark was refused at 1:1, where a
     // scenario file is read past it; its errors are where an editor shows them.
     Bad {

@@ -73,7 +73,25 @@ fn char_col(text: &str, line: usize, col: usize) -> usize {
 }
 
 /// RON's error in the terms of a scenario's writer, at the place it is about.
+/// What a file opening with `#` is told.
+const HASH_COMMENT: &str =
+    "expected a scenario, `Scenario(name: ..., ...)`, found `#`: a comment is written `// ...` \
+     or `/* ... */`";
+
 fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
+    // A file that opens with `#` (a shell's comment, a `#!` line) other than RON's own
+    // `#![enable(...)]`: RON's words are about attributes, and where it stops varies.
+    let start = text.trim_start_matches('\u{feff}').trim_start();
+    if start.starts_with('#') && !start.starts_with("#![") {
+        let at = text.len() - start.len();
+        let line = text[..at].matches('\n').count() + 1;
+        let col = text[..at].rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        return ScenarioError {
+            line,
+            col,
+            message: HASH_COMMENT.to_string(),
+        };
+    }
     let (line, col) = (e.position.line, e.position.col);
     // RON may stand past the line's end (it passes some numbers twice): at most one past it.
     let on_line =
@@ -237,9 +255,7 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
             ScenarioError {
                 line,
                 col: on_line(start),
-                message: "expected a scenario, `Scenario(name: ..., ...)`, found `#`: a comment \
-                          is written `// ...` or `/* ... */`"
-                    .to_string(),
+                message: HASH_COMMENT.to_string(),
             }
         }
         code => ScenarioError {

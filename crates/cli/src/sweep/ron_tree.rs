@@ -109,7 +109,7 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
         },
     };
     p.skip_trivia()?;
-    while p.bytes[p.pos..].starts_with(b"#!") {
+    while p.bytes[p.pos..].starts_with(b"#![") {
         match text[p.pos..].find(']') {
             Some(i) => p.pos += i + 1,
             None => return Err(p.error("an attribute `#![...]` is not closed")),
@@ -307,10 +307,15 @@ impl Parser<'_> {
                     }
                 }
                 None => {
+                    let found = self.text[self.pos..].chars().next().unwrap_or(' ');
                     return Err(self.error(&format!(
-                        "expected a value, found `{}`",
-                        self.text[self.pos..].chars().next().unwrap_or(' ')
-                    )))
+                        "expected a value, found `{found}`{}",
+                        if found == '#' {
+                            ": a comment is written `// ...` or `/* ... */`"
+                        } else {
+                            ""
+                        }
+                    )));
                 }
             },
         };
