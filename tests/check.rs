@@ -1537,4 +1537,30 @@ fn junit_names_scenarios_of_one_name_with_their_files() {
         ],
         "{xml}"
     );
+
+    // A file named twice is one scenario, checked once.
+    let out = payfault(
+        &[
+            "check",
+            "one.ron",
+            "./one.ron",
+            ".",
+            "--seeds",
+            "2",
+            "--keep-going",
+            "--junit",
+            "again.xml",
+            "--shrink-dir",
+            "s",
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let xml = std::fs::read_to_string(dir.join("again.xml")).unwrap();
+    assert_eq!(xml.matches("<testcase").count(), 3, "{xml}");
+    assert!(
+        stdout(&out).contains("3 scenarios checked"),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -158,6 +158,10 @@ pub fn collect(paths: &[PathBuf], shrink_dir: &Path) -> Result<Vec<PathBuf>, Cli
             "no scenario given: name files or folders".into(),
         ));
     }
+    // A file named twice (`check scenarios scenarios/x.ron`, `a.ron ./a.ron`) is checked
+    // once, where it first comes: twice would be two test cases of one name in JUnit.
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|p| p.canonicalize().map_or(true, |c| seen.insert(c)));
     Ok(out)
 }
 
