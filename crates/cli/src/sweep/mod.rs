@@ -518,58 +518,73 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
     let mine: Vec<usize> = (0..cells.len())
         .filter(|&i| args.shard.is_none_or(|sh| sh.owns(i)))
         .collect();
+    // Whether folder `d`, with manifest `e`, holds a finished cell `info` of this grid.
+    let holds = |d: &Path, e: &Manifest, info: &CellInfo| {
+        e.columns == m.columns
+            && e.cells
+                .iter()
+                .any(|c| c.id == info.id && c.hash == info.hash)
+            && read_cell(d, &m, info).is_ok()
+    };
     let mut to_run = Vec::new();
     // Finished cells of this grid, and the folder each is in.
     let mut kept: Vec<(&str, &Path)> = Vec::new();
-    for &i in &mine {
-        let info = &m.cells[i];
-        let found = out.earlier().iter().find(|(d, e)| {
-            e.columns == m.columns
-                && e.cells
-                    .iter()
-                    .any(|c| c.id == info.id && c.hash == info.hash)
-                && read_cell(d, &m, info).is_ok()
-        });
-        match found {
-            Some((d, _)) => kept.push((&info.id, d)),
-            None => to_run.push(i),
+    if args.resume {
+        // Each earlier folder holding cells of this grid has its first one run again: a
+        // folder of another build gives none (a report made before an upgrade, beside the
+        // cells of this build's interrupted run), and with no folder of this build the resume
+        // is refused before the folder is touched.
+        let mut usable: Vec<&(PathBuf, Manifest)> = Vec::new();
+        let mut other: Option<String> = None;
+        for f @ (d, e) in out.earlier() {
+            let Some(&i) = mine.iter().find(|&&i| holds(d, e, &m.cells[i])) else {
+                continue;
+            };
+            let rows = read_cell(d, &m, &m.cells[i]).map_err(CliError::Usage)?;
+            match same_build(&m, &m.cells[i], &cells[i].scenario, &rows) {
+                Ok(()) => usable.push(f),
+                Err(seed) => {
+                    other.get_or_insert_with(|| {
+                        format!(
+                            "{}: made by a different build of payfault: its row for seed \
+                             {seed} is not what this build computes for the same scenario, so \
+                             the finished cells cannot be kept",
+                            cell_path(d, &m.cells[i].id).display()
+                        )
+                    });
+                }
+            }
         }
-    }
-    if !args.resume {
+        match (usable.is_empty(), other) {
+            (true, Some(why)) => {
+                return Err(CliError::Usage(format!(
+                    "{why}; run the sweep without --resume to compute every cell again"
+                )))
+            }
+            (false, Some(why)) => eprintln!("note: {why} from there: they are run again"),
+            _ => {}
+        }
+        for &i in &mine {
+            let info = &m.cells[i];
+            match usable.iter().find(|(d, e)| holds(d, e, info)) {
+                Some((d, _)) => kept.push((&info.id, d)),
+                None => to_run.push(i),
+            }
+        }
+    } else {
         // An interrupted run is where --resume was likely forgotten.
-        if !kept.is_empty() && kept.len() < mine.len() {
+        let found = mine
+            .iter()
+            .filter(|&&i| out.earlier().iter().any(|(d, e)| holds(d, e, &m.cells[i])))
+            .count();
+        if found > 0 && found < mine.len() {
             eprintln!(
-                "note: running every cell again; {} finished cells of an interrupted run in {} \
+                "note: running every cell again; {found} finished cells of an interrupted run in {} \
                  would have been kept with --resume",
-                kept.len(),
                 out.named().display()
             );
         }
-        kept.clear();
         to_run = mine.clone();
-    }
-    // The first kept cell of each folder, run again: cells of another build are refused
-    // before the folder is touched.
-    let mut checked: Vec<&Path> = Vec::new();
-    for &(id, from) in &kept {
-        if checked.contains(&from) {
-            continue;
-        }
-        checked.push(from);
-        let i = m
-            .cells
-            .iter()
-            .position(|c| c.id == id)
-            .expect("a cell of the grid");
-        let rows = read_cell(from, &m, &m.cells[i]).map_err(CliError::Usage)?;
-        if let Err(seed) = same_build(&m, &m.cells[i], &cells[i].scenario, &rows) {
-            return Err(CliError::Usage(format!(
-                "{}: made by a different build of payfault: its row for seed {seed} is not what \
-                 this build computes for the same scenario, so the finished cells cannot be kept; \
-                 run the sweep without --resume to compute every cell again",
-                cell_path(from, id).display()
-            )));
-        }
     }
     let dir = out.work();
     let built = (|| {
@@ -644,7 +659,7 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
         }
         if interrupted {
             return Err(CliError::Interrupted(format!(
-                "interrupted: {finished} of {} cells finished{}; `payfault sweep {} --out {} \
+                "interrupted: {finished} of {} cells finished{}; `payfault sweep {} --out {}{} \
                  --resume` runs the rest",
                 to_run.len(),
                 if kept.is_empty() {
@@ -654,6 +669,8 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
                 },
                 crate::shell::quote(&args.sweep),
                 crate::shell::quote(&args.out),
+                args.shard
+                    .map_or(String::new(), |sh| format!(" --shard {}/{}", sh.k, sh.n)),
             )));
         }
         let secs = start.elapsed().as_secs_f64();
