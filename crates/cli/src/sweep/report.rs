@@ -374,13 +374,16 @@ fn diff_text(e: Estimate, scale: f64) -> String {
 /// out: the exact sign test does not find it uneven (p ≥ 0.05), or most seeds that differ go
 /// the other way. A few seeds that differ by large steps, as rare events do, make the t
 /// interval surer than it should be.
+/// Every seed going the interval's way is as far as a sign test can see: on five seeds or
+/// fewer its least p is 2/2^5 = 0.0625, and so unanimous a split is not marked.
 fn unsupported(p: &Pair) -> bool {
     let Some((lo, hi)) = p.diff.ci.filter(|(lo, hi)| lo < hi) else {
         return false;
     };
     let (higher, lower) = (p.signs.higher, p.signs.lower);
-    (lo > 0.0 && (p.signs.p >= 0.05 || higher <= lower))
-        || (hi < 0.0 && (p.signs.p >= 0.05 || lower <= higher))
+    let n = p.diff.n;
+    (lo > 0.0 && higher < n && (p.signs.p >= 0.05 || higher <= lower))
+        || (hi < 0.0 && lower < n && (p.signs.p >= 0.05 || lower <= higher))
 }
 
 /// A per-seed quantity of a cell, or why there is none.
@@ -1621,7 +1624,8 @@ fn pairs_note(m: &Manifest) -> &'static str {
          difference the seeds support; across many cells and metrics, about one interval in \
          twenty excludes 0 by chance where there is no difference. † marks an interval that \
          excludes 0 although the seeds' split does not bear it out: the exact sign test does \
-         not find it uneven (p ≥ 0.05), or most seeds that differ go the other way. Few seeds \
+         not find it uneven (p ≥ 0.05), or most seeds that differ go the other way; a split \
+         where every seed goes the interval's way is not marked, however few the seeds. Few seeds \
          differ, by large steps, as with rare events, and the t interval is then too sure. pairs.csv gives, for every difference, the seeds on which the \
          policy was higher and lower and the sign test's p."
     }
@@ -1907,6 +1911,40 @@ mod tests {
         assert_eq!(row[col("seeds_lower")], "0");
         assert_eq!(row[col("sign_test_p")], "0.0625");
         assert!(pairs_note(&m).contains("† marks"));
+    }
+
+    /// Regression: on five seeds or fewer every interval that excluded 0 was marked †, a
+    /// split of five seeds out of five included, since no split of five reaches p < 0.05.
+    #[test]
+    fn a_unanimous_split_of_few_seeds_is_not_marked() {
+        let m = manifest(5, &["naive", "fewer"], &[], &[INTENTS, MSGS]);
+        let cells = [
+            rows(&m, vec![vec![10.0; 5], vec![5.0, 5.1, 5.2, 5.3, 5.4]]),
+            rows(&m, vec![vec![10.0; 5], vec![4.0, 4.2, 4.1, 4.3, 4.2]]),
+        ];
+        let r = build(&m, &cells);
+        let ps = pairs(&r);
+        let fewer = pairs_table(&r, &ps).rows[0]
+            .last()
+            .expect("a messages column")
+            .clone();
+        assert!(
+            fewer.starts_with("-1.04 [") && !fewer.contains('†'),
+            "{fewer}"
+        );
+        // Four of five going that way, one the other: p = 0.375, marked.
+        let cells = [
+            cells[0].clone(),
+            rows(&m, vec![vec![10.0; 5], vec![4.0, 4.2, 4.1, 4.3, 5.5]]),
+        ];
+        let r = build(&m, &cells);
+        let ps = pairs(&r);
+        let table = pairs_table(&r, &ps);
+        let split = table.rows[0].last().expect("a messages column");
+        assert!(
+            split.starts_with("-0.78 [") && split.ends_with(" †"),
+            "{split}"
+        );
     }
 
     /// Regression: a seed on which no intent got a final answer gave p99 latency 0, and that 0
