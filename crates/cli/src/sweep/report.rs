@@ -390,6 +390,13 @@ fn unsupported(p: &Pair) -> bool {
 fn mean_text(r: &Report, cell: usize, col: &str, scale: f64) -> String {
     match (r.col(col), r.mean(cell, col)) {
         (None, _) => "-".into(),
+        // Equal on the seeds that measured it, which are not all of them (some issued no
+        // purchase, or got no final answer): said so, not "on every seed".
+        (Some(_), Some(e))
+            if e.ci.is_some_and(|(lo, hi)| lo == hi) && e.n < r.rows[cell].seeds.len() =>
+        {
+            format!("{} on each of {} seeds", sig(e.mean * scale), e.n)
+        }
         (Some(_), Some(e)) => with_ci(e, scale),
         (Some(_), None) => why_none(r, &[cell], col).into(),
     }
@@ -697,6 +704,10 @@ fn dup_facts(r: &Report, rate: &str) -> String {
                 .copied()
                 .filter(|&c| r.none_seen_bound(c, rate).is_some())
                 .collect();
+            // Cells that issued no purchase have nothing to count.
+            let idle = cells
+                .iter()
+                .any(|&c| r.rate(c, rate).is_none_or(|x| x.seeds == 0));
             let bound = none
                 .iter()
                 .filter_map(|&c| r.none_seen_bound(c, rate))
@@ -712,9 +723,11 @@ fn dup_facts(r: &Report, rate: &str) -> String {
             match worst {
                 None if none.is_empty() => format!("{label}: no intents"),
                 None => format!(
-                    "{label}: none seen at any {} (each cell 0, with a 95% interval reaching at \
+                    "{label}: none seen at any {}{} (each {}0, with a 95% interval reaching at \
                      most {} per million)",
                     given(&x.name),
+                    if idle { " that issued purchases" } else { "" },
+                    if idle { "such cell " } else { "cell " },
                     sig(bound)
                 ),
                 Some((c, m)) if none.is_empty() => match least {
@@ -766,6 +779,48 @@ fn extremes_at_last<'a>(
         .collect();
     vals.sort_by(|a, b| a.0.total_cmp(&b.0));
     Some((lead, *vals.first()?, *vals.last()?))
+}
+
+/// [`extremes_at_last`] of a pooled rate: its pooled ratios, and one none saw as `0 (≤ U)`,
+/// as the table gives it, since zero observed is not zero possible.
+fn pooled_extremes_at_last(r: &Report, col: &str, scale: f64, unit: &str) -> String {
+    let (lead, last) = at_last(r);
+    let factor = rate_def(col).map_or(1.0, |d| d.1.scale) * scale;
+    let mut vals: Vec<(f64, &str, String)> = last
+        .iter()
+        .filter_map(|&(name, c)| {
+            let rate = r.rate(c, col)?;
+            let (_, hi) = rate.ci?;
+            let text = if rate.count == 0.0 {
+                format!("0 (≤ {}{unit})", sig(hi * factor))
+            } else {
+                format!("{}{unit}", sig(rate.ratio * factor))
+            };
+            Some((rate.ratio, name, text))
+        })
+        .collect();
+    vals.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if vals.len() > 1 && vals.iter().all(|v| v.0 == 0.0) {
+        let bound = last
+            .iter()
+            .filter_map(|&(_, c)| r.rate(c, col)?.ci)
+            .map(|(_, hi)| hi * factor)
+            .fold(0.0, f64::max);
+        return format!(
+            " {lead}, none seen in any (each 0, with a 95% interval reaching at most {}{unit}).",
+            sig(bound)
+        );
+    }
+    match (vals.first(), vals.last()) {
+        (Some(lo), Some(hi)) => format!(
+            " {lead}, from {} ({}) to {} ({}).",
+            lo.2,
+            given(lo.1),
+            hi.2,
+            given(hi.1)
+        ),
+        _ => String::new(),
+    }
 }
 
 /// The cells to compare, each with its name: each series' cell at the last value of the x
@@ -936,15 +991,19 @@ fn charts(r: &Report) -> Vec<Chart> {
             continue;
         }
         let unit = if scale == 100.0 { "%" } else { "" };
-        let spread = match extremes_at_last(r, col, scale) {
-            Some((lead, lo, hi)) => format!(
-                " {lead}, from {}{unit} ({}) to {}{unit} ({}).",
-                sig(lo.0),
-                given(lo.1),
-                sig(hi.0),
-                given(hi.1)
-            ),
-            None => String::new(),
+        let spread = if pooled {
+            pooled_extremes_at_last(r, col, scale, unit)
+        } else {
+            match extremes_at_last(r, col, scale) {
+                Some((lead, lo, hi)) => format!(
+                    " {lead}, from {}{unit} ({}) to {}{unit} ({}).",
+                    sig(lo.0),
+                    given(lo.1),
+                    sig(hi.0),
+                    given(hi.1)
+                ),
+                None => String::new(),
+            }
         };
         let figure = figure(
             r,
@@ -1071,14 +1130,23 @@ fn charts(r: &Report) -> Vec<Chart> {
         } else {
             ""
         };
+        // A cell that issued no purchase says nothing either way.
+        let seen = |c: usize| r.rate(c, DUP).is_some_and(|x| x.count > 0.0);
         let clean: Vec<String> = r
             .series
             .iter()
-            .filter(|(_, _, cells)| cells.iter().all(|&c| r.none_seen_bound(c, DUP).is_some()))
+            .filter(|(_, _, cells)| {
+                !cells.iter().any(|&c| seen(c))
+                    && cells.iter().any(|&c| r.none_seen_bound(c, DUP).is_some())
+            })
             .map(|(l, _, _)| given(l))
             .collect();
         let verdict = if clean.is_empty() {
-            "Every series charged some customer twice somewhere on the grid.".to_string()
+            let idle = (0..r.m.cells.len()).any(|c| r.rate(c, DUP).is_none_or(|x| x.seeds == 0));
+            format!(
+                "Every series{} charged some customer twice somewhere on the grid.",
+                if idle { " that issued purchases" } else { "" }
+            )
         } else {
             format!(
                 "No permanent duplicate was seen anywhere on the grid with {}.",
@@ -2109,6 +2177,115 @@ mod tests {
         assert!((naive[1].y - 15.0).abs() < 1e-9, "{naive:?}");
         let bound = r.none_seen_bound(0, FAIL).expect("none seen") * 100.0;
         assert_eq!(naive[0].ci.map(|c| c.1), Some(bound));
+    }
+
+    /// Regression (a cell that issued no purchase counted against a series): the trade-off's
+    /// verdict said every series charged someone twice where one saw none in every cell that
+    /// issued purchases, the duplicates' words said "each cell 0" of a cell of no intents, and
+    /// a value equal on the seeds that issued purchases was "on every seed".
+    #[test]
+    fn cells_that_issued_no_purchase_count_for_nothing() {
+        let m = manifest(
+            3,
+            &["naive", "idempotent"],
+            &["1", "3"],
+            &[INTENTS, DUP_N, DUP, P99, MSGS],
+        );
+        let cell = |intents: [f64; 3], dups: f64| {
+            let per_intent = |v: f64| -> Vec<f64> {
+                intents
+                    .iter()
+                    .map(|&n| if n > 0.0 { v } else { 0.0 })
+                    .collect()
+            };
+            rows(
+                &m,
+                vec![
+                    intents.to_vec(),
+                    vec![dups; 3],
+                    per_intent(dups * 1e4),
+                    per_intent(300.0),
+                    per_intent(4.0),
+                ],
+            )
+        };
+        // naive at 1, naive at 3, idempotent at 1 (no purchase on either seed), idempotent
+        // at 3 (purchases on two seeds of three).
+        let cells = [
+            cell([100.0; 3], 2.0),
+            cell([100.0; 3], 3.0),
+            cell([0.0; 3], 0.0),
+            cell([100.0, 100.0, 0.0], 0.0),
+        ];
+        let r = build(&m, &cells);
+        let charts = charts(&r);
+        let tradeoff = charts
+            .iter()
+            .find(|c| c.stem == "tradeoff")
+            .expect("the trade-off chart");
+        let verdict = format!(
+            "No permanent duplicate was seen anywhere on the grid with {}.",
+            given("idempotent")
+        );
+        assert!(tradeoff.text.contains(&verdict), "{}", tradeoff.text);
+        let dups = charts
+            .iter()
+            .find(|c| c.stem == "duplicates")
+            .expect("the duplicates chart");
+        assert!(
+            dups.text
+                .contains("that issued purchases (each such cell 0,"),
+            "{}",
+            dups.text
+        );
+        let table = results_table(&r);
+        let idempotent_at_3 = &table.rows[3];
+        assert!(
+            idempotent_at_3.contains(&"4 on each of 2 seeds".to_string())
+                && idempotent_at_3.contains(&"300 on each of 2 seeds".to_string()),
+            "{idempotent_at_3:?}"
+        );
+        assert!(
+            !idempotent_at_3.iter().any(|t| t.contains("every seed")),
+            "{idempotent_at_3:?}"
+        );
+    }
+
+    /// Regression (the failures chart's words gave a rate none saw as "0%", where the table
+    /// gives "0 (≤ U)"): its extremes at the last value of x are pooled rates in the table's
+    /// words; where no cell there saw any, it says so.
+    #[test]
+    fn the_failures_chart_gives_a_rate_none_saw_as_a_bound() {
+        let m = manifest(2, &["naive", "idempotent"], &["1", "3"], &[INTENTS, FAIL]);
+        let words = |fails: [f64; 2]| {
+            let cell = |f: [f64; 2]| rows(&m, vec![vec![10.0, 10.0], f.to_vec()]);
+            let cells = [
+                cell([0.0, 0.0]),
+                cell(fails),
+                cell([0.0, 0.0]),
+                cell([0.0, 0.0]),
+            ];
+            let r = build(&m, &cells);
+            let bound = r.none_seen_bound(3, FAIL).expect("none seen") * 100.0;
+            let text = charts(&r)
+                .into_iter()
+                .find(|c| c.stem == "failures")
+                .expect("the failures chart")
+                .text;
+            (text, sig(bound))
+        };
+        let (text, bound) = words([0.1, 0.2]);
+        let said = format!(
+            "from 0 (≤ {bound}%) ({}) to 15% ({}).",
+            given("idempotent"),
+            given("naive")
+        );
+        assert!(text.contains(&said), "{said} in {text}");
+        let (text, bound) = words([0.0, 0.0]);
+        let said =
+            format!("none seen in any (each 0, with a 95% interval reaching at most {bound}%)");
+        assert!(text.contains(&said), "{said} in {text}");
+        assert!(!text.contains(" 0%"), "{text}");
     }
 
     /// Regression (a rate of none seen on a log axis was drawn as a triangle at its upper
