@@ -1988,3 +1988,31 @@ fn a_dash_is_standard_output() {
     assert!(String::from_utf8(out.stdout).unwrap().starts_with("<?xml "));
     assert!(dir.join("-").is_dir(), "the shrunk scenario's folder");
 }
+
+/// Every metric a run reports, as `results.csv` names it (nested names joined by `_`), is
+/// defined in docs/metrics.md: a metric added without a word there fails here.
+#[test]
+fn every_metric_is_defined_in_the_metrics_reference() {
+    let o = payfault(&[
+        "run",
+        &scenario("policy-idempotent.ron"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let doc = std::fs::read_to_string(workspace("docs/metrics.md")).unwrap();
+    let mut names = Vec::new();
+    for (k, m) in v["metrics"].as_object().unwrap() {
+        match m.as_object() {
+            Some(inner) => names.extend(inner.keys().map(|i| format!("{k}_{i}"))),
+            None => names.push(k.clone()),
+        }
+    }
+    assert!(names.len() > 40, "{names:?}");
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|n| !doc.contains(&format!("`{n}`")))
+        .collect();
+    assert!(missing.is_empty(), "not in docs/metrics.md: {missing:?}");
+}
