@@ -1023,6 +1023,11 @@ fn a_refusal_under_json_format_is_one_json_object_naming_file_line_and_column() 
             vec!["run", &idempotent, "--bogus", "--format", "json"],
             "--bogus",
         ),
+        // The argument missing is named, from the message's second line.
+        (
+            vec!["run", "--format", "json"],
+            "were not provided: <SCENARIO>",
+        ),
     ] {
         let o = payfault(&args);
         assert_eq!(o.code, 2, "{args:?}");
@@ -1033,6 +1038,23 @@ fn a_refusal_under_json_format_is_one_json_object_naming_file_line_and_column() 
     }
     let o = payfault(&["run", &idempotent, "--bogus"]);
     assert_eq!((o.code, o.stdout.as_str()), (2, ""));
+    // Not where a trace has standard output (written `--trace=-` too), nor where `--format
+    // json` follows `--`, which makes them paths.
+    for args in [
+        vec![
+            "run",
+            &idempotent,
+            "--trace=-",
+            "--format",
+            "json",
+            "--seed",
+            "x",
+        ],
+        vec!["check", "--seeds", "x", "--", "--format", "json"],
+    ] {
+        let o = payfault(&args);
+        assert_eq!((o.code, o.stdout.as_str()), (2, ""), "{args:?}");
+    }
 
     // Where a trace has standard output to itself, it gets no JSON error mixed in.
     let o = payfault(&["run", &bad, "--format", "json", "--trace", "/dev/stdout"]);

@@ -191,7 +191,9 @@ struct RunArgs {
 /// An output file's path, `-` meaning standard output as Unix tools take it (`./-` names a
 /// file); a folder such as `--shrink-dir -` is named as written.
 fn output_file(s: &str) -> Result<PathBuf, String> {
-    Ok(PathBuf::from(if s == "-" { "/dev/stdout" } else { s }))
+    // Descriptor 1 by its number, which `landing` knows by name, with no need of a
+    // `/dev/stdout` on disk.
+    Ok(PathBuf::from(if s == "-" { "/dev/fd/1" } else { s }))
 }
 
 fn parse_policy(s: &str) -> Result<PolicyKind, String> {
@@ -292,10 +294,16 @@ fn main() -> ExitCode {
                 return ExitCode::from(0);
             }
             if json_asked(std::env::args_os().skip(1)) {
+                // The message, up to the usage and tips that follow it after a blank line.
                 let message = e.render().to_string();
-                let first = message.lines().next().unwrap_or_default();
+                let said: Vec<&str> = message
+                    .lines()
+                    .take_while(|l| !l.trim().is_empty())
+                    .map(str::trim)
+                    .collect();
+                let said = said.join(" ");
                 let json = serde_json::json!({
-                    "error": first.strip_prefix("error: ").unwrap_or(first),
+                    "error": said.strip_prefix("error: ").unwrap_or(&said),
                     "exit_code": 2,
                     "problems": [],
                 });
@@ -338,20 +346,31 @@ fn main() -> ExitCode {
 /// that the refusal is also given as JSON (see [`json_errors`]).
 fn json_asked(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
     let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+    // Options end at `--`: what follows is paths.
+    let args = &args[..args.iter().position(|a| a == "--").unwrap_or(args.len())];
     let command_wants = matches!(
         args.iter()
             .find(|a| !a.starts_with('-'))
             .map(String::as_str),
         Some("run" | "check")
     );
-    let json = args.iter().enumerate().any(|(i, a)| {
-        a == "--format=json" || (a == "--format" && args.get(i + 1).is_some_and(|v| v == "json"))
-    });
-    let stdout_taken = args.iter().enumerate().any(|(i, a)| {
-        ["--trace", "--chart", "--junit"].contains(&a.as_str())
-            && args
-                .get(i + 1)
-                .is_some_and(|v| v == "-" || matches!(landing(Path::new(v)), Landing::Fd(1)))
+    // The values of option `name`, written `--name value` or `--name=value`.
+    let values = |name: &str| -> Vec<&str> {
+        let eq = format!("{name}=");
+        args.iter()
+            .enumerate()
+            .filter_map(|(i, a)| match a.strip_prefix(&eq) {
+                Some(v) => Some(v),
+                None if a == name => args.get(i + 1).map(String::as_str),
+                None => None,
+            })
+            .collect()
+    };
+    let json = values("--format").contains(&"json");
+    let stdout_taken = ["--trace", "--chart", "--junit"].iter().any(|o| {
+        values(o)
+            .iter()
+            .any(|v| *v == "-" || matches!(landing(Path::new(v)), Landing::Fd(1)))
     });
     command_wants && json && !stdout_taken
 }
