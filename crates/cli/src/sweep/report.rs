@@ -732,7 +732,8 @@ fn dup_facts(r: &Report, rate: &str) -> String {
                 ),
                 Some((c, m)) if none.is_empty() => match least {
                     Some((l, lm)) if l != c => format!(
-                        "{label}: seen in every cell, from {} ({}) to {} ({})",
+                        "{label}: seen in every cell{}, from {} ({}) to {} ({})",
+                        if idle { " that issued purchases" } else { "" },
                         sig(lm),
                         at(l),
                         sig(m),
@@ -2249,6 +2250,48 @@ mod tests {
             !idempotent_at_3.iter().any(|t| t.contains("every seed")),
             "{idempotent_at_3:?}"
         );
+    }
+
+    /// Regression: a series that saw duplicates in every cell that issued purchases, beside
+    /// one that issued none, was "seen in every cell".
+    #[test]
+    fn a_series_seen_in_every_cell_that_issued_purchases_says_so() {
+        let m = manifest(
+            2,
+            &["naive", "idempotent"],
+            &["1", "2", "3"],
+            &[INTENTS, DUP_N, DUP, P99],
+        );
+        let cell = |intents: f64, dups: f64| {
+            let each = |v: f64| vec![if intents > 0.0 { v } else { 0.0 }; 2];
+            rows(
+                &m,
+                vec![
+                    vec![intents; 2],
+                    vec![dups; 2],
+                    each(dups * 1e4),
+                    each(300.0),
+                ],
+            )
+        };
+        let cells = [
+            cell(100.0, 2.0),
+            cell(100.0, 3.0),
+            cell(0.0, 0.0),
+            cell(100.0, 0.0),
+            cell(100.0, 0.0),
+            cell(100.0, 0.0),
+        ];
+        let r = build(&m, &cells);
+        let dups = charts(&r)
+            .into_iter()
+            .find(|c| c.stem == "duplicates")
+            .expect("the duplicates chart");
+        let said = format!(
+            "{}: seen in every cell that issued purchases, from",
+            given("naive")
+        );
+        assert!(dups.text.contains(&said), "{said} in {}", dups.text);
     }
 
     /// Regression (the failures chart's words gave a rate none saw as "0%", where the table
