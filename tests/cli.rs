@@ -1236,6 +1236,14 @@ fn bench_load_of_stretches_the_terminals_arrivals() {
     assert!(bad.stderr.contains("--load-of 3000"), "{}", bad.stderr);
 }
 
+/// The numbers of each line of a table that starts with one (its rows, not its headings).
+fn table_rows(text: &str) -> Vec<Vec<f64>> {
+    text.lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .map(numbers)
+        .collect()
+}
+
 #[test]
 fn bench_queue_measures_both_queues_at_each_size() {
     let o = payfault(&["bench", "--queue", "--max-pending", "10000"]);
@@ -1245,12 +1253,7 @@ fn bench_queue_measures_both_queues_at_each_size() {
         "{}",
         o.stdout
     );
-    let rows: Vec<Vec<f64>> = o
-        .stdout
-        .lines()
-        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
-        .map(numbers)
-        .collect();
+    let rows = table_rows(&o.stdout);
     assert_eq!(rows.len(), 2, "{}", o.stdout);
     for (r, pending) in rows.iter().zip([1_000.0, 10_000.0]) {
         // pending; then holds/s, ns/hold, wall s and peak MiB of each queue; then the ratio.
@@ -1270,12 +1273,7 @@ fn bench_memory_measures_both_reads_at_each_size() {
     let o = payfault(&["bench", "--memory", "--max-mib", "3"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.starts_with("bench --memory: "), "{}", o.stdout);
-    let rows: Vec<Vec<f64>> = o
-        .stdout
-        .lines()
-        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
-        .map(numbers)
-        .collect();
+    let rows = table_rows(&o.stdout);
     // MiB; ns a chased read; ns an independent read.
     let sizes: Vec<f64> = rows.iter().map(|r| r[0]).collect();
     assert_eq!(sizes, [1.0, 2.0, 3.0], "{}", o.stdout);
