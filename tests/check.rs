@@ -1157,6 +1157,24 @@ fn junit_on_standard_output_keeps_it_to_itself() {
         assert!(xml.trim_end().ends_with("</testsuites>"), "{format}: {xml}");
         assert!(stderr(&out).contains("late-duplicate"), "{format}");
     }
+    // Regression: a refused check wrote no report there (standard output is a link on Linux,
+    // and links are not written through for a refusal), and no JSON either: nothing at all.
+    for junit in ["-", "/dev/stdout"] {
+        for format in ["text", "json"] {
+            let out = payfault(
+                &["check", "none.ron", "--junit", junit, "--format", format],
+                &dir,
+            );
+            assert_eq!(out.status.code(), Some(2), "{junit} {format}");
+            let xml = stdout(&out);
+            assert!(
+                xml.starts_with("<?xml")
+                    && xml.contains("errors=\"1\"")
+                    && xml.contains("none.ron"),
+                "{junit} {format}: {xml}"
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

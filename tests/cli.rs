@@ -2028,12 +2028,24 @@ fn every_column_of_results_is_defined_in_the_metrics_reference() {
     let _ = std::fs::remove_dir_all(&out);
     let head: Vec<&str> = results.lines().next().unwrap().split(',').collect();
     let first = head.iter().position(|c| *c == "seed").unwrap() + 1;
+    // The names in the first cell of each row of the table of one run's columns.
     let doc = std::fs::read_to_string(workspace("docs/metrics.md")).unwrap();
+    let table = doc
+        .split("## One run")
+        .nth(1)
+        .and_then(|t| t.split("\n## ").next())
+        .expect("the section of one run's columns");
+    let defined: Vec<&str> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|l| l.split(" |").next())
+        .flat_map(|cell| cell.split(", "))
+        .filter_map(|n| n.strip_prefix('`')?.strip_suffix('`'))
+        .collect();
     let columns = &head[first..];
     assert!(columns.len() > 50, "{columns:?}");
-    let missing: Vec<&&str> = columns
-        .iter()
-        .filter(|c| !doc.contains(&format!("`{c}`")))
-        .collect();
-    assert!(missing.is_empty(), "not in docs/metrics.md: {missing:?}");
+    let missing: Vec<&&str> = columns.iter().filter(|c| !defined.contains(c)).collect();
+    assert!(missing.is_empty(), "no row in docs/metrics.md: {missing:?}");
+    let extra: Vec<&&str> = defined.iter().filter(|d| !columns.contains(d)).collect();
+    assert!(extra.is_empty(), "rows of no column: {extra:?}");
 }

@@ -770,9 +770,12 @@ fn junit_of_a_refusal(args: &CheckArgs, e: &CliError) {
         })
     };
     let a_path_given = args.paths.iter().any(|p| named(p) == named(junit));
-    let a_link = junit
-        .symlink_metadata()
-        .is_ok_and(|m| m.file_type().is_symlink());
+    // A descriptor of this process (`-`, `/dev/stdout`) is a link on Linux, and written
+    // through, not followed.
+    let a_link = !matches!(crate::landing(junit), crate::Landing::Fd(_))
+        && junit
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink());
     let safe = !a_path_given
         && !a_link
         && !is_input(junit, &inputs)
