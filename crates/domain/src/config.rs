@@ -534,8 +534,14 @@ pub enum InProgress {
     /// such a race with 409: it saves nothing, and the terminal's policy decides what next.
     /// A link's copy of one request meets the lock too, and its 09, sent at once, usually
     /// reaches the terminal before the first copy's answer: to the terminal it is an error
-    /// reply to the attempt.
+    /// reply to the attempt. A key whose result the table already holds is answered from it,
+    /// never 09: only a request racing one still running meets the lock.
     Conflict,
+    /// Nothing guards the key: the table is read when processing starts and written when it
+    /// ends, so two requests under one key processed at the same time both post (the race
+    /// that Stripe's and brandur's locks on the key close). Whichever ends last leaves its
+    /// answer in the table. With no processing time it behaves as `Queue`.
+    Unlocked,
 }
 
 /// What the bank's idempotency table answers a key it has seen with.

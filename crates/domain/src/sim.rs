@@ -122,6 +122,11 @@ const CUT_BIT: u32 = 1 << 30;
 /// some other key), not the STAN check (the debit is under the key answered): the bank's
 /// answers say which, as a till that knows the order tells them apart.
 const ORDER_PAID_BIT: u32 = 1 << 29;
+/// Set by the bank on a purchase that claimed its key: under `in_progress: Conflict`, the
+/// purchase holds the key's lock, which only it releases; under `Unlocked`, the key was not in
+/// the idempotency table when its processing began, so it posts whatever the table holds when
+/// it ends. Bit 20, between the STAN and the round.
+const CLAIM_BIT: u32 = 1 << 20;
 /// Where a reversal's round of sends sits, and the STAN below it (at most 999,999 < 2^20).
 const ROUND_SHIFT: u32 = 21;
 const STAN_MASK: u32 = (1 << 20) - 1;
@@ -129,6 +134,10 @@ const STAN_MASK: u32 = (1 << 20) - 1;
 impl Msg {
     fn stan(&self) -> u32 {
         self.stan_repeat & STAN_MASK
+    }
+
+    fn claimed(&self) -> bool {
+        self.stan_repeat & CLAIM_BIT != 0
     }
 
     /// Which 65,536 sends of its reversal a reversal message is among, modulo 256: the
@@ -478,6 +487,8 @@ struct Bank {
     /// With `in_progress: Conflict`, the keys of the purchases the bank has admitted and not
     /// yet processed; `None` otherwise.
     in_progress: Option<BTreeSet<u64>>,
+    /// With `in_progress: Unlocked`: the table is read when a purchase's processing starts.
+    unlocked: bool,
     commits: u64,
 }
 
@@ -842,6 +853,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     .as_ref()
                     .filter(|i| i.in_progress == InProgress::Conflict)
                     .map(|_| BTreeSet::new()),
+                unlocked: b
+                    .idempotency
+                    .as_ref()
+                    .is_some_and(|i| i.in_progress == InProgress::Unlocked),
                 commits: 0,
             },
             bank_reply: b.reply_delay.0.clone(),
@@ -1666,8 +1681,19 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         self.trace_msg(to, "deliver", slot, Some(from), None);
         if self.bank.in_progress.is_some() && kind == Kind::Purchase && to == self.bank_node() {
             let key = self.msgs[slot as usize].key;
+            let now = self.sched.now();
+            // A key whose result the table holds is answered from it: nothing runs under it.
+            let done = self
+                .bank
+                .idem
+                .as_mut()
+                .is_some_and(|t| t.lookup(key, now).is_some());
             let busy = self.bank.in_progress.as_mut().expect("checked");
-            if !busy.insert(key) {
+            let claimed = !done && busy.insert(key);
+            if claimed {
+                self.msgs[slot as usize].stan_repeat |= CLAIM_BIT;
+            }
+            if !done && !claimed {
                 self.c.conflicts += 1;
                 self.trace_msg(
                     to,
@@ -1736,16 +1762,39 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             self.c.overload_drops += 1;
             self.trace_msg(node, "lost", slot, None, Some(format_args!("queue full")));
             if node == self.bank_node() {
-                let key = self.msgs[slot as usize].key;
-                if let Some(busy) = &mut self.bank.in_progress {
-                    busy.remove(&key);
-                }
+                self.release_claim(slot);
             }
             self.free_slot(slot);
         }
     }
 
+    /// Releases the key's lock if purchase `slot` holds it (`in_progress: Conflict`).
+    fn release_claim(&mut self, slot: u32) {
+        let m = &self.msgs[slot as usize];
+        if let (Some(busy), true) = (&mut self.bank.in_progress, m.claimed()) {
+            busy.remove(&m.key);
+        }
+    }
+
+    /// With `in_progress: Unlocked`, reads the idempotency table for purchase `slot` as the
+    /// bank starts processing it, and keeps what it found in the message (its code plus one,
+    /// or 0 for none) for the commit.
+    #[cold]
+    fn read_key_unlocked(&mut self, slot: u32) {
+        let now = self.sched.now();
+        let m = &mut self.msgs[slot as usize];
+        let found = self.bank.idem.as_mut().and_then(|t| t.lookup(m.key, now));
+        m.rc = found.map_or(0, |c| c + 1);
+        m.stan_repeat |= CLAIM_BIT;
+    }
+
     fn start_service(&mut self, node: Node, slot: u32) {
+        if self.bank.unlocked
+            && node == self.bank_node()
+            && self.msgs[slot as usize].kind == Kind::Purchase
+        {
+            self.read_key_unlocked(slot);
+        }
         let (epoch, d, lane, intent) = {
             let m = &self.msgs[slot as usize];
             let ident = [
@@ -1822,10 +1871,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let m = self.msgs[slot as usize].clone();
         let code = match m.kind {
             Kind::Purchase => {
-                if let Some(busy) = &mut self.bank.in_progress {
-                    busy.remove(&m.key);
-                }
-                let cached = self.bank.idem.as_mut().and_then(|t| t.lookup(m.key, now));
+                self.release_claim(slot);
+                let cached = if self.bank.unlocked && m.claimed() {
+                    // What the table held when processing began, whatever it holds now.
+                    m.rc.checked_sub(1)
+                } else {
+                    self.bank.idem.as_mut().and_then(|t| t.lookup(m.key, now))
+                };
                 let order_paid = self.sc.bank.order_dedup.is_some_and(|w| {
                     self.bank
                         .intents
