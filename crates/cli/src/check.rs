@@ -555,11 +555,8 @@ fn write_shrunk(
     let chart = dir.join(format!("{stem}.seed-{seed}.svg"));
     not_an_input(&file, inputs, "the shrunk scenario").map_err(place)?;
     not_an_input(&chart, inputs, "the chart of the shrunk scenario").map_err(place)?;
-    let body = ron::ser::to_string_pretty(
-        &shrunk.scenario,
-        ron::ser::PrettyConfig::default().struct_names(true),
-    )
-    .map_err(|e| CliError::Usage(format!("cannot write the shrunk scenario: {e}")))?;
+    let body = payfault_domain::to_ron(&shrunk.scenario)
+        .map_err(|e| CliError::Usage(format!("the shrunk scenario {e}")))?;
     let header = format!(
         "// Shrunk by `payfault check` from {} seed {seed}: the smallest run found that still violates {property}{}.\n\
          // {} -> {} purchases, {} -> {} faults, {} -> {} events. Replay: payfault run {}\n",

@@ -232,7 +232,7 @@ impl fmt::Display for Verdict {
 /// whatever the number of threads.
 ///
 /// The scenario is first held to the rules a file is ([`Scenario::validated`]):
-/// [`SimError::Invalid`] otherwise, and for an empty range of seeds. A run that stops (at a
+/// [`SimError::Invalid`] otherwise; an empty range of seeds is [`SimError::NoSeeds`]. A run that stops (at a
 /// limit of the scenario, or out of memory for its tables) ends the check there, as a
 /// [`Problem::Stopped`] of the verdict: the seeds after it are not part of the tally, even
 /// those another thread has run.
@@ -243,11 +243,10 @@ pub fn check_with<P: RetryPolicy + Sync + ?Sized>(
 ) -> Result<Verdict, SimError> {
     let sc = &sc.validated().map_err(|e| SimError::Invalid(e.message))?;
     if seeds.is_empty() {
-        return Err(SimError::Invalid(format!(
-            "no seed to check: the range {}..={} is empty",
-            seeds.start(),
-            seeds.end()
-        )));
+        return Err(SimError::NoSeeds {
+            start: *seeds.start(),
+            end: *seeds.end(),
+        });
     }
     let count = (seeds.end() - seeds.start()).saturating_add(1);
     // Only the first stop counts, so a seed after one already seen need not run; and the

@@ -25,5 +25,5 @@ pub use config::{PolicyKind, Property, Scenario};
 pub use oracle::{Answer, Rule, Violation};
 pub use policy::{Action, Builtin, Failure, FailureCtx, KeyMode, RetryPolicy};
 pub use run::{run, run_with, Summary};
-pub use scenario::{from_ron, ScenarioError};
+pub use scenario::{from_ron, to_ron, ScenarioError};
 pub use sim::{Outcome, Sim, SimError};

@@ -46,18 +46,58 @@ impl Scenario {
     /// The scenario as a file would give it: written out as RON and read back, so that one
     /// built or changed in code meets every rule a file does (each field's range, the parts'
     /// agreement) and is normalised as a file is (`workload.only` sorted, say). The error's
-    /// message says what is wrong and which field; its line and column are those of the
-    /// scenario written out.
+    /// message starts with the path of the field it is about (`acquirer.servers: expected at
+    /// least 1, found 0`); its line and column are those of [`to_ron`]'s text.
     pub fn validated(&self) -> Result<Scenario, ScenarioError> {
-        let text =
-            ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default().struct_names(true))
-                .map_err(|e| ScenarioError {
-                    line: 1,
-                    col: 1,
-                    message: format!("cannot be written out as RON: {e}"),
-                })?;
-        from_ron(&text)
+        let text = to_ron(self).map_err(|e| ScenarioError {
+            line: 1,
+            col: 1,
+            message: e,
+        })?;
+        from_ron(&text).map_err(|mut e| {
+            if let Some(path) = field_path(&text, e.line, e.col) {
+                e.message = format!("{path}: {}", e.message);
+            }
+            e
+        })
     }
+}
+
+/// The scenario written as RON, as a scenario file holds it (struct names included), which
+/// [`from_ron`] reads back; an error only for a value RON cannot write (a non-finite number).
+pub fn to_ron(sc: &Scenario) -> Result<String, String> {
+    ron::ser::to_string_pretty(sc, ron::ser::PrettyConfig::default().struct_names(true))
+        .map_err(|e| format!("cannot be written out as RON: {e}"))
+}
+
+/// The dotted path of the field whose value holds line `line`, column `col` (from 1, in
+/// characters) of `text`: `links.acquirer_bank.drop`. The entries of a list are not numbered.
+fn field_path(text: &str, line: usize, col: usize) -> Option<String> {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.checked_sub(1)?)
+        .map(str::len)
+        .sum();
+    let rest = text.get(start..)?;
+    let within = rest
+        .char_indices()
+        .nth(col.saturating_sub(1))
+        .map_or(rest.len(), |(i, _)| i);
+    // A place at a field's name (`links: ...`) is about that field: read past its `:`.
+    let at = &rest[within..];
+    let name = at
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(at.len());
+    let past = match at[name..].trim_start().strip_prefix(':') {
+        Some(after) if name > 0 => at.len() - after.len(),
+        _ => 0,
+    };
+    let names: Vec<&str> = Context::at(text, start + within + past)
+        .frames
+        .iter()
+        .filter_map(|f| f.1)
+        .collect();
+    (!names.is_empty()).then(|| names.join("."))
 }
 
 /// The column (from 1) that an editor shows for byte column `col` of `line`: RON counts

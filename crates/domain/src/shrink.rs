@@ -367,7 +367,9 @@ pub fn shrink(
 
 /// [`shrink`] under any policy, such as one of your own: every try runs `policy`. The shrunk
 /// scenario keeps the scenario's `policy` settings (a file cannot name your code), so it
-/// fails as written when run with `policy` again ([`crate::run_with`]). The scenario is
+/// fails as written when run with `policy` again ([`crate::run_with`]); its description names
+/// `policy` ([`RetryPolicy::describe`]) when that is not the scenario's built-in one, since
+/// `payfault run` of the file runs the built-in one. The scenario is
 /// first held to the rules a scenario file is, as [`crate::run_with`] does.
 pub fn shrink_with(
     sc: &Scenario,
@@ -406,9 +408,20 @@ pub fn shrink_with(
     cur.faults.random_crashes.clear();
     cur.seed = Some(seed);
     cur.check_seeds = None;
+    // A policy of the caller's own cannot be named in the file, whose `policy:` block
+    // `payfault run` would use: say so where a reader of the file sees it.
+    let own = policy.describe();
+    let under = if own == Builtin::new(sc.policy.clone()).describe() {
+        String::new()
+    } else {
+        format!(
+            " under the policy {own:?}, which this file cannot name: run with the `policy:` \
+             below, it may not fail"
+        )
+    };
     // What failed, then what the scenario was written to show.
     cur.description = format!(
-        "{} (shrunk from seed {seed}: {} {}){}",
+        "{} (shrunk from seed {seed}{under}: {} {}){}",
         sc.name,
         first.rule,
         first.detail,

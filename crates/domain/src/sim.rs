@@ -619,6 +619,10 @@ pub enum SimError {
     /// (see [`Scenario::validated`]).
     #[error("the scenario is not valid: {0}")]
     Invalid(String),
+    /// [`crate::check_with`] was given a range that holds no seed (`2..=1`, or one already
+    /// used up): the caller's mistake, not the scenario's.
+    #[error("no seed to check: the range {start}..={end} is empty")]
+    NoSeeds { start: u64, end: u64 },
 }
 
 impl SimError {
@@ -631,9 +635,10 @@ impl SimError {
                 !matches!(e, EngineError::InPast { .. })
             }
             SimError::Endless { .. } => true,
-            SimError::TooLarge { .. } | SimError::NotReplayable { .. } | SimError::Invalid(_) => {
-                false
-            }
+            SimError::TooLarge { .. }
+            | SimError::NotReplayable { .. }
+            | SimError::Invalid(_)
+            | SimError::NoSeeds { .. } => false,
         }
     }
 }

@@ -135,7 +135,12 @@ fn check_with_gives_the_verdict_of_payfault_check() {
     used_up.next();
     assert!(matches!(
         check_with(&sc, used_up, &OurPolicy { fresh_keys: false }),
-        Err(payfault_domain::SimError::Invalid(_))
+        Err(payfault_domain::SimError::NoSeeds { start: 5, end: 5 })
+    ));
+    let (start, end) = (2, 1);
+    assert!(matches!(
+        check_with(&sc, start..=end, &OurPolicy { fresh_keys: false }),
+        Err(payfault_domain::SimError::NoSeeds { start: 2, end: 1 })
     ));
 
     // Expecting the break it shows, the verdict is met; expecting one it never shows, not.
@@ -243,6 +248,13 @@ fn a_failure_of_our_policy_shrinks_under_our_policy() {
     assert!(shrunk.after.intents < shrunk.before.intents, "{shrunk:?}");
     let again = run_with(&shrunk.scenario, seed, &ours, &mut NoTrace).unwrap();
     assert!(again.violated().contains(&dup));
+    // The file cannot name our policy; its description says so, as `payfault run` of it
+    // would hold.
+    let d = &shrunk.scenario.description;
+    assert!(
+        d.contains("under the policy \"ours-with-fresh-keys\", which this file cannot name"),
+        "{d}"
+    );
     // The built-in policy has nothing to shrink on that seed.
     assert!(matches!(
         shrink(&sc, seed, dup, Limit::default()),
@@ -261,6 +273,39 @@ fn a_scenario_changed_in_code_is_held_to_the_rules_of_a_file() {
     let e = run_with(&broken, 1, &policy, &mut NoTrace).unwrap_err();
     assert!(matches!(e, payfault_domain::SimError::Invalid(_)), "{e}");
     assert!(e.to_string().contains("acquirer_bank"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("the scenario is not valid: links: "),
+        "{e}"
+    );
+
+    // Regression (a value out of range named no field): the message gave the rule alone,
+    // the same for every field with that rule, and a line of text the caller never sees.
+    let mut zero_servers = scenario(true);
+    zero_servers.acquirer.servers.0 = 0;
+    let mut nan_drop = scenario(true);
+    nan_drop.links.terminal_acquirer.drop.value = f64::NAN;
+    let mut zero_attempts = scenario(true);
+    zero_attempts.policy.max_attempts.0 = 0;
+    for (sc, field) in [
+        (
+            zero_servers,
+            "the scenario is not valid: acquirer.servers: expected at least 1",
+        ),
+        (
+            nan_drop,
+            "the scenario is not valid: links.terminal_acquirer.drop: expected a probability",
+        ),
+        (
+            zero_attempts,
+            "the scenario is not valid: policy.max_attempts: expected at least 1",
+        ),
+    ] {
+        let e = run_with(&sc, 1, &policy, &mut NoTrace)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(field), "{e}");
+    }
 
     let mut listed = scenario(true);
     listed.workload.only = Some(vec![30, 2]);

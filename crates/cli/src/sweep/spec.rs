@@ -837,11 +837,8 @@ fn build_cells(spec: &Spec, src: &Src, total: usize) -> Result<Vec<Cell>, LoadEr
                 return Err(blame(&builder, &settings, message))
             }
         };
-        let scenario_text = ron::ser::to_string_pretty(
-            &scenario,
-            ron::ser::PrettyConfig::default().struct_names(true),
-        )
-        .map_err(|e| src.err(0, format!("cannot write a cell's scenario: {e}")))?;
+        let scenario_text = payfault_domain::to_ron(&scenario)
+            .map_err(|e| src.err(0, format!("a cell's scenario {e}")))?;
         let hash = fnv64(
             format!(
                 "payfault {}\nseeds {} from {}\n{scenario_text}",
