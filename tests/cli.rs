@@ -1954,6 +1954,63 @@ fn a_model_too_large_for_memory_exits_2_naming_the_field() {
     );
 }
 
+/// Regression (running out of memory mid-run aborted): a run whose messages outgrow the memory
+/// given ended with exit 134 and a backtrace, no JSON error object, and its trace left as a
+/// hidden temporary file. It now exits 2 saying what to lower, as JSON under `--format json`,
+/// with the trace kept as `FILE.partial`.
+#[test]
+fn a_run_that_outgrows_memory_exits_2_keeping_its_partial_trace() {
+    let dir = fresh_dir("outgrows");
+    let file = workspace("tests/limits/a-run-that-outgrows-memory.ron");
+    let trace = dir.join("t.jsonl");
+    for args in [
+        vec!["run", "--format", "json"],
+        vec!["run", "--trace", trace.to_str().unwrap()],
+        vec!["check", "--seeds", "2", "--format", "json"],
+    ] {
+        // 300 MB of address space: enough to start, not for the run's messages.
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 300000 && exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_payfault"))
+            .args(&args)
+            .arg(&file)
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("error: out of memory: an allocation of ")
+                && stderr
+                    .contains("Lower the scenario's terminals, purchases or limits.max_pending"),
+            "{args:?}: {stderr}"
+        );
+        if args.contains(&"json") {
+            let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+            assert_eq!(v["exit_code"], 2, "{stdout}");
+            assert!(
+                v["error"].as_str().unwrap().starts_with("out of memory"),
+                "{stdout}"
+            );
+        }
+    }
+    let partial = dir.join("t.jsonl.partial");
+    let kept = std::fs::read_to_string(&partial).expect("the trace is kept as .partial");
+    assert!(kept.starts_with("{\"n\":1,"), "{:.200}", kept);
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        names,
+        [std::ffi::OsString::from("t.jsonl.partial")],
+        "no temporary is left"
+    );
+}
+
 /// `-` is standard output, as Unix tools take it: a trace, chart or JUnit report given `-`
 /// goes there, the summary or verdict to standard error, and no file named `-` appears.
 #[test]

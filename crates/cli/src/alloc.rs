@@ -9,8 +9,20 @@
 //! behaviour is otherwise the system's.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub struct HugeAlloc;
+
+/// The size of the last allocation the system refused, 0 if none: an abort that follows one is
+/// the standard library's answer to running out of memory (see [`crate::interrupt`]).
+pub static REFUSED: AtomicUsize = AtomicUsize::new(0);
+
+fn note(p: *mut u8, size: usize) -> *mut u8 {
+    if p.is_null() {
+        REFUSED.store(size.max(1), Ordering::SeqCst);
+    }
+    p
+}
 
 /// The huge page size of x86-64 and of most aarch64 kernels; where it is larger, advice on a
 /// smaller span is ignored.
@@ -24,14 +36,14 @@ unsafe impl GlobalAlloc for HugeAlloc {
         // SAFETY: the caller's contract is passed on unchanged.
         let p = unsafe { System.alloc(layout) };
         advise(p, layout.size());
-        p
+        note(p, layout.size())
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as above.
         let p = unsafe { System.alloc_zeroed(layout) };
         advise(p, layout.size());
-        p
+        note(p, layout.size())
     }
 
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
@@ -43,7 +55,7 @@ unsafe impl GlobalAlloc for HugeAlloc {
         // SAFETY: as above.
         let q = unsafe { System.realloc(p, layout, new_size) };
         advise(q, new_size);
-        q
+        note(q, new_size)
     }
 }
 

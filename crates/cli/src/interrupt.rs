@@ -67,6 +67,107 @@ extern "C" fn on_signal(signal: libc::c_int) {
     }
 }
 
+/// Whether an error that ends the command is also written to standard output as JSON (see
+/// `json_errors` in `main.rs`).
+pub static JSON_ERRORS: AtomicBool = AtomicBool::new(false);
+
+/// Running out of memory mid-run: the standard library aborts when an allocation it cannot do
+/// without is refused (tables sized up front are refused with an error of their own instead).
+/// The abort is taken here, as a refusal of the model: a traced run keeps its trace as
+/// `FILE.partial`, the message says what to change, `--format json` gets its error object,
+/// and the exit status is 2. An abort with no refused allocation before it is left alone.
+extern "C" fn on_abort(_: libc::c_int) {
+    let size = crate::alloc::REFUSED.load(Ordering::SeqCst);
+    if size == 0 {
+        // Returning lets `abort` end the process as it would have.
+        return;
+    }
+    let partial = PARTIAL.load(Ordering::SeqCst);
+    let mut buf = Line::default();
+    buf.push(b"out of memory: an allocation of ");
+    buf.number(size as u64);
+    buf.push(
+        b" bytes was refused, as the run grew: the model needs more memory than this machine \
+          (or `ulimit -v`) gives it. Lower the scenario's terminals, purchases or \
+          limits.max_pending, or run fewer --jobs",
+    );
+    if !partial.is_null() {
+        buf.push(b"; the trace up to here is in the .partial file");
+    }
+    // SAFETY: only `rename`, `write` and `_exit`, each async-signal-safe, on strings that
+    // outlive the call (`PARTIAL` is leaked, never freed).
+    unsafe {
+        if !partial.is_null() {
+            let (tmp, to) = &*partial;
+            libc::rename(tmp.as_ptr(), to.as_ptr());
+        }
+        let err = b"error: ";
+        libc::write(2, err.as_ptr().cast(), err.len());
+        libc::write(2, buf.bytes().as_ptr().cast(), buf.bytes().len());
+        libc::write(2, b"\n".as_ptr().cast(), 1);
+        if JSON_ERRORS.load(Ordering::SeqCst) && !crate::REPORT_OUT.load(Ordering::SeqCst) {
+            let mut json = Line::default();
+            json.push(b"{\n  \"error\": \"");
+            json.push(buf.bytes());
+            json.push(b"\",\n  \"exit_code\": 2,\n  \"problems\": []\n}\n");
+            libc::write(1, json.bytes().as_ptr().cast(), json.bytes().len());
+        }
+        libc::_exit(2);
+    }
+}
+
+/// A line built without allocating, for [`on_abort`]; what does not fit is cut.
+struct Line {
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl Default for Line {
+    fn default() -> Line {
+        Line {
+            buf: [0; 512],
+            len: 0,
+        }
+    }
+}
+
+impl Line {
+    fn push(&mut self, b: &[u8]) {
+        let n = b.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&b[..n]);
+        self.len += n;
+    }
+
+    fn number(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.push(&digits[i..]);
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// Takes over SIGABRT for the rest of the process, for [`on_abort`].
+pub fn install_out_of_memory() {
+    // SAFETY: the handler does only async-signal-safe work.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_abort as extern "C" fn(libc::c_int) as usize;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGABRT, &action, std::ptr::null_mut());
+    }
+}
+
 /// Takes over SIGINT and SIGTERM for the rest of the process.
 pub fn install() {
     for signal in [libc::SIGINT, libc::SIGTERM] {

@@ -313,6 +313,8 @@ fn main() -> ExitCode {
         }
     };
     let json_errors = json_errors(&cli.command);
+    interrupt::JSON_ERRORS.store(json_errors, std::sync::atomic::Ordering::SeqCst);
+    interrupt::install_out_of_memory();
     let result = match cli.command {
         Command::Run(args) => cmd_run(&args),
         Command::Bench(args) => bench::run(&args),
