@@ -2011,6 +2011,37 @@ fn a_run_that_outgrows_memory_exits_2_keeping_its_partial_trace() {
     );
 }
 
+/// Regression (whether a model fit depended on --jobs): under a memory limit that holds one
+/// run's tables and not two, `check --jobs 2` refused the model as too large for the machine,
+/// where `--jobs 1` checked it. A run refused its tables runs again alone.
+#[test]
+fn whether_a_model_fits_in_memory_does_not_depend_on_the_jobs() {
+    let file = workspace("tests/limits/four-million-terminals.ron");
+    let verdict = |jobs: &str| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 600000 && exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_payfault"))
+            .args(["check", "--seeds", "2", "--format", "json", "--jobs", jobs])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "--jobs {jobs}: {stderr}");
+        let mut v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        for timing in ["elapsed_s", "jobs"] {
+            v.as_object_mut().unwrap().remove(timing);
+        }
+        v["scenarios"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("elapsed_s");
+        v
+    };
+    assert_eq!(verdict("1"), verdict("2"));
+}
+
 /// `-` is standard output, as Unix tools take it: a trace, chart or JUnit report given `-`
 /// goes there, the summary or verdict to standard error, and no file named `-` appears.
 #[test]

@@ -381,7 +381,7 @@ fn check_one(
                 cut_short.store(true, Ordering::Relaxed);
                 return t;
             }
-            match payfault_domain::run::run_quick(sc, seed) {
+            match payfault_domain::run::fitting(|| payfault_domain::run::run_quick(sc, seed)) {
                 Ok(out) => t.add(path, seed, out),
                 Err(e) => {
                     stopped_at.fetch_min(seed, Ordering::Relaxed);

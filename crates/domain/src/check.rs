@@ -263,7 +263,7 @@ pub fn check_with<P: RetryPolicy + Sync + ?Sized>(
                 if part.stopped.is_some() || seed > stopped_at.load(Ordering::Relaxed) {
                     return part;
                 }
-                match Sim::new(sc, seed, policy, &mut NoTrace).run() {
+                match crate::run::fitting(|| Sim::new(sc, seed, policy, &mut NoTrace).run()) {
                     Ok(out) => part.add(seed, &out),
                     Err(e) => {
                         stopped_at.fetch_min(seed, Ordering::Relaxed);

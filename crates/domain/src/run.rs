@@ -1,6 +1,8 @@
 //! Running a scenario under a seed: the simulation, then, when a property broke, a replay of
 //! the same seed that collects the chain of events behind each violation.
 
+use std::sync::{PoisonError, RwLock};
+
 use serde::Serialize;
 
 use crate::config::{Property, Scenario};
@@ -52,6 +54,26 @@ impl Summary {
 /// changed in code should go through [`Scenario::validated`] first.
 pub fn run_quick(sc: &Scenario, seed: u64) -> Result<crate::sim::Outcome, SimError> {
     Sim::new(sc, seed, &Builtin::new(sc.policy.clone()), &mut NoTrace).run()
+}
+
+/// Runs `run` side by side with the other runs of this process that go through here, and
+/// once more alone, when every other has ended, if the system refused its tables
+/// ([`SimError::TooLarge`]): so whether a model fits in memory does not depend on how many
+/// run at once, and many threads refuse only what one thread does. `run` must not itself
+/// come back here.
+pub fn fitting<T>(run: impl Fn() -> Result<T, SimError>) -> Result<T, SimError> {
+    static GATE: RwLock<()> = RwLock::new(());
+    let first = {
+        let _side_by_side = GATE.read().unwrap_or_else(PoisonError::into_inner);
+        run()
+    };
+    match first {
+        Err(SimError::TooLarge { .. }) => {
+            let _alone = GATE.write().unwrap_or_else(PoisonError::into_inner);
+            run()
+        }
+        other => other,
+    }
 }
 
 /// Runs the scenario's own built-in policy.

@@ -446,8 +446,10 @@ fn run_cell(
             if crate::interrupt::interrupted() {
                 return Err(CellError::Interrupted);
             }
-            let out = payfault_domain::run::run_quick(&cell.scenario, seed)
-                .map_err(|error| CellError::Stopped { seed, error })?;
+            let out = payfault_domain::run::fitting(|| {
+                payfault_domain::run::run_quick(&cell.scenario, seed)
+            })
+            .map_err(|error| CellError::Stopped { seed, error })?;
             progress.run_done();
             Ok(row(m, info, seed, &out))
         })
