@@ -549,6 +549,13 @@ const MALFORMED: &[Malformed] = &[
         fix: Some(("attempt: 0", "attempt: 1")),
     },
     Malformed {
+        file: "scheduled-round-of-a-purchase.ron",
+        line: 16,
+        col: 13,
+        phrase: "names a message this scenario never sends: only a reversal's sends have rounds (each of 65,536 sends), expected `round: 0` for PurchaseResp, found 1",
+        fix: Some((", round: 1)", ")")),
+    },
+    Malformed {
         file: "scheduled-intent-beyond-purchases.ron",
         line: 15,
         col: 13,

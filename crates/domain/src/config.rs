@@ -1650,9 +1650,15 @@ impl Scenario {
                          `double_submit`, later ones `pay_again`)"
                     ));
                 }
-                if matches!(m.kind, MsgKind::Reversal | MsgKind::ReversalResp)
-                    && (m.attempt < REVERSAL_ATTEMPTS || m.attempt & 0xffff == 0)
-                {
+                let reversal = matches!(m.kind, MsgKind::Reversal | MsgKind::ReversalResp);
+                if !reversal && m.round != 0 {
+                    return never(format!(
+                        "only a reversal's sends have rounds (each of 65,536 sends), expected \
+                         `round: 0` for {:?}, found {}",
+                        m.kind, m.round
+                    ));
+                }
+                if reversal && (m.attempt < REVERSAL_ATTEMPTS || m.attempt & 0xffff == 0) {
                     return never(format!(
                         "a reversal's attempt is the attempt it reverses times 65,536 plus its \
                          send (65,537: the first send of the reversal of attempt 1), found {}",
