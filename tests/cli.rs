@@ -2049,6 +2049,32 @@ fn whether_a_model_fits_in_memory_does_not_depend_on_the_jobs() {
     assert_eq!(verdict("1"), verdict("2"));
 }
 
+/// Regression (a name split a one-line report): a scenario named with a newline printed its
+/// verdict line, its progress line and `run`'s header over two lines. Control characters in
+/// a name show as `?` there; JSON and JUnit escape them.
+#[test]
+fn a_name_with_a_newline_keeps_each_report_line_whole() {
+    let dir = fresh_dir("newline-name");
+    let text = std::fs::read_to_string(scenario("policy-idempotent.ron"))
+        .unwrap()
+        .replace("name: \"policy-idempotent\"", "name: \"two\\nlines\"");
+    assert!(text.contains("two\\nlines"));
+    let file = dir.join("n.ron");
+    std::fs::write(&file, text).unwrap();
+    let file = file.display().to_string();
+    let check = payfault(&["check", &file, "--seeds", "2"]);
+    let run = payfault(&["run", &file]);
+    for out in [&check.stdout, &check.stderr, &run.stdout, &run.stderr] {
+        assert!(!out.lines().any(|l| l.starts_with("lines")), "{out}");
+    }
+    assert!(check.stdout.contains("ok   two?lines"), "{}", check.stdout);
+    assert!(
+        run.stdout.starts_with("scenario two?lines  seed"),
+        "{}",
+        run.stdout
+    );
+}
+
 /// `-` is standard output, as Unix tools take it: a trace, chart or JUnit report given `-`
 /// goes there, the summary or verdict to standard error, and no file named `-` appears.
 #[test]

@@ -668,7 +668,7 @@ fn line_for(r: &ScenarioReport) -> String {
     };
     format!(
         "{status} {:<28} {}{}, expects {}; {}",
-        r.name,
+        crate::chart::one_line(&r.name),
         seeds_word(r.seeds),
         if r.seed_start == 1 {
             String::new()
@@ -883,7 +883,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         }
         progress.line(&format!(
             "checked {}: {}{}",
-            r.name,
+            crate::chart::one_line(&r.name),
             seeds_word(r.seeds),
             if r.ok { "" } else { ", expectation not met" }
         ));

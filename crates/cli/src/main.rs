@@ -887,7 +887,9 @@ fn render_text(s: &Summary, path: &Path) -> String {
     let _ = writeln!(
         o,
         "scenario {}  seed {}  policy {}",
-        s.scenario, s.seed, s.policy
+        chart::one_line(&s.scenario),
+        s.seed,
+        s.policy
     );
     let _ = writeln!(o);
     let _ = writeln!(o, "properties");

@@ -548,9 +548,10 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
                 Err(seed) => {
                     other.get_or_insert_with(|| {
                         format!(
-                            "{}: made by a different build of payfault: its row for seed \
-                             {seed} is not what this build computes for the same scenario, so \
-                             the finished cells cannot be kept",
+                            "{}: made by a different build of payfault, or changed since it \
+                             was written: its row for seed {seed} is not what this build \
+                             computes for the same scenario, so the finished cells cannot be \
+                             kept",
                             cell_path(d, &m.cells[i].id).display()
                         )
                     });
@@ -947,9 +948,9 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
         let scenario = crate::scenario_file::load(&src)?;
         if let Err(seed) = same_build(&m, cell, &scenario, r) {
             return Err(CliError::Usage(format!(
-                "{}: made by a different build of payfault: its row for seed {seed} is not what \
-                 this build computes for the same scenario; run the shard in {} again with this \
-                 build, then merge",
+                "{}: made by a different build of payfault, or changed since it was written: its \
+                 row for seed {seed} is not what this build computes for the same scenario; run \
+                 the shard in {} again with this build, then merge",
                 cell_path(from, &cell.id).display(),
                 from.display()
             )));
