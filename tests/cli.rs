@@ -263,6 +263,13 @@ const MALFORMED: &[Malformed] = &[
     },
     // Regression: a missing closing quote read only as "Expected comma", at a later line.
     Malformed {
+        file: "string-open-at-the-end.ron",
+        line: 14,
+        col: 18,
+        phrase: "this string is not closed: expected its closing `\"` before the end of the file",
+        fix: Some(("\"unfinished\n", "\"unfinished\",\n)\n")),
+    },
+    Malformed {
         file: "unterminated-string.ron",
         line: 4,
         col: 11,

@@ -257,6 +257,18 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
             }
             .to_string(),
         },
+        // The file ends inside a string: point at its opening quote.
+        ron::Error::ExpectedStringEnd => {
+            let l = text.split('\n').nth(line.saturating_sub(1)).unwrap_or("");
+            let start = up_to(l, col).rfind('"').map_or(col, |s| s + 1);
+            ScenarioError {
+                line,
+                col: on_line(start),
+                message: "this string is not closed: expected its closing `\"` before the end \
+                          of the file"
+                    .to_string(),
+            }
+        }
         _ if runaway_string(text, line).is_some() => {
             // The string ran on to the next quote, and what follows it misreads: point at
             // where it opened.
