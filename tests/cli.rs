@@ -2082,6 +2082,33 @@ fn a_name_with_a_newline_keeps_each_report_line_whole() {
     );
 }
 
+/// Regression (a chart held every record of its payment): a payment whose reversal is
+/// repeated through an outage has millions of records, and its chart took gigabytes of memory
+/// and of SVG. The chart draws the first 2,000 and says how many it left out.
+#[test]
+fn a_chart_of_a_payment_with_millions_of_records_draws_its_first() {
+    let dir = fresh_dir("chart-cap");
+    let svg = dir.join("c.svg");
+    let o = payfault(&[
+        "run",
+        workspace("tests/limits/a-payment-with-millions-of-records.ron")
+            .to_str()
+            .unwrap(),
+        "--chart",
+        svg.to_str().unwrap(),
+        "--intent",
+        "0",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.len() < 4 << 20, "{} bytes of SVG", text.len());
+    assert!(
+        text.contains("(its first 2000 records; ") && text.contains(" later ones left out)"),
+        "{:.600}",
+        text
+    );
+}
+
 /// `-` is standard output, as Unix tools take it: a trace, chart or JUnit report given `-`
 /// goes there, the summary or verdict to standard error, and no file named `-` appears.
 #[test]

@@ -11,16 +11,37 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::CliError;
 
-/// Keeps one intent's records and every crash and recovery.
+/// Keeps one intent's records and every crash and recovery, the first [`CHART_RECORDS`] of
+/// them: a payment whose reversal is repeated every nanosecond through an outage has millions,
+/// which no chart shows and whose SVG would take gigabytes.
 pub struct IntentRecorder {
     pub intent: u64,
     pub events: Vec<TraceEvent>,
+    /// Records past the first [`CHART_RECORDS`], counted and left out.
+    pub left_out: u64,
+}
+
+/// The most records a chart draws.
+pub const CHART_RECORDS: usize = 2_000;
+
+impl IntentRecorder {
+    pub fn new(intent: u64) -> IntentRecorder {
+        IntentRecorder {
+            intent,
+            events: Vec::new(),
+            left_out: 0,
+        }
+    }
 }
 
 impl Tracer for IntentRecorder {
     fn record(&mut self, e: TraceEvent) {
         if e.intent == Some(self.intent) || matches!(e.what, "crash" | "recover") {
-            self.events.push(e);
+            if self.events.len() < CHART_RECORDS {
+                self.events.push(e);
+            } else {
+                self.left_out += 1;
+            }
         }
     }
 }
@@ -106,10 +127,18 @@ pub fn draw(rec: &IntentRecorder, path: &Path, title: &str) -> Result<(), CliErr
         |r: Result<(), DrawingAreaErrorKind<std::io::Error>>| r.map_err(|e| err(e.to_string()));
     draw(root.draw(&Text::new(
         format!(
-            "{title}: intent {}, {:.3} s to {:.3} s",
+            "{title}: intent {}, {:.3} s to {:.3} s{}",
             rec.intent,
             t0 as f64 / 1e9,
-            t1 as f64 / 1e9
+            t1 as f64 / 1e9,
+            if rec.left_out == 0 {
+                String::new()
+            } else {
+                format!(
+                    " (its first {CHART_RECORDS} records; {} later ones left out)",
+                    rec.left_out
+                )
+            }
         ),
         (20, 24),
         font.clone(),

@@ -620,10 +620,7 @@ fn draw_failure(
         return Ok(None);
     };
     let policy = payfault_domain::Builtin::new(sc.policy.clone());
-    let mut rec = crate::chart::IntentRecorder {
-        intent,
-        events: Vec::new(),
-    };
+    let mut rec = crate::chart::IntentRecorder::new(intent);
     payfault_domain::run_with(sc, seed, &policy, &mut rec).map_err(stopped)?;
     crate::chart::draw(
         &rec,

@@ -709,10 +709,7 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
                     "--chart needs --intent K when no property was violated: no chart drawn".into(),
                 )
             })?;
-        let mut rec = chart::IntentRecorder {
-            intent,
-            events: Vec::new(),
-        };
+        let mut rec = chart::IntentRecorder::new(intent);
         payfault_domain::run_with(&sc, seed, &policy, &mut rec)
             .map_err(|e| at(CliError::from(e)))?;
         chart::draw(
