@@ -26,43 +26,54 @@ pub fn parse_jobs(s: &str) -> Result<usize, String> {
 /// `./` in front, so that the command it is pasted into does not take it for an option. A
 /// path with a control character (a line break, say) is written in ANSI-C quotes (`$'…'`, of
 /// bash, zsh, ksh and POSIX sh since 2024) with the character escaped, so that the command
-/// stays on one line and names the same file.
+/// stays on one line and names the same file; so is a name that is not UTF-8, its other bytes
+/// escaped the same way.
 pub fn quote(path: &Path) -> String {
-    let s = path.to_string_lossy();
-    let s = if s.starts_with('-') {
-        format!("./{s}").into()
-    } else {
-        s
+    use std::os::unix::ffi::OsStrExt;
+    let raw = path.as_os_str().as_bytes();
+    let dash: &[u8] = if raw.starts_with(b"-") { b"./" } else { b"" };
+    let raw = [dash, raw].concat();
+    let s = match std::str::from_utf8(&raw) {
+        Ok(s) => s,
+        Err(_) => return ansi_c(&raw),
     };
     let plain = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-+,:=@%".contains(c));
     if plain {
-        s.into_owned()
+        s.to_string()
     } else if s.chars().any(char::is_control) {
-        let mut q = String::from("$'");
-        for c in s.chars() {
+        ansi_c(&raw)
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// `raw` in ANSI-C quotes, each control character and each byte that is not part of UTF-8 as
+/// three octal digits, which no following character can extend (a hex escape may take more
+/// digits in some shells).
+fn ansi_c(raw: &[u8]) -> String {
+    let mut q = String::from("$'");
+    let octal = |q: &mut String, bytes: &[u8]| {
+        for b in bytes {
+            q.push_str(&format!("\\{b:03o}"));
+        }
+    };
+    for chunk in raw.utf8_chunks() {
+        for c in chunk.valid().chars() {
             match c {
                 '\\' => q.push_str(r"\\"),
                 '\'' => q.push_str(r"\'"),
                 '\n' => q.push_str(r"\n"),
                 '\t' => q.push_str(r"\t"),
-                c if c.is_control() => {
-                    let mut bytes = [0; 4];
-                    // Three octal digits, which no following character can extend (a
-                    // hex escape may take more digits in some shells).
-                    for b in c.encode_utf8(&mut bytes).bytes() {
-                        q.push_str(&format!("\\{b:03o}"));
-                    }
-                }
+                c if c.is_control() => octal(&mut q, c.encode_utf8(&mut [0; 4]).as_bytes()),
                 c => q.push(c),
             }
         }
-        q.push('\'');
-        q
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
+        octal(&mut q, chunk.invalid());
     }
+    q.push('\'');
+    q
 }
 
 /// `text` for a terminal: every control character but line breaks and tabs as `?`, so that a
@@ -109,6 +120,29 @@ mod tests {
             let q = quote(Path::new(path));
             assert_eq!(q, word);
             assert_eq!(printable(&q), q, "no control character is left");
+        }
+    }
+
+    /// Regression: a name that is not UTF-8 came out with `�` in place of its bytes, and the
+    /// replay command named a file that does not exist. A shell reads the escapes back into
+    /// the same bytes.
+    #[test]
+    fn a_path_that_is_not_utf8_comes_out_byte_for_byte() {
+        use std::os::unix::ffi::OsStrExt;
+        for (bytes, word) in [
+            (&b"\xff.ron"[..], r"$'\377.ron'"),
+            (&b"-\xc3(x's.ron"[..], r"$'./-\303(x\'s.ron'"),
+        ] {
+            let path = Path::new(std::ffi::OsStr::from_bytes(bytes));
+            assert_eq!(quote(path), word);
+            if let Ok(out) = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(format!("printf %s {word}"))
+                .output()
+            {
+                let want = [if bytes[0] == b'-' { &b"./"[..] } else { b"" }, bytes].concat();
+                assert_eq!(out.stdout, want, "bash reads {word} back");
+            }
         }
     }
 
