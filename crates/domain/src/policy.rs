@@ -78,6 +78,18 @@ pub enum Action {
 /// sent only before the `deadline` and while the attempts are below its `max_attempts`. A policy
 /// that keeps a transaction going past [`crate::sim::PER_TXN`] attempts, or past as many
 /// inquiries the bank answered, stops the run with [`crate::SimError::Endless`].
+///
+/// The other settings of the `policy:` block configure [`crate::Builtin`] alone, and a policy
+/// of one's own that wants them reads them from the scenario itself:
+///
+/// | `policy:` setting | under a policy of one's own |
+/// | --- | --- |
+/// | `deadline` | bounds a retry that waited behind reversals, and the hedge |
+/// | `max_attempts` | bounds the hedge only; retries are the policy's ([`Action`]) |
+/// | `kind`, `timeout`, `backoff`, `hedge_after`, `budget` | not read: [`RetryPolicy::timeout`], [`RetryPolicy::on_failure`]'s pauses, [`RetryPolicy::hedge_after`], [`RetryPolicy::budget`] |
+/// | `reversal`, `reverse_late_approvals` | not read: [`RetryPolicy::reversal_timeout`], [`RetryPolicy::reversal_max_sends`], [`RetryPolicy::reverse_late_approvals`] |
+///
+/// A file refuses a zero `timeout`; what [`RetryPolicy::timeout`] answers is not checked.
 pub trait RetryPolicy {
     fn name(&self) -> &str;
     /// How long to wait for a reply to a purchase attempt or an inquiry.
