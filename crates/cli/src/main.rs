@@ -877,151 +877,16 @@ impl<W: Write> JsonLines<W> {
     }
 }
 
+/// The summary as text ([`Summary`]'s `Display`), with the command that replays the run when
+/// a property broke.
 fn render_text(s: &Summary, path: &Path) -> String {
-    use std::fmt::Write as _;
-    let m = &s.metrics;
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "scenario {}  seed {}  policy {}",
-        chart::one_line(&s.scenario),
-        s.seed,
-        s.policy
-    );
-    let _ = writeln!(o);
-    let _ = writeln!(o, "properties");
-    for p in &s.properties {
-        let _ = writeln!(
-            o,
-            "  {:<22} {}",
-            p.property.name(),
-            if p.held { "held" } else { "VIOLATED" }
-        );
-    }
-    let _ = writeln!(o);
-    let rows: Vec<(&str, String)> = vec![
-        ("intents", m.intents.to_string()),
-        (
-            "approved / declined / failed",
-            format!("{} / {} / {}", m.approved, m.declined, m.failed),
-        ),
-        (
-            "duplicate debits (permanent)",
-            format!(
-                "{}  ({:.1} per million)",
-                m.duplicate_permanent, m.duplicates_per_million_permanent
-            ),
-        ),
-        (
-            "duplicate debits (transient)",
-            format!(
-                "{}  ({:.1} per million)",
-                m.duplicate_transient, m.duplicates_per_million_transient
-            ),
-        ),
-        (
-            "intents charged more than once",
-            format!(
-                "{} standing, {} put right",
-                m.duplicate_intents_permanent, m.duplicate_intents_transient
-            ),
-        ),
-        (
-            "charged but told failed",
-            m.charged_but_told_failed.to_string(),
-        ),
-        (
-            "told approved, not charged",
-            m.told_approved_not_charged.to_string(),
-        ),
-        (
-            "customer-visible failure rate",
-            format!("{:.4}%", m.customer_visible_failure_rate * 100.0),
-        ),
-        (
-            "completion latency p50/p95/p99/max",
-            format!(
-                "{:.1} / {:.1} / {:.1} / {:.1} ms",
-                m.completion_latency.p50_ms,
-                m.completion_latency.p95_ms,
-                m.completion_latency.p99_ms,
-                m.completion_latency.max_ms
-            ),
-        ),
-        (
-            "attempts per intent",
-            format!("{:.3}", m.attempts_per_intent),
-        ),
-        (
-            "messages per intent",
-            format!("{:.3}", m.messages_per_intent),
-        ),
-        ("inquiries", m.inquiries.to_string()),
-        (
-            "reversals sent / posted / lost",
-            format!(
-                "{} / {} / {}",
-                m.reversals_sent, m.reversals_posted, m.reversals_lost
-            ),
-        ),
-        ("late approvals", m.late_approvals.to_string()),
-        (
-            "dropped / duplicated / partitioned",
-            format!("{} / {} / {}", m.dropped, m.duplicated, m.partitioned),
-        ),
-        ("overload drops", m.overload_drops.to_string()),
-        (
-            "deduplicated (key table, STAN, order)",
-            m.dedup_hits.to_string(),
-        ),
-        ("answered 09, key in progress", m.conflicts.to_string()),
-        ("crashes", m.crashes.to_string()),
-        (
-            "peak queue acquirer/switch/bank/terminal",
-            format!(
-                "{} / {} / {} / {}",
-                m.peak_queue.acquirer,
-                m.peak_queue.switch,
-                m.peak_queue.bank,
-                m.peak_queue.terminal
-            ),
-        ),
-        ("events", m.events.to_string()),
-        ("simulated time", format!("{:.3} s", m.sim_time_s)),
-    ];
-    let _ = writeln!(o, "metrics");
-    for (k, v) in rows {
-        let _ = writeln!(o, "  {k:<40} {v}");
-    }
+    let mut o = s.to_string();
     if s.violation_count > 0 {
-        let _ = writeln!(o);
-        let _ = writeln!(
-            o,
-            "violations ({} in all, {} shown)",
-            s.violation_count,
-            s.violations.len().min(5)
-        );
-        for v in s.violations.iter().take(5) {
-            let _ = writeln!(o, "  {v}");
-            for c in v.chain.iter().take(30) {
-                let msg = c.msg.map_or(String::new(), |m| format!(" msg {m}"));
-                let _ = writeln!(
-                    o,
-                    "      event {:>8} {:>12.6} s{}  {}",
-                    c.event,
-                    c.t_ns as f64 / 1e9,
-                    msg,
-                    c.what
-                );
-            }
-        }
-        let _ = writeln!(o);
-        let _ = writeln!(
-            o,
-            "replay: payfault run {} --seed {}",
+        o.push_str(&format!(
+            "\nreplay: payfault run {} --seed {}\n",
             shell::quote(path),
             s.seed
-        );
+        ));
     }
     o
 }

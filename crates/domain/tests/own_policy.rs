@@ -68,10 +68,8 @@ fn our_policy_never_charges_twice_over_two_hundred_seeds() {
     for seed in 1..=200 {
         let s = run_with(&sc, seed, &policy, &mut NoTrace).unwrap();
         assert_eq!(
-            s.violation_count,
-            0,
-            "seed {seed}: {:?}\nreplay it with the same seed",
-            s.violations.first()
+            s.violation_count, 0,
+            "seed {seed}:\n{s}\nreplay it with the same seed"
         );
         assert_eq!(s.policy, "ours");
     }
@@ -81,11 +79,23 @@ fn our_policy_never_charges_twice_over_two_hundred_seeds() {
 fn the_same_policy_with_a_fresh_key_per_attempt_is_caught() {
     let sc = scenario(true);
     let policy = OurPolicy { fresh_keys: true };
-    let caught = (1..=50)
+    let runs: Vec<_> = (1..=50)
         .map(|seed| run_with(&sc, seed, &policy, &mut NoTrace).unwrap())
         .filter(|s| s.violated().contains(&Property::NoDuplicateDebit))
-        .count();
+        .collect();
+    let caught = runs.len();
     assert!(caught > 25, "duplicates on only {caught} of 50 seeds");
+    // A summary prints as `payfault run` prints it, the violation and its chain included.
+    let text = runs[0].to_string();
+    assert!(
+        text.starts_with("scenario cause-network-delay-naive  seed "),
+        "{text}"
+    );
+    assert!(
+        text.contains("  no-duplicate-debit     VIOLATED\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nviolations ("), "{text}");
 }
 
 /// The verdict `payfault check` gives, for a policy of our own: the scenario's expectation
