@@ -1822,9 +1822,27 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     fn on_service(&mut self, slot: u32) -> Result<(), SimError> {
         let node = self.msgs[slot as usize].to;
         let epoch = self.msgs[slot as usize].epoch;
+        let unlocked_bank = node == self.bank_node() && self.bank.unlocked;
         let srv = self.server(node);
         if srv.epoch != epoch {
             self.free_slot(slot);
+            return Ok(());
+        }
+        if unlocked_bank {
+            // The next request's processing starts as this one's ends: it reads the table
+            // after this one's commit has written it. A crash at the commit loses it, queued.
+            let next = srv.queue.pop_front();
+            if next.is_none() {
+                srv.busy -= 1;
+            }
+            self.bank_process(slot);
+            if let Some(next) = next {
+                if self.server(node).epoch == epoch {
+                    self.start_service(node, next);
+                } else {
+                    self.free_slot(next);
+                }
+            }
             return Ok(());
         }
         match srv.queue.pop_front() {
