@@ -2107,6 +2107,25 @@ fn a_chart_of_a_payment_with_millions_of_records_draws_its_first() {
         "{:.600}",
         text
     );
+
+    // Regression (the cap spent on other nodes' crashes): thousands of crashes of another
+    // terminal before purchase 90 filled the chart's records, and its chart was refused as of
+    // an intent that did not occur.
+    let svg = dir.join("c90.svg");
+    let o = payfault(&[
+        "run",
+        workspace("tests/limits/another-terminal-crashing-all-along.ron")
+            .to_str()
+            .unwrap(),
+        "--chart",
+        svg.to_str().unwrap(),
+        "--intent",
+        "90",
+    ]);
+    assert_ne!(o.code, 2, "{}", o.stderr);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("intent 90, "), "{:.600}", text);
+    assert!(!text.contains("left out"), "{:.600}", text);
 }
 
 /// `-` is standard output, as Unix tools take it: a trace, chart or JUnit report given `-`

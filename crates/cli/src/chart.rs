@@ -11,12 +11,16 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::CliError;
 
-/// Keeps one intent's records and every crash and recovery, the first [`CHART_RECORDS`] of
-/// them: a payment whose reversal is repeated every nanosecond through an outage has millions,
-/// which no chart shows and whose SVG would take gigabytes.
+/// Keeps one intent's records and the crashes and recoveries around them, the first
+/// [`CHART_RECORDS`] from the intent's first record: a payment whose reversal is repeated every
+/// nanosecond through an outage has millions, which no chart shows and whose SVG would take
+/// gigabytes. Before the intent's first record, only the last [`CHART_RECORDS`] crashes and
+/// recoveries are kept, which say what is down when it starts.
 pub struct IntentRecorder {
     pub intent: u64,
     pub events: Vec<TraceEvent>,
+    /// Records kept from the intent's first on; `None` before it.
+    since_start: Option<usize>,
     /// Records past the first [`CHART_RECORDS`], counted and left out.
     pub left_out: u64,
 }
@@ -29,6 +33,7 @@ impl IntentRecorder {
         IntentRecorder {
             intent,
             events: Vec::new(),
+            since_start: None,
             left_out: 0,
         }
     }
@@ -36,12 +41,28 @@ impl IntentRecorder {
 
 impl Tracer for IntentRecorder {
     fn record(&mut self, e: TraceEvent) {
-        if e.intent == Some(self.intent) || matches!(e.what, "crash" | "recover") {
-            if self.events.len() < CHART_RECORDS {
+        let own = e.intent == Some(self.intent);
+        if !own && !matches!(e.what, "crash" | "recover") {
+            return;
+        }
+        match &mut self.since_start {
+            None if !own => {
+                if self.events.len() == 2 * CHART_RECORDS {
+                    self.events.drain(..CHART_RECORDS);
+                }
                 self.events.push(e);
-            } else {
-                self.left_out += 1;
             }
+            None => {
+                let before = self.events.len().saturating_sub(CHART_RECORDS);
+                self.events.drain(..before);
+                self.events.push(e);
+                self.since_start = Some(1);
+            }
+            Some(n) if *n < CHART_RECORDS => {
+                *n += 1;
+                self.events.push(e);
+            }
+            Some(_) => self.left_out += 1,
         }
     }
 }

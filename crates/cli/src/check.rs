@@ -848,7 +848,10 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
             let (path, sc) = &scenarios[i];
             // Shrinking a large scenario runs it many times: say so, so that the wait is not
             // taken for a hang.
-            progress.line(&format!("shrinking {} seed {seed} ({p})", sc.name));
+            progress.line(&format!(
+                "shrinking {} seed {seed} ({p})",
+                crate::chart::one_line(&sc.name)
+            ));
             shrunk = Some(
                 write_shrunk(
                     path,

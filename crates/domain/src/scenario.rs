@@ -259,11 +259,10 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
         },
         // The file ends inside a string: point at its opening quote.
         ron::Error::ExpectedStringEnd => {
-            let l = text.split('\n').nth(line.saturating_sub(1)).unwrap_or("");
-            let start = up_to(l, col).rfind('"').map_or(col, |s| s + 1);
+            let (line, col) = open_string(text).unwrap_or((line, on_line(col)));
             ScenarioError {
                 line,
-                col: on_line(start),
+                col,
                 message: "this string is not closed: expected its closing `\"` before the end \
                           of the file"
                     .to_string(),
@@ -786,9 +785,10 @@ fn last_field_before(text: &str, field: &str, end: usize) -> Option<(usize, usiz
     last
 }
 
-/// The byte offsets in `line` of each `field:` outside a comment.
+/// The byte offsets in `line` of each `field:` outside a comment and outside a string (a
+/// description that mentions `hedge_after: 1s` names no field).
 fn fields_on<'a>(line: &'a str, field: &'a str) -> impl Iterator<Item = usize> + 'a {
-    let code = line.split("//").next().unwrap_or("");
+    let code = code_of(line);
     let mut from = 0;
     std::iter::from_fn(move || {
         while let Some(k) = code[from..].find(field).map(|k| k + from) {
@@ -802,6 +802,74 @@ fn fields_on<'a>(line: &'a str, field: &'a str) -> impl Iterator<Item = usize> +
         }
         None
     })
+}
+
+/// `line` up to its comment, with the inside of each string blanked (same length, so offsets
+/// hold): what of it is RON to read. A line is taken to start outside any string.
+fn code_of(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let (mut in_string, mut escaped) = (false, false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+                out.push(c);
+                continue;
+            }
+            // Blank, as many bytes as the character takes.
+            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+            continue;
+        }
+        if c == '/' && chars.peek() == Some(&'/') {
+            break;
+        }
+        in_string = c == '"';
+        out.push(c);
+    }
+    out
+}
+
+/// Where the string that the file leaves open begins (line and byte column, from 1), reading
+/// comments and escapes as RON does.
+fn open_string(text: &str) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut opened = None;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = block_comment_end(b, i)?;
+                continue;
+            }
+            b'"' => {
+                opened = Some(i);
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                if i < b.len() {
+                    opened = None;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let at = opened?;
+    let line = text[..at].matches('\n').count() + 1;
+    let col = at - text[..at].rfind('\n').map_or(0, |n| n + 1) + 1;
+    Some((line, col))
 }
 
 /// The length in bytes of line `line` (from 1) of `text`.

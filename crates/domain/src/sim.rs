@@ -621,7 +621,7 @@ pub enum SimError {
     Invalid(String),
     /// [`crate::check_with`] was given a range that holds no seed (`2..=1`, or one already
     /// used up): the caller's mistake, not the scenario's.
-    #[error("no seed to check: the range {start}..={end} is empty")]
+    #[error("no seed to check: the range given holds none ({start}..={end}, reversed or used up)")]
     NoSeeds { start: u64, end: u64 },
 }
 

@@ -297,6 +297,12 @@ fn a_scenario_changed_in_code_is_held_to_the_rules_of_a_file() {
     nan_drop.links.terminal_acquirer.drop.value = f64::NAN;
     let mut zero_attempts = scenario(true);
     zero_attempts.policy.max_attempts.0 = 0;
+    // A string that mentions a field is no field.
+    let mut late_hedge = scenario(true);
+    late_hedge.description = "policy hedge_after: 1s".into();
+    late_hedge.policy.hedge_after = Some(payfault_domain::config::Positive(
+        payfault_domain::config::Duration(SimDuration::from_secs(10_000)),
+    ));
     for (sc, field) in [
         (
             zero_servers,
@@ -309,6 +315,10 @@ fn a_scenario_changed_in_code_is_held_to_the_rules_of_a_file() {
         (
             zero_attempts,
             "the scenario is not valid: policy.max_attempts: expected at least 1",
+        ),
+        (
+            late_hedge,
+            "the scenario is not valid: policy.hedge_after: ",
         ),
     ] {
         let e = run_with(&sc, 1, &policy, &mut NoTrace)
