@@ -2126,6 +2126,27 @@ fn a_chart_of_a_payment_with_millions_of_records_draws_its_first() {
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.contains("intent 90, "), "{:.600}", text);
     assert!(!text.contains("left out"), "{:.600}", text);
+
+    // Nor after it started: a payment of a few hundred records, through a bank outage that
+    // began before it, was cut short by the other terminal's crashes.
+    let svg = dir.join("c0.svg");
+    let o = payfault(&[
+        "run",
+        workspace("tests/limits/another-terminal-crashing-through-a-long-payment.ron")
+            .to_str()
+            .unwrap(),
+        "--chart",
+        svg.to_str().unwrap(),
+        "--intent",
+        "0",
+    ]);
+    assert_ne!(o.code, 2, "{}", o.stderr);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.contains("intent 0, 5.000 s to 405.000 s\n"),
+        "{:.600}",
+        text
+    );
 }
 
 /// `-` is standard output, as Unix tools take it: a trace, chart or JUnit report given `-`

@@ -11,16 +11,20 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::CliError;
 
-/// Keeps one intent's records and the crashes and recoveries around them, the first
-/// [`CHART_RECORDS`] from the intent's first record: a payment whose reversal is repeated every
+/// Keeps one intent's records and the crashes and recoveries it meets: those of nodes still
+/// down when it starts, then those of the nodes it passes through (not other terminals'), the
+/// first [`CHART_RECORDS`] from its first record on. A payment whose reversal is repeated every
 /// nanosecond through an outage has millions, which no chart shows and whose SVG would take
-/// gigabytes. Before the intent's first record, only the last [`CHART_RECORDS`] crashes and
-/// recoveries are kept, which say what is down when it starts.
+/// gigabytes.
 pub struct IntentRecorder {
     pub intent: u64,
     pub events: Vec<TraceEvent>,
+    /// Before the intent's first record: each node's crash that no recovery has followed yet.
+    down: BTreeMap<NodeLabel, TraceEvent>,
     /// Records kept from the intent's first on; `None` before it.
     since_start: Option<usize>,
+    /// The intent's terminal, once a record of it there has come.
+    terminal: Option<u32>,
     /// Records past the first [`CHART_RECORDS`], counted and left out.
     pub left_out: u64,
 }
@@ -33,7 +37,9 @@ impl IntentRecorder {
         IntentRecorder {
             intent,
             events: Vec::new(),
+            down: BTreeMap::new(),
             since_start: None,
+            terminal: None,
             left_out: 0,
         }
     }
@@ -42,27 +48,40 @@ impl IntentRecorder {
 impl Tracer for IntentRecorder {
     fn record(&mut self, e: TraceEvent) {
         let own = e.intent == Some(self.intent);
-        if !own && !matches!(e.what, "crash" | "recover") {
+        if own && self.terminal.is_none() {
+            if let NodeLabel::Terminal(t) = e.node {
+                self.terminal = Some(t);
+            }
+        }
+        let crash = matches!(e.what, "crash" | "recover");
+        if !own && !crash {
             return;
         }
-        match &mut self.since_start {
-            None if !own => {
-                if self.events.len() == 2 * CHART_RECORDS {
-                    self.events.drain(..CHART_RECORDS);
+        let Some(kept) = &mut self.since_start else {
+            if !own {
+                if e.what == "crash" {
+                    self.down.insert(e.node, e);
+                } else {
+                    self.down.remove(&e.node);
                 }
-                self.events.push(e);
+                return;
             }
-            None => {
-                let before = self.events.len().saturating_sub(CHART_RECORDS);
-                self.events.drain(..before);
-                self.events.push(e);
-                self.since_start = Some(1);
-            }
-            Some(n) if *n < CHART_RECORDS => {
-                *n += 1;
-                self.events.push(e);
-            }
-            Some(_) => self.left_out += 1,
+            let mut down: Vec<TraceEvent> = std::mem::take(&mut self.down).into_values().collect();
+            down.sort_by_key(|d| d.n);
+            self.events.extend(down);
+            self.events.push(e);
+            self.since_start = Some(1);
+            return;
+        };
+        let other_terminal = matches!(e.node, NodeLabel::Terminal(t) if !own && self.terminal.is_some_and(|m| m != t));
+        if other_terminal {
+            return;
+        }
+        if *kept < CHART_RECORDS {
+            *kept += 1;
+            self.events.push(e);
+        } else {
+            self.left_out += 1;
         }
     }
 }
@@ -84,6 +103,12 @@ pub fn one_line(s: &str) -> String {
 }
 
 pub fn draw(rec: &IntentRecorder, path: &Path, title: &str) -> Result<(), CliError> {
+    if rec.since_start.is_none() {
+        return Err(CliError::Usage(format!(
+            "intent {} did not occur in this run",
+            rec.intent
+        )));
+    }
     // The title is SVG text, where XML 1.0 forbids control characters.
     let title = one_line(title);
     let evs: Vec<&TraceEvent> = rec.events.iter().collect();

@@ -760,7 +760,9 @@ fn field_at(text: &str, field: &str) -> Option<(usize, usize)> {
     if field.is_empty() {
         return None;
     }
-    text.lines()
+    blanked(text)
+        .0
+        .lines()
         .enumerate()
         .find_map(|(i, line)| fields_on(line, field).next().map(|k| (i + 1, k + 1)))
 }
@@ -773,7 +775,7 @@ fn last_field_before(text: &str, field: &str, end: usize) -> Option<(usize, usiz
     }
     let mut start = 0;
     let mut last = None;
-    for (i, line) in text.split('\n').enumerate() {
+    for (i, line) in blanked(text).0.split('\n').enumerate() {
         if start >= end {
             break;
         }
@@ -785,16 +787,14 @@ fn last_field_before(text: &str, field: &str, end: usize) -> Option<(usize, usiz
     last
 }
 
-/// The byte offsets in `line` of each `field:` outside a comment and outside a string (a
-/// description that mentions `hedge_after: 1s` names no field).
+/// The byte offsets in `line`, a line of [`blanked`] text, of each `field:`.
 fn fields_on<'a>(line: &'a str, field: &'a str) -> impl Iterator<Item = usize> + 'a {
-    let code = code_of(line);
     let mut from = 0;
     std::iter::from_fn(move || {
-        while let Some(k) = code[from..].find(field).map(|k| k + from) {
+        while let Some(k) = line[from..].find(field).map(|k| k + from) {
             from = k + field.len();
-            let before = code[..k].chars().next_back();
-            let after = code[k + field.len()..].trim_start();
+            let before = line[..k].chars().next_back();
+            let after = line[k + field.len()..].trim_start();
             let word_start = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
             if word_start && after.starts_with(':') {
                 return Some(k);
@@ -804,69 +804,81 @@ fn fields_on<'a>(line: &'a str, field: &'a str) -> impl Iterator<Item = usize> +
     })
 }
 
-/// `line` up to its comment, with the inside of each string blanked (same length, so offsets
-/// hold): what of it is RON to read. A line is taken to start outside any string.
-fn code_of(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let (mut in_string, mut escaped) = (false, false);
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-                out.push(c);
-                continue;
-            }
-            // Blank, as many bytes as the character takes.
-            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
-            continue;
-        }
-        if c == '/' && chars.peek() == Some(&'/') {
-            break;
-        }
-        in_string = c == '"';
-        out.push(c);
-    }
-    out
-}
-
-/// Where the string that the file leaves open begins (line and byte column, from 1), reading
-/// comments and escapes as RON does.
-fn open_string(text: &str) -> Option<(usize, usize)> {
+/// `text` with the inside of every comment and string (raw strings included) blanked, byte
+/// for byte and line breaks kept, so that offsets hold and what is left is RON's to read: a
+/// description that mentions `hedge_after: 1s` names no field. Also where a string that the
+/// text leaves open begins (its opening quote's byte offset). Comments nest, as RON's do.
+fn blanked(text: &str) -> (String, Option<usize>) {
     let b = text.as_bytes();
+    let mut out = b.to_vec();
+    let blank = |out: &mut [u8], from: usize, to: usize| {
+        for x in &mut out[from.min(b.len())..to.min(b.len())] {
+            if *x != b'\n' {
+                *x = b' ';
+            }
+        }
+    };
+    let at = |i: usize| b.get(i).copied();
+    let mut open = None;
     let mut i = 0;
-    let mut opened = None;
     while i < b.len() {
         match b[i] {
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
+            b'/' if at(i + 1) == Some(b'/') => {
+                let end = b[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |n| i + n);
+                blank(&mut out, i, end);
+                i = end;
             }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i = block_comment_end(b, i)?;
-                continue;
+            b'/' if at(i + 1) == Some(b'*') => {
+                let end = block_comment_end(b, i).unwrap_or(b.len());
+                blank(&mut out, i, end);
+                i = end;
             }
             b'"' => {
-                opened = Some(i);
+                let start = i;
                 i += 1;
                 while i < b.len() && b[i] != b'"' {
                     i += if b[i] == b'\\' { 2 } else { 1 };
                 }
-                if i < b.len() {
-                    opened = None;
+                blank(&mut out, start + 1, i);
+                if i >= b.len() {
+                    open = Some(start);
+                }
+                i += 1;
+            }
+            b'r' if matches!(at(i + 1), Some(b'"' | b'#'))
+                && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')) =>
+            {
+                let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
+                i += 1 + hashes;
+                if at(i) == Some(b'"') {
+                    let start = i;
+                    let mut close = vec![b'"'];
+                    close.extend(std::iter::repeat_n(b'#', hashes));
+                    i += 1;
+                    while i < b.len() && !b[i..].starts_with(&close) {
+                        i += 1;
+                    }
+                    blank(&mut out, start + 1, i);
+                    if i >= b.len() {
+                        open = Some(start);
+                    }
+                    i += close.len();
                 }
             }
-            _ => {}
+            _ => i += 1,
         }
-        i += 1;
     }
-    let at = opened?;
+    // Whole characters were blanked, each between ASCII marks: the text stays UTF-8.
+    let code = String::from_utf8(out).unwrap_or_else(|_| text.to_string());
+    (code, open)
+}
+
+/// Where the string that the file leaves open begins (line and byte column, from 1).
+fn open_string(text: &str) -> Option<(usize, usize)> {
+    let at = blanked(text).1?;
     let line = text[..at].matches('\n').count() + 1;
     let col = at - text[..at].rfind('\n').map_or(0, |n| n + 1) + 1;
     Some((line, col))
@@ -1092,6 +1104,46 @@ impl fmt::Display for Explained<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (a field named inside a string or comment was taken for the field): a
+    /// description mentioning `crashes:`, a block comment with a quote in it, a raw string
+    /// ending in a backslash, or a string over two lines moved an error's place to them or,
+    /// losing track of the strings, to the end of the file.
+    #[test]
+    fn a_field_is_found_outside_strings_and_comments() {
+        for (text, at) in [
+            ("(description: \"crashes: 1\", crashes: [])", (1, 29)),
+            ("(/* a \"quote */ crashes: [])", (1, 17)),
+            ("(description: r\"C:\\\", crashes: [])", (1, 23)),
+            (
+                "(description: r#\"a \"crashes: b\" c\"#, crashes: [])",
+                (1, 38),
+            ),
+            ("(description: \"first\ncrashes: x\", crashes: [])", (2, 14)),
+            ("(// crashes: none\n crashes: [])", (2, 2)),
+            (
+                "(description: \"é // crashes: \\\" é\", crashes: [])",
+                (1, 39),
+            ),
+        ] {
+            assert_eq!(field_at(text, "crashes"), Some(at), "{text}");
+        }
+    }
+
+    /// Regression (an open string was placed at an escaped quote inside it, or, after a raw
+    /// string, at the wrong character): the place is its opening quote.
+    #[test]
+    fn an_open_string_is_found_at_its_opening_quote() {
+        for (text, at) in [
+            ("(name: \"x\",\n description: \"a \\\" b", Some((2, 15))),
+            ("(d: r\"C:\\\", e: \"open", Some((1, 16))),
+            ("(/* \" */ d: \"open", Some((1, 13))),
+            ("(d: \"a\\\\\", e: \"x\")", None),
+            ("(d: r#\"say \"hi\"\"#, e: \"open", Some((1, 23))),
+        ] {
+            assert_eq!(open_string(text), at, "{text}");
+        }
+    }
 
     const BASE: &str = r#"Scenario(
     name: "malformed",
