@@ -2088,19 +2088,23 @@ fn a_name_with_a_newline_keeps_each_report_line_whole() {
 #[test]
 fn a_chart_of_a_payment_with_millions_of_records_draws_its_first() {
     let dir = fresh_dir("chart-cap");
-    let svg = dir.join("c.svg");
-    let o = payfault(&[
-        "run",
-        workspace("tests/limits/a-payment-with-millions-of-records.ron")
-            .to_str()
-            .unwrap(),
-        "--chart",
-        svg.to_str().unwrap(),
-        "--intent",
-        "0",
-    ]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
-    let text = std::fs::read_to_string(&svg).unwrap();
+    // The chart of `intent` in a run of `file` (under tests/limits): the exit code and the SVG.
+    let chart = |file: &str, intent: &str| {
+        let svg = dir.join(format!("{file}.{intent}.svg"));
+        let path = workspace("tests/limits").join(file);
+        let o = payfault(&[
+            "run",
+            path.to_str().unwrap(),
+            "--chart",
+            svg.to_str().unwrap(),
+            "--intent",
+            intent,
+        ]);
+        assert_ne!(o.code, 2, "{file}: {}", o.stderr);
+        (o.code, std::fs::read_to_string(&svg).unwrap())
+    };
+    let (code, text) = chart("a-payment-with-millions-of-records.ron", "0");
+    assert_eq!(code, 0);
     assert!(text.len() < 4 << 20, "{} bytes of SVG", text.len());
     assert!(
         text.contains("(its first 2000 records; ") && text.contains(" later ones left out)"),
@@ -2111,37 +2115,13 @@ fn a_chart_of_a_payment_with_millions_of_records_draws_its_first() {
     // Regression (the cap spent on other nodes' crashes): thousands of crashes of another
     // terminal before purchase 90 filled the chart's records, and its chart was refused as of
     // an intent that did not occur.
-    let svg = dir.join("c90.svg");
-    let o = payfault(&[
-        "run",
-        workspace("tests/limits/another-terminal-crashing-all-along.ron")
-            .to_str()
-            .unwrap(),
-        "--chart",
-        svg.to_str().unwrap(),
-        "--intent",
-        "90",
-    ]);
-    assert_ne!(o.code, 2, "{}", o.stderr);
-    let text = std::fs::read_to_string(&svg).unwrap();
+    let (_, text) = chart("another-terminal-crashing-all-along.ron", "90");
     assert!(text.contains("intent 90, "), "{:.600}", text);
     assert!(!text.contains("left out"), "{:.600}", text);
 
     // Nor after it started: a payment of a few hundred records, through a bank outage that
     // began before it, was cut short by the other terminal's crashes.
-    let svg = dir.join("c0.svg");
-    let o = payfault(&[
-        "run",
-        workspace("tests/limits/another-terminal-crashing-through-a-long-payment.ron")
-            .to_str()
-            .unwrap(),
-        "--chart",
-        svg.to_str().unwrap(),
-        "--intent",
-        "0",
-    ]);
-    assert_ne!(o.code, 2, "{}", o.stderr);
-    let text = std::fs::read_to_string(&svg).unwrap();
+    let (_, text) = chart("another-terminal-crashing-through-a-long-payment.ron", "0");
     assert!(
         text.contains("intent 0, 5.000 s to 405.000 s\n"),
         "{:.600}",
