@@ -229,7 +229,9 @@ impl fmt::Display for Verdict {
 /// unless the caller installs a pool of its own, or sets `RAYON_NUM_THREADS`), and judges
 /// them against the scenario's `expect:`, as `payfault check` does for a built-in policy. The
 /// seeds are those given, whatever the scenario's `check_seeds`. The verdict is the same
-/// whatever the number of threads.
+/// whatever the number of threads, given memory for that many runs at once: a run refused
+/// its tables runs again alone ([`crate::run::fitting`]), so the policy must not itself put
+/// work on rayon's pool, where a thread waiting to run alone could wait on it.
 ///
 /// The scenario is first held to the rules a file is ([`Scenario::validated`]):
 /// [`SimError::Invalid`] otherwise; an empty range of seeds is [`SimError::NoSeeds`]. A run that stops (at a
