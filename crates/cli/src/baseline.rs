@@ -210,7 +210,7 @@ impl Limits {
     pub fn of(sc: &payfault_domain::Scenario) -> Limits {
         Limits {
             max_time: SimTime::ZERO.saturating_add(sc.limits.max_time.get()),
-            max_events: sc.limits.max_events,
+            max_events: sc.limits.events(sc.workload.purchases),
         }
     }
 }

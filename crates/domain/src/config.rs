@@ -1149,8 +1149,15 @@ pub struct Faults {
 pub struct RunLimits {
     #[serde(default = "default_max_time")]
     pub max_time: Positive,
-    #[serde(default = "default_max_events", deserialize_with = "event_limit")]
-    pub max_events: u64,
+    /// Events beyond which a run stops; by default a million a purchase, at least 10^9 and at
+    /// most 2^40 (2^40 with no purchase count, under `duration`): see [`RunLimits::events`].
+    #[serde(
+        default,
+        deserialize_with = "event_limit",
+        serialize_with = "plain_number",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_events: Option<u64>,
     /// Events pending at once beyond which a run stops, rather than fill memory; by default
     /// 2^22 (about 400 MB of queue and messages) or four a terminal, whichever is more (see
     /// [`RunLimits::pending`]).
@@ -1164,6 +1171,18 @@ pub struct RunLimits {
 }
 
 impl RunLimits {
+    /// The event limit of a run of `purchases` purchases (`None`: as many as `duration`
+    /// issues). Legitimate runs take tens of events a purchase, and a long outage with fast
+    /// repeats some hundred thousand; a run far beyond that (a timeout of a nanosecond, say)
+    /// makes tens of millions of events a second with almost no simulated time, and would
+    /// otherwise run for hours before 2^40.
+    pub fn events(&self, purchases: Option<u64>) -> u64 {
+        self.max_events.unwrap_or_else(|| match purchases {
+            Some(n) => n.saturating_mul(1_000_000).clamp(1_000_000_000, 1 << 40),
+            None => 1 << 40,
+        })
+    }
+
     /// The pending-event limit of a run of `terminals` terminals. Legitimate runs keep a few
     /// events a payment in flight, and at most one payment a terminal is in flight.
     pub fn pending(&self, terminals: u32) -> u64 {
@@ -1191,25 +1210,22 @@ fn plain_number<S: serde::Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S:
 }
 
 /// A run allowed no event would stop at its first, failing for no fault of the scenario.
-fn event_limit<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+fn event_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     match whole_u64(d)? {
         0 => Err(de::Error::custom("expected at least 1 event, found 0")),
-        n => Ok(n),
+        n => Ok(Some(n)),
     }
 }
 
 fn default_max_time() -> Positive {
     Positive(Duration(SimDuration::from_secs(30 * 86_400)))
 }
-fn default_max_events() -> u64 {
-    1 << 40
-}
 
 impl Default for RunLimits {
     fn default() -> Self {
         RunLimits {
             max_time: default_max_time(),
-            max_events: default_max_events(),
+            max_events: None,
             max_pending: None,
         }
     }
@@ -1718,5 +1734,30 @@ impl Scenario {
     pub fn with_policy(mut self, kind: PolicyKind) -> Scenario {
         self.policy.kind = kind;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (a runaway run went silent for hours): a nanosecond timeout over a link of a
+    /// second makes tens of millions of events a second with almost no simulated time, and
+    /// the event limit, 2^40 whatever the run, took about nine hours to stop it. The default
+    /// now follows the purchases.
+    #[test]
+    fn the_default_event_limit_follows_the_purchases() {
+        let l = RunLimits::default();
+        assert_eq!(l.events(Some(1)), 1_000_000_000);
+        assert_eq!(l.events(Some(1_000)), 1_000_000_000);
+        assert_eq!(l.events(Some(1_000_000)), 1_000_000_000_000);
+        assert_eq!(l.events(Some(10_000_000)), 1 << 40);
+        assert_eq!(l.events(Some(u64::MAX)), 1 << 40);
+        assert_eq!(l.events(None), 1 << 40);
+        let given = RunLimits {
+            max_events: Some(50),
+            ..RunLimits::default()
+        };
+        assert_eq!(given.events(Some(1)), 50);
     }
 }

@@ -820,7 +820,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let opening = i128::from(b.opening_balance) * i128::from(b.accounts.0);
         let limits = Limits {
             max_time: SimTime::ZERO.saturating_add(sc.limits.max_time.get()),
-            max_events: sc.limits.max_events,
+            max_events: sc.limits.events(sc.workload.purchases),
             max_pending: usize::try_from(sc.limits.pending(n_terms)).unwrap_or(usize::MAX),
         };
         let mut sim = Sim {

@@ -185,7 +185,7 @@ fn check_with_gives_one_verdict_whatever_the_threads() {
         })
         .collect();
     // An event limit that the first 15 seeds stay within and some later one does not.
-    sc.limits.max_events = *events[..15].iter().max().unwrap();
+    sc.limits.max_events = Some(*events[..15].iter().max().unwrap());
     let one_by_one = || {
         let mut t = payfault_domain::check::Tally::new(40);
         for seed in 1..=40 {
@@ -224,7 +224,7 @@ fn check_with_gives_one_verdict_whatever_the_threads() {
     }
     // Regression: after a stop every seed left was still walked, if not run: a check of all
     // 2^64 seeds whose first stops never ended. It ends at the stop.
-    sc.limits.max_events = 10;
+    sc.limits.max_events = Some(10);
     let v = check_with(&sc, 1..=u64::MAX, &policy).unwrap();
     assert_eq!(v.tally.stopped.as_ref().map(|s| s.0), Some(1), "{v}");
     assert_eq!(v.tally.seeds, u64::MAX);
