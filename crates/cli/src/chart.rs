@@ -95,12 +95,7 @@ fn column(n: NodeLabel) -> usize {
     }
 }
 
-/// `s` with every control character, line breaks included, as `?`: for a comment or a title.
-pub fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
+pub use payfault_domain::trace::one_line;
 
 pub fn draw(rec: &IntentRecorder, path: &Path, title: &str) -> Result<(), CliError> {
     if rec.since_start.is_none() {

@@ -11,7 +11,7 @@ use crate::metrics::Metrics;
 use crate::oracle::Violation;
 use crate::policy::{Builtin, RetryPolicy};
 use crate::sim::{Sim, SimError};
-use crate::trace::{ChainCollector, NoTrace, Tracer};
+use crate::trace::{one_line, ChainCollector, NoTrace, Tracer};
 
 /// Chains are collected for at most this many violations, of this many steps each.
 const CHAINS: usize = 10;
@@ -47,13 +47,6 @@ impl Summary {
             .map(|p| p.property)
             .collect()
     }
-}
-
-/// `s` with every control character, line breaks included, as `?`: a name on one line.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
 }
 
 /// The summary as `payfault run` prints it: the properties, the metrics, and the first

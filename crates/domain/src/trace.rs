@@ -5,6 +5,14 @@ use serde::Serialize;
 
 use crate::oracle::ChainLink;
 
+/// `s` with every control character, line breaks included, as `?`: a name kept on one line
+/// of a report, or in an SVG title, where XML 1.0 forbids control characters.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// A node, as named in traces.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum NodeLabel {
