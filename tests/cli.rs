@@ -894,6 +894,31 @@ fn a_violated_property_exits_1_and_prints_a_replay_command_that_reproduces_the_r
     );
 }
 
+/// Regression: the replay command of a run under `--policy` left the option out, so pasted
+/// back it ran the scenario's own policy: another run, which broke another property.
+#[test]
+fn the_replay_command_of_a_run_under_another_policy_names_that_policy() {
+    let path = scenario("policy-naive.ron");
+    let o = payfault(&["run", &path, "--seed", "3", "--policy", "none"]);
+    assert_eq!(o.code, 1, "stderr: {}", o.stderr);
+    assert!(
+        o.stdout.contains("agreement              VIOLATED"),
+        "{}",
+        o.stdout
+    );
+    let replay = o
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("replay: payfault run"))
+        .expect("a replay line");
+    assert_eq!(
+        replay,
+        format!("replay: payfault run {path} --seed 3 --policy none")
+    );
+    let again = payfault(&["run", &path, "--seed", "3", "--policy", "none"]);
+    assert_eq!(again.stdout, o.stdout);
+}
+
 /// Regression: the replay command of `payfault run -- -dash.ron` named the file as it was
 /// given, so pasted back into a shell it read as an option.
 #[test]
@@ -1214,11 +1239,23 @@ fn bench_prints_each_run_the_total_and_the_fastest() {
 
 #[test]
 fn bench_load_of_stretches_the_terminals_arrivals() {
+    // The reference with an acquirer that one purchase at a time keeps busy: how many it
+    // turns away, and so the events, follow the load. (With room for all, a run's events do
+    // not depend on when purchases come: each message's fate is its own.)
+    let dir = fresh_dir("load-of");
+    let text = std::fs::read_to_string(scenario("reference.ron")).expect("the reference");
+    let busy = text.replace(
+        r#"acquirer: (processing: Constant("0ms"), servers: 100000, queue: 0)"#,
+        r#"acquirer: (processing: Constant("1ms"), servers: 1, queue: 0)"#,
+    );
+    assert_ne!(busy, text);
+    let file = dir.join("busy.ron");
+    std::fs::write(&file, busy).expect("write");
+    let file = file.to_str().expect("a UTF-8 path").to_string();
     let bench = |extra: &[&str]| {
-        let reference = scenario("reference.ron");
         let mut args = vec![
             "bench",
-            reference.as_str(),
+            file.as_str(),
             "--runs",
             "1",
             "--purchases",

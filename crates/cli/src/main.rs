@@ -736,7 +736,7 @@ fn cmd_run(args: &RunArgs) -> Result<u8, CliError> {
         Format::Text => write!(
             out,
             "{}",
-            shell::printable(&render_text(&summary, &args.scenario))
+            shell::printable(&render_text(&summary, &args.scenario, args.policy))
         ),
     }
     .and_then(|()| out.flush());
@@ -879,13 +879,16 @@ impl<W: Write> JsonLines<W> {
 
 /// The summary as text ([`Summary`]'s `Display`), with the command that replays the run when
 /// a property broke.
-fn render_text(s: &Summary, path: &Path) -> String {
+/// The summary, and for a violation the command that replays the run: with the policy that
+/// `--policy` put in place of the scenario's, which the file does not name.
+fn render_text(s: &Summary, path: &Path, policy: Option<PolicyKind>) -> String {
     let mut o = s.to_string();
     if s.violation_count > 0 {
         o.push_str(&format!(
-            "\nreplay: payfault run {} --seed {}\n",
+            "\nreplay: payfault run {} --seed {}{}\n",
             shell::quote(path),
-            s.seed
+            s.seed,
+            policy.map_or(String::new(), |k| format!(" --policy {}", k.cli_name()))
         ));
     }
     o

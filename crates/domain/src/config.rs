@@ -1135,8 +1135,11 @@ pub struct Faults {
     pub random_crashes: Vec<RandomCrashes>,
     #[serde(default)]
     pub crash_after_commit: Vec<CrashAfterCommit>,
-    /// Random faults (drops, duplicates, random crashes) stop at this time; by default when
-    /// the workload stops issuing.
+    /// Random drops, duplicates and erroneous replies strike the messages of the purchases
+    /// issued before this time, however late those messages are sent (so that a policy that
+    /// sends late meets the same faults as one that sends at once); random crashes stop at
+    /// it. By default, every purchase's messages, and random crashes stop when the workload
+    /// stops issuing.
     #[serde(default)]
     pub until: Option<Duration>,
     /// Replaces the random faults (drops, duplicates, erroneous replies, random crashes).

@@ -694,7 +694,13 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     /// Each terminal's retry-budget tokens, in thousandths; empty without a budget.
     tokens_milli: Vec<u64>,
     issued: u64,
-    faults_active: bool,
+    /// Whether random crashes still strike: until `faults.until`, or until issuing stops.
+    crashes_active: bool,
+    /// Random message faults (drops, copies, erroneous replies) strike the messages of the
+    /// intents below this one: those issued before `faults.until`, every one without it. A
+    /// window on the purchase rather than on the moment of sending keeps a message's fate the
+    /// same under every policy, however late a policy sends it (common random numbers).
+    faulty_below: u64,
     intents: Ring<IntentOps>,
     timers: Timers,
     oracle: Oracle,
@@ -870,7 +876,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             last_effect: SimTime::ZERO,
             tokens_milli: Vec::new(),
             issued: 0,
-            faults_active: true,
+            crashes_active: true,
+            faulty_below: 0,
             intents: Ring::default(),
             timers: Timers::default(),
             oracle: Oracle::new(seed.0, sc.liveness_bound.get()),
@@ -1225,8 +1232,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         self.make_tables()?;
         let sc = self.sc;
         // Faults whose moment is not known in advance last, without `until`, as long as
-        // purchases are issued. Without them, the faults end with the last scheduled one to
-        // end (each crash says so when it strikes), and liveness is judged from the start.
+        // purchases are issued, and after that until the last message fault strikes (each
+        // says so). Without them, the faults end with the last scheduled one to end (each
+        // crash says so when it strikes), and liveness is judged from the start.
         self.oracle
             .faults_last_till_now(sc.faults.until.is_none() && random_faults(sc));
         if let Some(until) = sc.faults.until {
@@ -1564,6 +1572,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return;
         }
         let m = &self.msgs[slot as usize];
+        let intent_full = m.intent;
         // Low bits only: see `Reads`.
         let intent = m.intent as u32;
         let ident = [
@@ -1574,10 +1583,11 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             u64::from(m.dupgen),
         ];
         let mut fate = Fate::new(self.seed, &ident);
-        let faults = self.faults_active;
-        // The drop is drawn whether or not it can strike (faults over, a probability of 0, a
-        // schedule instead), so that the latency drawn after it is the message's own in every
-        // configuration: the common random numbers hold across fault settings too.
+        let faults = m.intent < self.faulty_below;
+        // The drop is drawn whether or not it can strike (a purchase issued after `until`, a
+        // probability of 0, a schedule instead), so that the latency drawn after it is the
+        // message's own in every configuration: the common random numbers hold across fault
+        // settings too.
         let drop_draw = fate.next_u64();
         let random_drop = faults && cfg.drop.prob.sample(drop_draw);
         let drop = match &self.schedule {
@@ -1585,7 +1595,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             None => random_drop,
         };
         if drop {
-            self.fault_strikes_now();
+            self.fault_strikes_now(intent_full);
             let id = self.msg_id(slot, link, towards_bank);
             if let Some(r) = &mut self.recorded {
                 r.drops.push(id);
@@ -1607,7 +1617,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             None => random_dup,
         };
         if dup {
-            self.fault_strikes_now();
+            self.fault_strikes_now(intent_full);
             let id = self.msg_id(slot, link, towards_bank);
             if let Some(r) = &mut self.recorded {
                 r.duplicates.push(id);
@@ -1968,8 +1978,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         self.seed,
                         &[family::BANK, m.intent, m.ident(0), u64::from(m.dupgen)],
                     );
-                    let random_err =
-                        self.faults_active && fate.chance(self.sc.bank.erroneous_replies.prob);
+                    let random_err = m.intent < self.faulty_below
+                        && fate.chance(self.sc.bank.erroneous_replies.prob);
                     let id = MsgId {
                         link: LinkName::AcquirerBank,
                         to_bank: true,
@@ -1985,7 +1995,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         None => random_err,
                     };
                     if err {
-                        self.fault_strikes_now();
+                        self.fault_strikes_now(id.intent);
                         if let Some(r) = &mut self.recorded {
                             r.erroneous.push(id);
                         }
@@ -2174,18 +2184,19 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
     }
 
-    /// A drop, duplicate or erroneous reply strikes: the liveness bound counts from the last
-    /// fault, and a schedule's strike whenever their message is sent, after issuing too.
-    fn fault_strikes_now(&mut self) {
-        self.oracle.fault_until(self.sched.now());
+    /// A drop, duplicate or erroneous reply strikes a message of `intent`, a random one or a
+    /// schedule's: within the faults' window the window covers it; after it, that intent's
+    /// liveness bound counts from now.
+    fn fault_strikes_now(&mut self, intent: u64) {
+        self.oracle.fault_on(intent, self.sched.now());
     }
 
     fn stop_issuing(&mut self) {
         self.next_arrival_at = None;
         let now = self.sched.now();
-        // Without `until`, random faults stop with the workload; with it, at `until`.
+        // Without `until`, random crashes stop with the workload; with it, at `until`.
         if self.sc.faults.until.is_none() {
-            self.faults_active = false;
+            self.crashes_active = false;
             if random_faults(self.sc) {
                 self.oracle.fault_until(now);
                 self.oracle.faults_last_till_now(false);
@@ -2306,6 +2317,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             ((u128::from(fate.next_u64()) * u128::from(self.sc.bank.accounts.0)) >> 64) as u32;
         let intent = self.issued;
         self.issued += 1;
+        if self
+            .sc
+            .faults
+            .until
+            .is_none_or(|u| now.as_nanos() < u.0.as_nanos())
+        {
+            self.faulty_below = self.issued;
+        }
         if intent.is_multiple_of(BLOCK_IDS) {
             self.spill_stragglers();
         }
@@ -3151,10 +3170,10 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     /// (`faults.until`), which it stops, or a random crash once they have stopped.
     fn crash_is_void(&mut self, src: u32) -> bool {
         if src == u32::MAX {
-            self.faults_active = false;
+            self.crashes_active = false;
             return true;
         }
-        !self.faults_active
+        !self.crashes_active
             && matches!(
                 self.crash_sources[src as usize].kind,
                 CrashKind::Random { .. }

@@ -681,7 +681,7 @@ fn regression_scenarios_behave_as_they_expect() {
 }
 
 /// Regression: `faults.until` earlier than the end of the workload was ignored, and links kept
-/// dropping until the last purchase.
+/// dropping until the last purchase. They drop the messages of the purchases issued before it.
 #[test]
 fn regression_random_faults_stop_at_until() {
     let links = r#"(
@@ -694,17 +694,22 @@ fn regression_random_faults_stop_at_until() {
         IDEMPOTENT,
         r#"(until: "20s")"#,
     );
-    let mut drops = Vec::new();
-    let mut tracer = |e: TraceEvent| {
-        if e.what == "lost" {
-            drops.push(e.t);
+    let mut issued = BTreeMap::new();
+    let mut dropped = Vec::new();
+    let mut tracer = |e: TraceEvent| match (e.what, e.intent) {
+        ("purchase", Some(i)) => {
+            issued.insert(i, e.t);
         }
+        ("lost", Some(i)) => dropped.push(i),
+        _ => {}
     };
     run_with(&sc, 1, &Builtin::new(sc.policy.clone()), &mut tracer).unwrap();
-    assert!(drops.len() > 10, "{}", drops.len());
+    assert!(dropped.len() > 10, "{}", dropped.len());
+    let late = issued.values().filter(|&&t| t >= 20_000_000_000).count();
+    assert!(late > 50, "{late} purchases after 20 s");
     assert!(
-        drops.iter().all(|&t| t <= 20_000_000_000),
-        "a drop after 20 s"
+        dropped.iter().all(|i| issued[i] < 20_000_000_000),
+        "a message of a purchase issued after 20 s dropped"
     );
 }
 
@@ -1479,4 +1484,45 @@ fn a_shrink_within_its_limit_runs_its_course() {
     assert!(!short.complete);
     // The limit, the run that confirms what is kept included.
     assert_eq!(short.runs, full.runs / 2);
+}
+
+/// Regression: random faults used to stop when issuing stopped, so a policy that sent a
+/// purchase's first attempt after that (its terminal busy with the customers before) escaped
+/// the drops that struck the same attempt under a quicker policy, and comparisons between
+/// policies were biased. A purchase's messages meet the same fate under every policy.
+#[test]
+fn a_first_attempt_meets_the_same_fate_however_late_a_policy_sends_it() {
+    let links = r#"(
+        terminal_acquirer: (latency: LogNormal(median: "20ms", sigma: 0.6), drop: 0.2),
+        acquirer_bank: (latency: LogNormal(median: "20ms", sigma: 0.6)),
+    )"#;
+    for faults in ["()", r#"(until: "100s")"#] {
+        let one_terminal = |policy: &str| {
+            let mut sc = scenario(links, "", policy, faults);
+            sc.terminals.0 = 1;
+            sc
+        };
+        let sc = one_terminal(r#"(kind: None, timeout: "100ms", max_attempts: 1)"#);
+        let slow = one_terminal(r#"(kind: Idempotent, timeout: "10s", max_attempts: 3)"#);
+        let first_attempts_dropped = |sc: &Scenario| {
+            recorded_faults(sc, 3)
+                .drops
+                .into_iter()
+                .filter(|m| m.to_bank && m.attempt == 1 && m.copy == 0)
+                .filter(|m| m.kind == payfault_domain::config::MsgKind::Purchase)
+                .map(|m| (m.intent, m.txn))
+                .collect::<Vec<_>>()
+        };
+        let (quick, late) = (first_attempts_dropped(&sc), first_attempts_dropped(&slow));
+        assert!(quick.len() > 10, "{faults}: {} dropped", quick.len());
+        assert_eq!(quick, late, "{faults}");
+        if faults != "()" {
+            // With `until`, the purchases issued before it: about the first hundred.
+            assert!(quick.iter().all(|&(i, _)| i < 150), "{quick:?}");
+        } else {
+            // Issuing stops at about 300 s: the busy terminal sends most first attempts after.
+            let s = run(&slow, 3).unwrap();
+            assert!(s.metrics.sim_time_s > 600.0, "{} s", s.metrics.sim_time_s);
+        }
+    }
 }
