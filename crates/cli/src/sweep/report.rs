@@ -452,6 +452,58 @@ fn intents_text(n: f64) -> String {
     out
 }
 
+/// The columns of pairs.csv besides the parameters'.
+const PAIRS_COLUMNS: [&str; 11] = [
+    "cell",
+    "baseline_cell",
+    "baseline",
+    "metric",
+    "seeds",
+    "mean_difference",
+    "ci95_lo",
+    "ci95_hi",
+    "seeds_higher",
+    "seeds_lower",
+    "sign_test_p",
+];
+
+/// Every name a column of summary.csv or pairs.csv may have besides the parameters' (a
+/// superset: each derived name of every metric and rate): a parameter named as one of them
+/// would give a file two columns of one name, which CSV readers resolve silently.
+pub fn reserved_columns() -> std::collections::BTreeSet<String> {
+    let mut names: std::collections::BTreeSet<String> = PAIRS_COLUMNS
+        .iter()
+        .chain(&["seeds_with_intents", "seeds_with_answers"])
+        .chain(&["customer_visible_failures_total"])
+        .map(|s| s.to_string())
+        .collect();
+    let metrics = data::metric_columns();
+    let counts = RATES.iter().filter_map(|d| match d.events {
+        Events::Count(c) => Some(c),
+        Events::Rate(_) => None,
+    });
+    let bases: Vec<String> = metrics
+        .iter()
+        .cloned()
+        .chain([INTENTS.to_string()])
+        .chain(RATES.iter().map(|d| d.name.to_string()))
+        .chain(counts.map(String::from))
+        .collect();
+    for b in &bases {
+        for suffix in [
+            "mean",
+            "pooled",
+            "ci95_lo",
+            "ci95_hi",
+            "total",
+            "overdispersion",
+        ] {
+            names.insert(format!("{b}_{suffix}"));
+        }
+    }
+    names
+}
+
 /// Columns per cell: for each metric of results.csv, its mean over seeds with a Student's t
 /// interval (`_mean`, `_ci95_lo`, `_ci95_hi`), or, for a rate over intents, its pooled ratio
 /// with the exact interval (`_pooled`, ...); then the totals and the rates that have no column
@@ -576,22 +628,9 @@ fn pairs(r: &Report) -> Vec<Pair> {
 }
 
 fn pairs_csv(r: &Report, ps: &[Pair]) -> String {
-    let mut h = vec!["cell".to_string(), "baseline_cell".into()];
+    let mut h: Vec<String> = PAIRS_COLUMNS[..2].iter().map(|s| s.to_string()).collect();
     h.extend(r.m.axes.iter().map(|a| a.name.clone()));
-    h.extend(
-        [
-            "baseline",
-            "metric",
-            "seeds",
-            "mean_difference",
-            "ci95_lo",
-            "ci95_hi",
-            "seeds_higher",
-            "seeds_lower",
-            "sign_test_p",
-        ]
-        .map(String::from),
-    );
+    h.extend(PAIRS_COLUMNS[2..].iter().map(|s| s.to_string()));
     let mut out = data::line(&h);
     let base_label = &r.m.axes[0].values[r.m.baseline].label;
     for p in ps {
@@ -974,7 +1013,8 @@ fn charts(r: &Report) -> Vec<Chart> {
             1.0,
             "Every transmission on every hop, requests and replies, retries, reversals and \
              inquiries included, per purchase intent: the load a policy puts on the network and \
-             the bank. Without faults a purchase costs four messages (two hops each way).",
+             the bank. Without faults a purchase costs one message a hop each way: four \
+             without a switch (two hops), six through one.",
             false,
         ),
         (
@@ -1933,6 +1973,29 @@ mod tests {
             seeds: (0..m.seeds).map(|s| m.seed_start + s).collect(),
             values,
             body: String::new(),
+        }
+    }
+
+    /// Every column summary.csv and pairs.csv write, but the parameters', is reserved: a
+    /// sweep refuses a parameter of that name (regression: `seeds` or `metric` as a
+    /// parameter's name gave those files two columns of one name).
+    #[test]
+    fn every_column_of_summary_and_pairs_is_reserved() {
+        let metrics = data::metric_columns();
+        let columns: Vec<&str> = metrics.iter().map(String::as_str).collect();
+        let m = manifest(2, &["naive", "idempotent"], &["0.1", "0.2"], &columns);
+        let cell = || rows(&m, vec![vec![1.0, 2.0]; columns.len()]);
+        let cells: Vec<CellRows> = (0..4).map(|_| cell()).collect();
+        let r = build(&m, &cells);
+        let reserved = reserved_columns();
+        for text in [summary_csv(&r), pairs_csv(&r, &pairs(&r))] {
+            let csv = data::parse_csv(&text).expect("CSV");
+            let unreserved: Vec<&String> = csv[0]
+                .iter()
+                .filter(|h| !["policy", "drop"].contains(&h.as_str()))
+                .filter(|h| !reserved.contains(*h))
+                .collect();
+            assert!(unreserved.is_empty(), "{unreserved:?}");
         }
     }
 

@@ -363,9 +363,12 @@ pub fn read(path: &Path) -> Result<(Spec, Vec<Cell>), LoadError> {
         for p in src.list(&f.value)? {
             let cells_before = axes.iter().map(|a| a.values.len()).product();
             let axis = parameter(&src, p, cells_before)?;
-            if !columns.insert(axis.name.clone()) {
+            let reserved = super::report::reserved_columns().contains(&axis.name);
+            if !columns.insert(axis.name.clone()) || reserved {
                 let what = if super::data::metric_columns().contains(&axis.name) {
                     "is a metric's column in results.csv"
+                } else if reserved {
+                    "is a column of summary.csv or pairs.csv"
                 } else {
                     "names a column already"
                 };
@@ -634,6 +637,10 @@ fn variant(src: &Src, n: &Node) -> Result<AxisValue, LoadError> {
     Ok(AxisValue { label, settings })
 }
 
+/// Optional values a scenario's text leaves out while unset (the base is read as the
+/// simulator writes it), rather than write `None`: a path to one is unset, not unknown.
+const UNSET_UNWRITTEN: [&str; 2] = ["limits.max_events", "limits.max_pending"];
+
 /// The node at a dotted path (`links.terminal_acquirer.drop`, `faults.crashes.0.at`),
 /// looking through `Some(...)`.
 fn locate<'n>(root: &'n Node, path: &str, text: &str) -> Result<&'n Node, String> {
@@ -648,6 +655,14 @@ fn locate<'n>(root: &'n Node, path: &str, text: &str) -> Result<&'n Node, String
                 ..
             } => match fields.iter().find(|f| f.name == seg) {
                 Some(f) => &f.value,
+                None if UNSET_UNWRITTEN
+                    .contains(&[prefix.as_slice(), &[seg]].concat().join(".").as_str()) =>
+                {
+                    return Err(format!(
+                        "`{}` is not set in the base scenario: give it a value there",
+                        [prefix.as_slice(), &[seg]].concat().join(".")
+                    ));
+                }
                 None => {
                     let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
                     return Err(format!(
@@ -954,6 +969,34 @@ mod tests {
             .unwrap_err()
             .contains("is None in the base scenario"));
         assert!(at("a.b.q").unwrap_err().contains("`a.b` is `1`"));
+    }
+
+    /// The optional values a scenario's text leaves out while unset are those named in
+    /// `UNSET_UNWRITTEN`: set, each is written; unset, none is.
+    #[test]
+    fn the_values_left_out_while_unset_are_known() {
+        let text = include_str!("../../../../scenarios/policy-naive.ron");
+        let mut sc = payfault_domain::from_ron(text).expect("a shipped scenario");
+        let unset = payfault_domain::to_ron(&sc).expect("written");
+        sc.limits.max_events = Some(7);
+        sc.limits.max_pending = Some(9);
+        let set = payfault_domain::to_ron(&sc).expect("written");
+        for path in UNSET_UNWRITTEN {
+            let field = path.rsplit('.').next().expect("a field");
+            assert!(!unset.contains(field), "{field} written while unset");
+            assert!(set.contains(field), "{field} not written when set");
+        }
+        let (tree, set_tree) = (
+            ron_tree::parse(&unset).expect("valid"),
+            ron_tree::parse(&set).expect("valid"),
+        );
+        assert_eq!(
+            locate(&tree, "limits.max_events", &unset).map(|_| ()),
+            Err(
+                "`limits.max_events` is not set in the base scenario: give it a value there".into()
+            )
+        );
+        assert!(locate(&set_tree, "limits.max_events", &set).is_ok());
     }
 }
 
