@@ -1292,7 +1292,8 @@ pub struct Scenario {
     pub terminal: TerminalConfig,
     pub policy: PolicyConfig,
     pub faults: Faults,
-    /// Once faults stop, every purchase must reach a final answer within this bound.
+    /// Once faults stop (see `Faults::until`, and the README's "The four properties"), every
+    /// purchase must reach a final answer within this bound.
     pub liveness_bound: Positive,
     pub limits: RunLimits,
     pub expect: Expect,

@@ -4,7 +4,6 @@
 //! posted, a final answer given, an intent settled) and judges each intent when the simulator
 //! says it has settled, so unit tests can hand it histories built by hand.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use payfault_engine::{SimDuration, SimTime};
@@ -36,7 +35,8 @@ pub enum Rule {
     MoneyNotConserved,
     /// No final answer by the end of the run.
     NoFinalAnswer,
-    /// A final answer later than the liveness bound after faults stopped.
+    /// A final answer later than the liveness bound after the faults' end: the end of their
+    /// window, or the last fault that struck, if later.
     FinalAnswerTooLate,
 }
 
@@ -248,11 +248,6 @@ pub struct Oracle {
     /// Intents answered later than their bound allowed by what was known when they were
     /// judged; judged again at the end, when the faults' end is final.
     late: Vec<(u64, SimTime, SimTime)>,
-    /// Intents whose own messages met a fault (a drop, a copy, an erroneous reply) after the
-    /// faults' window, with the last such moment: each is judged from it, and no other intent
-    /// is. A retry dropped during the drain delays its own payment, not the others'. Few, and
-    /// gone as each settles.
-    struck: BTreeMap<u64, SimTime>,
     intents: Ring<Record>,
     posted_net: i128,
     counts: OracleCounts,
@@ -284,7 +279,6 @@ impl Oracle {
             faults_end: SimTime::ZERO,
             faults_last_till_now: false,
             late: Vec::new(),
-            struck: BTreeMap::new(),
             intents: Ring::default(),
             posted_net: 0,
             counts: OracleCounts::default(),
@@ -317,16 +311,6 @@ impl Oracle {
     /// A fault lasted until `end`: answers within the liveness bound of it are on time.
     pub fn fault_until(&mut self, end: SimTime) {
         self.faults_end = self.faults_end.max(end);
-    }
-
-    /// A fault struck one of `intent`'s messages at `at`. Within the faults' window (while they
-    /// last till now, or before their known end) it is covered by the window; after it, the
-    /// intent alone is judged from `at`.
-    pub fn fault_on(&mut self, intent: u64, at: SimTime) {
-        if !self.faults_last_till_now && at > self.faults_end {
-            let last = self.struck.entry(intent).or_insert(at);
-            *last = (*last).max(at);
-        }
     }
 
     /// Whether the faults go on until a moment not known yet, at least the present one (they
@@ -404,12 +388,6 @@ impl Oracle {
             } else {
                 r.issued
             };
-            // Judged from the last fault on its own messages after the window, if later.
-            let asked = if self.struck.is_empty() {
-                asked
-            } else {
-                self.struck.get(&intent).map_or(asked, |&f| f.max(asked))
-            };
             if at.saturating_since(asked) > bound && r.slow_answered <= at {
                 (r.slow_asked, r.slow_answered) = (asked, at);
             }
@@ -453,9 +431,6 @@ impl Oracle {
     #[inline(never)]
     fn judge(&mut self, intent: u64, r: Record, at: SimTime) {
         self.counts.settled += 1;
-        if !self.struck.is_empty() {
-            self.struck.remove(&intent);
-        }
         if r.saw_failure {
             self.counts.customer_saw_failure += 1;
         }
@@ -890,32 +865,6 @@ mod tests {
         o.settle(1000, t(40_000));
         o.finish(t(50_000), 0, 0, 0);
         assert_eq!(o.counts().late_final_answer, 1);
-    }
-
-    /// A fault on one payment's messages after the faults' window excuses that payment alone:
-    /// it is judged from the fault, the others from the window's end.
-    #[test]
-    fn a_fault_after_the_window_excuses_only_its_own_payment() {
-        let mut o = Oracle::new(1, SimDuration::from_secs(10));
-        o.faults_last_till_now(true);
-        o.issue(1, 10, t(0));
-        o.issue(2, 10, t(0));
-        // Within the window: covered by it, nothing kept.
-        o.fault_on(1, t(500));
-        assert!(o.struck.is_empty());
-        o.fault_until(t(1_000));
-        o.faults_last_till_now(false);
-        o.fault_on(1, t(30_000));
-        o.fault_on(1, t(25_000));
-        // Both answered 35 s after the window's end: 1 within 10 s of its last fault.
-        for i in [1, 2] {
-            o.answer(i, 0, Answer::Declined, t(36_000));
-            o.settle(i, t(36_000));
-        }
-        assert!(o.struck.is_empty(), "forgotten as it settles");
-        o.finish(t(50_000), 0, 0, 0);
-        assert_eq!(o.counts().late_final_answer, 1);
-        assert_eq!(o.violations()[0].intent, Some(2));
     }
 
     /// Regression: liveness ran from the purchase to the last answer, so a customer who paid

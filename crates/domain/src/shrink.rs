@@ -517,6 +517,9 @@ pub fn shrink_with(
         }
         without_unissued_faults(&mut kept, &mut probe)?;
     }
+    // The faults when the purchases were last cut: once fewer are needed, fewer purchases may
+    // be too.
+    let mut faults_at_cut = kept.size.faults;
     fewer_faults(&mut kept, &mut probe)?;
     // The runs the intents' share left unspent go back to them, now that each run is smaller:
     // their delta debugging resumes where it stopped.
@@ -525,6 +528,21 @@ pub fn shrink_with(
         let size = kept.size;
         fewer_intents(&mut kept, ids, size, n, &mut probe)?;
         without_unissued_faults(&mut kept, &mut probe)?;
+        faults_at_cut = kept.size.faults;
+        fewer_faults(&mut kept, &mut probe)?;
+    }
+    // Without the faults it turned out not to need, the failure may need fewer purchases
+    // too (those the faults had to strike, or whose load they needed): cut them again, and
+    // the faults after them, while the faults step still removes some.
+    while !probe.stopped && kept.size.faults < faults_at_cut {
+        let ids = match &kept.cur.workload.only {
+            Some(ids) if ids.len() > 1 => ids.clone(),
+            _ => break,
+        };
+        let size = kept.size;
+        fewer_intents(&mut kept, ids, size, 2, &mut probe)?;
+        without_unissued_faults(&mut kept, &mut probe)?;
+        faults_at_cut = kept.size.faults;
         fewer_faults(&mut kept, &mut probe)?;
     }
     // A limit of runs may stop shrinking before the faults that cannot strike are gone (those

@@ -782,9 +782,8 @@ struct Schedule {
 }
 
 /// Whether the scenario has faults that may strike at any moment, not known in advance: a
-/// link that drops or duplicates, erroneous replies, random crashes, or the drops,
-/// duplicates and erroneous replies of an explicit schedule (which strike when their message
-/// is sent). Scheduled crashes and partitions end at known times, and a crash after a commit
+/// link that drops or duplicates, erroneous replies, random crashes, or an explicit schedule
+/// (its drops, duplicates and erroneous replies strike when their message is sent). Scheduled crashes and partitions end at known times, and a crash after a commit
 /// says when it ends as it strikes.
 fn random_faults(sc: &Scenario) -> bool {
     let l = &sc.links;
@@ -798,7 +797,11 @@ fn random_faults(sc: &Scenario) -> bool {
     .flatten()
     .any(|c| !c.drop.prob.is_never() || !c.duplicate.prob.is_never());
     match &sc.faults.schedule {
-        Some(f) => !(f.drops.is_empty() && f.duplicates.is_empty() && f.erroneous.is_empty()),
+        // A schedule stands for the random faults of a run it was recorded from, its crashes
+        // too: judged as they were (regression: a shrunk run with only crashes left ended the
+        // faults at its last crash rather than with issuing, and broke liveness where the run
+        // it came from had not).
+        Some(f) => !f.is_empty(),
         None => {
             lossy
                 || !sc.bank.erroneous_replies.prob.is_never()
@@ -1572,7 +1575,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             return;
         }
         let m = &self.msgs[slot as usize];
-        let intent_full = m.intent;
         // Low bits only: see `Reads`.
         let intent = m.intent as u32;
         let ident = [
@@ -1595,7 +1597,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             None => random_drop,
         };
         if drop {
-            self.fault_strikes_now(intent_full);
+            self.fault_strikes_now();
             let id = self.msg_id(slot, link, towards_bank);
             if let Some(r) = &mut self.recorded {
                 r.drops.push(id);
@@ -1617,7 +1619,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             None => random_dup,
         };
         if dup {
-            self.fault_strikes_now(intent_full);
+            self.fault_strikes_now();
             let id = self.msg_id(slot, link, towards_bank);
             if let Some(r) = &mut self.recorded {
                 r.duplicates.push(id);
@@ -1995,7 +1997,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         None => random_err,
                     };
                     if err {
-                        self.fault_strikes_now(id.intent);
+                        self.fault_strikes_now();
                         if let Some(r) = &mut self.recorded {
                             r.erroneous.push(id);
                         }
@@ -2184,11 +2186,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
     }
 
-    /// A drop, duplicate or erroneous reply strikes a message of `intent`, a random one or a
-    /// schedule's: within the faults' window the window covers it; after it, that intent's
-    /// liveness bound counts from now.
-    fn fault_strikes_now(&mut self, intent: u64) {
-        self.oracle.fault_on(intent, self.sched.now());
+    /// A drop, duplicate or erroneous reply strikes, a random one or a schedule's, whenever
+    /// its message is sent (a retry of a purchase issued in the window, after issuing too):
+    /// the liveness bound counts from the last fault. For every payment: a fault on one
+    /// payment holds up those behind it in its terminal's line or at a busy server.
+    fn fault_strikes_now(&mut self) {
+        self.oracle.fault_until(self.sched.now());
     }
 
     fn stop_issuing(&mut self) {

@@ -342,6 +342,39 @@ fn a_recorded_fault_schedule_replays_the_run_exactly() {
     assert_eq!(a, b);
 }
 
+/// Regression: a recorded schedule of crashes alone ended the faults at its last crash, where
+/// the random crashes it was recorded from lasted until issuing stopped: the replay (a shrunk
+/// scenario) broke liveness on seeds where the run it came from had not.
+#[test]
+fn a_recorded_schedule_of_crashes_alone_replays_the_liveness_verdict() {
+    let sc = parse(
+        r#"Scenario(
+            name: "crash-only",
+            terminals: 1,
+            workload: (inter_arrival: Constant("10s"), amount: (min: 100, max: 100), purchases: 10),
+            links: (
+                terminal_acquirer: (latency: Constant("10ms")),
+                acquirer_bank: (latency: Constant("10ms")),
+            ),
+            acquirer: (processing: Constant("0ms"), servers: 1, queue: 10),
+            bank: (processing: Constant("700ms"), servers: 1, queue: 10),
+            policy: (kind: None, timeout: "1s", max_attempts: 1),
+            faults: (random_crashes: [(node: Bank, mean_interval: "30s", down_for: Constant("3s"))]),
+            liveness_bound: "500ms",
+        )"#,
+    );
+    for seed in 1..=5 {
+        let recorded = recorded_faults(&sc, seed);
+        assert!(recorded.drops.is_empty() && !recorded.crashes.is_empty());
+        let mut replay = sc.clone();
+        replay.faults.random_crashes.clear();
+        replay.faults.schedule = Some(recorded);
+        let (a, b) = (run(&sc, seed).unwrap(), run(&replay, seed).unwrap());
+        assert_eq!(a.violated(), b.violated(), "seed {seed}");
+        assert_eq!(a.violation_count, b.violation_count, "seed {seed}");
+    }
+}
+
 /// Regression: a reversal's sends past the 65,535th each draw their own fate, but a fault
 /// schedule named them without their round, so a recorded schedule replayed every round's
 /// drop on every round: 36,089 drops where the run had 34,460.
@@ -402,6 +435,22 @@ fn assert_shrinks(sc: &Scenario, seed: u64, property: Property, what: &str) {
         + f.crashes.len();
     let faults = faults as u64;
     assert_eq!(faults, shrunk.after.faults, "{what} seed {seed} {property}");
+}
+
+/// Regression: purchases were cut only while the recorded faults were all still there; once
+/// the faults the failure does not need are gone, fewer purchases may do (six kept here, each
+/// failing alone).
+#[test]
+fn purchases_are_cut_again_once_the_faults_are_gone() {
+    use payfault_domain::shrink::shrink;
+    let file = common::ron_files("tests/shrink")
+        .into_iter()
+        .find(|f| f.ends_with("fewer-purchases-once-the-faults-are-gone.ron"))
+        .expect("the fixture");
+    let sc = parse(&std::fs::read_to_string(file).unwrap());
+    let s = shrink(&sc, 1, Property::NoDuplicateDebit, Default::default()).unwrap();
+    assert!(s.complete);
+    assert_eq!((s.after.intents, s.after.faults), (1, 0), "{:?}", s.after);
 }
 
 /// Each file in tests/shrink names the shrinking bug it pins. Every property each of its
