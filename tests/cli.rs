@@ -865,6 +865,14 @@ fn a_run_where_every_property_holds_exits_0_without_a_replay_line() {
     assert!(!o.stdout.contains("replay:"), "{}", o.stdout);
 }
 
+/// The line of `run`'s summary that gives the replay command.
+fn replay_line(stdout: &str) -> &str {
+    stdout
+        .lines()
+        .find(|l| l.starts_with("replay: payfault run"))
+        .expect("a replay line")
+}
+
 #[test]
 fn a_violated_property_exits_1_and_prints_a_replay_command_that_reproduces_the_run() {
     let path = scenario("policy-naive.ron");
@@ -875,11 +883,7 @@ fn a_violated_property_exits_1_and_prints_a_replay_command_that_reproduces_the_r
         "{}",
         o.stdout
     );
-    let replay = o
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("replay: payfault run"))
-        .expect("a replay line");
+    let replay = replay_line(&o.stdout);
     assert_eq!(replay, format!("replay: payfault run {path} --seed 3"));
 
     // The path may hold spaces, so split on the known separator rather than on whitespace.
@@ -906,11 +910,7 @@ fn the_replay_command_of_a_run_under_another_policy_names_that_policy() {
         "{}",
         o.stdout
     );
-    let replay = o
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("replay: payfault run"))
-        .expect("a replay line");
+    let replay = replay_line(&o.stdout);
     assert_eq!(
         replay,
         format!("replay: payfault run {path} --seed 3 --policy none")

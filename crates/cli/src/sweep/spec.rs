@@ -655,15 +655,13 @@ fn locate<'n>(root: &'n Node, path: &str, text: &str) -> Result<&'n Node, String
                 ..
             } => match fields.iter().find(|f| f.name == seg) {
                 Some(f) => &f.value,
-                None if UNSET_UNWRITTEN
-                    .contains(&[prefix.as_slice(), &[seg]].concat().join(".").as_str()) =>
-                {
-                    return Err(format!(
-                        "`{}` is not set in the base scenario: give it a value there",
-                        [prefix.as_slice(), &[seg]].concat().join(".")
-                    ));
-                }
                 None => {
+                    let full = [prefix.as_slice(), &[seg]].concat().join(".");
+                    if UNSET_UNWRITTEN.contains(&full.as_str()) {
+                        return Err(format!(
+                            "`{full}` is not set in the base scenario: give it a value there"
+                        ));
+                    }
                     let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
                     return Err(format!(
                         "{walked} has no field `{seg}`: its fields are {}",
