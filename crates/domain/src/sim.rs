@@ -783,8 +783,9 @@ struct Schedule {
 
 /// Whether the scenario has faults that may strike at any moment, not known in advance: a
 /// link that drops or duplicates, erroneous replies, random crashes, or an explicit schedule
-/// (its drops, duplicates and erroneous replies strike when their message is sent). Scheduled crashes and partitions end at known times, and a crash after a commit
-/// says when it ends as it strikes.
+/// (its drops, duplicates and erroneous replies strike when their message is sent).
+/// Scheduled crashes and partitions end at known times, and a crash after a commit says when
+/// it ends as it strikes.
 fn random_faults(sc: &Scenario) -> bool {
     let l = &sc.links;
     let lossy = [
