@@ -437,17 +437,24 @@ fn assert_shrinks(sc: &Scenario, seed: u64, property: Property, what: &str) {
     assert_eq!(faults, shrunk.after.faults, "{what} seed {seed} {property}");
 }
 
+/// The text of the fixture `name` in tests/shrink.
+fn shrink_fixture(name: &str) -> String {
+    let file = common::ron_files("tests/shrink")
+        .into_iter()
+        .find(|f| f.ends_with(name))
+        .unwrap_or_else(|| panic!("no fixture {name}"));
+    std::fs::read_to_string(file).unwrap()
+}
+
 /// Regression: purchases were cut only while the recorded faults were all still there; once
 /// the faults the failure does not need are gone, fewer purchases may do (six kept here, each
 /// failing alone).
 #[test]
 fn purchases_are_cut_again_once_the_faults_are_gone() {
     use payfault_domain::shrink::shrink;
-    let file = common::ron_files("tests/shrink")
-        .into_iter()
-        .find(|f| f.ends_with("fewer-purchases-once-the-faults-are-gone.ron"))
-        .expect("the fixture");
-    let sc = parse(&std::fs::read_to_string(file).unwrap());
+    let sc = parse(&shrink_fixture(
+        "fewer-purchases-once-the-faults-are-gone.ron",
+    ));
     let s = shrink(&sc, 1, Property::NoDuplicateDebit, Default::default()).unwrap();
     assert!(s.complete);
     assert_eq!((s.after.intents, s.after.faults), (1, 0), "{:?}", s.after);
@@ -589,18 +596,12 @@ fn listed_partitions_and_crashes_are_counted_and_removed_when_not_needed() {
 fn a_shrink_stopped_at_any_limit_reads_back_and_counts_each_fault_once() {
     use payfault_domain::shrink::shrink;
     // And one whose cut of purchases settles below the failing intent's id.
-    let cut_below = common::ron_files("tests/shrink")
-        .into_iter()
-        .find(|f| f.ends_with("cut-below-the-failing-intent.ron"))
-        .expect("the fixture");
-    let cut_below = parse(&std::fs::read_to_string(cut_below).unwrap());
+    let cut_below = parse(&shrink_fixture("cut-below-the-failing-intent.ron"));
     limits_3_to_40(&cut_below, Property::NoDuplicateDebit);
     // And one whose stopped ddmin keeps a copy's fault without the duplicate that made it.
-    let orphan = common::ron_files("tests/shrink")
-        .into_iter()
-        .find(|f| f.ends_with("a-stopped-shrink-keeps-no-copy-without-its-duplicate.ron"))
-        .expect("the fixture");
-    let orphan = parse(&std::fs::read_to_string(orphan).unwrap());
+    let orphan = parse(&shrink_fixture(
+        "a-stopped-shrink-keeps-no-copy-without-its-duplicate.ron",
+    ));
     limits_3_to_40(&orphan, Property::Liveness);
     let sc = shipped("cause-interface-idempotent");
     let p = Property::Agreement;
@@ -1501,11 +1502,7 @@ fn a_run_stopped_by_a_limit_says_what_was_still_going() {
 #[test]
 fn a_shrink_within_its_limit_runs_its_course() {
     use payfault_domain::shrink::{shrink, Limit};
-    let file = common::ron_files("tests/shrink")
-        .into_iter()
-        .find(|f| f.ends_with("crash-after-commit-needs-later-purchases.ron"))
-        .expect("the fixture");
-    let text = std::fs::read_to_string(file).unwrap();
+    let text = shrink_fixture("crash-after-commit-needs-later-purchases.ron");
     let sc = parse(&text.replace("purchases: 2000", "purchases: 400"));
     let (seed, p) = (200, Property::NoDuplicateDebit);
     let full = shrink(&sc, seed, p, Limit::default()).unwrap();
