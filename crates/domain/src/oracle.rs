@@ -653,6 +653,7 @@ mod tests {
         assert_eq!(r, vec![]);
     }
 
+    /// Told "approved" and debited twice: reported once, as the duplicate; agreement holds.
     #[test]
     fn a_second_debit_is_a_duplicate() {
         let r = rules(|o| {

@@ -39,8 +39,11 @@ pub enum Failure {
 #[derive(Copy, Clone, Debug)]
 pub struct FailureCtx {
     pub failure: Failure,
-    /// Purchase attempts sent so far for this transaction (at least one).
+    /// Purchase attempts sent so far for this transaction (at least one), its hedge included.
     pub attempts: u32,
+    /// Of those attempts, the hedges (0 or 1): sent while the first attempt waited, they
+    /// answer no failure, so a pause that grows with the failures leaves them out.
+    pub hedges: u32,
     /// Status inquiries sent so far for this transaction.
     pub inquiries: u32,
     /// Time since the transaction began.
@@ -212,10 +215,10 @@ impl RetryPolicy for Builtin {
 
     fn on_failure(&self, ctx: &FailureCtx, fate: &mut Fate) -> Action {
         // Every failure so far counts towards the pause, inquiries included, so that a policy
-        // that keeps asking backs off as one that keeps retrying does.
+        // that keeps asking backs off as one that keeps retrying does; a hedge is no failure.
         let after = backoff(
             &self.cfg.backoff,
-            ctx.attempts + ctx.inquiries,
+            ctx.attempts.saturating_sub(ctx.hedges) + ctx.inquiries,
             ctx.previous_backoff,
             fate,
         );

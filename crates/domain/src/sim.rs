@@ -342,6 +342,8 @@ struct Txn {
     hedge_at: SimTime,
     timeout_at: SimTime,
     fresh_next: bool,
+    /// Whether its hedge was sent: counted among the attempts, but no failure.
+    hedged: bool,
 }
 
 impl Txn {
@@ -2511,6 +2513,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             hedge_at: SimTime::ZERO,
             timeout_at: now,
             fresh_next: true,
+            hedged: false,
         });
         self.terms[term as usize].cur = intent + 1;
         self.send_next(term, Next::Purchase);
@@ -2565,6 +2568,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         // After the first attempt, the policy's key mode decides.
         cur.fresh_next = self.key_mode == KeyMode::Fresh;
         cur.phase = Phase::Waiting;
+        cur.hedged |= hedge_copy;
         if !hedge_copy {
             cur.timeout_at = now.saturating_add(timeout);
             // One backup request per transaction ("The Tail at Scale"), sent only while its
@@ -2928,6 +2932,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let ctx = FailureCtx {
             failure,
             attempts: cur.attempts,
+            hedges: u32::from(cur.hedged),
             inquiries: cur.inquiries,
             elapsed: now.saturating_since(cur.started),
             previous_backoff: cur.prev_backoff,
