@@ -656,7 +656,8 @@ fn summaries_follow_the_rows_with_t_intervals_pooled_rates_and_paired_difference
     ] {
         assert!(sh.iter().any(|h| h == kept), "no {kept} in summary.csv");
     }
-    let metrics: Vec<&str> = pairs.iter().map(|p| p[5].as_str()).collect();
+    let at = |name: &str| ph.iter().position(|h| h == name).expect(name);
+    let metrics: Vec<&str> = pairs.iter().map(|p| p[at("metric")].as_str()).collect();
     for m in [
         "completion_latency_p50_ms",
         "completion_latency_p95_ms",
@@ -668,7 +669,10 @@ fn summaries_follow_the_rows_with_t_intervals_pooled_rates_and_paired_difference
     let p = pairs
         .iter()
         .find(|r| {
-            r[2] == "idempotent" && r[3] == "0.05" && r[5] == "duplicates_per_million_permanent"
+            r[at("compared")] == "policy"
+                && r[at("policy")] == "idempotent"
+                && r[at("drop")] == "0.05"
+                && r[at("metric")] == "duplicates_per_million_permanent"
         })
         .expect("a paired row");
     let (a, b) = (&p[0], &p[1]);

@@ -453,9 +453,10 @@ fn intents_text(n: f64) -> String {
 }
 
 /// The columns of pairs.csv besides the parameters'.
-const PAIRS_COLUMNS: [&str; 11] = [
+const PAIRS_COLUMNS: [&str; 12] = [
     "cell",
     "baseline_cell",
+    "compared",
     "baseline",
     "metric",
     "seeds",
@@ -587,8 +588,11 @@ fn summary_csv(r: &Report) -> String {
     out
 }
 
-/// One paired comparison: a cell against its baseline twin on one metric.
+/// One paired comparison: a cell against its twin at the reference value of one axis (the
+/// baseline policy, or a parameter's first value), on one metric.
 struct Pair {
+    /// The axis whose value differs between the two cells.
+    axis: usize,
     cell: usize,
     base: usize,
     metric: &'static str,
@@ -596,35 +600,64 @@ struct Pair {
     signs: stats::Signs,
 }
 
+/// The value of `axis` that the others are compared with: the baseline policy, a
+/// parameter's first value.
+fn reference(m: &Manifest, axis: usize) -> usize {
+    if axis == 0 {
+        m.baseline
+    } else {
+        0
+    }
+}
+
+/// The axes whose values are compared with their reference: those with more than one value.
+fn compared_axes(m: &Manifest) -> Vec<usize> {
+    (0..m.axes.len())
+        .filter(|&a| m.axes[a].values.len() > 1)
+        .collect()
+}
+
+/// Every cell against its twin at each compared axis's reference value, seed by seed: each
+/// policy against the baseline at the same settings, and each value of a parameter against
+/// its first, under the same policy and other settings, where the seeds' common random
+/// numbers make the comparison far sharper than two cells' separate intervals.
 fn pairs(r: &Report) -> Vec<Pair> {
     let mut out = Vec::new();
-    let b = r.m.baseline;
-    for (i, c) in r.m.cells.iter().enumerate() {
-        if c.coords[0] == b {
-            continue;
-        }
-        let base = r.neighbour(i, 0, b);
-        for metric in PAIRED {
-            if let Some(col) = r.col(metric) {
-                // Seed by seed, over the seeds both cells can give the metric on.
-                let both = |s: usize| {
-                    gives(r.m, &r.rows[i], metric, s) && gives(r.m, &r.rows[base], metric, s)
-                };
-                let (a, b) = (
-                    kept(&r.rows[i].values[col], both),
-                    kept(&r.rows[base].values[col], both),
-                );
-                out.push(Pair {
-                    cell: i,
-                    base,
-                    metric,
-                    diff: stats::paired(&a, &b),
-                    signs: stats::sign_test(&a, &b),
-                });
+    for axis in compared_axes(r.m) {
+        let reference = reference(r.m, axis);
+        for (i, c) in r.m.cells.iter().enumerate() {
+            if c.coords[axis] != reference {
+                out.extend(pairs_of(r, axis, i, r.neighbour(i, axis, reference)));
             }
         }
     }
     out
+}
+
+/// Cell `i` against cell `base` on each paired metric.
+fn pairs_of(r: &Report, axis: usize, i: usize, base: usize) -> Vec<Pair> {
+    PAIRED
+        .iter()
+        .filter_map(|&metric| {
+            let col = r.col(metric)?;
+            // Seed by seed, over the seeds both cells can give the metric on.
+            let both = |s: usize| {
+                gives(r.m, &r.rows[i], metric, s) && gives(r.m, &r.rows[base], metric, s)
+            };
+            let (a, b) = (
+                kept(&r.rows[i].values[col], both),
+                kept(&r.rows[base].values[col], both),
+            );
+            Some(Pair {
+                axis,
+                cell: i,
+                base,
+                metric,
+                diff: stats::paired(&a, &b),
+                signs: stats::sign_test(&a, &b),
+            })
+        })
+        .collect()
 }
 
 fn pairs_csv(r: &Report, ps: &[Pair]) -> String {
@@ -632,11 +665,11 @@ fn pairs_csv(r: &Report, ps: &[Pair]) -> String {
     h.extend(r.m.axes.iter().map(|a| a.name.clone()));
     h.extend(PAIRS_COLUMNS[2..].iter().map(|s| s.to_string()));
     let mut out = data::line(&h);
-    let base_label = &r.m.axes[0].values[r.m.baseline].label;
     for p in ps {
         let mut f = vec![r.m.cells[p.cell].id.clone(), r.m.cells[p.base].id.clone()];
         f.extend((0..r.m.axes.len()).map(|a| r.value_label(p.cell, a).to_string()));
-        f.push(base_label.clone());
+        f.push(r.m.axes[p.axis].name.clone());
+        f.push(r.value_label(p.base, p.axis).to_string());
         f.push(p.metric.to_string());
         f.push(p.diff.n.to_string());
         f.push(if p.diff.n == 0 {
@@ -729,7 +762,15 @@ fn figure(r: &Report, title: &str, panels: Vec<Panel>) -> Figure {
 /// Per series: the most duplicates seen and where, and where none was seen.
 fn dup_facts(r: &Report, rate: &str) -> String {
     let x = &r.m.axes[r.x_axis];
-    let at = |c: usize| format!("{} = {}", given(&x.name), given(r.value_label(c, r.x_axis)));
+    // Every value of x at which the series shows `m` as rounded: a tie names them all.
+    let at = |seen: &[(usize, f64)], m: f64| {
+        let values: Vec<String> = seen
+            .iter()
+            .filter(|s| sig(s.1) == sig(m))
+            .map(|s| given(r.value_label(s.0, r.x_axis)))
+            .collect();
+        format!("{} = {}", given(&x.name), values.join(", "))
+    };
     let facts: Vec<String> = r
         .series
         .iter()
@@ -769,18 +810,18 @@ fn dup_facts(r: &Report, rate: &str) -> String {
                     if idle { "such cell " } else { "cell " },
                     sig(bound)
                 ),
-                Some((c, m)) if none.is_empty() => match least {
-                    Some((l, lm)) if l != c => format!(
+                Some((_, m)) if none.is_empty() => match least {
+                    Some((_, lm)) if sig(lm) != sig(m) => format!(
                         "{label}: seen in every cell{}, from {} ({}) to {} ({})",
                         if idle { " that issued purchases" } else { "" },
                         sig(lm),
-                        at(l),
+                        at(&seen, lm),
                         sig(m),
-                        at(c)
+                        at(&seen, m)
                     ),
-                    _ => format!("{label}: {} ({})", sig(m), at(c)),
+                    _ => format!("{label}: {} ({})", sig(m), at(&seen, m)),
                 },
-                Some((c, m)) => {
+                Some((_, m)) => {
                     let where_none: Vec<String> = none
                         .iter()
                         .map(|&n| given(r.value_label(n, r.x_axis)))
@@ -789,7 +830,7 @@ fn dup_facts(r: &Report, rate: &str) -> String {
                         "{label}: up to {} ({}), none seen at {} = {} (0, with a 95% interval \
                          reaching at most {} per million)",
                         sig(m),
-                        at(c),
+                        at(&seen, m),
                         given(&x.name),
                         where_none.join(", "),
                         sig(bound)
@@ -1223,7 +1264,10 @@ fn charts(r: &Report) -> Vec<Chart> {
             text: format!(
                 "What each policy pays for safety: permanent duplicates per million intents \
                  (down is better) against the mean p99 completion latency (left is \
-                 better).{none}{measured}{tags} {verdict}"
+                 better).{none}{measured}{tags} {verdict} It leaves out the third cost, the \
+                 customers who saw a failure: latency counts their answers too, so a policy \
+                 or setting that gives up sooner (a retry budget, fewer attempts) moves left \
+                 and down by failing customers; read it beside the visible failures."
             ),
             figure,
         });
@@ -1411,6 +1455,7 @@ fn results_table(r: &Report) -> Table {
             "duplicates / M (permanent)",
             "duplicates / M (transient)",
             "visible failures (%)",
+            "charged but told failed (%)",
             "p99 latency (ms)",
             "no final answer (%)",
             "messages / intent",
@@ -1424,6 +1469,7 @@ fn results_table(r: &Report) -> Table {
             row.push(rate_text(r, i, DUP, 1.0));
             row.push(rate_text(r, i, DUP_T, 1.0));
             row.push(rate_text(r, i, FAIL, 100.0));
+            row.push(rate_text(r, i, "charged_but_told_failed_rate", 100.0));
             row.push(mean_text(r, i, P99, 1.0));
             row.push(rate_text(r, i, NO_ANSWER_RATE, 100.0));
             row.push(mean_text(r, i, MSGS, 1.0));
@@ -1457,7 +1503,9 @@ fn violations_text(r: &Report, cell: usize) -> String {
     }
 }
 
-fn pairs_table(r: &Report, ps: &[Pair]) -> Table {
+/// The paired differences along `axis`, a row a cell.
+fn pairs_table(r: &Report, ps: &[Pair], axis: usize) -> Table {
+    let ps: Vec<&Pair> = ps.iter().filter(|p| p.axis == axis).collect();
     let axes: Vec<usize> = varied_axes(r.m);
     let shown: [(&str, &str, f64); 5] = [
         (DUP, "Δ duplicates / M (permanent)", 1.0),
@@ -1711,9 +1759,12 @@ const FILES: [(&str, &str); 7] = [
 
 fn results_note(m: &Manifest) -> String {
     format!(
-        "Rates (duplicates, visible failures, no final answer) are pooled over the cell's \
-         intents, with exact 95% intervals in brackets, and 0 (≤ U) where none was seen; \
-         latency and messages per intent are {}.",
+        "Rates (duplicates, visible failures, customers charged but told failed, no final \
+         answer) are pooled over the cell's intents, with exact 95% intervals in brackets, \
+         and 0 (≤ U) where none was seen; that bound supposes intents independent, and where \
+         events cluster (one fault charging many customers at once) the true rate can be \
+         well above it: more seeds, each long enough to see several events, are the remedy. \
+         Latency and messages per intent are {}.",
         if m.seeds < 2 {
             "the one seed's values, without intervals"
         } else {
@@ -1722,25 +1773,54 @@ fn results_note(m: &Manifest) -> String {
     )
 }
 
-fn pairs_note(m: &Manifest) -> &'static str {
-    if m.seeds < 2 {
-        "Each policy minus the baseline on the same seed and settings: with one seed, the \
-         difference on that seed, without an interval; one seed cannot tell a difference from \
-         chance."
+/// What is subtracted from what along `axis`.
+fn pairs_subject(m: &Manifest, axis: usize) -> String {
+    if axis == 0 {
+        "Each policy minus the baseline on the same seeds and settings".into()
     } else {
-        "Each policy minus the baseline on the same seeds and settings: the mean of the \
-         per-seed differences, with its paired 95% t interval. An interval that excludes 0 is a \
-         difference the seeds support; across many cells and metrics, about one interval in \
-         twenty excludes 0 by chance where there is no difference. † marks an interval that \
-         excludes 0 although the seeds' split does not bear it out: the exact sign test does \
-         not find it uneven (p ≥ 0.05), or most seeds that differ go the other way; a split \
-         where every seed goes the interval's way is not marked, however few the seeds. Few seeds \
-         differ, by large steps, as with rare events, and the t interval is then too sure. pairs.csv gives, for every difference, the seeds on which the \
-         policy was higher and lower and the sign test's p."
+        let a = &m.axes[axis];
+        format!(
+            "Each value of {} minus {}, under the same policy, seeds and other settings",
+            a.name,
+            a.values[reference(m, axis)].label
+        )
     }
 }
 
-fn markdown(r: &Report, charts: &[Chart], results: &Table, pairs: &Table) -> String {
+/// The heading of the paired differences along `axis`.
+fn pairs_heading(m: &Manifest, axis: usize) -> String {
+    let a = &m.axes[axis];
+    let value = &a.values[reference(m, axis)].label;
+    if axis == 0 {
+        format!("Paired differences against {value}")
+    } else {
+        format!("Paired differences against {} = {value}", a.name)
+    }
+}
+
+fn pairs_note(m: &Manifest, axis: usize) -> String {
+    let subject = pairs_subject(m, axis);
+    if m.seeds < 2 {
+        format!(
+            "{subject}: with one seed, the difference on that seed, without an interval; one \
+             seed cannot tell a difference from chance."
+        )
+    } else {
+        format!(
+            "{subject}: the mean of the per-seed differences, with its paired 95% t interval. \
+             An interval that excludes 0 is a difference the seeds support; across many cells \
+             and metrics, about one interval in twenty excludes 0 by chance where there is no \
+             difference. † marks an interval that excludes 0 although the seeds' split does \
+             not bear it out: the exact sign test does not find it uneven (p ≥ 0.05), or most \
+             seeds that differ go the other way; a split where every seed goes the interval's \
+             way is not marked, however few the seeds. Few seeds differ, by large steps, as \
+             with rare events, and the t interval is then too sure. pairs.csv gives, for every \
+             difference, the seeds on which the cell was higher and lower and the sign test's p."
+        )
+    }
+}
+
+fn markdown(r: &Report, charts: &[Chart], results: &Table, pairs: &[(usize, Table)]) -> String {
     let m = r.m;
     let mut o = String::new();
     let _ = writeln!(o, "# {}\n", md_text(&m.title));
@@ -1766,14 +1846,10 @@ fn markdown(r: &Report, charts: &[Chart], results: &Table, pairs: &Table) -> Str
     let _ = writeln!(o, "## Results per cell\n");
     let _ = writeln!(o, "{}\n", results_note(m));
     let _ = writeln!(o, "{}", results.md());
-    if !pairs.rows.is_empty() {
-        let _ = writeln!(
-            o,
-            "## Paired differences against {}\n",
-            md_text(&m.axes[0].values[m.baseline].label)
-        );
-        let _ = writeln!(o, "{}\n", pairs_note(m));
-        let _ = writeln!(o, "{}", pairs.md());
+    for (axis, table) in pairs {
+        let _ = writeln!(o, "## {}\n", md_text(&pairs_heading(m, *axis)));
+        let _ = writeln!(o, "{}\n", md_text(&pairs_note(m, *axis)));
+        let _ = writeln!(o, "{}", table.md());
     }
     let _ = writeln!(o, "## Data\n");
     for (f, what) in FILES {
@@ -1807,7 +1883,12 @@ var d=document.body.dataset;d.chartsExpected=figs.length;d.chartsRendered=ok;\
 d.loadFailures=failures.length;\
 d.reportStatus=(ok===figs.length&&failures.length===0)?'ok':'failed: '+bad.concat(failures).join(' ');});";
 
-fn html(r: &Report, charts: &[(&Chart, String)], results: &Table, pairs: &Table) -> String {
+fn html(
+    r: &Report,
+    charts: &[(&Chart, String)],
+    results: &Table,
+    pairs: &[(usize, Table)],
+) -> String {
     let m = r.m;
     let mut o = String::new();
     let _ = write!(
@@ -1854,13 +1935,13 @@ fn html(r: &Report, charts: &[(&Chart, String)], results: &Table, pairs: &Table)
         esc(&results_note(m)),
         results.html()
     );
-    if !pairs.rows.is_empty() {
+    for (axis, table) in pairs {
         let _ = writeln!(
             o,
-            "<h2>Paired differences against {}</h2>\n<p>{}</p>\n{}",
-            esc(&m.axes[0].values[m.baseline].label),
-            esc(pairs_note(m)),
-            pairs.html()
+            "<h2>{}</h2>\n<p>{}</p>\n{}",
+            esc(&pairs_heading(m, *axis)),
+            esc(&pairs_note(m, *axis)),
+            table.html()
         );
     }
     let _ = writeln!(o, "<h2>Data</h2>\n<ul>");
@@ -1901,7 +1982,11 @@ pub fn write(dir: &Path, m: &Manifest, rows: &[CellRows]) -> Result<(), CliError
         rendered.push((c, svg));
     }
     let results = results_table(&r);
-    let pairs = pairs_table(&r, &ps);
+    let pairs: Vec<(usize, Table)> = compared_axes(m)
+        .into_iter()
+        .map(|a| (a, pairs_table(&r, &ps, a)))
+        .filter(|(_, t)| !t.rows.is_empty())
+        .collect();
     crate::write_atomic(
         &dir.join("report.md"),
         markdown(&r, &charts, &results, &pairs).as_bytes(),
@@ -2023,7 +2108,7 @@ mod tests {
         ];
         let r = build(&m, &cells);
         let ps = pairs(&r);
-        let table = pairs_table(&r, &ps);
+        let table = pairs_table(&r, &ps, 0);
         let few = table.rows[0].last().expect("a messages column");
         let many = table.rows[1].last().expect("a messages column");
         let other_way = table.rows[2].last().expect("a messages column");
@@ -2042,7 +2127,99 @@ mod tests {
         assert_eq!(row[col("seeds_higher")], "5");
         assert_eq!(row[col("seeds_lower")], "0");
         assert_eq!(row[col("sign_test_p")], "0.0625");
-        assert!(pairs_note(&m).contains("† marks"));
+        assert!(pairs_note(&m, 0).contains("† marks"));
+    }
+
+    /// Regression (parameter values compared only by their separate intervals): the values of
+    /// a parameter are compared seed by seed with its first, under each policy, as policies
+    /// are with the baseline; on common random numbers a difference within both cells'
+    /// intervals shows.
+    #[test]
+    fn each_value_of_a_parameter_is_paired_with_its_first() {
+        let m = manifest(
+            4,
+            &["naive", "idempotent"],
+            &["0.1", "0.2"],
+            &[INTENTS, MSGS],
+        );
+        // Seeds spread widely; the higher drop adds 0.1 messages on each.
+        let msgs = |more: f64| {
+            vec![
+                vec![10.0; 4],
+                vec![4.0 + more, 6.0 + more, 8.0 + more, 10.0 + more],
+            ]
+        };
+        let cells = [
+            rows(&m, msgs(0.0)),
+            rows(&m, msgs(0.1)),
+            rows(&m, msgs(0.0)),
+            rows(&m, msgs(0.1)),
+        ];
+        let r = build(&m, &cells);
+        let ps = pairs(&r);
+        let by_drop: Vec<&Pair> = ps
+            .iter()
+            .filter(|p| p.axis == 1 && p.metric == MSGS)
+            .collect();
+        assert_eq!(
+            by_drop.iter().map(|p| (p.cell, p.base)).collect::<Vec<_>>(),
+            vec![(1, 0), (3, 2)]
+        );
+        for p in &by_drop {
+            let (lo, hi) = p.diff.ci.expect("four seeds");
+            assert!(lo > 0.09 && hi < 0.11, "{:?}", p.diff.ci);
+        }
+        // The cells' own intervals overlap.
+        let (a, b) = (r.mean(0, MSGS).unwrap(), r.mean(1, MSGS).unwrap());
+        assert!(a.ci.unwrap().1 > b.ci.unwrap().0);
+        let table = pairs_table(&r, &ps, 1);
+        assert_eq!(table.rows.len(), 2);
+        assert_eq!(
+            pairs_heading(&m, 1),
+            "Paired differences against drop = 0.1"
+        );
+        assert!(
+            pairs_note(&m, 1).starts_with("Each value of drop minus 0.1, under the same policy")
+        );
+        let csv = data::parse_csv(&pairs_csv(&r, &ps)).expect("CSV");
+        let col = |name: &str| csv[0].iter().position(|h| h == name).expect(name);
+        let row = csv
+            .iter()
+            .find(|l| {
+                l[col("metric")] == MSGS && l[col("compared")] == "drop" && l[0] == "cell-004"
+            })
+            .expect("idempotent at 0.2 against 0.1");
+        assert_eq!(row[col("baseline_cell")], "cell-003");
+        assert_eq!(row[col("baseline")], "0.1");
+        assert_eq!(row[col("seeds_higher")], "4");
+        let policy_row = csv
+            .iter()
+            .find(|l| l[col("compared")] == "policy" && l[0] == "cell-004")
+            .expect("idempotent against naive at 0.2");
+        assert_eq!(policy_row[col("baseline")], "naive");
+    }
+
+    /// Regression (a tie named one value): the highest rate, reached at two values of x, was
+    /// said to be at the last of them alone.
+    #[test]
+    fn a_tie_names_every_value_it_is_reached_at() {
+        let cols = [INTENTS, DUP_N, DUP];
+        let m = manifest(1, &["naive"], &["1", "2", "3"], &cols);
+        let cell = |dups: f64| rows(&m, vec![vec![1000.0], vec![dups], vec![dups * 1000.0]]);
+        let cells = [cell(7.0), cell(7.0), cell(0.0)];
+        let r = build(&m, &cells);
+        let text = md(&dup_facts(&r, DUP));
+        assert!(
+            text.contains("up to 7000 (drop = 1, 2), none seen"),
+            "{text}"
+        );
+        let cells = [cell(7.0), cell(7.0), cell(3.0)];
+        let r = build(&m, &cells);
+        let text = md(&dup_facts(&r, DUP));
+        assert!(
+            text.contains("from 3000 (drop = 3) to 7000 (drop = 1, 2)"),
+            "{text}"
+        );
     }
 
     /// Regression: on five seeds or fewer every interval that excluded 0 was marked †, a
@@ -2056,7 +2233,7 @@ mod tests {
         ];
         let r = build(&m, &cells);
         let ps = pairs(&r);
-        let fewer = pairs_table(&r, &ps).rows[0]
+        let fewer = pairs_table(&r, &ps, 0).rows[0]
             .last()
             .expect("a messages column")
             .clone();
@@ -2071,7 +2248,7 @@ mod tests {
         ];
         let r = build(&m, &cells);
         let ps = pairs(&r);
-        let table = pairs_table(&r, &ps);
+        let table = pairs_table(&r, &ps, 0);
         let split = table.rows[0].last().expect("a messages column");
         assert!(
             split.starts_with("-0.78 [") && split.ends_with(" †"),
@@ -2135,7 +2312,7 @@ mod tests {
         let r = build(&m, &cells);
         assert!(r.mean(0, P99).is_none());
         assert_eq!(mean_text(&r, 0, P99, 1.0), "no final answer");
-        let table = pairs_table(&r, &pairs(&r));
+        let table = pairs_table(&r, &pairs(&r), 0);
         assert!(
             table.rows[0].contains(&"no final answer".to_string()),
             "{:?}",
@@ -2183,7 +2360,7 @@ mod tests {
             facts.contains("3.7/n for n intents when n is large"),
             "{facts}"
         );
-        assert!(!pairs_note(&m).contains("95% t"));
+        assert!(!pairs_note(&m, 0).contains("95% t"));
         assert!(!results_note(&m).contains("95% t"));
         let dups = md(&dup_facts(&r, DUP));
         assert!(dups.contains("none seen at drop = 0.01 (0, "), "{dups}");
@@ -2200,7 +2377,7 @@ mod tests {
         assert!(facts.contains("= 1 cell, run on seed 5: 1 run,"), "{facts}");
         // More seeds keep the plural and the intervals.
         let many = manifest(2, &["naive", "idempotent"], &[], &cols);
-        assert!(pairs_note(&many).contains("paired 95% t interval"));
+        assert!(pairs_note(&many, 0).contains("paired 95% t interval"));
     }
 
     /// Regression (a custom chart of `customer_visible_failure_rate` and its words gave the
