@@ -754,6 +754,17 @@ fn usage_errors_exit_2_and_say_what_is_wrong() {
         (&["run", &idempotent, "--seed", "many"], &["many", "--seed"]),
         (&["run"], &["<SCENARIO>"]),
         (&["walk", &idempotent], &["walk"]),
+        // Regression: an empty path (an unset shell variable) said ": No such file or
+        // directory", naming neither the option nor the problem.
+        (
+            &["run", &idempotent, "--trace", ""],
+            &["--trace", "an empty path"],
+        ),
+        (&["check", ""], &["<PATHS>", "an empty path"]),
+        (
+            &["sweep", "sweeps/drop-rate.ron", "--out", ""],
+            &["--out", "an empty path"],
+        ),
         // Regression: bench took zeros as ones, and a terminal count too large to allocate
         // aborted the process.
         (
@@ -1655,6 +1666,78 @@ fn a_closed_pipe_keeps_the_verdict() {
     }
     let _ = std::fs::remove_dir_all(&shrunk);
     // The report is written whole though nobody reads what is printed.
+    assert!(Path::new(&sweep_out).join("index.html").is_file());
+    let _ = std::fs::remove_dir_all(&sweep_out);
+}
+
+/// Regression (`check … 2>&1 | head` hung): a note or progress line written to a standard
+/// error whose reader had gone panicked; in `check` the panic left the thread that watches
+/// for signals waiting forever, and `run` and `sweep` exited 101. Diagnostics are let go;
+/// the verdict and the files stand.
+#[test]
+fn a_closed_standard_error_keeps_the_verdict() {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let naive = scenario("policy-naive.ron");
+    let shrunk = temp_path("stderr-shrunk").display().to_string();
+    let sweep_out = temp_path("stderr-sweep").display().to_string();
+    let tiny_sweep = workspace("tests/sweep/tiny.ron").display().to_string();
+    let wrongly_held = workspace("tests/check/naive-expected-to-hold.ron")
+        .display()
+        .to_string();
+    let scenarios = workspace("scenarios").display().to_string();
+    let cases: &[(&[&str], i32)] = &[
+        (&["run", &naive, "--format", "json"], 1),
+        (&["run", &naive, "--trace", "-"], 1),
+        (
+            &[
+                "check",
+                &wrongly_held,
+                "--seeds",
+                "3",
+                "--shrink-dir",
+                &shrunk,
+            ],
+            1,
+        ),
+        (
+            &["check", &scenarios, "--seeds", "2", "--shrink-dir", &shrunk],
+            0,
+        ),
+        (&["sweep", &tiny_sweep, "--out", &sweep_out], 0),
+    ];
+    for (args, verdict) in cases {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_payfault"))
+            .args(*args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take());
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = stdout.read_to_end(&mut text);
+            text
+        });
+        // A guard against the hang this pins, not a measure of speed: each case takes
+        // seconds.
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{args:?} still running after its standard error closed");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let _ = reader.join();
+        assert_eq!(status.code(), Some(*verdict), "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(&shrunk);
     assert!(Path::new(&sweep_out).join("index.html").is_file());
     let _ = std::fs::remove_dir_all(&sweep_out);
 }

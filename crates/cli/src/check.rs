@@ -933,6 +933,9 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
         });
+        // Should a worker panic, the watcher must still stop, or the scope waits for it
+        // forever and the process hangs instead of failing.
+        let _stops_the_watcher = Conclude(&concluded);
         pool.install(|| {
             scenarios
                 .par_iter()
@@ -978,6 +981,15 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
     })
 }
 
+/// Marks the check concluded when dropped, on every way out of the scope, unwinding included.
+struct Conclude<'a>(&'a AtomicBool);
+
+impl Drop for Conclude<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 /// Where the verdict is printed: standard output, unless `--junit` writes its XML there,
 /// which then keeps it to itself (as a trace does for `run`); then standard error.
 fn verdict_out(args: &CheckArgs) -> Box<dyn Write> {
@@ -1014,7 +1026,7 @@ fn conclude(
             write!(out, "{}", summary_line(report, of)).and_then(|()| out.flush())
         }
     };
-    eprintln!("{}", timing_line(report));
+    crate::note!("{}", timing_line(report));
     if let Err(e) = crate::printed(written, 0) {
         errors.push(e.to_string());
     }
@@ -1024,7 +1036,7 @@ fn conclude(
         }
     }
     for e in &errors {
-        eprintln!("error: {}", crate::shell::printable(e));
+        crate::note!("error: {}", crate::shell::printable(e));
     }
     exit_code(report, !errors.is_empty())
 }

@@ -59,7 +59,7 @@ enum Command {
 #[derive(clap::Args)]
 struct CheckArgs {
     /// Scenario files, or folders whose .ron files are all checked.
-    #[arg(required = true)]
+    #[arg(required = true, value_parser = path)]
     paths: Vec<PathBuf>,
     /// Seeds per scenario, 1 to 1,000,000.
     #[arg(long, default_value_t = 1000)]
@@ -81,7 +81,7 @@ struct CheckArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// Where shrunk failing scenarios are written.
-    #[arg(long, default_value = "payfault-shrunk")]
+    #[arg(long, default_value = "payfault-shrunk", value_parser = path)]
     shrink_dir: PathBuf,
     /// Runs a shrink may spend, 1 to 1,000,000; then it keeps the smallest failing run found
     /// so far. Three are always spent: the failing run, again with its faults written out, and
@@ -93,7 +93,7 @@ struct CheckArgs {
 #[derive(clap::Args)]
 struct BenchArgs {
     /// The scenario to measure.
-    #[arg(default_value = "scenarios/reference.ron")]
+    #[arg(default_value = "scenarios/reference.ron", value_parser = path)]
     scenario: PathBuf,
     /// Runs to time, one after the other, seeds 1..=N [default: 3]. With --scales, runs of
     /// each scale (seed 1), of which the fastest is shown [default: 1].
@@ -165,6 +165,7 @@ enum Format {
 #[derive(clap::Args)]
 struct RunArgs {
     /// The scenario file (RON).
+    #[arg(value_parser = path)]
     scenario: PathBuf,
     /// The seed from which every random draw of the run is derived [default: the scenario's
     /// `seed`, else 1].
@@ -193,7 +194,16 @@ struct RunArgs {
 fn output_file(s: &str) -> Result<PathBuf, String> {
     // Descriptor 1 by its number, which `landing` knows by name, with no need of a
     // `/dev/stdout` on disk.
-    Ok(PathBuf::from(if s == "-" { "/dev/fd/1" } else { s }))
+    path(if s == "-" { "/dev/fd/1" } else { s })
+}
+
+/// A path as given; an empty one (`--trace ''`, an unset shell variable) is refused here,
+/// where the message can name the option, rather than failing later as ": No such file".
+pub(crate) fn path(s: &str) -> Result<PathBuf, String> {
+    if s.is_empty() {
+        return Err("an empty path: name a file or folder".into());
+    }
+    Ok(PathBuf::from(s))
 }
 
 fn parse_policy(s: &str) -> Result<PolicyKind, String> {
@@ -307,7 +317,8 @@ fn main() -> ExitCode {
                     "exit_code": 2,
                     "problems": [],
                 });
-                println!("{json:#}");
+                // The exit code says it too; a reader that is gone loses nothing.
+                let _ = writeln!(std::io::stdout(), "{json:#}");
             }
             return ExitCode::from(2);
         }
@@ -331,7 +342,7 @@ fn main() -> ExitCode {
             } else {
                 "error: "
             };
-            eprintln!("{prefix}{}", shell::printable(&e.to_string()));
+            crate::note!("{prefix}{}", shell::printable(&e.to_string()));
             if json_errors && !REPORT_OUT.load(std::sync::atomic::Ordering::SeqCst) {
                 let mut out = std::io::stdout().lock();
                 // Standard error has said it already; a reader that is gone loses nothing.
@@ -405,6 +416,21 @@ macro_rules! say {
     };
 }
 pub(crate) use say;
+
+/// A line of diagnostics to standard error. A standard error that is gone (a closed pipe, as
+/// in `2>&1 | head`, or a full disk) must not end the command: its verdict, exit code and
+/// files stand without the notes, so a failed write is let go, where `eprintln!` panics.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        $crate::note_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use note;
+
+pub(crate) fn note_line(line: std::fmt::Arguments) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(line).and_then(|()| err.write_all(b"\n"));
+}
 
 pub(crate) fn say_line(line: std::fmt::Arguments) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
@@ -839,7 +865,7 @@ impl<W: Write> JsonLines<W> {
         let _ = self.out.flush();
         let moved = std::fs::rename(tmp, partial).is_ok();
         if moved {
-            eprintln!(
+            crate::note!(
                 "interrupted: the trace up to here is in {}",
                 partial.display()
             );

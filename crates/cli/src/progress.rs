@@ -46,7 +46,7 @@ impl Progress {
         let line = crate::shell::printable(line);
         match &self.bar {
             Some(b) => b.println(line),
-            None => eprintln!("{line}"),
+            None => crate::note!("{line}"),
         }
     }
 

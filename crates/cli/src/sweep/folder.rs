@@ -283,7 +283,7 @@ impl Out {
     ) -> Result<PathBuf, CliError> {
         if let Err(e) = built {
             if let Some(note) = self.after_failure(resumable) {
-                eprintln!("note: {note}");
+                crate::note!("note: {note}");
             }
             return Err(e);
         }
@@ -299,7 +299,7 @@ impl Out {
             // A sibling left by an earlier failed run: its cells were kept or are superseded.
             if self.earlier.iter().any(|(d, _)| *d == self.staging) {
                 if let Err(e) = std::fs::remove_dir_all(&self.staging) {
-                    eprintln!(
+                    crate::note!(
                         "note: could not remove {}, left by an earlier run: {e}",
                         self.staging.display()
                     );
@@ -319,7 +319,7 @@ impl Out {
             ))
         })?;
         if inside {
-            eprintln!(
+            crate::note!(
                 "note: {} is a new folder now: a shell working inside the old one sees it after \
                  `cd \"$PWD\"`",
                 self.named.display()
@@ -329,13 +329,13 @@ impl Out {
         match carry_foreign(&old, &self.target) {
             Ok(()) => {
                 if let Err(e) = std::fs::remove_dir_all(&old) {
-                    eprintln!(
+                    crate::note!(
                         "note: could not remove the earlier report, now in {}: {e}",
                         old.display()
                     );
                 }
             }
-            Err(e) => eprintln!(
+            Err(e) => crate::note!(
                 "note: the earlier report is kept in {}, with files of yours that could not be \
                  moved into {}: {e}",
                 old.display(),

@@ -43,9 +43,10 @@ use crate::CliError;
 #[derive(clap::Args)]
 pub struct SweepArgs {
     /// The sweep file (RON): a base scenario, the parameters to vary and their values, seeds.
+    #[arg(value_parser = crate::path)]
     pub sweep: PathBuf,
     /// The report folder to write.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::path)]
     pub out: PathBuf,
     /// Worker threads, 1 to 1024 (default: every core). The results do not depend on it.
     #[arg(long, value_parser = crate::shell::parse_jobs)]
@@ -61,10 +62,10 @@ pub struct SweepArgs {
 #[derive(clap::Args)]
 pub struct MergeArgs {
     /// Folders written by `payfault sweep --shard K/N` (or by interrupted runs) of one sweep.
-    #[arg(required = true)]
+    #[arg(required = true, value_parser = crate::path)]
     pub dirs: Vec<PathBuf>,
     /// The report folder to write: the same files one run of the whole sweep writes.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::path)]
     pub out: PathBuf,
 }
 
@@ -564,7 +565,7 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
                     "{why}; run the sweep without --resume to compute every cell again"
                 )))
             }
-            (false, Some(why)) => eprintln!("note: {why} from there: they are run again"),
+            (false, Some(why)) => crate::note!("note: {why} from there: they are run again"),
             _ => {}
         }
         for &i in &mine {
@@ -581,7 +582,7 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
             .filter(|&&i| out.earlier().iter().any(|(d, e)| holds(d, e, &m.cells[i])))
             .count();
         if found > 0 && found < mine.len() {
-            eprintln!(
+            crate::note!(
                 "note: running every cell again; {found} finished cells of an interrupted run in {} \
                  would have been kept with --resume",
                 out.named().display()
@@ -677,7 +678,7 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
             )));
         }
         let secs = start.elapsed().as_secs_f64();
-        eprintln!(
+        crate::note!(
             "{} cells x {} seeds = {runs} runs in {secs:.2} s on {jobs} job{}: {:.2} cells/s, {:.1} runs/s{}",
             to_run.len(),
             s.seeds,
