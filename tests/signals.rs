@@ -264,6 +264,54 @@ fn an_interrupted_sweep_says_what_it_kept_and_resume_finishes_it() {
     );
 }
 
+/// Regression (the first Ctrl-C in a sweep waited for the runs under way, minutes or hours for
+/// long ones): a run under way now stops within milliseconds of the signal, and the sweep
+/// says what it kept.
+#[test]
+fn an_interrupted_sweep_stops_the_runs_under_way() {
+    let dir = scratch("sweep-long");
+    long_scenario(&dir);
+    std::fs::write(
+        dir.join("sweep.ron"),
+        r#"Sweep(
+    title: "long",
+    base: "long.ron",
+    seeds: 1,
+    policies: [Idempotent],
+    parameters: [(name: "timeout", path: "policy.timeout", values: ["250ms", "300ms"])],
+)"#,
+    )
+    .unwrap();
+    let mut child = spawn(&["sweep", "sweep.ron", "--out", "cut", "--jobs", "2"], &dir);
+    // Both runs are under way; each would take a minute or more to end.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    signal(&child, "INT");
+    // A guard against the wait this pins, not a measure of speed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the sweep went on for 30 s after Ctrl-C");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted: 0 of 2 cells finished; `payfault sweep sweep.ron --out cut --resume` runs the rest"),
+        "{err}"
+    );
+}
+
 /// Regression: a sweep run again into a report an earlier build made, and interrupted, kept
 /// its finished cells beside the report; the `--resume` it then suggested was refused, the
 /// earlier build's cells found first.

@@ -204,6 +204,18 @@ pub fn run_quick(sc: &Scenario, seed: u64) -> Result<crate::sim::Outcome, SimErr
     Sim::new(sc, seed, &Builtin::new(sc.policy.clone()), &mut NoTrace).run()
 }
 
+/// [`run_quick`], ended with [`SimError::Cancelled`] once `stop` answers yes: it is asked
+/// every [`crate::sim::STOP_EVERY`] events. The same result as [`run_quick`] otherwise.
+pub fn run_quick_unless(
+    sc: &Scenario,
+    seed: u64,
+    stop: &dyn Fn() -> bool,
+) -> Result<crate::sim::Outcome, SimError> {
+    Sim::new(sc, seed, &Builtin::new(sc.policy.clone()), &mut NoTrace)
+        .stop_when(stop)
+        .run()
+}
+
 /// Runs `run` side by side with the other runs of this process that go through here, and
 /// once more alone, when every other has ended, if the system refused its tables
 /// ([`SimError::TooLarge`]): so whether a model fits in memory does not depend on how many

@@ -625,6 +625,9 @@ pub enum SimError {
     /// used up): the caller's mistake, not the scenario's.
     #[error("no seed to check: the range given holds none ({start}..={end}, reversed or used up)")]
     NoSeeds { start: u64, end: u64 },
+    /// The caller asked the run to stop before its end (see [`Sim::stop_when`]).
+    #[error("the run was stopped before its end, as asked")]
+    Cancelled,
 }
 
 impl SimError {
@@ -640,10 +643,14 @@ impl SimError {
             SimError::TooLarge { .. }
             | SimError::NotReplayable { .. }
             | SimError::Invalid(_)
-            | SimError::NoSeeds { .. } => false,
+            | SimError::NoSeeds { .. }
+            | SimError::Cancelled => false,
         }
     }
 }
+
+/// Events between two questions to [`Sim::stop_when`]'s function: a few milliseconds.
+pub const STOP_EVERY: u64 = 1 << 16;
 
 /// Attempts, and inquiries, one transaction may make: their numbers fit the 16 bits that keys
 /// and reversal numbers keep of them.
@@ -728,6 +735,8 @@ pub struct Sim<'a, P: RetryPolicy + ?Sized, T: Tracer> {
     prefetched_runs: u64,
     /// Customers told "failed" who are to pay again: their `PayAgain` events are pending.
     paying_again: u64,
+    /// Asked now and then whether the run is still wanted (see [`Sim::stop_when`]).
+    stop: Option<&'a (dyn Fn() -> bool + 'a)>,
     /// Blocks of the intents' tables never spilled: see [`Sim::spill_stragglers`].
     spill_keep: u64,
     /// The last generation given to a reversal timer: see [`Saf`].
@@ -924,6 +933,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             spilled: 0,
             prefetched_runs: 0,
             paying_again: 0,
+            stop: None,
         };
         sim.lanes.timer = sim.sched.new_lane();
         sim.lanes.saf = sim.sched.new_lane();
@@ -994,6 +1004,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         }
     }
 
+    /// Makes the run ask `stop` every [`STOP_EVERY`] events and end with
+    /// [`SimError::Cancelled`] once it answers yes: for a caller that no longer wants the
+    /// result (a signal, or another run that failed), with no effect on a run that goes on.
+    pub fn stop_when(mut self, stop: &'a (dyn Fn() -> bool + 'a)) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
     /// Runs to the end: every purchase issued, every message delivered or lost.
     pub fn run(mut self) -> Result<Outcome, SimError> {
         self.start()?;
@@ -1022,6 +1040,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 self.prefetch_next();
             }
             self.c.events += 1;
+            if self.c.events.is_multiple_of(STOP_EVERY) && self.stop.is_some_and(|stop| stop()) {
+                return Err(SimError::Cancelled);
+            }
             match ev {
                 Ev::Deliver { slot, .. } => self.on_deliver(slot)?,
                 Ev::Service { slot, .. } => self.on_service(slot)?,
@@ -3481,6 +3502,35 @@ mod tests {
         let path = format!("{}/../../scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).expect("readable");
         crate::from_ron(&text).expect("shipped scenarios parse")
+    }
+
+    /// A run asked whether it is still wanted ends `Cancelled` once the answer is no, within
+    /// `STOP_EVERY` events; a run always wanted gives what it gives unasked.
+    #[test]
+    fn a_run_told_to_stop_ends_cancelled_and_one_never_told_is_unchanged() {
+        let mut sc = shipped("reference.ron");
+        sc.workload.purchases = Some(20_000);
+        let policy = Builtin::new(sc.policy.clone());
+        let plain = Sim::new(&sc, 3, &policy, &mut crate::trace::NoTrace)
+            .run()
+            .expect("runs");
+        assert!(plain.metrics.events > 2 * STOP_EVERY);
+        let asked = std::cell::Cell::new(0u64);
+        let wanted = || {
+            asked.set(asked.get() + 1);
+            false
+        };
+        let kept = Sim::new(&sc, 3, &policy, &mut crate::trace::NoTrace)
+            .stop_when(&wanted)
+            .run()
+            .expect("runs");
+        assert_eq!(kept.metrics, plain.metrics);
+        assert!(asked.get() >= 2, "asked {} times", asked.get());
+        let unwanted = || true;
+        let stopped = Sim::new(&sc, 3, &policy, &mut crate::trace::NoTrace)
+            .stop_when(&unwanted)
+            .run();
+        assert_eq!(stopped.err(), Some(SimError::Cancelled));
     }
 
     /// Prefetching is a cache hint only: every shipped scenario gives the same trace and

@@ -420,6 +420,8 @@ enum CellError {
     Failed(CliError),
     /// Not run, or not to the end, because a signal asked the sweep to stop.
     Interrupted,
+    /// Not run, or not to the end, because a cell before it failed, which ends the sweep.
+    Abandoned,
 }
 
 impl From<CliError> for CellError {
@@ -428,29 +430,56 @@ impl From<CliError> for CellError {
     }
 }
 
-/// Runs every seed of one cell and writes its rows to `cells/<id>.csv`.
+/// Why cell `i` of the cells to run is not to go on, if it is not: a signal, or a cell before
+/// it that failed (`failed`, the first such, else `usize::MAX`). Cells before the first failure
+/// go on, so that the failure reported, the first in the grid's order, does not depend on
+/// which run happened to stop first.
+fn not_wanted(i: usize, failed: &AtomicUsize) -> Option<CellError> {
+    if crate::interrupt::interrupted() {
+        Some(CellError::Interrupted)
+    } else if failed.load(Ordering::Relaxed) < i {
+        Some(CellError::Abandoned)
+    } else {
+        None
+    }
+}
+
+/// Runs every seed of one cell, the `i`th to run, and writes its rows to `cells/<id>.csv`. A
+/// run under way stops within milliseconds of a signal, or of the failure of a cell before it
+/// (see [`not_wanted`]), rather than at its end, which may be hours away for a run that goes
+/// on to its time limit.
 fn run_cell(
     dir: &Path,
     m: &Manifest,
-    info: &CellInfo,
+    (i, info): (usize, &CellInfo),
     cell: &spec::Cell,
     progress: &CellProgress,
+    failed: &AtomicUsize,
 ) -> Result<(), CellError> {
-    if crate::interrupt::interrupted() {
-        return Err(CellError::Interrupted);
+    if let Some(why) = not_wanted(i, failed) {
+        return Err(why);
     }
+    let stop = || not_wanted(i, failed).is_some();
     let rows: Vec<Result<String, CellError>> = m
         .seed_list()
         .into_par_iter()
         .map(|seed| {
             // A cell cut short is run again whole by --resume: its other seeds are not run.
-            if crate::interrupt::interrupted() {
-                return Err(CellError::Interrupted);
+            if let Some(why) = not_wanted(i, failed) {
+                return Err(why);
             }
             let out = payfault_domain::run::fitting(|| {
-                payfault_domain::run::run_quick(&cell.scenario, seed)
+                payfault_domain::run::run_quick_unless(&cell.scenario, seed, &stop)
             })
-            .map_err(|error| CellError::Stopped { seed, error })?;
+            .map_err(|error| match error {
+                payfault_domain::SimError::Cancelled => {
+                    not_wanted(i, failed).unwrap_or(CellError::Interrupted)
+                }
+                error => {
+                    failed.fetch_min(i, Ordering::Relaxed);
+                    CellError::Stopped { seed, error }
+                }
+            })?;
             progress.run_done();
             Ok(row(m, info, seed, &out))
         })
@@ -614,10 +643,18 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
         let start = Instant::now();
         // Ctrl-C or SIGTERM stops taking cells; those finished stay where --resume finds them.
         crate::interrupt::install();
+        let failed = AtomicUsize::new(usize::MAX);
         let results: Vec<Result<(), CellError>> = pool.install(|| {
             to_run
                 .par_iter()
-                .map(|&i| run_cell(dir, &m, &m.cells[i], &cells[i], &progress))
+                .enumerate()
+                .map(|(k, &i)| {
+                    let r = run_cell(dir, &m, (k, &m.cells[i]), &cells[i], &progress, &failed);
+                    if matches!(r, Err(CellError::Failed(_))) {
+                        failed.fetch_min(k, Ordering::Relaxed);
+                    }
+                    r
+                })
                 .collect()
         });
         progress.done();
@@ -627,7 +664,7 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
             .any(|r| matches!(r, Err(CellError::Interrupted)));
         for (r, &i) in results.into_iter().zip(&to_run) {
             match r {
-                Ok(()) | Err(CellError::Interrupted) => {}
+                Ok(()) | Err(CellError::Interrupted | CellError::Abandoned) => {}
                 Err(CellError::Failed(e)) => return Err(e),
                 Err(CellError::Stopped { seed, error }) => {
                     let c = &cells[i];
@@ -688,7 +725,11 @@ pub fn run(args: &SweepArgs) -> Result<u8, CliError> {
             if kept.is_empty() {
                 String::new()
             } else {
-                format!(" ({} finished cells kept from the earlier run)", kept.len())
+                format!(
+                    " ({} finished cell{} kept from the earlier run)",
+                    kept.len(),
+                    if kept.len() == 1 { "" } else { "s" }
+                )
             }
         );
         let rows = mine
