@@ -25,6 +25,18 @@ const ATTEMPTS: &str = "attempts_per_intent";
 const NO_ANSWER: &str = "no_final_answer";
 const NO_ANSWER_RATE: &str = "no_final_answer_rate";
 
+/// The unit of a paired metric's differences in pairs.csv.
+fn paired_unit(metric: &str) -> &'static str {
+    match metric {
+        DUP | DUP_T => "per million intents",
+        FAIL => "fraction of intents",
+        P50 | P95 | P99 => "ms",
+        MSGS => "messages per intent",
+        ATTEMPTS => "attempts per intent",
+        _ => "intents per seed",
+    }
+}
+
 /// Metrics compared policy against baseline, seed by seed.
 const PAIRED: [&str; 9] = [
     DUP,
@@ -329,6 +341,11 @@ fn build<'a>(m: &'a Manifest, rows: &'a [CellRows]) -> Report<'a> {
 
 /// A number with about three significant digits.
 pub fn sig(v: f64) -> String {
+    sig_digits(v, 3)
+}
+
+/// `v` to `digits` significant digits, whole numbers whole.
+fn sig_digits(v: f64, digits: i32) -> String {
     if !v.is_finite() {
         return "-".into();
     }
@@ -336,10 +353,10 @@ pub fn sig(v: f64) -> String {
     if a == 0.0 {
         return "0".into();
     }
-    if a >= 1000.0 {
+    if a >= libm::pow(10.0, f64::from(digits)) {
         return format!("{v:.0}");
     }
-    let decimals = (2 - libm::log10(a).floor() as i32).clamp(0, 8) as usize;
+    let decimals = (digits - 1 - libm::log10(a).floor() as i32).clamp(0, digits + 5) as usize;
     let s = format!("{v:.decimals$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -352,14 +369,23 @@ pub fn sig(v: f64) -> String {
 fn with_ci(e: Estimate, scale: f64) -> String {
     match e.ci {
         Some((lo, hi)) if lo == hi => format!("{} on every seed", sig(e.mean * scale)),
-        Some((lo, hi)) => format!(
-            "{} [{}, {}]",
-            sig(e.mean * scale),
-            sig(lo * scale),
-            sig(hi * scale)
-        ),
+        Some((lo, hi)) => interval_text(e.mean * scale, lo * scale, hi * scale),
         None => sig(e.mean * scale),
     }
+}
+
+/// "m [lo, hi]", to three significant digits, or as many more as the bounds need to differ
+/// where they do: "3.98 [3.98, 3.98]" would read as an interval of no width.
+fn interval_text(mean: f64, lo: f64, hi: f64) -> String {
+    let digits = (3..=8)
+        .find(|&d| lo == hi || sig_digits(lo, d) != sig_digits(hi, d))
+        .unwrap_or(8);
+    format!(
+        "{} [{}, {}]",
+        sig_digits(mean, digits),
+        sig_digits(lo, digits),
+        sig_digits(hi, digits)
+    )
 }
 
 /// A paired difference and its interval.
@@ -384,6 +410,15 @@ fn unsupported(p: &Pair) -> bool {
     let n = p.diff.n;
     (lo > 0.0 && higher < n && (p.signs.p >= 0.05 || higher <= lower))
         || (hi < 0.0 && lower < n && (p.signs.p >= 0.05 || lower <= higher))
+}
+
+/// The other way round: a t interval that holds 0 where the seeds' split is uneven enough for
+/// the exact sign test (p < 0.05), as when every seed that differs goes one way by small
+/// steps and one seed the other by a large one: the difference the interval misses.
+fn split_only(p: &Pair) -> bool {
+    p.diff
+        .ci
+        .is_some_and(|(lo, hi)| lo < hi && lo <= 0.0 && 0.0 <= hi && p.signs.p < 0.05)
 }
 
 /// A per-seed quantity of a cell, or why there is none.
@@ -431,12 +466,7 @@ fn rate_text(r: &Report, cell: usize, name: &str, scale: f64) -> String {
     if rate.count == 0.0 {
         format!("0 (≤ {})", sig(hi * unit))
     } else {
-        format!(
-            "{} [{}, {}]",
-            sig(rate.ratio * unit),
-            sig(lo * unit),
-            sig(hi * unit)
-        )
+        interval_text(rate.ratio * unit, lo * unit, hi * unit)
     }
 }
 
@@ -453,12 +483,13 @@ fn intents_text(n: f64) -> String {
 }
 
 /// The columns of pairs.csv besides the parameters'.
-const PAIRS_COLUMNS: [&str; 12] = [
+const PAIRS_COLUMNS: [&str; 14] = [
     "cell",
     "baseline_cell",
     "compared",
     "baseline",
     "metric",
+    "unit",
     "seeds",
     "mean_difference",
     "ci95_lo",
@@ -466,6 +497,7 @@ const PAIRS_COLUMNS: [&str; 12] = [
     "seeds_higher",
     "seeds_lower",
     "sign_test_p",
+    "sign_test_p_holm",
 ];
 
 /// Every name a column of summary.csv or pairs.csv may have besides the parameters' (a
@@ -665,12 +697,16 @@ fn pairs_csv(r: &Report, ps: &[Pair]) -> String {
     h.extend(r.m.axes.iter().map(|a| a.name.clone()));
     h.extend(PAIRS_COLUMNS[2..].iter().map(|s| s.to_string()));
     let mut out = data::line(&h);
-    for p in ps {
+    // The file's comparisons are one family: Holm's p holds the chance of any false finding
+    // among them at 5%.
+    let holm = stats::holm(&ps.iter().map(|p| p.signs.p).collect::<Vec<_>>());
+    for (p, holm) in ps.iter().zip(holm) {
         let mut f = vec![r.m.cells[p.cell].id.clone(), r.m.cells[p.base].id.clone()];
         f.extend((0..r.m.axes.len()).map(|a| r.value_label(p.cell, a).to_string()));
         f.push(r.m.axes[p.axis].name.clone());
         f.push(r.value_label(p.base, p.axis).to_string());
         f.push(p.metric.to_string());
+        f.push(paired_unit(p.metric).to_string());
         f.push(p.diff.n.to_string());
         f.push(if p.diff.n == 0 {
             String::new()
@@ -685,6 +721,7 @@ fn pairs_csv(r: &Report, ps: &[Pair]) -> String {
         f.push(p.signs.higher.to_string());
         f.push(p.signs.lower.to_string());
         f.push(data::number(p.signs.p));
+        f.push(data::number(holm));
         out.push_str(&data::line(&f));
     }
     out
@@ -1526,6 +1563,7 @@ fn pairs_table(r: &Report, ps: &[Pair], axis: usize) -> Table {
                 None => "-".into(),
                 Some(p) if p.diff.n == 0 => why_none(r, &[p.cell, p.base], metric).into(),
                 Some(p) if unsupported(p) => format!("{} †", diff_text(p.diff, scale)),
+                Some(p) if split_only(p) => format!("{} ‡", diff_text(p.diff, scale)),
                 Some(p) => diff_text(p.diff, scale),
             };
             row.push(cell);
@@ -1814,8 +1852,13 @@ fn pairs_note(m: &Manifest, axis: usize) -> String {
              not bear it out: the exact sign test does not find it uneven (p ≥ 0.05), or most \
              seeds that differ go the other way; a split where every seed goes the interval's \
              way is not marked, however few the seeds. Few seeds differ, by large steps, as \
-             with rare events, and the t interval is then too sure. pairs.csv gives, for every \
-             difference, the seeds on which the cell was higher and lower and the sign test's p."
+             with rare events, and the t interval is then too sure. ‡ marks the other way \
+             round, an interval that holds 0 where the split is uneven enough for the sign \
+             test (p < 0.05): most seeds moved one way, by steps the interval's spread hides. \
+             pairs.csv gives, for every difference, the seeds on which the cell was higher and \
+             lower, the sign test's p, and that p adjusted by Holm's method for all the \
+             file's comparisons at once (sign_test_p_holm), which holds the chance of any \
+             false finding among them at 5%."
         )
     }
 }
@@ -2191,7 +2234,13 @@ mod tests {
             .expect("idempotent at 0.2 against 0.1");
         assert_eq!(row[col("baseline_cell")], "cell-003");
         assert_eq!(row[col("baseline")], "0.1");
+        assert_eq!(row[col("unit")], "messages per intent");
         assert_eq!(row[col("seeds_higher")], "4");
+        // Four seeds of four higher: p = 2/2^4. Every row of the file is one test of the
+        // family, so the adjusted p is no smaller.
+        let p: f64 = row[col("sign_test_p")].parse().expect("a number");
+        let p_holm: f64 = row[col("sign_test_p_holm")].parse().expect("a number");
+        assert!((p - 0.125).abs() < 1e-12 && p_holm >= p, "{p} {p_holm}");
         let policy_row = csv
             .iter()
             .find(|l| l[col("compared")] == "policy" && l[0] == "cell-004")
@@ -2220,6 +2269,47 @@ mod tests {
             text.contains("from 3000 (drop = 3) to 7000 (drop = 1, 2)"),
             "{text}"
         );
+    }
+
+    /// Regression (an interval that read as no width): "3.98 [3.98, 3.98]", bounds that
+    /// differ only past three digits, now get the digits that tell them apart.
+    #[test]
+    fn an_interval_gets_the_digits_its_bounds_need() {
+        let e = |mean: f64, lo: f64, hi: f64| Estimate {
+            n: 20,
+            mean,
+            ci: Some((lo, hi)),
+        };
+        assert_eq!(
+            with_ci(e(3.9801, 3.9795, 3.9808), 1.0),
+            "3.98 [3.979, 3.981]"
+        );
+        assert_eq!(with_ci(e(3.98, 3.95, 4.01), 1.0), "3.98 [3.95, 4.01]");
+        assert_eq!(with_ci(e(4.0, 4.0, 4.0), 1.0), "4 on every seed");
+    }
+
+    /// Regression (a split the t interval missed went unmarked): nine seeds of ten a little
+    /// lower and one far higher hold 0 in the t interval, though the sign test finds the
+    /// split uneven (p = 0.021); it is marked ‡.
+    #[test]
+    fn a_split_the_t_interval_misses_is_marked() {
+        let m = manifest(10, &["naive", "mostly-lower"], &[], &[INTENTS, MSGS]);
+        let lower: Vec<f64> = (0..10).map(|s| if s < 9 { 3.9 } else { 6.0 }).collect();
+        let cells = [
+            rows(&m, vec![vec![10.0; 10], vec![4.0; 10]]),
+            rows(&m, vec![vec![10.0; 10], lower]),
+        ];
+        let r = build(&m, &cells);
+        let ps = pairs(&r);
+        let shown = pairs_table(&r, &ps, 0).rows[0]
+            .last()
+            .expect("a messages column")
+            .clone();
+        assert!(
+            shown.starts_with("0.11 [") && shown.ends_with(" ‡"),
+            "{shown}"
+        );
+        assert!(pairs_note(&m, 0).contains("‡ marks"));
     }
 
     /// Regression: on five seeds or fewer every interval that excluded 0 was marked †, a
