@@ -699,6 +699,14 @@ struct Bad {
 }
 
 const BAD: &[Bad] = &[
+    // Regression: an entry of a list the base leaves empty was "not an index from 0 to 0".
+    Bad {
+        what: "an entry of a list the base leaves empty",
+        text: "Sweep(base: \"base.ron\", seeds: 2, policies: [Naive],\n  parameters: [(path: \"faults.random_crashes.0.mean_interval\", values: [\"1s\", \"2s\"])])",
+        line: 2,
+        col: 23,
+        phrase: "`faults.random_crashes` is an empty list in the base scenario: it has no entry `0` to set",
+    },
     // Regression: a `#` comment was "expected a value, found `#`" with no word of comments,
     // and a `#!` line was skipped to the first `]` of the file as if an attribute.
     Bad {

@@ -671,11 +671,17 @@ fn locate<'n>(root: &'n Node, path: &str, text: &str) -> Result<&'n Node, String
             },
             Kind::List(items) => match seg.parse::<usize>().ok().and_then(|i| items.get(i)) {
                 Some(n) => n,
+                None if items.is_empty() => {
+                    return Err(format!(
+                        "{walked} is an empty list in the base scenario: it has no entry \
+                         `{seg}` to set; give the base that entry, or set the list whole"
+                    ))
+                }
                 None => {
                     return Err(format!(
                         "{walked} is a list of {} entries: `{seg}` is not an index from 0 to {}",
                         items.len(),
-                        items.len().saturating_sub(1)
+                        items.len() - 1
                     ))
                 }
             },
