@@ -738,6 +738,7 @@ fn malformed_scenarios_exit_2_naming_file_line_column_and_what_was_expected() {
 #[test]
 fn usage_errors_exit_2_and_say_what_is_wrong() {
     let idempotent = scenario("policy-idempotent.ron");
+    let checked = workspace("tests/check").display().to_string();
     let missing = workspace("scenarios/no-such-scenario.ron")
         .display()
         .to_string();
@@ -761,6 +762,12 @@ fn usage_errors_exit_2_and_say_what_is_wrong() {
             &["--trace", "an empty path"],
         ),
         (&["check", ""], &["<PATHS>", "an empty path"]),
+        // Regression: a shrink folder that was also a folder checked had its shrunk
+        // scenarios, which fail by design, checked and shrunk again on the next run.
+        (
+            &["check", &checked, "--shrink-dir", &checked],
+            &["is a folder checked", "name another folder"],
+        ),
         (
             &["sweep", "sweeps/drop-rate.ron", "--out", ""],
             &["--out", "an empty path"],

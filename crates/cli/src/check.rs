@@ -138,6 +138,14 @@ pub fn collect(paths: &[PathBuf], shrink_dir: &Path) -> Result<Vec<PathBuf>, Cli
     let skip = shrink_dir.canonicalize().ok();
     let mut out = Vec::new();
     for p in paths {
+        if p.is_dir() && skip.is_some() && p.canonicalize().ok() == skip {
+            return Err(CliError::Usage(format!(
+                "--shrink-dir {} is a folder checked: the shrunk scenarios written there, which \
+                 fail by design, would be checked with the others next time; name another \
+                 folder",
+                shrink_dir.display()
+            )));
+        }
         if p.is_dir() {
             let mut found = Vec::new();
             scenarios_in(p, skip.as_deref(), &mut found)?;
