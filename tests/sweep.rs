@@ -1415,6 +1415,41 @@ fn a_sweep_that_stops_mid_run_leaves_the_earlier_report_and_resume_keeps_its_cel
     );
 }
 
+/// A cell that stops ends the runs of the cells after it, not before: the one reported is
+/// the grid's first to stop, though here the second stops at once and the first only after
+/// a million and a half events.
+#[test]
+fn the_failure_reported_is_the_grids_first_however_the_runs_are_timed() {
+    let root = scratch("first-stop");
+    std::fs::copy(fixture("base.ron"), root.join("base.ron")).expect("copy base");
+    let file = root.join("s.ron");
+    std::fs::write(
+        &file,
+        r#"Sweep(base: "base.ron", seeds: 1, policies: [Naive],
+  parameters: [(name: "stop", variants: [
+    (name: "late", set: [("workload.purchases", 200000), ("limits.max_events", 1500000)]),
+    (name: "at once", set: [("limits.max_events", 50)]),
+  ])])"#,
+    )
+    .expect("write");
+    let out = payfault_in_time(&args(&[
+        "sweep",
+        &file.display().to_string(),
+        "--out",
+        &root.join("out").display().to_string(),
+        "--jobs",
+        "2",
+    ]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "error: cell-001 seed 1: the run stopped: the run passed its limit of 1500000 events"
+        ),
+        "{err}"
+    );
+}
+
 /// The command a stopped sweep printed to replay the run, pasted into a shell: it must replay
 /// that run (of 50 events).
 fn assert_replays(err: &str, cwd: &Path) {

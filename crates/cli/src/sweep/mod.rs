@@ -476,7 +476,16 @@ fn run_cell(
                     not_wanted(i, failed).unwrap_or(CellError::Interrupted)
                 }
                 error => {
-                    failed.fetch_min(i, Ordering::Relaxed);
+                    if i > 0 && failed.fetch_min(i, Ordering::Relaxed) > i {
+                        crate::note!(
+                            "note: {} seed {seed} stopped at a limit; the sweep ends with it once \
+                             the cells before it in the grid are done, unless one of them stops \
+                             too (Ctrl-C ends it now)",
+                            cell.id
+                        );
+                    } else {
+                        failed.fetch_min(i, Ordering::Relaxed);
+                    }
                     CellError::Stopped { seed, error }
                 }
             })?;

@@ -1542,7 +1542,12 @@ fn violations_text(r: &Report, cell: usize) -> String {
 
 /// The paired differences along `axis`, a row a cell.
 fn pairs_table(r: &Report, ps: &[Pair], axis: usize) -> Table {
-    let ps: Vec<&Pair> = ps.iter().filter(|p| p.axis == axis).collect();
+    // By cell and metric: a grid may hold 100,000 cells, each with its pairs.
+    let by: std::collections::BTreeMap<(usize, &str), &Pair> = ps
+        .iter()
+        .filter(|p| p.axis == axis)
+        .map(|p| ((p.cell, p.metric), p))
+        .collect();
     let axes: Vec<usize> = varied_axes(r.m);
     let shown: [(&str, &str, f64); 5] = [
         (DUP, "Δ duplicates / M (permanent)", 1.0),
@@ -1554,12 +1559,12 @@ fn pairs_table(r: &Report, ps: &[Pair], axis: usize) -> Table {
     let mut head: Vec<String> = axes.iter().map(|&a| given(&r.m.axes[a].name)).collect();
     head.extend(shown.iter().map(|s| s.1.to_string()));
     let mut rows = Vec::new();
-    let mut cells: Vec<usize> = ps.iter().map(|p| p.cell).collect();
+    let mut cells: Vec<usize> = by.keys().map(|k| k.0).collect();
     cells.dedup();
     for c in cells {
         let mut row: Vec<String> = axes.iter().map(|&a| given(r.value_label(c, a))).collect();
         for (metric, _, scale) in shown {
-            let cell = match ps.iter().find(|p| p.cell == c && p.metric == metric) {
+            let cell = match by.get(&(c, metric)) {
                 None => "-".into(),
                 Some(p) if p.diff.n == 0 => why_none(r, &[p.cell, p.base], metric).into(),
                 Some(p) if unsupported(p) => format!("{} †", diff_text(p.diff, scale)),
@@ -1781,7 +1786,8 @@ const FILES: [(&str, &str); 7] = [
     ),
     (
         "pairs.csv",
-        "per cell and key metric: the paired difference from the baseline policy, with its interval",
+        "per cell and key metric: the paired difference from the baseline policy, and from \
+         each parameter's first value, with its interval",
     ),
     (
         "input/",
