@@ -1626,11 +1626,60 @@ fn a_run_that_stops_keeps_the_earlier_trace_and_writes_its_own_beside_it() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// One of a process's output streams.
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Runs payfault with `args` and the reader of `closed` gone before anything is written
+/// (the run takes longer than that), reading the other stream to its end: the exit status and
+/// what the other stream held. A run still going after 300 s fails the test: a guard against
+/// a hang, not a measure of speed, since each run takes seconds.
+fn with_closed(closed: Stream, args: &[&str]) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_payfault"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut other: Box<dyn Read + Send> = match closed {
+        Stream::Stdout => {
+            drop(child.stdout.take());
+            Box::new(child.stderr.take().unwrap())
+        }
+        Stream::Stderr => {
+            drop(child.stderr.take());
+            Box::new(child.stdout.take().unwrap())
+        }
+    };
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = other.read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    });
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{args:?} still running 300 s after one of its outputs closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (status, reader.join().unwrap())
+}
+
 /// Regression: when the reader of standard output closed the pipe, a run that violated a
 /// property exited 0, hiding the violation from `set -o pipefail`, and `bench` panicked.
 #[test]
 fn a_closed_pipe_keeps_the_verdict() {
-    use std::process::Stdio;
     let naive = scenario("policy-naive.ron");
     let idempotent = scenario("policy-idempotent.ron");
     let shrunk = temp_path("pipe-shrunk").display().to_string();
@@ -1658,17 +1707,8 @@ fn a_closed_pipe_keeps_the_verdict() {
         (&["sweep", &tiny_sweep, "--out", &sweep_out], 0),
     ];
     for (args, verdict) in cases {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_payfault"))
-            .args(*args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Closed before the report is written: the run takes longer than this.
-        drop(child.stdout.take());
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(*verdict), "{args:?}: {out:?}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let (status, stderr) = with_closed(Stream::Stdout, args);
+        assert_eq!(status.code(), Some(*verdict), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
     let _ = std::fs::remove_dir_all(&shrunk);
@@ -1683,9 +1723,6 @@ fn a_closed_pipe_keeps_the_verdict() {
 /// the verdict and the files stand.
 #[test]
 fn a_closed_standard_error_keeps_the_verdict() {
-    use std::io::Read;
-    use std::process::Stdio;
-    use std::time::{Duration, Instant};
     let naive = scenario("policy-naive.ron");
     let shrunk = temp_path("stderr-shrunk").display().to_string();
     let sweep_out = temp_path("stderr-sweep").display().to_string();
@@ -1715,33 +1752,7 @@ fn a_closed_standard_error_keeps_the_verdict() {
         (&["sweep", &tiny_sweep, "--out", &sweep_out], 0),
     ];
     for (args, verdict) in cases {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_payfault"))
-            .args(*args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        drop(child.stderr.take());
-        let mut stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = stdout.read_to_end(&mut text);
-            text
-        });
-        // A guard against the hang this pins, not a measure of speed: each case takes
-        // seconds.
-        let deadline = Instant::now() + Duration::from_secs(300);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("{args:?} still running after its standard error closed");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let _ = reader.join();
+        let (status, _) = with_closed(Stream::Stderr, args);
         assert_eq!(status.code(), Some(*verdict), "{args:?}");
     }
     let _ = std::fs::remove_dir_all(&shrunk);
