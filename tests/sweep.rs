@@ -1090,6 +1090,16 @@ fn merge_refuses_an_out_that_is_one_of_its_inputs() {
             spelled(&root.join("link")),
             format!("is the input {}, one of the folders merged", s1.display()),
         ),
+        // Regression: an --out inside an input, its `cells` folder or a folder still to be
+        // made in it, got the merged report written into the shard.
+        (
+            spelled(&s1.join("cells")),
+            format!("is inside {}, one of the folders merged", s1.display()),
+        ),
+        (
+            spelled(&s1.join("new/report")),
+            format!("is inside {}, one of the folders merged", s1.display()),
+        ),
     ] {
         let out_ = payfault_in_time(&args(&[
             "merge",

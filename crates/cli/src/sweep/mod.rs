@@ -829,6 +829,24 @@ fn one_of<'d>(folder: &Path, dirs: &'d [PathBuf]) -> Option<&'d PathBuf> {
         .find(|d| d.canonicalize().is_ok_and(|d| d == target))
 }
 
+/// The input of `dirs` that `folder`, or where it would be made, lies inside, if any.
+fn inside_one_of<'d>(folder: &Path, dirs: &'d [PathBuf]) -> Option<&'d PathBuf> {
+    // The nearest folder above it that is there, resolved, and the rest of the path below it.
+    let mut rest = Vec::new();
+    let mut at = std::path::absolute(folder).ok()?;
+    let target = loop {
+        if let Ok(c) = at.canonicalize() {
+            break rest.iter().rev().fold(c, |p: PathBuf, n| p.join(n));
+        }
+        rest.push(at.file_name()?.to_owned());
+        at = at.parent()?.to_path_buf();
+    };
+    dirs.iter().find(|d| {
+        d.canonicalize()
+            .is_ok_and(|d| target != d && target.starts_with(d))
+    })
+}
+
 /// The inputs the folders hold (the sweep file and the base scenario beside it), which must
 /// be the same in all: the merged report copies them, and would otherwise depend on the order
 /// its folders were named in.
@@ -890,6 +908,14 @@ pub fn merge(args: &MergeArgs) -> Result<u8, CliError> {
             } else {
                 format!("the input {}", d.display())
             }
+        )));
+    }
+    if let Some(d) = inside_one_of(&args.out, &args.dirs) {
+        return Err(CliError::Usage(format!(
+            "--out {} is inside {}, one of the folders merged: the merged report would be \
+             written into it; choose another --out",
+            args.out.display(),
+            d.display()
         )));
     }
     let manifests = args
