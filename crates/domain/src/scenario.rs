@@ -247,6 +247,16 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
                     .to_string(),
             }
         }
+        // RON ends a line at `\n` only: a file whose lines end in `\r` alone is one line, and
+        // its first `//` comment runs to the end of the file.
+        _ if text.contains('\r') && !text.contains('\n') => ScenarioError {
+            line,
+            col: on_line(col),
+            message: "the file's lines end in a carriage return alone (classic Mac OS line \
+                      ends), which RON does not read as line ends, so it is all one line: save \
+                      it with LF (or CRLF) line ends"
+                .to_string(),
+        },
         _ if blank(text) => ScenarioError {
             line,
             col: on_line(col),
@@ -1501,6 +1511,18 @@ mod tests {
             );
             assert_eq!(wide.message, narrow.message, "{by}");
         }
+    }
+
+    /// Regression (a file saved with classic Mac OS line ends was "only comments"): its
+    /// lines end in a carriage return alone, which RON takes for no line end at all.
+    #[test]
+    fn lines_that_end_in_a_carriage_return_alone_are_named() {
+        let text = "// a scenario\rScenario(\r    name: \"x\",\r)\r";
+        let e = from_ron(text).expect_err("one line, all comment");
+        assert!(
+            e.message.contains("carriage return alone") && e.message.contains("LF"),
+            "{e}"
+        );
     }
 
     #[test]
