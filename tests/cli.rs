@@ -739,6 +739,10 @@ fn malformed_scenarios_exit_2_naming_file_line_column_and_what_was_expected() {
 fn usage_errors_exit_2_and_say_what_is_wrong() {
     let idempotent = scenario("policy-idempotent.ron");
     let checked = workspace("tests/check").display().to_string();
+    // Spelled through a folder that is not there: where it would be made is the folder checked.
+    let not_yet_then_checked = workspace("tests/check/no-such-folder/..")
+        .display()
+        .to_string();
     let missing = workspace("scenarios/no-such-scenario.ron")
         .display()
         .to_string();
@@ -766,6 +770,10 @@ fn usage_errors_exit_2_and_say_what_is_wrong() {
         // scenarios, which fail by design, checked and shrunk again on the next run.
         (
             &["check", &checked, "--shrink-dir", &checked],
+            &["is a folder checked", "name another folder"],
+        ),
+        (
+            &["check", &checked, "--shrink-dir", &not_yet_then_checked],
             &["is a folder checked", "name another folder"],
         ),
         (

@@ -1100,6 +1100,10 @@ fn merge_refuses_an_out_that_is_one_of_its_inputs() {
             spelled(&s1.join("new/report")),
             format!("is inside {}, one of the folders merged", s1.display()),
         ),
+        (
+            spelled(&s1.join("new/../merged")),
+            format!("is inside {}, one of the folders merged", s1.display()),
+        ),
     ] {
         let out_ = payfault_in_time(&args(&[
             "merge",

@@ -135,7 +135,8 @@ struct NotRun<'a> {
 /// passed over: a shrunk scenario fails by design, and checking it again would fail the
 /// next check.
 pub fn collect(paths: &[PathBuf], shrink_dir: &Path) -> Result<Vec<PathBuf>, CliError> {
-    let skip = shrink_dir.canonicalize().ok();
+    // Where the folder is or will be made: `new/../.` is the folder checked too.
+    let skip = crate::resolved(shrink_dir);
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() && skip.is_some() && p.canonicalize().ok() == skip {

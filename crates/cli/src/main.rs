@@ -197,6 +197,29 @@ fn output_file(s: &str) -> Result<PathBuf, String> {
     path(if s == "-" { "/dev/fd/1" } else { s })
 }
 
+/// Where `path` is or would be made: the nearest folder above it that is there, resolved
+/// (links followed), with the rest of the path below it, whose `.` and `..` are taken as
+/// written, there being nothing yet to follow. None if no part of it can be resolved.
+pub(crate) fn resolved(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let abs = std::path::absolute(path).ok()?;
+    let parts: Vec<Component> = abs.components().collect();
+    let (base, rest) = (0..=parts.len()).rev().find_map(|k| {
+        let prefix: PathBuf = parts[..k].iter().collect();
+        prefix.canonicalize().ok().map(|c| (c, &parts[k..]))
+    })?;
+    Some(rest.iter().fold(base, |mut p, part| {
+        match part {
+            Component::ParentDir => {
+                p.pop();
+            }
+            Component::CurDir => {}
+            other => p.push(other),
+        }
+        p
+    }))
+}
+
 /// A path as given; an empty one (`--trace ''`, an unset shell variable) is refused here,
 /// where the message can name the option, rather than failing later as ": No such file".
 pub(crate) fn path(s: &str) -> Result<PathBuf, String> {

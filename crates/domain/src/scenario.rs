@@ -248,8 +248,9 @@ fn explain(text: &str, e: &ron::error::SpannedError) -> ScenarioError {
             }
         }
         // RON ends a line at `\n` only: a file whose lines end in `\r` alone is one line, and
-        // its first `//` comment runs to the end of the file.
-        _ if text.contains('\r') && !text.contains('\n') => ScenarioError {
+        // its first `//` comment runs to the end of the file. Without one, it reads as it
+        // should, and its errors are its own.
+        _ if text.contains('\r') && !text.contains('\n') && text.contains("//") => ScenarioError {
             line,
             col: on_line(col),
             message: "the file's lines end in a carriage return alone (classic Mac OS line \
@@ -1523,6 +1524,9 @@ mod tests {
             e.message.contains("carriage return alone") && e.message.contains("LF"),
             "{e}"
         );
+        // Without a comment such a file reads as it should: its errors are its own.
+        let e = from_ron("Scenario(\r    nam: \"x\",\r)\r").expect_err("a misspelt field");
+        assert!(e.message.contains("unknown field `nam`"), "{e}");
     }
 
     #[test]

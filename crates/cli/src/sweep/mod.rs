@@ -377,6 +377,10 @@ impl CellProgress {
             ));
         }
     }
+    /// A line above the bar, or on its own without one.
+    fn line(&self, line: &str) {
+        self.bar.line(line);
+    }
     fn done(&self) {
         self.bar.done();
     }
@@ -476,15 +480,13 @@ fn run_cell(
                     not_wanted(i, failed).unwrap_or(CellError::Interrupted)
                 }
                 error => {
-                    if i > 0 && failed.fetch_min(i, Ordering::Relaxed) > i {
-                        crate::note!(
-                            "note: {} seed {seed} stopped at a limit; the sweep ends with it once \
-                             the cells before it in the grid are done, unless one of them stops \
-                             too (Ctrl-C ends it now)",
+                    if failed.fetch_min(i, Ordering::Relaxed) > i && i > 0 {
+                        progress.line(&format!(
+                            "note: {} seed {seed} stopped, which ends the sweep; cells before it \
+                             still running go on, so that the grid's first to stop is the one \
+                             reported (Ctrl-C ends it now)",
                             cell.id
-                        );
-                    } else {
-                        failed.fetch_min(i, Ordering::Relaxed);
+                        ));
                     }
                     CellError::Stopped { seed, error }
                 }
@@ -831,16 +833,7 @@ fn one_of<'d>(folder: &Path, dirs: &'d [PathBuf]) -> Option<&'d PathBuf> {
 
 /// The input of `dirs` that `folder`, or where it would be made, lies inside, if any.
 fn inside_one_of<'d>(folder: &Path, dirs: &'d [PathBuf]) -> Option<&'d PathBuf> {
-    // The nearest folder above it that is there, resolved, and the rest of the path below it.
-    let mut rest = Vec::new();
-    let mut at = std::path::absolute(folder).ok()?;
-    let target = loop {
-        if let Ok(c) = at.canonicalize() {
-            break rest.iter().rev().fold(c, |p: PathBuf, n| p.join(n));
-        }
-        rest.push(at.file_name()?.to_owned());
-        at = at.parent()?.to_path_buf();
-    };
+    let target = crate::resolved(folder)?;
     dirs.iter().find(|d| {
         d.canonicalize()
             .is_ok_and(|d| target != d && target.starts_with(d))
