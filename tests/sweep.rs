@@ -699,6 +699,14 @@ struct Bad {
 }
 
 const BAD: &[Bad] = &[
+    // Regression: `0.0` and `-0.0`, one probability, made two cells of one scenario.
+    Bad {
+        what: "a probability and its negative zero",
+        text: "Sweep(base: \"base.ron\", seeds: 2, policies: [Naive],\n  parameters: [(path: \"links.terminal_acquirer.drop\", values: [0.0, -0.0])])",
+        line: 2,
+        col: 69,
+        phrase: "the value `-0.0` is read as the same as `0.0`",
+    },
     // Regression: an entry of a list the base leaves empty was "not an index from 0 to 0".
     Bad {
         what: "an entry of a list the base leaves empty",

@@ -62,6 +62,9 @@ pub struct Probability {
 
 impl Probability {
     pub fn new(value: f64) -> Result<Self, payfault_engine::ProbError> {
+        // -0 is 0: the same probability, written (and so compared, and named in a sweep's
+        // cells) one way.
+        let value = if value == 0.0 { 0.0 } else { value };
         Ok(Probability {
             value,
             prob: Prob::new(value)?,
