@@ -2110,6 +2110,14 @@ mod tests {
         }
     }
 
+    /// The messages-per-intent difference of the first row of the policies' paired table.
+    fn first_row_messages(r: &Report, ps: &[Pair]) -> String {
+        pairs_table(r, ps, 0).rows[0]
+            .last()
+            .expect("a messages column")
+            .clone()
+    }
+
     /// Every column summary.csv and pairs.csv write, but the parameters', is reserved: a
     /// sweep refuses a parameter of that name (regression: `seeds` or `metric` as a
     /// parameter's name gave those files two columns of one name).
@@ -2307,10 +2315,7 @@ mod tests {
         ];
         let r = build(&m, &cells);
         let ps = pairs(&r);
-        let shown = pairs_table(&r, &ps, 0).rows[0]
-            .last()
-            .expect("a messages column")
-            .clone();
+        let shown = first_row_messages(&r, &ps);
         assert!(
             shown.starts_with("0.11 [") && shown.ends_with(" ‡"),
             "{shown}"
@@ -2329,10 +2334,7 @@ mod tests {
         ];
         let r = build(&m, &cells);
         let ps = pairs(&r);
-        let fewer = pairs_table(&r, &ps, 0).rows[0]
-            .last()
-            .expect("a messages column")
-            .clone();
+        let fewer = first_row_messages(&r, &ps);
         assert!(
             fewer.starts_with("-1.04 [") && !fewer.contains('†'),
             "{fewer}"
