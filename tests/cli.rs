@@ -1408,6 +1408,53 @@ fn bench_baseline_measures_the_hand_written_loop() {
     assert!(o.stderr.contains("--purchases"), "{}", o.stderr);
 }
 
+#[test]
+fn bench_floor_measures_the_least_loop_of_the_model() {
+    let o = payfault(&[
+        "bench",
+        &scenario("reference.ron"),
+        "--floor",
+        "--runs",
+        "1",
+        "--purchases",
+        "2000",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.starts_with(
+            "bench: the floor (the least a loop costs) of the reference model, 1000 terminals, \
+             2000 purchases"
+        ),
+        "{}",
+        o.stdout
+    );
+    let run: Vec<f64> = o
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("     1 "))
+        .map(numbers)
+        .expect("a run's row");
+    // The same model as the hand-written loop's: as many events.
+    assert!((12_000.0..13_200.0).contains(&run[1]), "{run:?}");
+    assert!(run.iter().all(|&x| x > 0.0), "{run:?}");
+    let o = payfault(&[
+        "bench",
+        &scenario("reference.ron"),
+        "--floor",
+        "--baseline",
+        "--purchases",
+        "2000",
+    ]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains("give one, or both with --scales"),
+        "{}",
+        o.stderr
+    );
+    let o = payfault(&["bench", "--floor", "--queue"]);
+    assert_eq!(o.code, 2, "--queue measures the queue alone: {}", o.stderr);
+}
+
 /// Regression: the hand-written loop of `bench --baseline` ignored the scenario's limits, so
 /// with `--purchases 100000000000` it grew by some 80 MB a second until memory ran out.
 #[test]
@@ -1490,6 +1537,7 @@ fn bench_scales_prints_a_row_a_scale() {
         &scenario("reference.ron"),
         "--scales",
         "--baseline",
+        "--floor",
         "--max-purchases",
         "100000",
     ]);
@@ -1499,23 +1547,28 @@ fn bench_scales_prints_a_row_a_scale() {
         .stdout
         .split_once("\nthe minimal hand-written loop")
         .expect("a table of the loop");
+    let (looped, floor) = rest
+        .split_once("\nthe floor: the least a loop of the model costs")
+        .expect("a table of the floor");
     let table = |text: &str, skip: usize| -> Vec<Vec<f64>> {
         text.lines().skip(skip).map(numbers).collect()
     };
-    let looped = table(rest, 2);
-    assert_eq!(
-        looped.iter().map(|r| r[0]).collect::<Vec<_>>(),
-        [1e3, 1e4, 1e5, 1e6]
-    );
-    for r in &looped {
-        // The loop's columns, its cost per event over its first row's, then the simulator's
-        // cost per event over the loop's.
-        assert_eq!(r.len(), 9, "{r:?}");
-        assert!(r.iter().all(|&x| x > 0.0), "{r:?}");
-        assert!(
-            (r[4] / looped[0][4] - r[7]).abs() < 0.01 + r[7] * 0.01,
-            "{r:?}"
+    for (what, rows) in [("loop", table(looped, 2)), ("floor", table(floor, 2))] {
+        assert_eq!(
+            rows.iter().map(|r| r[0]).collect::<Vec<_>>(),
+            [1e3, 1e4, 1e5, 1e6],
+            "{what}"
         );
+        for r in &rows {
+            // The loop's columns, its cost per event over its first row's, then the
+            // simulator's cost per event over the loop's.
+            assert_eq!(r.len(), 9, "{what} {r:?}");
+            assert!(r.iter().all(|&x| x > 0.0), "{what} {r:?}");
+            assert!(
+                (r[4] / rows[0][4] - r[7]).abs() < 0.01 + r[7] * 0.01,
+                "{what} {r:?}"
+            );
+        }
     }
     let (sim, same_load) = sim
         .split_once("\nthe same terminals at the load of 1000")

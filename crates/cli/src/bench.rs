@@ -26,6 +26,8 @@ enum Kind {
     SameLoad,
     /// The hand-written loop.
     Baseline,
+    /// The least a loop of the model costs.
+    Floor,
 }
 
 /// One run of the scenario at `t` terminals and `p` purchases, in a child process of its own:
@@ -42,6 +44,7 @@ fn scale_run(
         .arg("bench")
         .arg(&args.scenario)
         .args((kind == Kind::Baseline).then_some("--baseline"))
+        .args((kind == Kind::Floor).then_some("--floor"))
         .args(
             (kind == Kind::SameLoad)
                 .then_some(["--load-of", &load_of])
@@ -151,15 +154,30 @@ fn scales(args: &BenchArgs) -> Result<u8, CliError> {
             ns / *first.get_or_insert(ns)
         );
     }
-    if args.baseline {
-        say!(
-            "\nthe minimal hand-written loop (binary heap, ChaCha8, hash maps; no oracle, \
-             metrics or trace), and the simulator's cost per event against it"
-        );
+    let yardsticks = [
+        (
+            args.baseline,
+            Kind::Baseline,
+            "the minimal hand-written loop (binary heap, ChaCha8, hash maps; no oracle, metrics \
+             or trace), and the simulator's cost per event against it",
+        ),
+        (
+            args.floor,
+            Kind::Floor,
+            "the floor: the least a loop of the model costs (the simulator's queues, 8 bytes a \
+             payment, a bit a key, a counter a terminal), and the simulator's cost per event \
+             against it",
+        ),
+    ];
+    for (wanted, kind, title) in yardsticks {
+        if !wanted {
+            continue;
+        }
+        say!("\n{title}");
         say!("{} {:>9} {:>10}", header(), VS_FIRST, "sim/loop");
         let mut first = None;
-        for (t, p, sim_ns) in loop_points {
-            let (events, secs, kib) = fastest(&exe, args, t, p, tries, Kind::Baseline)?;
+        for &(t, p, sim_ns) in &loop_points {
+            let (events, secs, kib) = fastest(&exe, args, t, p, tries, kind)?;
             let ns = secs * 1e9 / events;
             say!(
                 "{} {:>9.2} {:>10.2}",
@@ -249,9 +267,15 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
         let w = &mut sc.workload;
         w.inter_arrival.0 = w.inter_arrival.0.stretched(u64::from(t / n));
     }
-    let baseline = if args.baseline {
+    if args.baseline && args.floor {
+        return Err(CliError::Usage(
+            "--baseline and --floor measure one loop each: give one, or both with --scales".into(),
+        ));
+    }
+    let flag = if args.floor { "--floor" } else { "--baseline" };
+    let baseline = if args.baseline || args.floor {
         let purchases = sc.workload.purchases.ok_or_else(|| {
-            CliError::Usage("--baseline needs a purchase count: give --purchases".into())
+            CliError::Usage(format!("{flag} needs a purchase count: give --purchases"))
         })?;
         let limits = crate::baseline::Limits::of(&sc);
         // What the loop keeps grows with every purchase: a count its time limit cannot hold
@@ -260,7 +284,7 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
         let issuing = crate::baseline::issuing_time_ns(t, purchases);
         if issuing > limits.max_time.as_nanos() as f64 {
             return Err(CliError::Usage(format!(
-                "--baseline: {purchases} purchases at {t} terminals (one a terminal a second) \
+                "{flag}: {purchases} purchases at {t} terminals (one a terminal a second) \
                  take about {:.0} s of simulated time to issue, past the scenario's \
                  limits.max_time of {}, where the run would stop: give fewer --purchases or \
                  more --terminals",
@@ -276,6 +300,7 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
     let measure = |seed: u64| -> Result<(u64, f64), CliError> {
         let start = Instant::now();
         let events = match baseline {
+            Some((t, p, limits)) if args.floor => crate::floor::run(t, p, seed, limits)?.events,
             Some((t, p, limits)) => crate::baseline::run(t, p, seed, limits)?.events,
             None => payfault_domain::run::run_quick(&sc, seed)?.metrics.events,
         };
@@ -288,8 +313,12 @@ pub fn run(args: &BenchArgs) -> Result<u8, CliError> {
     }
     match baseline {
         Some((t, p, _)) => say!(
-            "bench: the minimal hand-written loop of the reference model, {t} terminals, {p} \
-             purchases"
+            "bench: {} of the reference model, {t} terminals, {p} purchases",
+            if args.floor {
+                "the floor (the least a loop costs)"
+            } else {
+                "the minimal hand-written loop"
+            }
         ),
         None => say!(
             "bench {}: {} terminals{}, {} purchases, policy {}",

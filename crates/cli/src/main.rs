@@ -5,6 +5,7 @@ mod baseline;
 mod bench;
 mod chart;
 mod check;
+mod floor;
 mod interrupt;
 mod memory_bench;
 mod progress;
@@ -109,7 +110,7 @@ struct BenchArgs {
     /// Keep the load that this many terminals make: stretch each terminal's inter-arrival
     /// times by terminals / N (a whole number), so that purchases arrive as fast in all, and
     /// as many are in flight, as at N terminals.
-    #[arg(long, value_name = "N", conflicts_with_all = ["baseline", "scales"],
+    #[arg(long, value_name = "N", conflicts_with_all = ["baseline", "floor", "scales"],
         value_parser = clap::value_parser!(u32).range(1..))]
     load_of: Option<u32>,
     /// Measure each scale in its own process: 10^3 to 10^6 terminals at 10^6 purchases, 10^6
@@ -128,10 +129,18 @@ struct BenchArgs {
     /// With --scales, both, across the terminal counts.
     #[arg(long)]
     baseline: bool,
+    /// Measure the least a loop of the reference model costs on this machine instead of the
+    /// simulator: the simulator's own event and arrival queues, one 8-byte word a payment,
+    /// the bank's keys a bit each, one counter a terminal, no oracle, messages, metrics or
+    /// trace. How its cost grows with the terminals is how much of the simulator's growth
+    /// the machine makes. With --scales, across the terminal counts, beside --baseline's
+    /// table if both are given.
+    #[arg(long)]
+    floor: bool,
     /// Measure the event queue alone instead of a scenario: the hold model (take out the
     /// earliest of N pending events, schedule one more) at 10^3 up to --max-pending pending,
     /// the simulator's scheduler against the standard library's binary heap.
-    #[arg(long, conflicts_with_all = ["scales", "baseline", "load_of", "terminals", "purchases", "runs"])]
+    #[arg(long, conflicts_with_all = ["scales", "baseline", "floor", "load_of", "terminals", "purchases", "runs"])]
     queue: bool,
     /// The largest number of pending events measured by --queue (at most 10^8: 3.2 GB a
     /// queue).
@@ -142,7 +151,7 @@ struct BenchArgs {
     /// cache line costs, waiting for each other (chased) and in flight together
     /// (independent), within tables of 1 MiB up to --max-mib: the yardstick for how the cost
     /// per event grows with the state in flight.
-    #[arg(long, conflicts_with_all = ["scales", "baseline", "load_of", "terminals", "purchases", "runs", "queue"])]
+    #[arg(long, conflicts_with_all = ["scales", "baseline", "floor", "load_of", "terminals", "purchases", "runs", "queue"])]
     memory: bool,
     /// The largest table measured by --memory, in MiB.
     #[arg(long, default_value_t = 256,
