@@ -538,7 +538,8 @@ pub enum InProgress {
     /// A link's copy of one request meets the lock too, and its 09, sent at once, usually
     /// reaches the terminal before the first copy's answer: to the terminal it is an error
     /// reply to the attempt. A key whose result the table already holds is answered from it,
-    /// never 09: only a request racing one still running meets the lock.
+    /// never 09: only a request racing one still running meets the lock. A status inquiry
+    /// about a locked key with nothing posted is answered 09 as well, and voids nothing.
     Conflict,
     /// Nothing guards the key: the table is read when processing starts and written when it
     /// ends, so two requests under one key processed at the same time both post (the race

@@ -2099,6 +2099,25 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     .any(|(k, p)| *k == m.key && !p.reversed);
                 if posted {
                     rc::APPROVED
+                } else if self
+                    .bank
+                    .in_progress
+                    .as_ref()
+                    .is_some_and(|busy| busy.contains(&m.key))
+                {
+                    // A purchase under the key holds its lock: its outcome is not known yet,
+                    // and an issuer that knows it is running says so rather than "not found".
+                    self.c.conflicts += 1;
+                    self.trace_msg(
+                        bank,
+                        "in-progress",
+                        slot,
+                        None,
+                        Some(format_args!(
+                            "inquiry: the key's purchase is being processed"
+                        )),
+                    );
+                    rc::IN_PROGRESS
                 } else if self.sc.bank.inquiry == InquiryAnswer::VoidsKey {
                     if !record.voided.contains(&m.key) {
                         record.voided.push(m.key);
@@ -2756,8 +2775,6 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
             Kind::PurchaseResp => {
                 // A reply to an attempt the transaction still stands by, in whatever phase: an
                 // approval that comes while the terminal backs off or inquires still approves.
-                let open = matches_cur && cur.is_some_and(|c| c.outstanding.contains(&m.key));
-                let waiting = open && cur.is_some_and(|c| c.phase == Phase::Waiting);
                 let approves = m.rc == rc::APPROVED
                     || (m.rc == rc::DUPLICATE && self.sc.terminal.reads_94_as == Reads94::Approved);
                 // An approval that names its debit: a 00, or a 94 of the STAN check (the debit
@@ -2767,6 +2784,28 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     .intents
                     .get(m.intent)
                     .is_some_and(|o| o.approved_keys.contains(&m.key));
+                // A terminal that inquires has let go of a key only on a "not found", which an
+                // issuer that `ReportsOnly` may still post. Its approval, heard before the next
+                // attempt goes out (nothing else in flight, none of it being reversed), is the
+                // transaction's answer, as it would be had an inquiry brought it.
+                let reconciled = matches_cur
+                    && debit_here
+                    && !already
+                    && cur.is_some_and(|c| {
+                        c.inquiries > 0
+                            && c.outstanding.as_slice().is_empty()
+                            && matches!(
+                                c.phase,
+                                Phase::Backoff(Next::Purchase) | Phase::Blocked(Next::Purchase)
+                            )
+                    })
+                    && !t
+                        .saf
+                        .as_ref()
+                        .is_some_and(|s| s.queue.iter().any(|r| r.key == m.key));
+                let open = reconciled
+                    || (matches_cur && cur.is_some_and(|c| c.outstanding.contains(&m.key)));
+                let waiting = open && cur.is_some_and(|c| c.phase == Phase::Waiting);
                 if open && approves {
                     self.note_approved(m.intent, m.key);
                     // A 94 of the order check: the bank holds one debit of the order. If the
@@ -2870,6 +2909,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             self.reverse_the_others(term, m.key);
                             self.finish_txn(term, Answer::Approved)
                         }
+                        // The key's purchase is still being processed: no verdict yet. The
+                        // inquiry's timeout runs on, and the policy decides then.
+                        rc::IN_PROGRESS => {}
                         _ => {
                             let cur = txn_of_mut(&mut self.intents, &self.terms[term as usize])
                                 .expect("current");
