@@ -215,13 +215,37 @@ fn bad_input_to_check_exits_2() {
     }
     assert!(
         err.contains(&format!(
-            "error: {files} of the scenario files cannot be read; nothing was checked"
+            "error: {files} of the scenarios named cannot be read; nothing was checked"
         )),
         "{err}"
     );
     assert_eq!(stdout(&out), "", "no verdict");
     let empty = payfault(&["check", dir.to_str().unwrap()], &dir);
     assert_eq!(empty.status.code(), Some(2));
+    // Regression: a folder with no scenario stopped the check before any file was read, so
+    // the files that could not be read went unnamed, in the text and in JSON.
+    let malformed = root().join("tests/malformed/amount-min-above-max.ron");
+    let args = [
+        "check",
+        malformed.to_str().unwrap(),
+        dir.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    let both = payfault(&args, &dir);
+    assert_eq!(both.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_slice(&both.stdout).expect("the error as JSON");
+    assert_eq!(
+        json["error"],
+        "2 of the scenarios named cannot be read; nothing was checked"
+    );
+    let files: Vec<&str> = json["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .map(|p| p["file"].as_str().expect("a file"))
+        .collect();
+    assert_eq!(files, [malformed.to_str().unwrap(), dir.to_str().unwrap()]);
 }
 
 #[test]
@@ -1128,7 +1152,9 @@ fn a_shrink_stops_at_its_limit_of_runs_and_says_so() {
 
 /// Regression: `--junit /dev/stdout` wrote the XML after the verdict on standard output, so
 /// that neither a JSON nor an XML reader could read it. The XML now has standard output to
-/// itself and the verdict goes to standard error, as `run` does with a trace there.
+/// itself and the verdict goes to standard error, as `run` does with a trace there. A JSON
+/// verdict there went among the progress lines, where no reader could take it for JSON: that
+/// pair is refused.
 #[test]
 fn junit_on_standard_output_keeps_it_to_itself() {
     let dir = scratch("junit-stdout");
@@ -1137,7 +1163,7 @@ fn junit_on_standard_output_keeps_it_to_itself() {
         dir.join("a.ron"),
     )
     .unwrap();
-    for format in ["text", "json"] {
+    for (format, code) in [("text", 1), ("json", 2)] {
         let out = payfault(
             &[
                 "check",
@@ -1151,11 +1177,20 @@ fn junit_on_standard_output_keeps_it_to_itself() {
             ],
             &dir,
         );
-        assert_eq!(out.status.code(), Some(1), "{format}");
+        assert_eq!(out.status.code(), Some(code), "{format}");
         let xml = stdout(&out);
         assert!(xml.starts_with("<?xml"), "{format}: {xml}");
         assert!(xml.trim_end().ends_with("</testsuites>"), "{format}: {xml}");
-        assert!(stderr(&out).contains("late-duplicate"), "{format}");
+        if code == 1 {
+            assert!(stderr(&out).contains("late-duplicate"), "{format}");
+        } else {
+            assert!(
+                stderr(&out).contains("--format json's verdict would then go to standard error"),
+                "{}",
+                stderr(&out)
+            );
+            assert!(xml.contains("errors=\"1\""), "{xml}");
+        }
     }
     // Regression: a refused check wrote no report there (standard output is a link on Linux,
     // and links are not written through for a refusal), and no JSON either: nothing at all.

@@ -14,6 +14,8 @@ use payfault_domain::oracle::Violation;
 use payfault_domain::shrink::{shrink, Limit, Size};
 use payfault_domain::sim::Outcome;
 use payfault_domain::SimError;
+
+use crate::scenario_file::LoadError;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -131,13 +133,18 @@ struct NotRun<'a> {
 }
 
 /// The scenario files named, with folders expanded to the `.ron` files in them and in their
-/// subfolders, in path order. Hidden entries and the folder shrunk scenarios go to are
-/// passed over: a shrunk scenario fails by design, and checking it again would fail the
+/// subfolders, in path order; and the folders named that hold none, each a problem to report
+/// with the files that cannot be read. Hidden entries and the folder shrunk scenarios go to
+/// are passed over: a shrunk scenario fails by design, and checking it again would fail the
 /// next check.
-pub fn collect(paths: &[PathBuf], shrink_dir: &Path) -> Result<Vec<PathBuf>, CliError> {
+pub fn collect(
+    paths: &[PathBuf],
+    shrink_dir: &Path,
+) -> Result<(Vec<PathBuf>, Vec<LoadError>), CliError> {
     // Where the folder is or will be made: `new/../.` is the folder checked too.
     let skip = crate::resolved(shrink_dir);
     let mut out = Vec::new();
+    let mut empty = Vec::new();
     for p in paths {
         if p.is_dir() && skip.is_some() && p.canonicalize().ok() == skip {
             return Err(CliError::Usage(format!(
@@ -152,17 +159,14 @@ pub fn collect(paths: &[PathBuf], shrink_dir: &Path) -> Result<Vec<PathBuf>, Cli
             scenarios_in(p, skip.as_deref(), &mut found)?;
             found.sort();
             if found.is_empty() {
-                return Err(CliError::Usage(format!(
-                    "{}: no .ron scenario in this folder or its subfolders",
-                    p.display()
-                )));
+                empty.push(LoadError::NoScenario { path: p.clone() });
             }
             out.extend(found);
         } else {
             out.push(p.clone());
         }
     }
-    if out.is_empty() {
+    if out.is_empty() && empty.is_empty() {
         return Err(CliError::Usage(
             "no scenario given: name files or folders".into(),
         ));
@@ -171,7 +175,7 @@ pub fn collect(paths: &[PathBuf], shrink_dir: &Path) -> Result<Vec<PathBuf>, Cli
     // once, where it first comes: twice would be two test cases of one name in JUnit.
     let mut seen = std::collections::BTreeSet::new();
     out.retain(|p| p.canonicalize().map_or(true, |c| seen.insert(c)));
-    Ok(out)
+    Ok((out, empty))
 }
 
 /// A pipe or a socket, which reading would wait on for ever: no scenario file of a folder
@@ -692,17 +696,25 @@ type Prepared = (Vec<(PathBuf, Scenario)>, Vec<PathBuf>, Vec<String>);
 /// Reads every scenario and checks every option before anything runs.
 fn prepare(args: &CheckArgs) -> Result<Prepared, CliError> {
     check_seed_count(args)?;
-    let files = collect(&args.paths, &args.shrink_dir)?;
+    let (files, mut errors) = collect(&args.paths, &args.shrink_dir)?;
     // Every file is read before any runs: bad input fails fast with exit code 2, each file
-    // that cannot be read named, so that they are not learned of one run at a time.
+    // that cannot be read (and each folder with none) named, so that they are not learned of
+    // one run at a time.
     let mut scenarios: Vec<(PathBuf, Scenario)> = Vec::new();
-    let mut errors = Vec::new();
     for f in files {
         match scenario_file::load(&f) {
             Ok(s) => scenarios.push((f, s)),
             Err(e) => errors.push(e),
         }
     }
+    // In the order of the paths named, a folder with none among the files that are not.
+    errors.sort_by_key(|e| {
+        let at = e.path();
+        args.paths
+            .iter()
+            .position(|p| at.starts_with(p))
+            .unwrap_or(usize::MAX)
+    });
     match errors.len() {
         0 => {}
         1 => return Err(errors.remove(0).into()),
@@ -731,6 +743,20 @@ fn prepare(args: &CheckArgs) -> Result<Prepared, CliError> {
         }
         crate::check_output(junit, "--junit")?;
     }
+    if args.format == Format::Json
+        && args
+            .junit
+            .as_deref()
+            .is_some_and(|p| matches!(crate::landing(p), crate::Landing::Fd(1)))
+    {
+        // The verdict would go to standard error, where the progress lines are: no reader
+        // could take it for JSON.
+        return Err(CliError::Usage(
+            "--junit - takes standard output, and --format json's verdict would then go to \
+             standard error among the progress lines: write the JUnit report to a file"
+                .into(),
+        ));
+    }
     crate::check_output_dir(&args.shrink_dir, "--shrink-dir")?;
     let stems = shrunk_stems(&scenarios);
     Ok((scenarios, inputs, stems))
@@ -748,7 +774,9 @@ fn junit_of_a_refusal(args: &CheckArgs, e: &CliError) {
         .paths
         .iter()
         .flat_map(|p| {
-            let mut files = collect(std::slice::from_ref(p), &args.shrink_dir).unwrap_or_default();
+            let mut files = collect(std::slice::from_ref(p), &args.shrink_dir)
+                .map(|(files, _)| files)
+                .unwrap_or_default();
             files.push(p.clone());
             files
         })

@@ -252,9 +252,9 @@ enum CliError {
     Load(#[from] scenario_file::LoadError),
     /// Several files that cannot be read, each on a line of its own.
     #[error(
-        "{}\nerror: {} of the scenario files cannot be read; nothing was checked",
+        "{}\nerror: {}",
         .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\nerror: "),
-        .errors.len()
+        loads_summary(.errors.len())
     )]
     Loads {
         errors: Vec<scenario_file::LoadError>,
@@ -278,6 +278,12 @@ enum CliError {
     },
 }
 
+/// The last line of [`CliError::Loads`], and its whole message in `--format json`, where
+/// the problems are listed apart.
+fn loads_summary(n: usize) -> String {
+    format!("{n} of the scenarios named cannot be read; nothing was checked")
+}
+
 impl CliError {
     /// The error as `--format json` gives it: `error` (the message), `exit_code`, and
     /// `problems`, one for each scenario file that cannot be read: its `file`, and `line`
@@ -299,14 +305,24 @@ impl CliError {
                 "column": col,
                 "message": message,
             }),
+            scenario_file::LoadError::NoScenario { path } => serde_json::json!({
+                "file": path.display().to_string(),
+                "message": "no .ron scenario in this folder or its subfolders",
+            }),
         };
         let problems: Vec<serde_json::Value> = match self {
             CliError::Load(e) => vec![problem(e)],
             CliError::Loads { errors } => errors.iter().map(problem).collect(),
             _ => Vec::new(),
         };
+        let error = match self {
+            // Each problem is in `problems`: the message is the count alone, not every line of
+            // the text form joined with its prefixes.
+            CliError::Loads { errors } => loads_summary(errors.len()),
+            e => e.to_string(),
+        };
         serde_json::json!({
-            "error": self.to_string(),
+            "error": error,
             "exit_code": self.exit_code(),
             "problems": problems,
         })

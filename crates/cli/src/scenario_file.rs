@@ -20,6 +20,20 @@ pub enum LoadError {
         col: usize,
         message: String,
     },
+    /// A folder named to be checked that holds no scenario at all.
+    #[error("{path}: no .ron scenario in this folder or its subfolders")]
+    NoScenario { path: PathBuf },
+}
+
+impl LoadError {
+    /// The file or folder at fault.
+    pub fn path(&self) -> &Path {
+        match self {
+            LoadError::Io { path, .. }
+            | LoadError::Invalid { path, .. }
+            | LoadError::NoScenario { path } => path,
+        }
+    }
 }
 
 /// Parses scenario text; `path` is used only in messages.

@@ -1017,7 +1017,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         self.start()?;
         loop {
             let next = match self.sched.next_or(self.next_arrival_at) {
-                Err(EngineError::TimeLimit { .. }) if self.discard_void() => continue,
+                // A timeout of "forever" saturates to the clock's last instant: stale, it is
+                // void like any cancelled timer, and the run ends when the rest has.
+                Err(EngineError::TimeLimit { .. } | EngineError::TimeOverflow { .. })
+                    if self.discard_void() =>
+                {
+                    continue
+                }
                 Err(error @ (EngineError::TimeLimit { .. } | EngineError::EventLimit { .. })) => {
                     return Err(SimError::Stopped {
                         still: self.still_going(&error),
@@ -1193,9 +1199,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         said.join("; ")
     }
 
-    /// Past the time limit: takes out the void events at the head of the queue (timers
-    /// cancelled lazily, which would do nothing), true if there were any. A run whose
-    /// payments are all done is not stopped by a timeout that no longer counts.
+    /// Past the time limit, or at the clock's end: takes out the void events at the head of the
+    /// queue (timers cancelled lazily, which would do nothing), true if there were any. A run
+    /// whose payments are all done is not stopped by a timeout that no longer counts.
     #[cold]
     fn discard_void(&mut self) -> bool {
         let mut any = false;

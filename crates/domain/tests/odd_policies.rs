@@ -122,6 +122,62 @@ fn a_policy_that_never_gives_up_stops_the_run_soon() {
     assert!(e.to_string().contains("or one the policy chose"), "{e}");
 }
 
+/// Regression: a policy whose timeout or reversal timeout is `SimDuration::MAX`, "wait for
+/// ever", failed every run, faults or none, with "the simulated clock ran past its end": the
+/// timer of a transaction long answered saturated to the clock's last instant and was taken
+/// for a live one there. A 500-year timeout ran. Now a stale timer at the end is void, as one
+/// is past the time limit; one that still counts is still an overflow of the clock.
+#[test]
+fn a_timeout_of_forever_is_no_overflow_once_its_payment_is_answered() {
+    struct Forever {
+        reversal: bool,
+    }
+    impl RetryPolicy for Forever {
+        fn name(&self) -> &str {
+            "forever"
+        }
+        fn timeout(&self) -> SimDuration {
+            if self.reversal {
+                SimDuration::from_millis(1)
+            } else {
+                SimDuration::MAX
+            }
+        }
+        fn key_mode(&self) -> KeyMode {
+            KeyMode::Fresh
+        }
+        fn reversal_timeout(&self) -> SimDuration {
+            SimDuration::MAX
+        }
+        fn on_failure(&self, _: &FailureCtx, _: &mut Fate) -> Action {
+            if self.reversal {
+                Action::ReverseAndGiveUp
+            } else {
+                Action::GiveUp
+            }
+        }
+    }
+    let mut sc = shipped("policy-naive");
+    sc.workload.purchases = Some(50);
+    let never = payfault_domain::config::Probability::new(0.0).unwrap();
+    sc.links.terminal_acquirer.drop = never;
+    sc.links.acquirer_bank.as_mut().expect("a bank link").drop = never;
+    let s = run_with(&sc, 1, &Forever { reversal: false }, &mut NoTrace).expect("a run");
+    assert_eq!((s.metrics.approved, s.metrics.failed), (50, 0));
+    assert!(s.violated().is_empty(), "{:?}", s.violated());
+    // Every attempt times out at 1 ms and is reversed; each reversal is sent once and
+    // acknowledged, and its timer of forever is stale.
+    let s = run_with(&sc, 1, &Forever { reversal: true }, &mut NoTrace).expect("a run");
+    assert_eq!((s.metrics.failed, s.metrics.reversals_sent), (50, 50));
+    assert_eq!(s.metrics.reversals_lost + s.metrics.reversals_abandoned, 0);
+    assert!(s.violated().is_empty(), "{:?}", s.violated());
+    // A reply that never comes leaves a timer of forever that counts: the clock's end.
+    sc.links.acquirer_bank.as_mut().expect("a bank link").drop =
+        payfault_domain::config::Probability::new(1.0).unwrap();
+    let e = run_with(&sc, 1, &Forever { reversal: false }, &mut NoTrace).unwrap_err();
+    assert!(e.to_string().contains("or one the policy chose"), "{e}");
+}
+
 /// Regression: a reversal was numbered by the low 8 bits of the attempt it reverses, so the
 /// reversal of attempt 257 had the number of attempt 1's, in the trace and in fault schedules.
 #[test]

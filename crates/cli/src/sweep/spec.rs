@@ -794,6 +794,7 @@ impl Builder<'_> {
                 }
             }
             Err(LoadError::Io { source, .. }) => Err(BuildError::Combination(source.to_string())),
+            Err(e @ LoadError::NoScenario { .. }) => Err(BuildError::Combination(e.to_string())),
         }
     }
 }
