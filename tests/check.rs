@@ -185,6 +185,48 @@ fn a_scenario_expecting_a_violation_that_never_comes_fails() {
     assert!(stdout(&out).contains(
         "expected no-duplicate-debit to be violated on some seed, but it held on all 20"
     ));
+    // Regression: beside an expected break that never came, the seeds shown were those of
+    // the expected ones, each with its replay, as if they were the failure.
+    let text = std::fs::read_to_string(root().join("scenarios/policy-naive.ron")).unwrap();
+    let both = text.replace(
+        "expect: Violated([NoDuplicateDebit])",
+        "expect: Violated([NoDuplicateDebit, Liveness])",
+    );
+    assert_ne!(both, text);
+    let f = dir.join("naive-expected-to-be-slow.ron");
+    std::fs::write(&f, both).unwrap();
+    let junit = dir.join("junit.xml");
+    let args = [
+        "check",
+        f.to_str().unwrap(),
+        "--seeds",
+        "20",
+        "--junit",
+        junit.to_str().unwrap(),
+    ];
+    let out = payfault(&args, &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let verdict = stdout(&out);
+    assert!(
+        verdict.contains("expected liveness to be violated on some seed, but it held on all 20"),
+        "{verdict}"
+    );
+    let shown: Vec<&str> = verdict
+        .lines()
+        .filter(|l| l.trim_start().starts_with("seed "))
+        .collect();
+    assert_eq!(shown.len(), 3, "{verdict}");
+    assert!(
+        shown
+            .iter()
+            .all(|l| l.contains("duplicate-debit") && l.ends_with(" (as expected)")),
+        "{verdict}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("customer told Approved (as expected)"),
+        "{xml}"
+    );
 }
 
 #[test]

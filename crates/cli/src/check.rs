@@ -1250,20 +1250,36 @@ fn block(s: &ScenarioReport) -> String {
         let _ = writeln!(o, "     chart not written: {e}");
     }
     if !s.ok {
-        // Unexpected breaks first: a known-bad scenario's expected ones are no news.
-        let expected = match &s.expect {
-            Expect::Hold => &[][..],
-            Expect::Violated(ps) => &ps[..],
-        };
-        let (news, known): (Vec<&SeedFailure>, Vec<&SeedFailure>) = s
-            .first_failures
-            .iter()
-            .partition(|f| f.properties.iter().any(|p| !expected.contains(p)));
-        for f in news.into_iter().chain(known).take(3) {
-            let _ = writeln!(o, "     {}\n       replay: {}", f.example(), f.replay);
+        for (f, known) in failures_shown(s).into_iter().take(3) {
+            let _ = writeln!(
+                o,
+                "     {}{}\n       replay: {}",
+                f.example(),
+                if known { " (as expected)" } else { "" },
+                f.replay
+            );
         }
     }
     o
+}
+
+/// A failing scenario's first failing seeds, unexpected breaks first (a known-bad scenario's
+/// expected ones are no news), each with whether all it broke was expected: shown beside a
+/// problem of another kind (an expected break that never came, say), such a seed must not
+/// read as the failure.
+fn failures_shown(s: &ScenarioReport) -> Vec<(&SeedFailure, bool)> {
+    let expected = match &s.expect {
+        Expect::Hold => &[][..],
+        Expect::Violated(ps) => &ps[..],
+    };
+    let (news, known): (Vec<&SeedFailure>, Vec<&SeedFailure>) = s
+        .first_failures
+        .iter()
+        .partition(|f| f.properties.iter().any(|p| !expected.contains(p)));
+    news.into_iter()
+        .map(|f| (f, false))
+        .chain(known.into_iter().map(|f| (f, true)))
+        .collect()
 }
 
 /// The last line of the text verdict, after a blank one.
@@ -1404,8 +1420,14 @@ fn junit(r: &CheckReport) -> String {
             );
         } else {
             let mut body = s.problems.join("\n");
-            for f in &s.first_failures {
-                let _ = write!(body, "\n{}\nreplay: {}", f.example(), f.replay);
+            for (f, known) in failures_shown(s) {
+                let _ = write!(
+                    body,
+                    "\n{}{}\nreplay: {}",
+                    f.example(),
+                    if known { " (as expected)" } else { "" },
+                    f.replay
+                );
             }
             if let Some(sh) = &s.shrunk {
                 let _ = write!(
