@@ -846,6 +846,20 @@ fn an_unwritable_trace_file_exits_2_naming_it() {
         "stderr lacks the trace path: {}",
         o.stderr
     );
+    // Regression: a device that cannot take the trace was named alone, not as the trace's.
+    let o = payfault(&[
+        "run",
+        &scenario("policy-idempotent.ron"),
+        "--trace",
+        "/dev/full",
+    ]);
+    assert_eq!(o.code, 2, "stderr: {}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("error: --trace /dev/full: No space left on device"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]

@@ -266,6 +266,13 @@ enum CliError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// An output named by an option, which the message names too.
+    #[error("{option} {}: {source}", path.display())]
+    Output {
+        option: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the run stopped: {0}")]
     Sim(#[from] payfault_domain::SimError),
     /// Stopped by Ctrl-C or SIGTERM, with what was kept and how to go on.
@@ -332,7 +339,7 @@ impl CliError {
         match self {
             CliError::Load(_) | CliError::Loads { .. } | CliError::Usage(_) | CliError::Sim(_) => 2,
             CliError::SimTraced { .. } => 2,
-            CliError::Write { .. } => 2,
+            CliError::Write { .. } | CliError::Output { .. } => 2,
             CliError::Interrupted(_) => interrupt::exit_code(),
         }
     }
@@ -838,7 +845,8 @@ fn run_traced(
     policy: &Builtin,
     path: &Path,
 ) -> Result<Summary, CliError> {
-    let write_err = |source| CliError::Write {
+    let write_err = |source| CliError::Output {
+        option: "--trace",
         path: path.to_path_buf(),
         source,
     };
