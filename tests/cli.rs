@@ -2179,6 +2179,23 @@ fn a_model_too_large_for_memory_exits_2_naming_the_field() {
         stderr.contains("its `bank.accounts` need 8000000000 bytes"),
         "{stderr}"
     );
+    // Regression: `check`'s verdict said such a seed "stopped at a limit", as if the
+    // scenario's limits had stopped it; the machine did.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1000000 && exec \"$0\" check \"$1\" --seeds 2")
+        .arg(env!("CARGO_BIN_EXE_payfault"))
+        .arg(&file)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("seed 1 could not run, nothing violated before it")
+            && stdout.contains("its `bank.accounts` need 8000000000 bytes"),
+        "{stdout}"
+    );
 }
 
 /// Regression (running out of memory mid-run aborted): a run whose messages outgrow the memory

@@ -87,6 +87,10 @@ struct StoppedRun {
     seed: u64,
     error: String,
     replay: String,
+    /// Stopped at a limit of the model (the scenario's limits, the clock's end, a policy that
+    /// never gives up), not by the machine (a table that cannot be allocated).
+    #[serde(skip)]
+    at_a_limit: bool,
 }
 
 #[derive(Serialize)]
@@ -409,6 +413,7 @@ fn check_one(
         seed,
         error: e.to_string(),
         replay: replay(path, seed),
+        at_a_limit: e.is_limit(),
     });
     let violated = tally.violated;
     let expected: Vec<Property> = match &sc.expect {
@@ -663,16 +668,21 @@ fn line_for(r: &ScenarioReport) -> String {
         .collect();
     // A run stopped at a limit ends the scenario's seeds: say so where the verdict is read,
     // rather than "nothing violated" of seeds that never ran.
+    let why = |st: &StoppedRun| {
+        if st.at_a_limit {
+            "stopped at a limit"
+        } else {
+            "could not run"
+        }
+    };
     let seen = match (&r.stopped, caught.is_empty()) {
         (None, true) => "nothing violated".to_string(),
         (None, false) => format!("violated: {}", caught.join(", ")),
-        (Some(st), true) => format!(
-            "seed {} stopped at a limit, nothing violated before it",
-            st.seed
-        ),
+        (Some(st), true) => format!("seed {} {}, nothing violated before it", st.seed, why(st)),
         (Some(st), false) => format!(
-            "seed {} stopped at a limit; violated before it: {}",
+            "seed {} {}; violated before it: {}",
             st.seed,
+            why(st),
             caught.join(", ")
         ),
     };
