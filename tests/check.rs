@@ -1027,6 +1027,12 @@ fn a_folder_is_checked_with_its_subfolders() {
     let text = stdout(&out);
     assert!(text.contains("3 scenarios checked, 1 failed"), "{text}");
     assert!(text.contains("FAIL naive-expected-to-hold"), "{text}");
+    // Regression: two scenarios of one name gave two lines alike; each names its file.
+    assert!(
+        text.contains("ok   policy-idempotent (suite/top.ron) 5 seeds")
+            && text.contains("ok   policy-idempotent (suite/team-b/UPPER.RON) 5 seeds"),
+        "{text}"
+    );
 }
 
 /// Regression: two scenarios with one file name (`a/x.ron`, `b/x.ron`) shrank to the same

@@ -58,6 +58,9 @@ struct ScenarioReport {
     /// The first failing seeds, and the first seed of each violated property not among them,
     /// in seed order.
     first_failures: Vec<SeedFailure>,
+    /// Another scenario checked has this one's name: its line names its file too.
+    #[serde(skip)]
+    shares_name: bool,
     ok: bool,
     /// Why the expectation was not met.
     problems: Vec<String>,
@@ -484,6 +487,7 @@ fn check_one(
             .map(|p| (p, violated[p as usize]))
             .collect(),
         first_failures: failures,
+        shares_name: false,
         ok: problems.is_empty(),
         problems,
         stopped,
@@ -686,9 +690,14 @@ fn line_for(r: &ScenarioReport) -> String {
             caught.join(", ")
         ),
     };
+    let name = if r.shares_name {
+        format!("{} ({})", r.name, r.path)
+    } else {
+        r.name.clone()
+    };
     format!(
         "{status} {:<28} {}{}, expects {}; {}",
-        crate::chart::one_line(&r.name),
+        crate::chart::one_line(&name),
         seeds_word(r.seeds),
         if r.seed_start == 1 {
             String::new()
@@ -958,6 +967,12 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         };
         conclude(args, &report, scenarios.len(), f.stdout.as_ref())
     };
+    // Two scenarios of one name (a scenario and an edited copy of it, say) are told apart by
+    // their files in the verdict's lines.
+    let mut uses = std::collections::BTreeMap::<&str, usize>::new();
+    for (_, sc) in scenarios.iter() {
+        *uses.entry(sc.name.as_str()).or_default() += 1;
+    }
     std::thread::scope(|scope| {
         // A seed under way runs to its end before its worker sees a signal, which may take
         // minutes: on a signal, what is finished is reported at once and the process ends.
@@ -989,7 +1004,8 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
                 .enumerate()
                 .for_each(|(i, (path, sc))| {
                     let abandoned = || first_failed.load(Ordering::Relaxed) < i;
-                    let r = check_one(path, sc, args, &progress, &abandoned);
+                    let mut r = check_one(path, sc, args, &progress, &abandoned);
+                    r.shares_name = uses.get(sc.name.as_str()).is_some_and(|&n| n > 1);
                     if !r.ok && !r.interrupted && !args.keep_going {
                         first_failed.fetch_min(i, Ordering::Relaxed);
                     }
