@@ -2454,3 +2454,33 @@ fn every_column_of_results_is_defined_in_the_metrics_reference() {
     let extra: Vec<&&str> = defined.iter().filter(|d| !columns.contains(d)).collect();
     assert!(extra.is_empty(), "rows of no column: {extra:?}");
 }
+
+/// Regression: a scenario read from standard input printed `replay: payfault run /dev/stdin
+/// --seed 3`, which runs nothing: the pipe is gone once read. The replay now asks for it to be
+/// saved first.
+#[test]
+fn a_scenario_from_a_pipe_is_replayed_from_a_file() {
+    use std::io::Write as _;
+    let text = std::fs::read(scenario("policy-naive.ron")).expect("readable");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_payfault"))
+        .args(["run", "/dev/stdin", "--seed", "3"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child
+        .stdin
+        .take()
+        .expect("a pipe")
+        .write_all(&text)
+        .expect("written");
+    let out = child.wait_with_output().expect("ends");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.ends_with(
+            "\nreplay: (save the scenario read from the pipe as FILE) payfault run FILE --seed 3\n"
+        ),
+        "{stdout}"
+    );
+}

@@ -959,16 +959,26 @@ impl<W: Write> JsonLines<W> {
     }
 }
 
-/// The summary as text ([`Summary`]'s `Display`), with the command that replays the run when
-/// a property broke.
-/// The summary, and for a violation the command that replays the run: with the policy that
-/// `--policy` put in place of the scenario's, which the file does not name.
+/// The summary as text ([`Summary`]'s `Display`), and for a violation the command that
+/// replays the run: with the policy that `--policy` put in place of the scenario's, which the
+/// file does not name. A scenario read from a pipe (`/dev/stdin`, `<(...)`) is gone once read:
+/// the command then runs it from a file it is to be saved to.
 fn render_text(s: &Summary, path: &Path, policy: Option<PolicyKind>) -> String {
     let mut o = s.to_string();
     if s.violation_count > 0 {
+        let file = std::fs::metadata(path).is_ok_and(|m| m.is_file());
         o.push_str(&format!(
-            "\nreplay: payfault run {} --seed {}{}\n",
-            shell::quote(path),
+            "\nreplay: {}payfault run {} --seed {}{}\n",
+            if file {
+                ""
+            } else {
+                "(save the scenario read from the pipe as FILE) "
+            },
+            if file {
+                shell::quote(path)
+            } else {
+                "FILE".into()
+            },
             s.seed,
             policy.map_or(String::new(), |k| format!(" --policy {}", k.cli_name()))
         ));
