@@ -31,7 +31,8 @@ pub enum Failure {
     /// bank whose `inquiry` is `VoidsKey` (the default) has voided the attempt's key, so a
     /// late copy will not be posted; one that `ReportsOnly` may still post it.
     NotFound,
-    /// A status inquiry got no answer in time.
+    /// A status inquiry got no verdict in time: no answer, or only 09 (under `in_progress:
+    /// Conflict`, the key's purchase is still being processed).
     InquiryTimeout,
 }
 

@@ -525,8 +525,17 @@ struct IntentOps {
     account: u32,
     txns: u8,
     /// Keys whose approval the terminal accepted: another copy of that reply is no news.
-    /// [`order_paid_mark`] among them says a 94 ("order already paid") approved the intent.
+    /// [`order_paid_mark`] among them says a 94 ("order already paid") approved the intent,
+    /// and a key's [`reversing_mark`] that the terminal queued a reversal of it.
     approved_keys: Few<u64>,
+}
+
+/// Marks a key the terminal queued a reversal of, among the intent's approved keys: an
+/// approval of it, a copy or an inquiry's, is never the transaction's answer, even once the
+/// reversal has left the queue. The top bit, which no key has (an intent's id would need 40
+/// bits, and they are issued one by one from 0).
+fn reversing_mark(key: u64) -> u64 {
+    key | 1 << 63
 }
 
 /// Marks an intent a 94 ("order already paid") approved: the bank holds a debit of the order
@@ -2105,14 +2114,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     .any(|(k, p)| *k == m.key && !p.reversed);
                 if posted {
                     rc::APPROVED
-                } else if self
-                    .bank
-                    .in_progress
-                    .as_ref()
-                    .is_some_and(|busy| busy.contains(&m.key))
+                } else if !record.voided.contains(&m.key)
+                    && self
+                        .bank
+                        .in_progress
+                        .as_ref()
+                        .is_some_and(|busy| busy.contains(&m.key))
                 {
-                    // A purchase under the key holds its lock: its outcome is not known yet,
-                    // and an issuer that knows it is running says so rather than "not found".
+                    // A purchase under the key holds its lock: its outcome is not known yet, and
+                    // the bank, knowing it is running, says so rather than "not found".
                     self.c.conflicts += 1;
                     self.trace_msg(
                         bank,
@@ -2719,6 +2729,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
     }
 
     fn queue_reversal(&mut self, term: u32, rev: Rev) {
+        self.note_approved(rev.job.intent, reversing_mark(rev.key));
         let t = &self.terms[term as usize];
         if t.saf
             .as_ref()
@@ -2791,24 +2802,15 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     .get(m.intent)
                     .is_some_and(|o| o.approved_keys.contains(&m.key));
                 // A terminal that inquires has let go of a key only on a "not found", which an
-                // issuer that `ReportsOnly` may still post. Its approval, heard before the next
-                // attempt goes out (nothing else in flight, none of it being reversed), is the
-                // transaction's answer, as it would be had an inquiry brought it.
+                // issuer that `ReportsOnly` may still post. Its approval, heard before a fresh
+                // attempt goes out (while the terminal inquires or backs off), is the
+                // transaction's answer, as it would be had an inquiry brought it; unless the
+                // key was ever queued for reversal.
                 let reconciled = matches_cur
                     && debit_here
                     && !already
-                    && cur.is_some_and(|c| {
-                        c.inquiries > 0
-                            && c.outstanding.as_slice().is_empty()
-                            && matches!(
-                                c.phase,
-                                Phase::Backoff(Next::Purchase) | Phase::Blocked(Next::Purchase)
-                            )
-                    })
-                    && !t
-                        .saf
-                        .as_ref()
-                        .is_some_and(|s| s.queue.iter().any(|r| r.key == m.key));
+                    && cur.is_some_and(|c| c.inquiries > 0 && c.phase != Phase::Waiting)
+                    && !self.reversed(m.intent, m.key);
                 let open = reconciled
                     || (matches_cur && cur.is_some_and(|c| c.outstanding.contains(&m.key)));
                 let waiting = open && cur.is_some_and(|c| c.phase == Phase::Waiting);
@@ -2898,9 +2900,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 // copy of a "not found" already heard is no news, nor is the answer to any
                 // inquiry sent before the policy acted on one (its number, the message's
                 // attempt, is not above `heard`).
+                // An approval of a key the terminal reverses is no answer: the reversal undoes
+                // that debit.
+                let reversed = self.reversed(m.intent, m.key);
                 let waiting = matches_cur
                     && cur.is_some_and(|c| {
-                        let asked = m.rc == rc::APPROVED
+                        let asked = (m.rc == rc::APPROVED && !reversed)
                             || (m.attempt > c.heard
                                 && match c.outstanding.as_slice() {
                                     [] => c.key == m.key,
@@ -2910,6 +2915,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     });
                 if waiting {
                     match m.rc {
+                        rc::APPROVED if reversed => {}
                         rc::APPROVED => {
                             self.note_approved(m.intent, m.key);
                             self.reverse_the_others(term, m.key);
@@ -2917,7 +2923,12 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                         }
                         // The key's purchase is still being processed: no verdict yet. The
                         // inquiry's timeout runs on, and the policy decides then.
-                        rc::IN_PROGRESS => {}
+                        rc::IN_PROGRESS => self.trace(
+                            NodeLabel::Terminal(term),
+                            "in-progress",
+                            Some(m.intent),
+                            Some(format_args!("key {}: no verdict yet", m.key)),
+                        ),
                         _ => {
                             let cur = txn_of_mut(&mut self.intents, &self.terms[term as usize])
                                 .expect("current");
@@ -2980,6 +2991,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         );
         self.release(intent);
         true
+    }
+
+    /// Whether the terminal queued a reversal of `key` of `intent` (see [`reversing_mark`]).
+    fn reversed(&self, intent: u64, key: u64) -> bool {
+        self.intents
+            .get(intent)
+            .is_some_and(|o| o.approved_keys.contains(&reversing_mark(key)))
     }
 
     fn note_approved(&mut self, intent: u64, key: u64) {
