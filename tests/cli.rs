@@ -1436,8 +1436,8 @@ fn bench_floor_measures_the_least_loop_of_the_model() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(
         o.stdout.starts_with(
-            "bench: the floor (the least a loop costs) of the reference model, 1000 terminals, \
-             2000 purchases"
+            "bench: the floor (the least state, on the simulator's queues) of the reference \
+             model, 1000 terminals, 2000 purchases"
         ),
         "{}",
         o.stdout
@@ -1562,7 +1562,7 @@ fn bench_scales_prints_a_row_a_scale() {
         .split_once("\nthe minimal hand-written loop")
         .expect("a table of the loop");
     let (looped, floor) = rest
-        .split_once("\nthe floor: the least a loop of the model costs")
+        .split_once("\nthe floor: the model with the least state")
         .expect("a table of the floor");
     let table = |text: &str, skip: usize| -> Vec<Vec<f64>> {
         text.lines().skip(skip).map(numbers).collect()

@@ -129,11 +129,11 @@ struct BenchArgs {
     /// With --scales, both, across the terminal counts.
     #[arg(long)]
     baseline: bool,
-    /// Measure the least a loop of the reference model costs on this machine instead of the
-    /// simulator: the simulator's own event and arrival queues, one 8-byte word a payment,
-    /// the bank's keys a bit each, one counter a terminal, no oracle, messages, metrics or
-    /// trace. How its cost grows with the terminals is how much of the simulator's growth
-    /// the machine makes. With --scales, across the terminal counts, beside --baseline's
+    /// Measure the floor instead of the simulator: the reference model with the least state,
+    /// on the simulator's own event and arrival queues (one 8-byte word a payment, the bank's
+    /// keys a bit each, one counter a terminal; no oracle, messages, metrics or trace). How
+    /// its cost grows with the terminals is the part of the simulator's growth that the queues
+    /// and the machine make. With --scales, across the terminal counts, beside --baseline's
     /// table if both are given.
     #[arg(long)]
     floor: bool,
