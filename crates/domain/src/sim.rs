@@ -361,6 +361,9 @@ struct Rev {
     key: u64,
     stan: u32,
     sends: u32,
+    /// Sends made before a late approval renewed the reversal: from then it has the policy's
+    /// `max_sends` again (see [`Sim::reverse_a_debit`]).
+    renewed_at: u32,
 }
 
 /// A terminal's state: one cache line, for there may be a million terminals and each event
@@ -2728,6 +2731,28 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         self.send_request(term, msg);
     }
 
+    /// Reverses a debit a late approval shows: a reversal of its key still queued, which may
+    /// have spent most of its sends before the debit was made, gets the policy's `max_sends`
+    /// again from now, as a second reversal queued for it would; else one is queued.
+    fn reverse_a_debit(&mut self, term: u32, rev: Rev) {
+        let queued = self.terms[term as usize]
+            .saf
+            .as_mut()
+            .and_then(|s| s.queue.iter_mut().find(|r| r.key == rev.key));
+        let Some(r) = queued else {
+            self.queue_reversal(term, rev);
+            return;
+        };
+        r.renewed_at = r.sends;
+        let (intent, key) = (r.job.intent, r.key);
+        self.trace(
+            NodeLabel::Terminal(term),
+            "renew-reversal",
+            Some(intent),
+            Some(format_args!("key {key}: its debit is made")),
+        );
+    }
+
     fn queue_reversal(&mut self, term: u32, rev: Rev) {
         self.note_approved(rev.job.intent, reversing_mark(rev.key));
         let t = &self.terms[term as usize];
@@ -2777,6 +2802,7 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     key,
                     stan: stan_of(key, latest, stan),
                     sends: 0,
+                    renewed_at: 0,
                 },
             );
         }
@@ -2886,8 +2912,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                             key: m.key,
                             stan: m.stan(),
                             sends: 0,
+                            renewed_at: 0,
                         };
-                        self.queue_reversal(term, rev);
+                        self.reverse_a_debit(term, rev);
                         self.pump(term);
                     }
                 }
@@ -3190,7 +3217,9 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let Some(max) = self.policy.reversal_max_sends().map(|m| m.max(1)) else {
             return;
         };
-        if t.saf_front().is_none_or(|r| r.sends < max) {
+        if t.saf_front()
+            .is_none_or(|r| r.sends < r.renewed_at.saturating_add(max))
+        {
             return;
         }
         let r = t.saf_mut().queue.pop_front().expect("front");
