@@ -533,10 +533,11 @@ struct IntentOps {
     approved_keys: Few<u64>,
 }
 
-/// Marks a key the terminal queued a reversal of, among the intent's approved keys: an
-/// approval of it, a copy or an inquiry's, is never the transaction's answer, even once the
-/// reversal has left the queue. The top bit, which no key has (an intent's id would need 40
-/// bits, and they are issued one by one from 0).
+/// Marks a key the terminal queued a reversal of, among the intent's approved keys: once that
+/// reversal may have reached the bank, an approval of the key, a copy or an inquiry's, is
+/// never the transaction's answer, even after the reversal has left the queue. The top bit,
+/// which no key has (an intent's id would need 40 bits, and they are issued one by one from
+/// 0).
 fn reversing_mark(key: u64) -> u64 {
     key | 1 << 63
 }
@@ -2733,7 +2734,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
 
     /// Reverses a debit a late approval shows: a reversal of its key still queued, which may
     /// have spent most of its sends before the debit was made, gets the policy's `max_sends`
-    /// again from now, as a second reversal queued for it would; else one is queued.
+    /// again from now; else one is queued. (It still reverses one posting: a bank that posted
+    /// the key twice keeps one of them.)
     fn reverse_a_debit(&mut self, term: u32, rev: Rev) {
         let queued = self.terms[term as usize]
             .saf
@@ -2836,11 +2838,14 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                     && debit_here
                     && !already
                     && cur.is_some_and(|c| c.inquiries > 0 && c.phase != Phase::Waiting)
-                    && !self.reversed(m.intent, m.key);
+                    && !self.reversal_stands(term, m.intent, m.key);
                 let open = reconciled
                     || (matches_cur && cur.is_some_and(|c| c.outstanding.contains(&m.key)));
                 let waiting = open && cur.is_some_and(|c| c.phase == Phase::Waiting);
                 if open && approves {
+                    if reconciled {
+                        self.recall_reversal(term, m.intent, m.key);
+                    }
                     self.note_approved(m.intent, m.key);
                     // A 94 of the order check: the bank holds one debit of the order. If the
                     // terminal is about to reverse a late approval of it, that is the one;
@@ -2928,8 +2933,8 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                 // inquiry sent before the policy acted on one (its number, the message's
                 // attempt, is not above `heard`).
                 // An approval of a key the terminal reverses is no answer: the reversal undoes
-                // that debit.
-                let reversed = self.reversed(m.intent, m.key);
+                // that debit (unless it is still unsent, and recalled).
+                let reversed = self.reversal_stands(term, m.intent, m.key);
                 let waiting = matches_cur
                     && cur.is_some_and(|c| {
                         let asked = (m.rc == rc::APPROVED && !reversed)
@@ -2940,10 +2945,19 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
                                 });
                         asked && matches!(c.phase, Phase::Inquiring | Phase::Backoff(Next::Inquiry))
                     });
+                if reversed && m.rc == rc::APPROVED && matches_cur {
+                    self.trace(
+                        NodeLabel::Terminal(term),
+                        "refuse-approval",
+                        Some(m.intent),
+                        Some(format_args!("key {}: its reversal is under way", m.key)),
+                    );
+                }
                 if waiting {
                     match m.rc {
                         rc::APPROVED if reversed => {}
                         rc::APPROVED => {
+                            self.recall_reversal(term, m.intent, m.key);
                             self.note_approved(m.intent, m.key);
                             self.reverse_the_others(term, m.key);
                             self.finish_txn(term, Answer::Approved)
@@ -3025,6 +3039,43 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         self.intents
             .get(intent)
             .is_some_and(|o| o.approved_keys.contains(&reversing_mark(key)))
+    }
+
+    /// Whether an approval of `key` of `intent` cannot be the answer: the terminal queued a
+    /// reversal of it, which may have reached the bank; one still waiting unsent in
+    /// terminal `term`'s queue can be recalled (see [`Sim::recall_reversal`]).
+    fn reversal_stands(&self, term: u32, intent: u64, key: u64) -> bool {
+        self.reversed(intent, key) && self.unsent_reversal(term, key).is_none()
+    }
+
+    /// Where in terminal `term`'s queue a reversal of `key` waits, never sent.
+    fn unsent_reversal(&self, term: u32, key: u64) -> Option<usize> {
+        let t = &self.terms[term as usize];
+        let saf = t.saf.as_ref()?;
+        (usize::from(t.saf_inflight)..saf.queue.len())
+            .find(|&i| saf.queue[i].key == key && saf.queue[i].sends == 0)
+    }
+
+    /// Takes back a reversal of `key` of `intent` that was queued but never sent, if there
+    /// is one, when its approval becomes the answer: the debit it would undo is the one the
+    /// customer is told of.
+    fn recall_reversal(&mut self, term: u32, intent: u64, key: u64) {
+        let Some(at) = self.unsent_reversal(term, key) else {
+            return;
+        };
+        let t = &mut self.terms[term as usize];
+        t.saf_mut().queue.remove(at);
+        t.saf_done();
+        if let Some(o) = self.intents.get_mut(intent) {
+            o.approved_keys.retain(|k| *k != reversing_mark(key));
+        }
+        self.trace(
+            NodeLabel::Terminal(term),
+            "drop-reversal",
+            Some(intent),
+            Some(format_args!("key {key}: its approval is the answer")),
+        );
+        self.release(intent);
     }
 
     fn note_approved(&mut self, intent: u64, key: u64) {
