@@ -625,6 +625,14 @@ const MALFORMED: &[Malformed] = &[
         fix: Some(("max_attempts: 1,", "max_attempts: 2,")),
     },
     Malformed {
+        file: "more-purchases-than-keys-can-number.ron",
+        line: 10,
+        col: 6,
+        phrase: "expected at most 549755813888 purchases (a key holds a purchase's number in 39 bits), found 549755813889",
+        // The most allowed would run for days.
+        fix: None,
+    },
+    Malformed {
         file: "hedge-past-the-deadline.ron",
         line: 12,
         col: 83,

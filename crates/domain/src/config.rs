@@ -219,6 +219,10 @@ impl<'de> Deserialize<'de> for AtLeastOne {
 /// process could only abort rather than say which field is to blame.
 pub const MAX_TERMINALS: u32 = 100_000_000;
 
+/// The most purchases a run may issue: an idempotency key holds its purchase's number in 39
+/// bits (see the simulator's keys), and a run of this many would take days.
+pub const MAX_PURCHASES: u64 = 1 << 39;
+
 /// The most cardholder accounts a bank may have: 8 GB of balances.
 pub const MAX_ACCOUNTS: u32 = 1_000_000_000;
 
@@ -739,6 +743,12 @@ impl TryFrom<RawWorkload> for Workload {
         }
         if purchases == Some(0) {
             return Err("expected at least 1 purchase, found 0".into());
+        }
+        if let Some(n) = purchases.filter(|&n| n > MAX_PURCHASES) {
+            return Err(format!(
+                "expected at most {MAX_PURCHASES} purchases (a key holds a purchase's number in \
+                 39 bits), found {n}"
+            ));
         }
         // Issuing none, a run would hold every property vacuously.
         if only.as_ref().is_some_and(Vec::is_empty) {

@@ -536,8 +536,7 @@ struct IntentOps {
 /// Marks a key the terminal queued a reversal of, among the intent's approved keys: once that
 /// reversal may have reached the bank, an approval of the key, a copy or an inquiry's, is
 /// never the transaction's answer, even after the reversal has left the queue. The top bit,
-/// which no key has (an intent's id would need 40 bits, and they are issued one by one from
-/// 0).
+/// which no key has: a run issues at most [`crate::config::MAX_PURCHASES`] (2^39) intents.
 fn reversing_mark(key: u64) -> u64 {
     key | 1 << 63
 }
@@ -2382,6 +2381,13 @@ impl<'a, P: RetryPolicy + ?Sized, T: Tracer> Sim<'a, P, T> {
         let account =
             ((u128::from(fate.next_u64()) * u128::from(self.sc.bank.accounts.0)) >> 64) as u32;
         let intent = self.issued;
+        if intent >= crate::config::MAX_PURCHASES {
+            // Only a workload bounded by `duration` alone gets here, after days of running.
+            return Err(SimError::Invalid(format!(
+                "the workload issued {intent} purchases, the most a run can number (a key holds \
+                 a purchase's number in 39 bits): bound it with `purchases`"
+            )));
+        }
         self.issued += 1;
         if self
             .sc
