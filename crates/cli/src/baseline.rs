@@ -207,6 +207,13 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// No limit: for the tests of the yardsticks.
+    #[cfg(test)]
+    pub const NONE: Limits = Limits {
+        max_time: SimTime::MAX,
+        max_events: u64::MAX,
+    };
+
     pub fn of(sc: &payfault_domain::Scenario) -> Limits {
         Limits {
             max_time: SimTime::ZERO.saturating_add(sc.limits.max_time.get()),
@@ -291,22 +298,17 @@ fn limit_error(l: &Loop, at: u64, limits: Limits) -> SimError {
 mod tests {
     use super::*;
 
-    const NO_LIMITS: Limits = Limits {
-        max_time: SimTime::MAX,
-        max_events: u64::MAX,
-    };
-
     /// Every purchase ends approved or failed, about 4% of round trips are lost, so a few in
     /// a million fail all four attempts; and a run repeats itself.
     #[test]
     fn runs_the_reference_model() {
-        let o = run(100, 20_000, 1, NO_LIMITS).expect("no limit");
+        let o = run(100, 20_000, 1, Limits::NONE).expect("no limit");
         assert_eq!(o.approved + o.failed, 20_000);
         assert!(o.failed < 5, "{} failed", o.failed);
         // An arrival, four hops and a timeout a purchase, and more for the retries.
         let per = o.events as f64 / 20_000.0;
         assert!((6.0..6.6).contains(&per), "{per} events a purchase");
-        let again = run(100, 20_000, 1, NO_LIMITS).expect("no limit");
+        let again = run(100, 20_000, 1, Limits::NONE).expect("no limit");
         assert_eq!((again.events, again.approved), (o.events, o.approved));
     }
 
@@ -314,14 +316,14 @@ mod tests {
     /// them grew its tables until memory ran out.
     #[test]
     fn the_loop_stops_at_the_scenarios_limits_as_the_simulator_does() {
-        let whole = run(100, 20_000, 1, NO_LIMITS).expect("no limit");
+        let whole = run(100, 20_000, 1, Limits::NONE).expect("no limit");
         let events = run(
             100,
             20_000,
             1,
             Limits {
                 max_events: 1_000,
-                ..NO_LIMITS
+                ..Limits::NONE
             },
         );
         assert!(
@@ -341,7 +343,7 @@ mod tests {
             1,
             Limits {
                 max_time: SimTime::from_nanos(10_000_000_000),
-                ..NO_LIMITS
+                ..Limits::NONE
             },
         );
         let Err(SimError::Engine(EngineError::TimeLimit { limit, pending })) = time else {
@@ -356,7 +358,7 @@ mod tests {
             1,
             Limits {
                 max_events: whole.events,
-                ..NO_LIMITS
+                ..Limits::NONE
             },
         )
         .expect("within the limit");
